@@ -1,0 +1,70 @@
+#pragma once
+
+#include <glib-object.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define EVCP_TYPE_MESSAGE (evcp_message_get_type ())
+G_DECLARE_FINAL_TYPE (EvcpMessage, evcp_message, EVCP, MESSAGE, GObject)
+
+#define EVCP_MESSAGE_DEFAULT_MAX_SIZE  (1024 * 1024)
+#define EVCP_MESSAGE_DEFAULT_MAX_DEPTH 32
+
+/**
+ * EvcpMessageLimits:
+ * @max_size: largest accepted message in bytes (0: %EVCP_MESSAGE_DEFAULT_MAX_SIZE)
+ * @max_depth: deepest accepted JSON nesting (0: %EVCP_MESSAGE_DEFAULT_MAX_DEPTH)
+ */
+typedef struct {
+  gsize max_size;
+  guint max_depth;
+} EvcpMessageLimits;
+
+/* A consumed message: raw bytes and origin, parsed by evcp_message_parse(). */
+EvcpMessage   *evcp_message_new            (GBytes       *raw,
+                                            const gchar  *key,
+                                            const gchar  *topic,
+                                            gint32        partition,
+                                            gint64        offset);
+EvcpMessage   *evcp_message_new_from_json  (const gchar  *json,
+                                            GError      **error);
+
+gboolean       evcp_message_parse          (EvcpMessage              *self,
+                                            const EvcpMessageLimits  *limits,
+                                            GError                  **error);
+gboolean       evcp_message_is_parsed      (EvcpMessage  *self);
+
+const gchar   *evcp_message_get_kind       (EvcpMessage  *self);
+const gchar   *evcp_message_get_timestamp  (EvcpMessage  *self);
+JsonObject    *evcp_message_get_root       (EvcpMessage  *self);
+JsonObject    *evcp_message_get_data       (EvcpMessage  *self);
+GBytes        *evcp_message_get_raw        (EvcpMessage  *self);
+const gchar   *evcp_message_get_key        (EvcpMessage  *self);
+const gchar   *evcp_message_get_topic      (EvcpMessage  *self);
+gint32         evcp_message_get_partition  (EvcpMessage  *self);
+gint64         evcp_message_get_offset     (EvcpMessage  *self);
+gchar         *evcp_message_describe       (EvcpMessage  *self) G_GNUC_WARN_UNUSED_RESULT;
+
+/* Field look-up: under "data" first, then at the top level. */
+JsonNode      *evcp_message_lookup         (EvcpMessage  *self,
+                                            const gchar  *field);
+gboolean       evcp_message_has_field      (EvcpMessage  *self,
+                                            const gchar  *field);
+gboolean       evcp_message_get_string     (EvcpMessage  *self,
+                                            const gchar  *field,
+                                            gboolean      required,
+                                            const gchar **out,
+                                            GError      **error);
+gboolean       evcp_message_get_number     (EvcpMessage  *self,
+                                            const gchar  *field,
+                                            gboolean      required,
+                                            gdouble      *out,
+                                            GError      **error);
+gboolean       evcp_message_get_integer    (EvcpMessage  *self,
+                                            const gchar  *field,
+                                            gboolean      required,
+                                            gint64       *out,
+                                            GError      **error);
+
+G_END_DECLS
