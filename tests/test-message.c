@@ -9,7 +9,8 @@ static EvcpMessage *
 parse (const gchar *json, const EvcpMessageLimits *limits, GError **error)
 {
   g_autoptr(GBytes) raw = g_bytes_new (json, strlen (json));
-  g_autoptr(EvcpMessage) msg = evcp_message_new (raw, "CP-001", "user_messages", 2, 41);
+  g_autoptr(GBytes) key = g_bytes_new_static ("CP-001", 6);
+  g_autoptr(EvcpMessage) msg = evcp_message_new (raw, key, "user_messages", 2, 41);
 
   if (!evcp_message_parse (msg, limits, error))
     return NULL;
@@ -29,6 +30,7 @@ test_message_data_shape (void)
   g_assert_cmpstr (evcp_message_get_kind (msg), ==, "USER_INFO");
   g_assert_cmpstr (evcp_message_get_timestamp (msg), ==, "2026-11-26T10:00:00Z");
   g_assert_cmpstr (evcp_message_get_topic (msg), ==, "user_messages");
+  g_assert_cmpstr (evcp_message_get_key (msg), ==, "CP-001");
   g_assert_cmpint (evcp_message_get_partition (msg), ==, 2);
   g_assert_cmpint (evcp_message_get_offset (msg), ==, 41);
   g_assert_true (evcp_message_get_string (msg, "user_id", TRUE, &s, &error));

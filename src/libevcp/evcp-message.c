@@ -15,7 +15,8 @@ struct _EvcpMessage
   GObject     parent_instance;
 
   GBytes     *raw;
-  gchar      *key;
+  GBytes     *key_bytes;
+  gchar      *key;        /* the key as text, NULL if absent or not UTF-8 */
   gchar      *topic;
   gint32      partition;
   gint64      offset;
@@ -35,6 +36,7 @@ evcp_message_finalize (GObject *object)
   EvcpMessage *self = EVCP_MESSAGE (object);
 
   g_clear_pointer (&self->raw, g_bytes_unref);
+  g_clear_pointer (&self->key_bytes, g_bytes_unref);
   g_clear_pointer (&self->key, g_free);
   g_clear_pointer (&self->topic, g_free);
   g_clear_pointer (&self->root_node, json_node_unref);
@@ -58,7 +60,7 @@ evcp_message_init (EvcpMessage *self)
 /**
  * evcp_message_new:
  * @raw: the message value exactly as consumed
- * @key: (nullable): the message key, if it is text
+ * @key: (nullable): the message key, exactly as consumed
  * @topic: (nullable): the topic it was consumed from
  * @partition: its partition, or -1
  * @offset: its offset, or -1
@@ -67,7 +69,7 @@ evcp_message_init (EvcpMessage *self)
  */
 EvcpMessage *
 evcp_message_new (GBytes      *raw,
-                  const gchar *key,
+                  GBytes      *key,
                   const gchar *topic,
                   gint32       partition,
                   gint64       offset)
@@ -78,7 +80,15 @@ evcp_message_new (GBytes      *raw,
 
   self = g_object_new (EVCP_TYPE_MESSAGE, NULL);
   self->raw = g_bytes_ref (raw);
-  self->key = g_strdup (key);
+  if (key != NULL)
+    {
+      gsize klen;
+      const gchar *k = g_bytes_get_data (key, &klen);
+
+      self->key_bytes = g_bytes_ref (key);
+      if (g_utf8_validate_len (k, klen, NULL))
+        self->key = g_strndup (k, klen);
+    }
   self->topic = g_strdup (topic);
   self->partition = partition;
   self->offset = offset;
@@ -334,6 +344,13 @@ evcp_message_get_topic (EvcpMessage *self)
 {
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
   return self->topic;
+}
+
+GBytes *
+evcp_message_get_key_bytes (EvcpMessage *self)
+{
+  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  return self->key_bytes;
 }
 
 gint32

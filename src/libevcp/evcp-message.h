@@ -23,7 +23,7 @@ typedef struct {
 
 /* A consumed message: raw bytes and origin, parsed by evcp_message_parse(). */
 EvcpMessage   *evcp_message_new            (GBytes       *raw,
-                                            const gchar  *key,
+                                            GBytes       *key,
                                             const gchar  *topic,
                                             gint32        partition,
                                             gint64        offset);
@@ -41,6 +41,7 @@ JsonObject    *evcp_message_get_root       (EvcpMessage  *self);
 JsonObject    *evcp_message_get_data       (EvcpMessage  *self);
 GBytes        *evcp_message_get_raw        (EvcpMessage  *self);
 const gchar   *evcp_message_get_key        (EvcpMessage  *self);
+GBytes        *evcp_message_get_key_bytes  (EvcpMessage  *self);
 const gchar   *evcp_message_get_topic      (EvcpMessage  *self);
 gint32         evcp_message_get_partition  (EvcpMessage  *self);
 gint64         evcp_message_get_offset     (EvcpMessage  *self);
