@@ -1,0 +1,328 @@
+#define G_LOG_DOMAIN "evcp-config"
+
+#include "evcp-build-config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-config.h"
+#include "evcp-dispatcher.h"
+#include "evcp-error.h"
+#include "evcp-message.h"
+
+G_DEFINE_BOXED_TYPE (EvcpConfig, evcp_config, evcp_config_copy, evcp_config_free)
+
+EvcpConfig *
+evcp_config_new (void)
+{
+  EvcpConfig *config = g_new0 (EvcpConfig, 1);
+
+  config->cp_id = g_strdup (EVCP_DEFAULT_CP_ID);
+  config->location = g_strdup ("unknown");
+  config->price_eur_kwh = 0.30;
+  config->kafka_brokers = g_strdup (EVCP_DEFAULT_KAFKA_BROKERS);
+  config->kafka_topics = g_strsplit (EVCP_DEFAULT_KAFKA_TOPICS, ",", -1);
+  config->dead_letter_topic = g_strdup (EVCP_DEFAULT_DEAD_LETTERS);
+  config->max_message_size = EVCP_MESSAGE_DEFAULT_MAX_SIZE;
+  config->max_depth = EVCP_MESSAGE_DEFAULT_MAX_DEPTH;
+  config->handler_attempts = EVCP_DISPATCHER_DEFAULT_ATTEMPTS;
+  config->retry_backoff_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MS;
+  config->retry_backoff_max_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MAX_MS;
+  config->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  config->central_host = g_strdup (EVCP_DEFAULT_CENTRAL_HOST);
+  config->central_port = EVCP_DEFAULT_CENTRAL_PORT;
+  return config;
+}
+
+EvcpConfig *
+evcp_config_copy (const EvcpConfig *config)
+{
+  EvcpConfig *copy = g_new0 (EvcpConfig, 1);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  *copy = *config;
+  copy->cp_id = g_strdup (config->cp_id);
+  copy->location = g_strdup (config->location);
+  copy->state_dir = g_strdup (config->state_dir);
+  copy->plugin_dir = g_strdup (config->plugin_dir);
+  copy->kafka_brokers = g_strdup (config->kafka_brokers);
+  copy->kafka_topics = g_strdupv (config->kafka_topics);
+  copy->kafka_group_id = g_strdup (config->kafka_group_id);
+  copy->dead_letter_topic = g_strdup (config->dead_letter_topic);
+  copy->central_host = g_strdup (config->central_host);
+  copy->config_file = g_strdup (config->config_file);
+  copy->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&iter, config->rdkafka);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (copy->rdkafka, g_strdup (key), g_strdup (value));
+  return copy;
+}
+
+void
+evcp_config_free (EvcpConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->cp_id);
+  g_free (config->location);
+  g_free (config->state_dir);
+  g_free (config->plugin_dir);
+  g_free (config->kafka_brokers);
+  g_strfreev (config->kafka_topics);
+  g_free (config->kafka_group_id);
+  g_free (config->dead_letter_topic);
+  g_hash_table_unref (config->rdkafka);
+  g_free (config->central_host);
+  g_free (config->config_file);
+  g_free (config);
+}
+
+static void
+replace (gchar **field, const gchar *value)
+{
+  g_free (*field);
+  *field = g_strdup (value);
+}
+
+gboolean
+evcp_config_set_topics (EvcpConfig *config, const gchar *comma_separated, GError **error)
+{
+  g_auto(GStrv) parts = g_strsplit (comma_separated, ",", -1);
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  guint n = 0;
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_strstrip (parts[i]);
+      if (*parts[i] == '\0')
+        continue;
+      g_strv_builder_add (builder, parts[i]);
+      n++;
+    }
+  if (n == 0)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("No Kafka topic in “%s”"), comma_separated);
+      return FALSE;
+    }
+  g_strfreev (config->kafka_topics);
+  config->kafka_topics = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gboolean
+parse_uint (const gchar *name, const gchar *text, guint64 min, guint64 max,
+            guint64 *out, GError **error)
+{
+  if (!g_ascii_string_to_unsigned (text, 10, min, max, out, NULL))
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("%s must be a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ", not “%s”"),
+                   name, min, max, text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * evcp_config_load_environment:
+ * @envp: (nullable): an environment as from g_get_environ(), %NULL for the
+ *   process's own
+ */
+gboolean
+evcp_config_load_environment (EvcpConfig          *config,
+                              const gchar * const *envp,
+                              GError             **error)
+{
+  g_auto(GStrv) own = NULL;
+  const gchar *v;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  if (envp == NULL)
+    envp = (const gchar * const *) (own = g_get_environ ());
+
+  if ((v = g_environ_getenv ((gchar **) envp, "CP_ID")) != NULL && *v != '\0')
+    replace (&config->cp_id, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_BROKERS")) != NULL && *v != '\0')
+    replace (&config->kafka_brokers, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_TOPICS")) != NULL && *v != '\0' &&
+      !evcp_config_set_topics (config, v, error))
+    return FALSE;
+  if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_GROUP_ID")) != NULL && *v != '\0')
+    replace (&config->kafka_group_id, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "CENTRAL_HOST")) != NULL && *v != '\0')
+    replace (&config->central_host, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "CENTRAL_PORT")) != NULL && *v != '\0')
+    {
+      guint64 port;
+
+      if (!parse_uint ("CENTRAL_PORT", v, 1, 65535, &port, error))
+        return FALSE;
+      config->central_port = (guint) port;
+    }
+  return TRUE;
+}
+
+static gboolean
+key_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **field, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree gchar *value = g_key_file_get_string (kf, group, key, &local_error);
+
+  if (value == NULL)
+    {
+      if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
+          g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  g_strstrip (value);
+  g_free (*field);
+  *field = g_steal_pointer (&value);
+  return TRUE;
+}
+
+static gboolean
+key_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint64 max,
+          guint64 *out, gboolean *found, GError **error)
+{
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *name = g_strdup_printf ("[%s] %s", group, key);
+
+  *found = FALSE;
+  if (!key_string (kf, group, key, &text, error))
+    return FALSE;
+  if (text == NULL)
+    return TRUE;
+  *found = TRUE;
+  return parse_uint (name, text, min, max, out, error);
+}
+
+#define KEY_UINT(group, key, min, max, field)                                   \
+  G_STMT_START {                                                                \
+    guint64 v_; gboolean found_;                                                \
+    if (!key_uint (kf, group, key, min, max, &v_, &found_, error))              \
+      return FALSE;                                                             \
+    if (found_)                                                                 \
+      (field) = v_;                                                             \
+  } G_STMT_END
+
+gboolean
+evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autofree gchar *topics = NULL;
+  g_autofree gchar *price = NULL;
+  g_auto(GStrv) keys = NULL;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error))
+    {
+      g_prefix_error (error, _("Cannot read %s: "), path);
+      return FALSE;
+    }
+
+  if (!key_string (kf, "evcp", "cp-id", &config->cp_id, error) ||
+      !key_string (kf, "evcp", "location", &config->location, error) ||
+      !key_string (kf, "evcp", "price", &price, error) ||
+      !key_string (kf, "evcp", "state-dir", &config->state_dir, error) ||
+      !key_string (kf, "evcp", "plugin-dir", &config->plugin_dir, error) ||
+      !key_string (kf, "kafka", "brokers", &config->kafka_brokers, error) ||
+      !key_string (kf, "kafka", "topics", &topics, error) ||
+      !key_string (kf, "kafka", "group-id", &config->kafka_group_id, error) ||
+      !key_string (kf, "kafka", "dead-letter-topic", &config->dead_letter_topic, error) ||
+      !key_string (kf, "central", "host", &config->central_host, error))
+    goto fail;
+  if (price != NULL)
+    {
+      gchar *end = NULL;
+      gdouble p = g_ascii_strtod (price, &end);
+
+      if (end == price || *end != '\0' || !(p >= 0 && p < 1000))
+        {
+          g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                       _("[evcp] price must be a number of EUR per kWh, not “%s”"), price);
+          goto fail;
+        }
+      config->price_eur_kwh = p;
+    }
+  if (topics != NULL && !evcp_config_set_topics (config, topics, error))
+    goto fail;
+
+  {
+    guint64 max_size = config->max_message_size;
+
+    KEY_UINT ("kafka", "max-message-size", 64, 64 * 1024 * 1024, max_size);
+    config->max_message_size = (gsize) max_size;
+  }
+  KEY_UINT ("kafka", "max-depth", 1, 1000, config->max_depth);
+  KEY_UINT ("kafka", "handler-attempts", 1, 100, config->handler_attempts);
+  KEY_UINT ("kafka", "retry-backoff-ms", 1, 600000, config->retry_backoff_ms);
+  KEY_UINT ("kafka", "retry-backoff-max-ms", 1, 600000, config->retry_backoff_max_ms);
+  KEY_UINT ("central", "port", 1, 65535, config->central_port);
+
+  keys = g_key_file_get_keys (kf, "librdkafka", NULL, NULL);
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree gchar *value = g_key_file_get_string (kf, "librdkafka", keys[i], error);
+
+      if (value == NULL)
+        goto fail;
+      g_hash_table_insert (config->rdkafka, g_strdup (keys[i]), g_strdup (g_strstrip (value)));
+    }
+
+  replace (&config->config_file, path);
+  return TRUE;
+
+fail:
+  g_prefix_error (error, "%s: ", path);
+  return FALSE;
+}
+
+gboolean
+evcp_config_validate (EvcpConfig *config, GError **error)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  if (config->cp_id == NULL || *config->cp_id == '\0' ||
+      strpbrk (config->cp_id, "#\x02\x03\x04\x06\x15") != NULL ||
+      !g_utf8_validate (config->cp_id, -1, NULL))
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("CP_ID must be a non-empty UTF-8 name without “#” or control bytes"));
+      return FALSE;
+    }
+  if (config->kafka_brokers == NULL || *config->kafka_brokers == '\0')
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                           _("No Kafka brokers configured"));
+      return FALSE;
+    }
+  if (config->kafka_topics == NULL || config->kafka_topics[0] == NULL)
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                           _("No Kafka topics configured"));
+      return FALSE;
+    }
+  if (config->retry_backoff_max_ms < config->retry_backoff_ms)
+    config->retry_backoff_max_ms = config->retry_backoff_ms;
+  return TRUE;
+}
+
+const gchar *
+evcp_config_get_group_id (EvcpConfig *config)
+{
+  g_return_val_if_fail (config != NULL, NULL);
+
+  if (config->kafka_group_id == NULL)
+    config->kafka_group_id = g_strdup_printf ("cp_engine_%s", config->cp_id);
+  return config->kafka_group_id;
+}

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/**
+ * EvcpConfig:
+ *
+ * The settings of one charging point, in increasing precedence: built-in
+ * defaults, the environment (KAFKA_BROKERS, KAFKA_TOPICS, KAFKA_GROUP_ID,
+ * CP_ID, CENTRAL_HOST, CENTRAL_PORT), a key file, then command-line options
+ * (which the programs apply by writing the fields). docs/configuration.md
+ * documents every key.
+ */
+typedef struct {
+  /* [evcp] */
+  gchar      *cp_id;
+  gchar      *location;
+  gdouble     price_eur_kwh;
+  gchar      *state_dir;             /* NULL: the platform default */
+  gchar      *plugin_dir;            /* NULL: no plugins */
+
+  /* [kafka] */
+  gchar      *kafka_brokers;
+  gchar     **kafka_topics;
+  gchar      *kafka_group_id;        /* NULL: cp_engine_<cp_id> */
+  gchar      *dead_letter_topic;
+  gsize       max_message_size;
+  guint       max_depth;
+  guint       handler_attempts;
+  guint       retry_backoff_ms;
+  guint       retry_backoff_max_ms;
+
+  /* [librdkafka]: any librdkafka property, passed through */
+  GHashTable *rdkafka;
+
+  /* [central] */
+  gchar      *central_host;
+  guint       central_port;
+
+  /* the key file that was loaded, if any */
+  gchar      *config_file;
+} EvcpConfig;
+
+#define EVCP_DEFAULT_CP_ID          "CP-001"
+#define EVCP_DEFAULT_KAFKA_BROKERS  "localhost:9092"
+#define EVCP_DEFAULT_KAFKA_TOPICS   "user_messages,charging_requests,system_notifications"
+#define EVCP_DEFAULT_DEAD_LETTERS   "dead_letters"
+#define EVCP_DEFAULT_CENTRAL_HOST   "localhost"
+#define EVCP_DEFAULT_CENTRAL_PORT   5000
+
+GType        evcp_config_get_type         (void) G_GNUC_CONST;
+EvcpConfig  *evcp_config_new              (void);
+EvcpConfig  *evcp_config_copy             (const EvcpConfig    *config);
+void         evcp_config_free             (EvcpConfig          *config);
+gboolean     evcp_config_load_environment (EvcpConfig          *config,
+                                           const gchar * const *envp,
+                                           GError             **error);
+gboolean     evcp_config_load_key_file    (EvcpConfig          *config,
+                                           const gchar         *path,
+                                           GError             **error);
+gboolean     evcp_config_validate         (EvcpConfig          *config,
+                                           GError             **error);
+gboolean     evcp_config_set_topics       (EvcpConfig          *config,
+                                           const gchar         *comma_separated,
+                                           GError             **error);
+const gchar *evcp_config_get_group_id     (EvcpConfig          *config);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpConfig, evcp_config_free)
+
+G_END_DECLS

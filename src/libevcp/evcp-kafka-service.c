@@ -1,0 +1,872 @@
+#define G_LOG_DOMAIN "evcp-kafka"
+
+#include "evcp-build-config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-error.h"
+#include "evcp-kafka-service.h"
+#include "evcp-kafka-source.h"
+#include "evcp-kafka-util.h"
+
+#define DRAIN_BUDGET            256
+#define DEAD_LETTER_MAX_BYTES   (900 * 1000)   /* under the default message.max.bytes */
+#define DEAD_LETTER_BACKOFF_MS  500
+#define DEAD_LETTER_BACKOFF_MAX 30000
+#define RESTART_BACKOFF_MS      1000
+
+/* What evcp chooses; the config file's [librdkafka] section overrides it.
+ * A charging point needs small queues: librdkafka's defaults (64 MiB of
+ * pre-fetched messages per partition set) are sized for data pipelines. */
+static const gchar *const consumer_defaults[] = {
+  "enable.auto.offset.store", "false",   /* stored by hand after handling */
+  "enable.auto.commit", "true",
+  "auto.commit.interval.ms", "1000",
+  "auto.offset.reset", "earliest",
+  "enable.partition.eof", "false",
+  "queued.min.messages", "1000",
+  "queued.max.messages.kbytes", "1024",
+  "fetch.max.bytes", "2097152",
+  "statistics.interval.ms", "1000",       /* broker states for the connection state */
+  "reconnect.backoff.ms", "100",          /* capped exponential backoff */
+  "reconnect.backoff.max.ms", "10000",
+  "socket.keepalive.enable", "true",
+  NULL
+};
+
+struct _EvcpKafkaService
+{
+  GObject            parent_instance;
+
+  EvcpConfig        *config;
+  EvcpMessageLimits  limits;
+  EvcpDispatcher    *dispatcher;
+  EvcpKafkaProducer *producer;
+
+  rd_kafka_t        *rk;
+  GSource           *source;
+  guint              drain_timer;
+  guint              restart_id;
+
+  EvcpKafkaState     state;
+  gboolean           started;
+  gboolean           stopping;
+  gboolean           in_process;   /* process() is on the stack */
+
+  /* the one message whose handling is not finished (retries, dead letter) */
+  EvcpMessage       *current;
+  GError            *current_error;
+  guint              dead_letter_attempts;
+  guint              dead_letter_retry_id;
+
+  rd_kafka_topic_partition_list_t *to_store;
+
+  guint64            received;
+  guint64            handled;
+  guint64            dead_letters;
+  guint64            invalid;
+  guint64            dead_letter_failures;
+};
+
+G_DEFINE_TYPE (EvcpKafkaService, evcp_kafka_service, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_STOPPED, "stopped"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTING, "connecting"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTED, "connected"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_DISCONNECTED, "disconnected"))
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  N_PROPS
+};
+static GParamSpec *props[N_PROPS];
+
+enum {
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_MESSAGE_HANDLED,
+  SIGNAL_HANDLER_FAILED,
+  SIGNAL_MESSAGE_DEAD_LETTERED,
+  SIGNAL_MESSAGE_DONE,
+  SIGNAL_CONNECTION_STATE_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+static void dispatch_next (EvcpKafkaService *self);
+static void dead_letter (EvcpKafkaService *self);
+static gboolean start_consumer (EvcpKafkaService *self, GError **error);
+static void stop_consumer (EvcpKafkaService *self, gboolean commit);
+
+const gchar *
+evcp_kafka_state_to_string (EvcpKafkaState state)
+{
+  switch (state)
+    {
+    case EVCP_KAFKA_STATE_STOPPED: return "STOPPED";
+    case EVCP_KAFKA_STATE_CONNECTING: return "CONNECTING";
+    case EVCP_KAFKA_STATE_CONNECTED: return "CONNECTED";
+    case EVCP_KAFKA_STATE_DISCONNECTED: return "DISCONNECTED";
+    default: return "UNKNOWN";
+    }
+}
+
+static void
+set_state (EvcpKafkaService *self, EvcpKafkaState state, const gchar *reason)
+{
+  EvcpKafkaState old = self->state;
+
+  if (old == state)
+    return;
+  self->state = state;
+  if (state == EVCP_KAFKA_STATE_DISCONNECTED)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "EVCP_KAFKA_STATE", evcp_kafka_state_to_string (state),
+                      "MESSAGE", _("Kafka is unavailable (%s); the Engine keeps running and reconnects "
+                                   "with a capped exponential backoff (%s)"),
+                      reason, self->config->kafka_brokers);
+  else
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                      "EVCP_KAFKA_STATE", evcp_kafka_state_to_string (state),
+                      "MESSAGE", _("Kafka connection: %s → %s (%s)"),
+                      evcp_kafka_state_to_string (old), evcp_kafka_state_to_string (state), reason);
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+  g_signal_emit (self, signals[SIGNAL_CONNECTION_STATE_CHANGED], 0, old, state);
+}
+
+/* ---- offsets ------------------------------------------------------------ */
+
+static void
+flush_offsets (EvcpKafkaService *self)
+{
+  rd_kafka_resp_err_t err;
+
+  if (self->to_store->cnt == 0 || self->rk == NULL)
+    return;
+  err = rd_kafka_offsets_store (self->rk, self->to_store);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      for (int i = 0; i < self->to_store->cnt; i++)
+        {
+          rd_kafka_topic_partition_t *tp = &self->to_store->elems[i];
+
+          /* _STATE: the partition was revoked meanwhile; its new owner
+           * gets the message again (at least once). */
+          if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && tp->err != RD_KAFKA_RESP_ERR__STATE)
+            g_warning ("Cannot store offset %s[%d]@%" G_GINT64_FORMAT ": %s",
+                       tp->topic, tp->partition, tp->offset, rd_kafka_err2str (tp->err));
+        }
+    }
+  rd_kafka_topic_partition_list_destroy (self->to_store);
+  self->to_store = rd_kafka_topic_partition_list_new (8);
+}
+
+/* The message is finished: handled, or safely in dead_letters. */
+static void
+complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_letter_error)
+{
+  const gchar *topic = evcp_message_get_topic (message);
+  gint32 partition = evcp_message_get_partition (message);
+  rd_kafka_topic_partition_t *tp;
+
+  tp = rd_kafka_topic_partition_list_find (self->to_store, topic, partition);
+  if (tp == NULL)
+    tp = rd_kafka_topic_partition_list_add (self->to_store, topic, partition);
+  tp->offset = evcp_message_get_offset (message) + 1;
+
+  if (dead_letter_error == NULL)
+    self->handled++;
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
+}
+
+/* ---- dead letters -------------------------------------------------------- */
+
+static void
+finish_current (EvcpKafkaService *self)
+{
+  g_clear_object (&self->current);
+  g_clear_error (&self->current_error);
+  self->dead_letter_attempts = 0;
+  flush_offsets (self);
+  if (self->source != NULL)
+    evcp_kafka_source_wake (self->source);
+}
+
+static gboolean
+dead_letter_retry_cb (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+
+  self->dead_letter_retry_id = 0;
+  dead_letter (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+dead_letter_failed (EvcpKafkaService *self, const GError *error)
+{
+  guint delay = DEAD_LETTER_BACKOFF_MS;
+
+  self->dead_letter_failures++;
+  for (guint i = 1; i < self->dead_letter_attempts && delay < DEAD_LETTER_BACKOFF_MAX; i++)
+    delay *= 2;
+  delay = MIN (delay, DEAD_LETTER_BACKOFF_MAX);
+  if (self->stopping)
+    {
+      /* not committed: delivered again after the restart */
+      g_warning ("Dead letter not written before shutdown (%s); the message will be consumed again",
+                 error->message);
+      finish_current (self);
+      return;
+    }
+  g_warning ("Cannot write dead letter to %s (%s); retrying in %u ms",
+             self->config->dead_letter_topic, error->message, delay);
+  self->dead_letter_retry_id = g_timeout_add (delay, dead_letter_retry_cb, self);
+}
+
+static void
+dead_letter_delivered (EvcpKafkaProducer *producer,
+                       const GError      *error,
+                       gint32             partition,
+                       gint64             offset,
+                       gpointer           user_data)
+{
+  EvcpKafkaService *self = user_data;
+
+  if (error != NULL)
+    {
+      dead_letter_failed (self, error);
+      return;
+    }
+  self->dead_letters++;
+  g_debug ("Dead letter written to %s[%d]@%" G_GINT64_FORMAT,
+           self->config->dead_letter_topic, partition, offset);
+  complete (self, self->current, self->current_error);
+  finish_current (self);
+}
+
+static void
+dead_letter (EvcpKafkaService *self)
+{
+  EvcpMessage *message = self->current;
+  GBytes *raw = evcp_message_get_raw (message);
+  g_autoptr(GBytes) value = NULL;
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *partition = g_strdup_printf ("%d", evcp_message_get_partition (message));
+  g_autofree gchar *offset = g_strdup_printf ("%" G_GINT64_FORMAT, evcp_message_get_offset (message));
+  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
+  g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT, g_bytes_get_size (raw));
+  EvcpKafkaHeader headers[] = {
+    { "evcp.error", self->current_error->message },
+    { "evcp.error.code", (gchar *) (self->current_error->domain == EVCP_ERROR ?
+                                    evcp_error_to_string (self->current_error->code) : "failed") },
+    { "evcp.origin.topic", (gchar *) evcp_message_get_topic (message) },
+    { "evcp.origin.partition", partition },
+    { "evcp.origin.offset", offset },
+    { "evcp.cp_id", self->config->cp_id },
+    { "evcp.timestamp", timestamp },
+    { "evcp.original.size", size },
+  };
+
+  self->dead_letter_attempts++;
+  /* The original bytes, unchanged, unless they are too large to produce at
+   * all: then the first part, and evcp.original.size says how much is cut. */
+  if (g_bytes_get_size (raw) > DEAD_LETTER_MAX_BYTES)
+    {
+      value = g_bytes_new_from_bytes (raw, 0, DEAD_LETTER_MAX_BYTES);
+      g_warning ("Dead letter for %s truncated from %" G_GSIZE_FORMAT " to %d bytes",
+                 offset, g_bytes_get_size (raw), DEAD_LETTER_MAX_BYTES);
+    }
+  else
+    value = g_bytes_ref (raw);
+
+  if (self->producer == NULL ||
+      !evcp_kafka_producer_produce (self->producer, self->config->dead_letter_topic,
+                                    evcp_message_get_key_bytes (message), value,
+                                    headers, G_N_ELEMENTS (headers),
+                                    dead_letter_delivered, self, &error))
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, EVCP_ERROR, EVCP_ERROR_KAFKA, _("No producer"));
+      dead_letter_failed (self, error);
+    }
+}
+
+/* ---- handling ------------------------------------------------------------ */
+
+static void
+on_dispatched (EvcpDispatcher *dispatcher,
+               EvcpMessage    *message,
+               const GError   *error,
+               gpointer        user_data)
+{
+  EvcpKafkaService *self = user_data;
+  gboolean async = !self->in_process;
+
+  if (error == NULL)
+    {
+      complete (self, message, NULL);
+      if (async)
+        finish_current (self);
+      return;
+    }
+  if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_CANCELLED))
+    {
+      g_info ("Handling interrupted by shutdown; the message stays uncommitted");
+      if (async)
+        finish_current (self);
+      return;
+    }
+
+  {
+    g_autofree gchar *what = evcp_message_describe (message);
+
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                      "EVCP_ERROR_CODE", "%s", error->domain == EVCP_ERROR ?
+                                               evcp_error_to_string (error->code) : "failed",
+                      "MESSAGE", _("Message %s goes to %s: %s"),
+                      what, self->config->dead_letter_topic, error->message);
+  }
+  g_set_object (&self->current, message);
+  g_clear_error (&self->current_error);
+  self->current_error = g_error_copy (error);
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_DEAD_LETTERED], 0, message, error);
+  dead_letter (self);
+}
+
+static void
+process (EvcpKafkaService *self, rd_kafka_message_t *m)
+{
+  g_autoptr(GBytes) raw = g_bytes_new (m->payload, m->len);
+  g_autoptr(GBytes) key = m->key != NULL ? g_bytes_new (m->key, m->key_len) : NULL;
+  g_autoptr(EvcpMessage) message = evcp_message_new (raw, key, rd_kafka_topic_name (m->rkt),
+                                                     m->partition, m->offset);
+  g_autoptr(GError) error = NULL;
+
+  self->received++;
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+
+  self->in_process = TRUE;
+  if (!evcp_message_parse (message, &self->limits, &error))
+    {
+      self->invalid++;
+      on_dispatched (self->dispatcher, message, error, self);
+    }
+  else
+    evcp_dispatcher_dispatch (self->dispatcher, message, on_dispatched, self);
+  self->in_process = FALSE;
+
+  /* Handlers still retrying: consumption pauses on this message until
+   * on_dispatched() runs (a dead letter in flight has set current already). */
+  if (self->current == NULL && evcp_dispatcher_get_in_flight (self->dispatcher) > 0)
+    g_set_object (&self->current, message);
+}
+
+static void
+consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
+{
+  switch (m->err)
+    {
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+      break;
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      g_warning ("Kafka topic %s: %s", m->rkt != NULL ? rd_kafka_topic_name (m->rkt) : "?",
+                 rd_kafka_message_errstr (m));
+      break;
+    default:
+      g_info ("Kafka consumer: %s", rd_kafka_message_errstr (m));
+      break;
+    }
+}
+
+static void
+dispatch_next (EvcpKafkaService *self)
+{
+  guint budget = DRAIN_BUDGET;
+
+  while (self->rk != NULL && self->current == NULL && !self->stopping && budget > 0)
+    {
+      rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
+
+      if (m == NULL)
+        break;
+      budget--;
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        consumer_error (self, m);
+      else
+        process (self, m);
+      rd_kafka_message_destroy (m);
+    }
+  flush_offsets (self);
+  /* More may be queued: come back after other sources had their turn. */
+  if (budget == 0 && self->current == NULL && self->source != NULL)
+    evcp_kafka_source_wake (self->source);
+}
+
+static gboolean
+drain_cb (gpointer user_data)
+{
+  dispatch_next (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- librdkafka callbacks (on the main thread, from consumer_poll) ------- */
+
+static void
+rebalance_cb (rd_kafka_t                      *rk,
+              rd_kafka_resp_err_t              err,
+              rd_kafka_topic_partition_list_t *partitions,
+              void                            *opaque)
+{
+  EvcpKafkaService *self = opaque;
+  g_autoptr(GString) list = g_string_new (NULL);
+
+  for (int i = 0; i < partitions->cnt; i++)
+    g_string_append_printf (list, "%s%s[%d]", i > 0 ? " " : "",
+                            partitions->elems[i].topic, partitions->elems[i].partition);
+
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+    {
+      g_message (_("Kafka assigned %d partitions: %s"), partitions->cnt, list->str);
+      rd_kafka_assign (rk, partitions);
+      set_state (self, EVCP_KAFKA_STATE_CONNECTED, "partitions assigned");
+      return;
+    }
+
+  g_message (_("Kafka revoked %d partitions: %s"), partitions->cnt, list->str);
+  flush_offsets (self);
+  if (!rd_kafka_assignment_lost (rk))
+    {
+      rd_kafka_resp_err_t cerr = rd_kafka_commit (rk, NULL, 0);
+
+      if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        g_warning ("Commit on revoke failed: %s", rd_kafka_err2str (cerr));
+    }
+  rd_kafka_assign (rk, NULL);
+}
+
+static void
+error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+  EvcpKafkaService *self = opaque;
+
+  switch (err)
+    {
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+      set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, reason);
+      break;
+    case RD_KAFKA_RESP_ERR__FATAL:
+      {
+        gchar errstr[512];
+
+        rd_kafka_fatal_error (rk, errstr, sizeof errstr);
+        g_warning ("Kafka consumer fatal error: %s; recreating it", errstr);
+        set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, errstr);
+        stop_consumer (self, FALSE);
+        break;
+      }
+    default:
+      /* _TRANSPORT, _RESOLVE, …: librdkafka retries by itself */
+      g_debug ("Kafka: %s: %s", rd_kafka_err2name (err), reason);
+      break;
+    }
+}
+
+/* Connected when any broker learned from the metadata is UP. */
+static int
+stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
+{
+  EvcpKafkaService *self = opaque;
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *root, *brokers;
+  GList *members;
+  gboolean any_up = FALSE;
+
+  if (!json_parser_load_from_data (parser, json, (gssize) json_len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return 0;
+  root = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (root, "brokers"))
+    return 0;
+  brokers = json_object_get_object_member (root, "brokers");
+  members = json_object_get_values (brokers);
+  for (GList *l = members; l != NULL; l = l->next)
+    {
+      JsonObject *b = json_node_get_object (l->data);
+
+      if (json_object_get_int_member_with_default (b, "nodeid", -1) >= 0 &&
+          g_strcmp0 (json_object_get_string_member_with_default (b, "state", ""), "UP") == 0)
+        any_up = TRUE;
+    }
+  g_list_free (members);
+
+  if (any_up)
+    set_state (self, EVCP_KAFKA_STATE_CONNECTED, "broker up");
+  else if (self->state == EVCP_KAFKA_STATE_CONNECTED)
+    set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, "no broker up");
+  return 0; /* we did not keep json */
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static gboolean
+restart_cb (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->restart_id = 0;
+  if (!start_consumer (self, &error))
+    {
+      g_warning ("Cannot recreate the Kafka consumer: %s", error->message);
+      self->restart_id = g_timeout_add (RESTART_BACKOFF_MS * 10, restart_cb, self);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_consumer (EvcpKafkaService *self, gboolean commit)
+{
+  if (self->source != NULL)
+    {
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+    }
+  g_clear_handle_id (&self->drain_timer, g_source_remove);
+  if (self->rk == NULL)
+    return;
+
+  if (commit)
+    {
+      rd_kafka_resp_err_t err;
+
+      flush_offsets (self);
+      err = rd_kafka_commit (self->rk, NULL, 0);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+      rd_kafka_consumer_close (self->rk);
+    }
+  g_clear_pointer (&self->rk, rd_kafka_destroy);
+
+  if (!commit && !self->stopping)
+    self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
+}
+
+static gboolean
+start_consumer (EvcpKafkaService *self, GError **error)
+{
+  g_autoptr(rd_kafka_conf_t) conf = NULL;
+  g_autoptr(rd_kafka_topic_partition_list_t) topics = NULL;
+  rd_kafka_resp_err_t err;
+  gchar errstr[512];
+
+  conf = evcp_kafka_conf_new (self->config->kafka_brokers, consumer_defaults,
+                              self->config->rdkafka, error);
+  if (conf == NULL)
+    return FALSE;
+  if (rd_kafka_conf_set (conf, "group.id", evcp_config_get_group_id (self->config),
+                         errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.id: %s", errstr);
+      return FALSE;
+    }
+  rd_kafka_conf_set_opaque (conf, self);
+  rd_kafka_conf_set_rebalance_cb (conf, rebalance_cb);
+  rd_kafka_conf_set_error_cb (conf, error_cb);
+  rd_kafka_conf_set_stats_cb (conf, stats_cb);
+
+  self->rk = rd_kafka_new (RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (self->rk == NULL)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("Cannot create the Kafka consumer: %s"), errstr);
+      return FALSE;
+    }
+  conf = NULL; /* owned by rk */
+  rd_kafka_poll_set_consumer (self->rk);
+
+  topics = rd_kafka_topic_partition_list_new (4);
+  for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
+    rd_kafka_topic_partition_list_add (topics, self->config->kafka_topics[i],
+                                       RD_KAFKA_PARTITION_UA);
+  err = rd_kafka_subscribe (self->rk, topics);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      evcp_kafka_set_error (error, err, _("Cannot subscribe"));
+      g_clear_pointer (&self->rk, rd_kafka_destroy);
+      return FALSE;
+    }
+
+  self->source = evcp_kafka_source_new (rd_kafka_queue_get_consumer (self->rk),
+                                        g_main_context_get_thread_default ());
+  g_source_set_callback (self->source, drain_cb, self, NULL);
+  g_source_attach (self->source, g_main_context_get_thread_default ());
+  /* Serves rebalances, statistics and max.poll.interval.ms even when no
+   * message arrives; 1 Hz costs nothing measurable. */
+  self->drain_timer = g_timeout_add_seconds (1, drain_cb, self);
+  set_state (self, EVCP_KAFKA_STATE_CONNECTING, self->config->kafka_brokers);
+  return TRUE;
+}
+
+/**
+ * evcp_kafka_service_start:
+ *
+ * Creates the producer (for dead letters, and for anyone who asks with
+ * evcp_kafka_service_get_producer()) and the consumer, and subscribes. Kafka
+ * need not be up: the service connects when it can.
+ *
+ * Returns: %FALSE only for a configuration error
+ */
+gboolean
+evcp_kafka_service_start (EvcpKafkaService *self, GError **error)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), FALSE);
+  g_return_val_if_fail (!self->started, FALSE);
+
+  if (!evcp_config_validate (self->config, error))
+    return FALSE;
+  self->producer = evcp_kafka_producer_new (self->config->kafka_brokers,
+                                            self->config->rdkafka, error);
+  if (self->producer == NULL)
+    return FALSE;
+  if (!start_consumer (self, error))
+    {
+      g_clear_object (&self->producer);
+      return FALSE;
+    }
+  self->started = TRUE;
+  {
+    g_autofree gchar *topics = g_strjoinv (",", self->config->kafka_topics);
+
+    g_message (_("Consuming %s from %s as group %s"), topics,
+               self->config->kafka_brokers, evcp_config_get_group_id (self->config));
+  }
+  return TRUE;
+}
+
+/**
+ * evcp_kafka_service_stop:
+ * @timeout_ms: how long to wait for outstanding deliveries
+ *
+ * Clean shutdown: pending handler retries are abandoned (their messages stay
+ * uncommitted and come again), outstanding dead letters are flushed, the
+ * offsets of finished messages are committed, the consumer leaves its group.
+ */
+void
+evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
+{
+  g_return_if_fail (EVCP_IS_KAFKA_SERVICE (self));
+
+  if (!self->started)
+    return;
+  self->stopping = TRUE;
+  g_clear_handle_id (&self->restart_id, g_source_remove);
+  g_clear_handle_id (&self->dead_letter_retry_id, g_source_remove);
+  evcp_dispatcher_cancel_all (self->dispatcher);
+  if (self->producer != NULL)
+    evcp_kafka_producer_close (self->producer, timeout_ms);
+  if (self->current != NULL)
+    finish_current (self);  /* a dead letter that never made it: not committed */
+  stop_consumer (self, TRUE);
+  self->started = FALSE;
+  set_state (self, EVCP_KAFKA_STATE_STOPPED, "stopped");
+  g_message (_("Kafka service stopped: %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT
+               " handled, %" G_GUINT64_FORMAT " dead letters"),
+             self->received, self->handled, self->dead_letters);
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+gboolean
+evcp_kafka_service_register_handler (EvcpKafkaService    *self,
+                                     EvcpMessageHandler  *handler,
+                                     GError             **error)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), FALSE);
+  return evcp_dispatcher_register (self->dispatcher, handler, error);
+}
+
+gboolean
+evcp_kafka_service_unregister_handler (EvcpKafkaService  *self,
+                                       const gchar       *name,
+                                       GError           **error)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), FALSE);
+  return evcp_dispatcher_unregister (self->dispatcher, name, error);
+}
+
+EvcpDispatcher *
+evcp_kafka_service_get_dispatcher (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+  return self->dispatcher;
+}
+
+EvcpKafkaProducer *
+evcp_kafka_service_get_producer (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+  return self->producer;
+}
+
+EvcpKafkaState
+evcp_kafka_service_get_state (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), EVCP_KAFKA_STATE_STOPPED);
+  return self->state;
+}
+
+/**
+ * evcp_kafka_service_get_metrics:
+ *
+ * Returns: (transfer floating): a{sv} with messages-received,
+ *   messages-handled, dead-letters, invalid-messages, dead-letter-failures
+ *   (t), kafka-state (s), kafka-connected (b) and kinds (a{s(ttt)})
+ */
+GVariant *
+evcp_kafka_service_get_metrics (EvcpKafkaService *self)
+{
+  GVariantBuilder b;
+
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "messages-received", g_variant_new_uint64 (self->received));
+  g_variant_builder_add (&b, "{sv}", "messages-handled", g_variant_new_uint64 (self->handled));
+  g_variant_builder_add (&b, "{sv}", "dead-letters", g_variant_new_uint64 (self->dead_letters));
+  g_variant_builder_add (&b, "{sv}", "invalid-messages", g_variant_new_uint64 (self->invalid));
+  g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
+                         g_variant_new_uint64 (self->dead_letter_failures));
+  g_variant_builder_add (&b, "{sv}", "kafka-state",
+                         g_variant_new_string (evcp_kafka_state_to_string (self->state)));
+  g_variant_builder_add (&b, "{sv}", "kafka-connected",
+                         g_variant_new_boolean (self->state == EVCP_KAFKA_STATE_CONNECTED));
+  g_variant_builder_add (&b, "{sv}", "kinds", evcp_dispatcher_get_kind_stats (self->dispatcher));
+  return g_variant_builder_end (&b);
+}
+
+/* ---- GObject ------------------------------------------------------------- */
+
+static void
+forward_handled (EvcpDispatcher *d, EvcpMessage *message, const gchar *handler, gboolean ok,
+                 EvcpKafkaService *self)
+{
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, handler, ok);
+}
+
+static void
+forward_failed (EvcpDispatcher *d, EvcpMessage *message, const gchar *handler, GError *error,
+                guint attempt, gboolean will_retry, EvcpKafkaService *self)
+{
+  g_signal_emit (self, signals[SIGNAL_HANDLER_FAILED], 0, message, handler, error, attempt, will_retry);
+}
+
+EvcpKafkaService *
+evcp_kafka_service_new (EvcpConfig *config)
+{
+  EvcpKafkaService *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  self = g_object_new (EVCP_TYPE_KAFKA_SERVICE, NULL);
+  self->config = evcp_config_copy (config);
+  self->limits.max_size = config->max_message_size;
+  self->limits.max_depth = config->max_depth;
+  evcp_dispatcher_set_retry_policy (self->dispatcher, config->handler_attempts,
+                                    config->retry_backoff_ms, config->retry_backoff_max_ms);
+  return self;
+}
+
+static void
+evcp_kafka_service_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+evcp_kafka_service_dispose (GObject *object)
+{
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (object);
+
+  evcp_kafka_service_stop (self, 2000);
+  g_clear_handle_id (&self->restart_id, g_source_remove);
+  G_OBJECT_CLASS (evcp_kafka_service_parent_class)->dispose (object);
+}
+
+static void
+evcp_kafka_service_finalize (GObject *object)
+{
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (object);
+
+  g_clear_object (&self->current);
+  g_clear_error (&self->current_error);
+  g_clear_object (&self->producer);
+  g_clear_object (&self->dispatcher);
+  rd_kafka_topic_partition_list_destroy (self->to_store);
+  g_clear_pointer (&self->config, evcp_config_free);
+  G_OBJECT_CLASS (evcp_kafka_service_parent_class)->finalize (object);
+}
+
+static void
+evcp_kafka_service_class_init (EvcpKafkaServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = evcp_kafka_service_get_property;
+  object_class->dispose = evcp_kafka_service_dispose;
+  object_class->finalize = evcp_kafka_service_finalize;
+
+  props[PROP_STATE] =
+    g_param_spec_enum ("state", NULL, NULL, EVCP_TYPE_KAFKA_STATE, EVCP_KAFKA_STATE_STOPPED,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  /* EvcpKafkaService::message-received: (message) consumed, before parsing */
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, EVCP_TYPE_MESSAGE);
+  /* EvcpKafkaService::message-handled: (message, handler, ok) one handler's final outcome */
+  signals[SIGNAL_MESSAGE_HANDLED] =
+    g_signal_new ("message-handled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  /* EvcpKafkaService::handler-failed: (message, handler, error, attempt, will-retry) */
+  signals[SIGNAL_HANDLER_FAILED] =
+    g_signal_new ("handler-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_ERROR, G_TYPE_UINT, G_TYPE_BOOLEAN);
+  /* EvcpKafkaService::message-dead-lettered: (message, error) on its way to dead_letters */
+  signals[SIGNAL_MESSAGE_DEAD_LETTERED] =
+    g_signal_new ("message-dead-lettered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+  /* EvcpKafkaService::message-done: (message, dead-letter-error or NULL): finished,
+   * its offset will be committed */
+  signals[SIGNAL_MESSAGE_DONE] =
+    g_signal_new ("message-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+  /* EvcpKafkaService::connection-state-changed: (old, new) */
+  signals[SIGNAL_CONNECTION_STATE_CHANGED] =
+    g_signal_new ("connection-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, EVCP_TYPE_KAFKA_STATE, EVCP_TYPE_KAFKA_STATE);
+}
+
+static void
+evcp_kafka_service_init (EvcpKafkaService *self)
+{
+  self->dispatcher = evcp_dispatcher_new ();
+  self->to_store = rd_kafka_topic_partition_list_new (8);
+  g_signal_connect_object (self->dispatcher, "message-handled", G_CALLBACK (forward_handled), self, 0);
+  g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
+}

@@ -1,0 +1,76 @@
+#define G_LOG_DOMAIN "evcp-kafka"
+
+#include "evcp-build-config.h"
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-error.h"
+#include "evcp-kafka-util.h"
+
+/* On librdkafka's threads; g_log_structured is thread-safe. */
+static void
+log_cb (const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+  GLogLevelFlags glevel;
+
+  if (level <= 3)
+    glevel = G_LOG_LEVEL_WARNING;   /* never CRITICAL: that aborts under G_DEBUG */
+  else if (level <= 5)
+    glevel = G_LOG_LEVEL_MESSAGE;
+  else if (level == 6)
+    glevel = G_LOG_LEVEL_INFO;
+  else
+    glevel = G_LOG_LEVEL_DEBUG;
+  g_log_structured ("evcp-rdkafka", glevel,
+                    "RDKAFKA_FACILITY", fac,
+                    "RDKAFKA_CLIENT", rd_kafka_name (rk),
+                    "MESSAGE", "%s: %s", fac, buf);
+}
+
+static gboolean
+conf_set (rd_kafka_conf_t *conf, const gchar *key, const gchar *value, GError **error)
+{
+  gchar errstr[512];
+
+  if (rd_kafka_conf_set (conf, key, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("Invalid Kafka property %s: %s"), key, errstr);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+rd_kafka_conf_t *
+evcp_kafka_conf_new (const gchar        *brokers,
+                     const gchar *const *defaults,
+                     GHashTable         *overrides,
+                     GError            **error)
+{
+  g_autoptr(rd_kafka_conf_t) conf = rd_kafka_conf_new ();
+
+  rd_kafka_conf_set_log_cb (conf, log_cb);
+  if (!conf_set (conf, "bootstrap.servers", brokers, error))
+    return NULL;
+  for (guint i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
+    if (!conf_set (conf, defaults[i], defaults[i + 1], error))
+      return NULL;
+  if (overrides != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, overrides);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        if (!conf_set (conf, key, value, error))
+          return NULL;
+    }
+  return g_steal_pointer (&conf);
+}
+
+void
+evcp_kafka_set_error (GError **error, rd_kafka_resp_err_t err, const gchar *what)
+{
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_KAFKA, "%s: %s (%s)",
+               what, rd_kafka_err2str (err), rd_kafka_err2name (err));
+}
