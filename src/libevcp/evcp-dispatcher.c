@@ -241,10 +241,11 @@ attempt (EvcpDispatcher *self,
                entry->registered;
   {
     g_autofree gchar *what = evcp_message_describe (message);
+    g_autofree gchar *attempt_str = g_strdup_printf ("%u", attempt_no);
 
     g_log_structured (G_LOG_DOMAIN, will_retry ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
                       "EVCP_HANDLER", entry->name,
-                      "EVCP_ATTEMPT", "%u", attempt_no,
+                      "EVCP_ATTEMPT", attempt_str,
                       "MESSAGE", "Handler %s failed on %s (attempt %u of %u%s): %s",
                       entry->name, what, attempt_no, self->attempts,
                       will_retry ? ", will retry" : "", local_error->message);

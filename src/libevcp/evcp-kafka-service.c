@@ -324,7 +324,7 @@ on_dispatched (EvcpDispatcher *dispatcher,
     g_autofree gchar *what = evcp_message_describe (message);
 
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                      "EVCP_ERROR_CODE", "%s", error->domain == EVCP_ERROR ?
+                      "EVCP_ERROR_CODE", error->domain == EVCP_ERROR ?
                                                evcp_error_to_string (error->code) : "failed",
                       "MESSAGE", _("Message %s goes to %s: %s"),
                       what, self->config->dead_letter_topic, error->message);

@@ -1,0 +1,140 @@
+/* evcp-engine: the Engine of one charging point. A thin entry point: the
+ * work is done by EvcpEngine in libevcp. */
+#define G_LOG_DOMAIN "evcp-engine"
+
+#include "evcp-build-config.h"
+
+#include <locale.h>
+#include <stdlib.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-config.h"
+#include "evcp-engine.h"
+#include "evcp-platform.h"
+
+typedef struct {
+  GMainLoop *loop;
+  gboolean   quitting;
+} Context;
+
+static gboolean
+on_shutdown (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  if (!ctx->quitting)
+    g_message (_("Shutting down"));
+  ctx->quitting = TRUE;
+  g_main_loop_quit (ctx->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) option_context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpConfig) config = NULL;
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree gchar *config_file = NULL;
+  g_autofree gchar *cp_id = NULL;
+  g_autofree gchar *brokers = NULL;
+  g_autofree gchar *topics = NULL;
+  g_autofree gchar *group_id = NULL;
+  g_autofree gchar *plugin_dir = NULL;
+  g_autofree gchar *state_dir = NULL;
+  g_autofree gchar *location = NULL;
+  gboolean verbose = FALSE;
+  gboolean version = FALSE;
+  const gchar *env_config;
+  Context ctx = { 0 };
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      /* TRANSLATORS: --config option */
+      N_("Read settings from this key file"), N_("FILE") },
+    { "cp-id", 0, 0, G_OPTION_ARG_STRING, &cp_id,
+      N_("This charging point's id (overrides CP_ID)"), N_("ID") },
+    { "brokers", 0, 0, G_OPTION_ARG_STRING, &brokers,
+      N_("Kafka bootstrap servers (overrides KAFKA_BROKERS)"), N_("HOST:PORT,…") },
+    { "topics", 0, 0, G_OPTION_ARG_STRING, &topics,
+      N_("Topics to consume (overrides KAFKA_TOPICS)"), N_("TOPIC,…") },
+    { "group-id", 0, 0, G_OPTION_ARG_STRING, &group_id,
+      N_("Kafka consumer group (overrides KAFKA_GROUP_ID)"), N_("GROUP") },
+    { "location", 0, 0, G_OPTION_ARG_STRING, &location,
+      N_("Where this charging point stands"), N_("TEXT") },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+      N_("Load handler plugins from this directory"), N_("DIR") },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      N_("Keep state in this directory"), N_("DIR") },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Show the version and exit"), NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  option_context = g_option_context_new (NULL);
+  g_option_context_set_summary (option_context,
+    _("The Engine of an EV charging point: consumes Kafka messages and routes them to handlers.\n\n"
+      "Settings, lowest precedence first: built-in defaults, the environment\n"
+      "(CP_ID, KAFKA_BROKERS, KAFKA_TOPICS, KAFKA_GROUP_ID, CENTRAL_HOST, CENTRAL_PORT),\n"
+      "the key file (--config, or $EVCP_CONFIG), then these options."));
+  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (version)
+    {
+      g_print ("evcp-engine %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  config = evcp_config_new ();
+  if (!evcp_config_load_environment (config, NULL, &error))
+    goto fail;
+  env_config = g_getenv ("EVCP_CONFIG");
+  if (config_file == NULL && env_config != NULL && *env_config != '\0')
+    config_file = g_strdup (env_config);
+  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
+    goto fail;
+#define OVERRIDE(field, value) \
+  if ((value) != NULL) { g_free (config->field); config->field = g_steal_pointer (&(value)); }
+  OVERRIDE (cp_id, cp_id);
+  OVERRIDE (kafka_brokers, brokers);
+  OVERRIDE (kafka_group_id, group_id);
+  OVERRIDE (location, location);
+  OVERRIDE (plugin_dir, plugin_dir);
+  OVERRIDE (state_dir, state_dir);
+#undef OVERRIDE
+  if (topics != NULL && !evcp_config_set_topics (config, topics, &error))
+    goto fail;
+
+  loop = g_main_loop_new (NULL, FALSE);
+  ctx.loop = loop;
+  evcp_platform_watch_shutdown (on_shutdown, &ctx);
+
+  engine = evcp_engine_new (config);
+  if (!evcp_engine_start (engine, &error))
+    goto fail;
+
+  g_main_loop_run (loop);
+
+  evcp_engine_stop (engine);
+  return EXIT_SUCCESS;
+
+fail:
+  g_printerr ("evcp-engine: %s\n", error->message);
+  return EXIT_FAILURE;
+}
