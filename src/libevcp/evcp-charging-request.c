@@ -1,0 +1,148 @@
+#define G_LOG_DOMAIN "evcp-handlers"
+
+#include "evcp-build-config.h"
+
+#include "evcp-charging-request.h"
+
+struct _EvcpChargingRequest
+{
+  gchar   *user_id;
+  gchar   *cp_id;
+  gdouble  requested_power_kw;
+  gint64   max_duration_s;
+  gchar   *user_name;     /* nullable */
+  gchar   *user_vehicle;  /* nullable */
+  gchar   *origin;
+  gchar   *timestamp;     /* nullable */
+};
+
+G_DEFINE_BOXED_TYPE (EvcpChargingRequest, evcp_charging_request,
+                     evcp_charging_request_ref, evcp_charging_request_unref)
+
+static void
+evcp_charging_request_clear (gpointer data)
+{
+  EvcpChargingRequest *request = data;
+
+  g_free (request->user_id);
+  g_free (request->cp_id);
+  g_free (request->user_name);
+  g_free (request->user_vehicle);
+  g_free (request->origin);
+  g_free (request->timestamp);
+}
+
+/**
+ * evcp_charging_request_new:
+ * @user_id: the requesting user
+ * @cp_id: the charging point asked for
+ * @requested_power_kw: the power asked for, in kW
+ * @max_duration_s: the longest supply asked for, in seconds
+ * @user_name: (nullable): the user's name, if known
+ * @user_vehicle: (nullable): the user's vehicle, if known
+ * @origin: where the request came from, as evcp_message_describe() gives it
+ * @timestamp: (nullable): the message's ISO 8601 timestamp, if it had one
+ *
+ * Returns: (transfer full): a new request; the values are not validated here
+ */
+EvcpChargingRequest *
+evcp_charging_request_new (const gchar *user_id,
+                           const gchar *cp_id,
+                           gdouble      requested_power_kw,
+                           gint64       max_duration_s,
+                           const gchar *user_name,
+                           const gchar *user_vehicle,
+                           const gchar *origin,
+                           const gchar *timestamp)
+{
+  EvcpChargingRequest *request;
+
+  g_return_val_if_fail (user_id != NULL, NULL);
+  g_return_val_if_fail (cp_id != NULL, NULL);
+  g_return_val_if_fail (origin != NULL, NULL);
+
+  request = g_atomic_rc_box_new0 (EvcpChargingRequest);
+  request->user_id = g_strdup (user_id);
+  request->cp_id = g_strdup (cp_id);
+  request->requested_power_kw = requested_power_kw;
+  request->max_duration_s = max_duration_s;
+  request->user_name = g_strdup (user_name);
+  request->user_vehicle = g_strdup (user_vehicle);
+  request->origin = g_strdup (origin);
+  request->timestamp = g_strdup (timestamp);
+  return request;
+}
+
+EvcpChargingRequest *
+evcp_charging_request_ref (EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return g_atomic_rc_box_acquire (request);
+}
+
+void
+evcp_charging_request_unref (EvcpChargingRequest *request)
+{
+  g_return_if_fail (request != NULL);
+  g_atomic_rc_box_release_full (request, evcp_charging_request_clear);
+}
+
+const gchar *
+evcp_charging_request_get_user_id (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->user_id;
+}
+
+const gchar *
+evcp_charging_request_get_cp_id (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->cp_id;
+}
+
+gdouble
+evcp_charging_request_get_requested_power_kw (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, 0);
+  return request->requested_power_kw;
+}
+
+gint64
+evcp_charging_request_get_max_duration_s (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, 0);
+  return request->max_duration_s;
+}
+
+/* Returns: (nullable): the user's name, if the user registry knew it */
+const gchar *
+evcp_charging_request_get_user_name (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->user_name;
+}
+
+/* Returns: (nullable): the user's vehicle, if the user registry knew it */
+const gchar *
+evcp_charging_request_get_user_vehicle (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->user_vehicle;
+}
+
+/* Returns: the origin of the message, e.g. "charging_requests[0]@17 kind=CHARGING_REQUEST" */
+const gchar *
+evcp_charging_request_get_origin (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->origin;
+}
+
+/* Returns: (nullable): the message's ISO 8601 timestamp, if it had one */
+const gchar *
+evcp_charging_request_get_timestamp (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->timestamp;
+}
