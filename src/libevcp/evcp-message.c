@@ -242,6 +242,7 @@ evcp_message_parse (EvcpMessage              *self,
     JsonNode *kind = json_object_get_member (root, "kind");
     JsonNode *ts = json_object_get_member (root, "timestamp");
     JsonNode *data = json_object_get_member (root, "data");
+    const gchar *timestamp = NULL;
 
     if (kind == NULL || JSON_NODE_TYPE (kind) != JSON_NODE_VALUE ||
         json_node_get_value_type (kind) != G_TYPE_STRING ||
@@ -271,7 +272,7 @@ evcp_message_parse (EvcpMessage              *self,
                          json_node_get_string (ts));
             return FALSE;
           }
-        self->timestamp = json_node_get_string (ts);
+        timestamp = json_node_get_string (ts);
       }
     if (data != NULL && !JSON_NODE_HOLDS_NULL (data))
       {
@@ -283,8 +284,10 @@ evcp_message_parse (EvcpMessage              *self,
           }
         self->data = json_node_get_object (data);
       }
+    /* Only now: on failure, nothing may borrow from the freed tree. */
     self->root = root;
     self->kind = json_node_get_string (kind);
+    self->timestamp = timestamp;
   }
   self->root_node = json_node_ref (node);
   return TRUE;
