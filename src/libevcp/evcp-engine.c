@@ -46,6 +46,18 @@ on_charging_request (EvcpChargingRequestHandler *handler,
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
 }
 
+static void
+on_message_done (EvcpKafkaService *kafka, EvcpMessage *message, GError *dead_letter_error,
+                 EvcpEngine *self)
+{
+  g_autofree gchar *what = evcp_message_describe (message);
+
+  if (dead_letter_error == NULL)
+    g_info (_("Handled %s"), what);
+  else
+    g_info (_("Dead-lettered %s"), what);
+}
+
 /* The built-in handlers, registered from a table. */
 typedef EvcpMessageHandler *(*HandlerFactory) (EvcpEngine *self);
 
@@ -87,6 +99,7 @@ evcp_engine_new (EvcpConfig *config)
   self->config = evcp_config_copy (config);
   self->users = evcp_user_registry_new (0);
   self->kafka = evcp_kafka_service_new (self->config);
+  g_signal_connect_object (self->kafka, "message-done", G_CALLBACK (on_message_done), self, 0);
   return self;
 }
 
