@@ -208,7 +208,7 @@ key_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint
   G_STMT_START {                                                                \
     guint64 v_; gboolean found_;                                                \
     if (!key_uint (kf, group, key, min, max, &v_, &found_, error))              \
-      return FALSE;                                                             \
+      goto fail;                                                                \
     if (found_)                                                                 \
       (field) = v_;                                                             \
   } G_STMT_END

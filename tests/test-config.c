@@ -1,0 +1,174 @@
+#include "evcp-build-config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "evcp-config.h"
+#include "evcp-error.h"
+
+static gchar *
+write_key_file (const gchar *contents)
+{
+  g_autoptr(GError) error = NULL;
+  gchar *path = NULL;
+  gint fd = g_file_open_tmp ("evcp-config-XXXXXX.conf", &path, &error);
+
+  g_assert_no_error (error);
+  close (fd);
+  g_assert_true (g_file_set_contents (path, contents, -1, &error));
+  return path;
+}
+
+static void
+test_config_defaults (void)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpstr (config->cp_id, ==, "CP-001");
+  g_assert_cmpstr (config->kafka_brokers, ==, "localhost:9092");
+  g_assert_cmpuint (g_strv_length (config->kafka_topics), ==, 3);
+  g_assert_cmpstr (config->kafka_topics[1], ==, "charging_requests");
+  g_assert_cmpstr (evcp_config_get_group_id (config), ==, "cp_engine_CP-001");
+  g_assert_cmpuint (config->max_message_size, ==, 1024 * 1024);
+  g_assert_true (evcp_config_validate (config, &error));
+}
+
+static void
+test_config_environment (void)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+  const gchar *env[] = {
+    "CP_ID=CP-042", "KAFKA_BROKERS=k1:9092,k2:9092", "KAFKA_TOPICS= a , b,,c ",
+    "CENTRAL_HOST=central.example", "CENTRAL_PORT=7001", "UNRELATED=1", NULL
+  };
+
+  g_assert_true (evcp_config_load_environment (config, env, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->cp_id, ==, "CP-042");
+  g_assert_cmpstr (config->kafka_brokers, ==, "k1:9092,k2:9092");
+  g_assert_cmpuint (g_strv_length (config->kafka_topics), ==, 3);
+  g_assert_cmpstr (config->kafka_topics[2], ==, "c");
+  /* the group follows the CP id unless KAFKA_GROUP_ID says otherwise */
+  g_assert_cmpstr (evcp_config_get_group_id (config), ==, "cp_engine_CP-042");
+  g_assert_cmpstr (config->central_host, ==, "central.example");
+  g_assert_cmpuint (config->central_port, ==, 7001);
+}
+
+static void
+test_config_environment_invalid (void)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+  const gchar *port[] = { "CENTRAL_PORT=70000", NULL };
+  const gchar *topics[] = { "KAFKA_TOPICS= , ,", NULL };
+  const gchar *empty[] = { "CP_ID=", "KAFKA_GROUP_ID=g1", NULL };
+
+  g_assert_false (evcp_config_load_environment (config, port, &error));
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+  g_clear_error (&error);
+  g_assert_false (evcp_config_load_environment (config, topics, &error));
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+  g_clear_error (&error);
+  /* empty counts as unset */
+  g_assert_true (evcp_config_load_environment (config, empty, &error));
+  g_assert_cmpstr (config->cp_id, ==, "CP-001");
+  g_assert_cmpstr (evcp_config_get_group_id (config), ==, "g1");
+}
+
+static void
+test_config_key_file_overrides_environment (void)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *path = write_key_file (
+    "[evcp]\ncp-id=CP-FILE\nprice=0.45\nlocation=Main street 1\n"
+    "[kafka]\ntopics=t1,t2\nmax-message-size=2048\nhandler-attempts=5\n"
+    "[librdkafka]\nsecurity.protocol=SASL_SSL\nsasl.username = cp \n"
+    "[central]\nport=6000\n");
+  const gchar *env[] = { "CP_ID=CP-ENV", "KAFKA_BROKERS=env:9092", NULL };
+
+  g_assert_true (evcp_config_load_environment (config, env, &error));
+  g_assert_true (evcp_config_load_key_file (config, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->cp_id, ==, "CP-FILE");          /* the file wins */
+  g_assert_cmpstr (config->kafka_brokers, ==, "env:9092"); /* absent from the file */
+  g_assert_cmpfloat (config->price_eur_kwh, ==, 0.45);
+  g_assert_cmpstr (config->location, ==, "Main street 1");
+  g_assert_cmpstr (config->kafka_topics[1], ==, "t2");
+  g_assert_cmpuint (config->max_message_size, ==, 2048);
+  g_assert_cmpuint (config->handler_attempts, ==, 5);
+  g_assert_cmpuint (config->central_port, ==, 6000);
+  g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "security.protocol"), ==, "SASL_SSL");
+  g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "sasl.username"), ==, "cp");
+  g_assert_cmpstr (config->config_file, ==, path);
+
+  {
+    g_autoptr(EvcpConfig) copy = evcp_config_copy (config);
+
+    g_assert_cmpstr (copy->cp_id, ==, "CP-FILE");
+    g_assert_cmpstr (g_hash_table_lookup (copy->rdkafka, "sasl.username"), ==, "cp");
+  }
+  g_unlink (path);
+}
+
+static void
+test_config_key_file_invalid (void)
+{
+  static const gchar *const bad[] = {
+    "[central]\nport=0\n",
+    "[central]\nport=http\n",
+    "[evcp]\nprice=cheap\n",
+    "[evcp]\nprice=-1\n",
+    "[kafka]\nmax-message-size=1\n",
+    "[kafka]\nhandler-attempts=0\n",
+    "[kafka]\ntopics=,\n",
+    "not a key file",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *path = write_key_file (bad[i]);
+
+      g_assert_false (evcp_config_load_key_file (config, path, &error));
+      g_assert_nonnull (error);
+      /* the message names the file */
+      g_assert_nonnull (strstr (error->message, path));
+      g_unlink (path);
+    }
+}
+
+static void
+test_config_validate_cp_id (void)
+{
+  static const gchar *const bad[] = { "", "CP#1", "CP\x02", "CP\x15" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_free (config->cp_id);
+      config->cp_id = g_strdup (bad[i]);
+      g_assert_false (evcp_config_validate (config, &error));
+      g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/defaults", test_config_defaults);
+  g_test_add_func ("/config/environment", test_config_environment);
+  g_test_add_func ("/config/environment-invalid", test_config_environment_invalid);
+  g_test_add_func ("/config/key-file-overrides-environment", test_config_key_file_overrides_environment);
+  g_test_add_func ("/config/key-file-invalid", test_config_key_file_invalid);
+  g_test_add_func ("/config/validate-cp-id", test_config_validate_cp_id);
+  return g_test_run ();
+}
