@@ -120,9 +120,13 @@ parse_uint (const gchar *name, const gchar *text, guint64 min, guint64 max,
 {
   if (!g_ascii_string_to_unsigned (text, 10, min, max, out, NULL))
     {
+      g_autofree gchar *min_str = g_strdup_printf ("%" G_GUINT64_FORMAT, min);
+      g_autofree gchar *max_str = g_strdup_printf ("%" G_GUINT64_FORMAT, max);
+
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-                   _("%s must be a whole number from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT ", not “%s”"),
-                   name, min, max, text);
+                   /* TRANSLATORS: a setting's name, its bounds, the value given */
+                   _("%s must be a whole number from %s to %s, not “%s”"),
+                   name, min_str, max_str, text);
       return FALSE;
     }
   return TRUE;

@@ -35,14 +35,18 @@ on_charging_request (EvcpChargingRequestHandler *handler,
                      EvcpChargingRequest        *request,
                      EvcpEngine                 *self)
 {
+  g_autofree gchar *duration = g_strdup_printf ("%" G_GINT64_FORMAT,
+                                                evcp_charging_request_get_max_duration_s (request));
+
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "EVCP_USER_ID", evcp_charging_request_get_user_id (request),
-                    "MESSAGE", _("Charging request from %s (%s): %.1f kW for at most %" G_GINT64_FORMAT " s"),
+                    /* TRANSLATORS: user id, user name, kW, seconds */
+                    "MESSAGE", _("Charging request from %s (%s): %.1f kW for at most %s s"),
                     evcp_charging_request_get_user_id (request),
                     evcp_charging_request_get_user_name (request) != NULL ?
                       evcp_charging_request_get_user_name (request) : _("unknown user"),
                     evcp_charging_request_get_requested_power_kw (request),
-                    evcp_charging_request_get_max_duration_s (request));
+                    duration);
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
 }
 

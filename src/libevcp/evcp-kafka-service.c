@@ -673,9 +673,14 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
   stop_consumer (self, TRUE);
   self->started = FALSE;
   set_state (self, EVCP_KAFKA_STATE_STOPPED, "stopped");
-  g_message (_("Kafka service stopped: %" G_GUINT64_FORMAT " received, %" G_GUINT64_FORMAT
-               " handled, %" G_GUINT64_FORMAT " dead letters"),
-             self->received, self->handled, self->dead_letters);
+  {
+    g_autofree gchar *received = g_strdup_printf ("%" G_GUINT64_FORMAT, self->received);
+    g_autofree gchar *handled = g_strdup_printf ("%" G_GUINT64_FORMAT, self->handled);
+    g_autofree gchar *dead = g_strdup_printf ("%" G_GUINT64_FORMAT, self->dead_letters);
+
+    g_message (_("Kafka service stopped: %s received, %s handled, %s dead letters"),
+               received, handled, dead);
+  }
 }
 
 /* ---- public API ------------------------------------------------------------ */

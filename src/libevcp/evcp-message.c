@@ -203,9 +203,11 @@ evcp_message_parse (EvcpMessage              *self,
     }
   if (len > max_size)
     {
+      g_autofree gchar *len_str = g_strdup_printf ("%" G_GSIZE_FORMAT, len);
+      g_autofree gchar *max_str = g_strdup_printf ("%" G_GSIZE_FORMAT, max_size);
+
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_TOO_LARGE,
-                   _("Message of %" G_GSIZE_FORMAT " bytes exceeds the limit of %" G_GSIZE_FORMAT " bytes"),
-                   len, max_size);
+                   _("Message of %s bytes exceeds the limit of %s bytes"), len_str, max_str);
       return FALSE;
     }
   if (!g_utf8_validate_len (text, len, NULL))
