@@ -1,0 +1,407 @@
+/* Helpers for tests that need Kafka: waiting on a main context, an in-process
+ * mock cluster, a synchronous producer, a consumer, and the evcp-kafka-mock
+ * program as a child process.
+ *
+ * Everything here is test code: invalid use and impossible librdkafka
+ * configuration abort the test; failures a test may want to assert on are
+ * reported with a GError (G_IO_ERROR domain).
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+G_BEGIN_DECLS
+
+/* Generous deadlines for operations that normally take milliseconds. */
+#define EVCP_TEST_PRODUCE_TIMEOUT_MS 10000
+#define EVCP_TEST_START_TIMEOUT_MS   10000
+#define EVCP_TEST_STOP_TIMEOUT_MS    10000
+
+/* ------------------------------------------------------------------------- */
+/* Waiting */
+
+/**
+ * EvcpTestPredicate:
+ * @data: the user data given to evcp_test_wait_until()
+ *
+ * Returns: %TRUE when the awaited condition holds.
+ */
+typedef gboolean (*EvcpTestPredicate) (gpointer data);
+
+/**
+ * evcp_test_wait_until:
+ * @ctx: (nullable): the context to iterate; %NULL for the thread-default one
+ *   (the global default context if none was pushed)
+ * @pred: the condition
+ * @data: passed to @pred
+ * @timeout_ms: deadline from now
+ *
+ * Iterates @ctx, blocking in g_main_context_iteration() and woken by the
+ * context's own events or at least every 10 ms, calling @pred before each
+ * iteration, until @pred returns %TRUE or the deadline passes. This is how
+ * tests wait: never a bare sleep. @pred is called at least once.
+ *
+ * Returns: the last value @pred returned.
+ */
+gboolean evcp_test_wait_until (GMainContext       *ctx,
+                               EvcpTestPredicate   pred,
+                               gpointer            data,
+                               guint               timeout_ms);
+
+/**
+ * evcp_test_free_port:
+ *
+ * Returns: a TCP port on 127.0.0.1 that was free a moment ago (the kernel
+ *   picks it; another process may still take it before the caller binds).
+ */
+guint16  evcp_test_free_port (void);
+
+/* ------------------------------------------------------------------------- */
+/* An in-process mock cluster */
+
+typedef struct _EvcpTestCluster EvcpTestCluster;
+
+/**
+ * evcp_test_cluster_new:
+ * @n_brokers: at least 1; broker ids are 1..@n_brokers
+ *
+ * Starts librdkafka's mock cluster in this process, on loopback. It serves
+ * clients from its own thread, so it needs no main loop. Unknown topics are
+ * created on first use with 4 partitions.
+ *
+ * Returns: (transfer full): the cluster; aborts if it cannot be created.
+ */
+EvcpTestCluster *evcp_test_cluster_new            (guint             n_brokers);
+
+/**
+ * evcp_test_cluster_get_bootstraps:
+ *
+ * Returns: the bootstrap.servers list of the cluster ("127.0.0.1:port,…").
+ */
+const gchar     *evcp_test_cluster_get_bootstraps (EvcpTestCluster  *cluster);
+
+/**
+ * evcp_test_cluster_get_mock:
+ *
+ * Returns: (transfer none): the rd_kafka_mock_cluster_t, for the fault
+ *   injection this API does not wrap (rd_kafka_mock_push_request_errors()…).
+ */
+rd_kafka_mock_cluster_t *
+                 evcp_test_cluster_get_mock       (EvcpTestCluster  *cluster);
+
+/**
+ * evcp_test_cluster_create_topic:
+ * @name: topic name
+ * @partitions: at least 1
+ * @error: G_IO_ERROR_EXISTS if the topic exists, G_IO_ERROR_FAILED otherwise
+ *
+ * Returns: whether the topic was created.
+ */
+gboolean         evcp_test_cluster_create_topic   (EvcpTestCluster  *cluster,
+                                                   const gchar      *name,
+                                                   guint             partitions,
+                                                   GError          **error);
+
+/**
+ * evcp_test_cluster_set_down:
+ * @broker_id: 1..n_brokers, or -1 for every broker
+ *
+ * Closes the broker's connections and stops serving it (new connections
+ * hang unanswered until it is up again). Partition leadership does not move.
+ *
+ * Returns: %FALSE if there is no such broker.
+ */
+gboolean         evcp_test_cluster_set_down       (EvcpTestCluster  *cluster,
+                                                   gint32            broker_id);
+
+/**
+ * evcp_test_cluster_set_up:
+ * @broker_id: 1..n_brokers, or -1 for every broker
+ *
+ * Serves the broker again after evcp_test_cluster_set_down().
+ *
+ * Returns: %FALSE if there is no such broker.
+ */
+gboolean         evcp_test_cluster_set_up         (EvcpTestCluster  *cluster,
+                                                   gint32            broker_id);
+
+/**
+ * evcp_test_cluster_set_rtt:
+ * @broker_id: 1..n_brokers, or -1 for every broker
+ * @rtt_ms: delay added to every response
+ *
+ * Returns: %FALSE if there is no such broker.
+ */
+gboolean         evcp_test_cluster_set_rtt        (EvcpTestCluster  *cluster,
+                                                   gint32            broker_id,
+                                                   guint             rtt_ms);
+
+/**
+ * evcp_test_cluster_free:
+ *
+ * Destroys the cluster; clients still connected see their brokers vanish.
+ */
+void             evcp_test_cluster_free           (EvcpTestCluster  *cluster);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpTestCluster, evcp_test_cluster_free)
+
+/* ------------------------------------------------------------------------- */
+/* Producing */
+
+/**
+ * evcp_test_produce:
+ * @bootstraps: bootstrap.servers
+ * @topic: topic name
+ * @key: (nullable): message key (a string)
+ * @value: (nullable): the value; %NULL for a null value (tombstone)
+ * @len: length of @value, or -1 if it is a NUL-terminated string
+ * @error: G_IO_ERROR_TIMED_OUT if it was not acknowledged within
+ *   %EVCP_TEST_PRODUCE_TIMEOUT_MS, G_IO_ERROR_FAILED for other failures
+ *
+ * Produces one message with a fresh idempotent producer (acks=all) and waits
+ * for the broker's acknowledgement.
+ *
+ * Returns: whether the broker acknowledged the message.
+ */
+gboolean evcp_test_produce       (const gchar   *bootstraps,
+                                  const gchar   *topic,
+                                  const gchar   *key,
+                                  gconstpointer  value,
+                                  gssize         len,
+                                  GError       **error);
+
+/**
+ * evcp_test_produce_batch:
+ * @bootstraps: bootstrap.servers
+ * @topic: topic name
+ * @key: (nullable): key of every message
+ * @values: (element-type GBytes): the values, produced in this order
+ * @timeout_ms: deadline for every acknowledgement (also the messages'
+ *   message.timeout.ms)
+ * @error: as for evcp_test_produce(); on failure nothing can be assumed about
+ *   which messages were stored
+ *
+ * Like evcp_test_produce() for several messages at once, with a deadline of
+ * the caller's choosing (a short one to show that a cluster is down).
+ *
+ * Returns: whether every message was acknowledged in time.
+ */
+gboolean evcp_test_produce_batch (const gchar   *bootstraps,
+                                  const gchar   *topic,
+                                  const gchar   *key,
+                                  GPtrArray     *values,
+                                  guint          timeout_ms,
+                                  GError       **error);
+
+/* ------------------------------------------------------------------------- */
+/* Consuming */
+
+/**
+ * EvcpTestRecord:
+ * @topic: the topic
+ * @key: (nullable): the key as a NUL-terminated copy, %NULL if none
+ * @value: the value (empty if it was null)
+ * @headers: (element-type utf8 GBytes): header name → value (the last one
+ *   wins if a name repeats; a null header value is an empty GBytes)
+ * @partition: partition
+ * @offset: offset
+ *
+ * One consumed message.
+ */
+typedef struct
+{
+  gchar      *topic;
+  gchar      *key;
+  GBytes     *value;
+  GHashTable *headers;
+  gint32      partition;
+  gint64      offset;
+} EvcpTestRecord;
+
+void        evcp_test_record_free        (EvcpTestRecord *record);
+
+/**
+ * evcp_test_record_get_value_string:
+ *
+ * Returns: (transfer full): the value as a NUL-terminated string.
+ */
+gchar      *evcp_test_record_get_value_string (const EvcpTestRecord *record);
+
+/**
+ * evcp_test_record_parse_json:
+ * @error: the JSON parser's error
+ *
+ * Returns: (transfer full) (nullable): the value parsed as JSON.
+ */
+JsonNode   *evcp_test_record_parse_json  (const EvcpTestRecord  *record,
+                                          GError               **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpTestRecord, evcp_test_record_free)
+
+typedef struct _EvcpTestConsumer EvcpTestConsumer;
+
+/**
+ * evcp_test_consumer_new:
+ * @bootstraps: bootstrap.servers
+ * @topic: the topic to read, from its beginning
+ *
+ * A consumer that reads every message of @topic, old and new. It has a
+ * fresh, unique group id (which rd_kafka_consumer_poll() needs) and
+ * auto.offset.reset=earliest, but it never joins the group: it assigns all
+ * the topic's partitions from their beginning, which avoids the mock
+ * cluster's group join (about 3 s, see librdkafka-notes.md) and makes the
+ * records available within milliseconds. It commits no offsets.
+ *
+ * The topic must have partitions within 10 s (the mock creates an unknown
+ * topic, with 4 partitions, when a client asks for its metadata); the
+ * metadata is asked for again while iterating the thread-default main
+ * context, so code under test may create it meanwhile. Partitions added
+ * later are not read.
+ *
+ * Returns: (transfer full): the consumer; aborts if it cannot be created
+ *   or the topic has no partitions in time.
+ */
+EvcpTestConsumer *evcp_test_consumer_new      (const gchar      *bootstraps,
+                                               const gchar      *topic);
+
+/**
+ * evcp_test_consumer_wait_for:
+ * @count: how many records to wait for
+ * @timeout_ms: deadline from now
+ *
+ * Waits for records not yet returned by a previous call, polling the consumer
+ * while it iterates the thread-default main context with
+ * evcp_test_wait_until() (so that code under test running on that context
+ * keeps working meanwhile). Consumer errors are logged, not fatal.
+ *
+ * Returns: (transfer full) (element-type EvcpTestRecord): at most @count
+ *   records, in arrival order (order is kept within a partition); fewer if the
+ *   deadline passed. Never %NULL. Records beyond @count are kept for the next
+ *   call.
+ */
+GPtrArray        *evcp_test_consumer_wait_for (EvcpTestConsumer *consumer,
+                                               guint             count,
+                                               guint             timeout_ms);
+
+/**
+ * evcp_test_consumer_free:
+ *
+ * Closes and frees the consumer, with the records it has not returned.
+ */
+void              evcp_test_consumer_free     (EvcpTestConsumer *consumer);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpTestConsumer, evcp_test_consumer_free)
+
+/* ------------------------------------------------------------------------- */
+/* The evcp-kafka-mock program */
+
+typedef struct _EvcpTestMockProcess EvcpTestMockProcess;
+
+/**
+ * evcp_test_mock_process_path:
+ *
+ * Returns: the evcp-kafka-mock executable: $EVCP_KAFKA_MOCK if set (the
+ *   build sets it for tests), else "evcp-kafka-mock" from $PATH.
+ */
+const gchar         *evcp_test_mock_process_path      (void);
+
+/**
+ * evcp_test_mock_process_start:
+ * @args: (nullable) (array zero-terminated=1): options for evcp-kafka-mock
+ *   (e.g. "--brokers", "3", "--listen", "127.0.0.1:0"); with "--no-stdin"
+ *   it takes no commands and evcp_test_mock_process_stop() sends SIGTERM
+ * @error: G_IO_ERROR_TIMED_OUT if no BOOTSTRAP line came within
+ *   %EVCP_TEST_START_TIMEOUT_MS, G_IO_ERROR_FAILED if the program exited or
+ *   printed something else, or a spawn error
+ *
+ * Spawns evcp-kafka-mock with pipes on its stdin and stdout (stderr is
+ * inherited, so its messages appear in the test log) and waits for its
+ * BOOTSTRAP line, iterating the thread-default main context. If the test
+ * dies, the program sees the end of its stdin and exits by itself.
+ *
+ * Returns: (transfer full): the running process, or %NULL.
+ */
+EvcpTestMockProcess *evcp_test_mock_process_start     (const gchar * const  *args,
+                                                       GError              **error);
+
+/**
+ * evcp_test_mock_process_get_bootstrap:
+ *
+ * Returns: the address from the BOOTSTRAP line.
+ */
+const gchar         *evcp_test_mock_process_get_bootstrap (EvcpTestMockProcess *proc);
+
+/**
+ * evcp_test_mock_process_get_subprocess:
+ *
+ * Returns: (transfer none): the child, e.g. to send it a signal.
+ */
+GSubprocess         *evcp_test_mock_process_get_subprocess (EvcpTestMockProcess *proc);
+
+/**
+ * evcp_test_mock_process_command:
+ * @command: one command line without its newline ("down all", "rtt 1 100")
+ * @error: G_IO_ERROR_FAILED with the reason if the answer is ERR,
+ *   G_IO_ERROR_TIMED_OUT if no answer came within 10 s, G_IO_ERROR_CLOSED if
+ *   the program has gone, G_IO_ERROR_NOT_SUPPORTED with --no-stdin
+ *
+ * Sends a command and waits for its answer line.
+ *
+ * Returns: (transfer full) (nullable): the text after "OK " (possibly empty),
+ *   or %NULL on error.
+ */
+gchar               *evcp_test_mock_process_command   (EvcpTestMockProcess  *proc,
+                                                       const gchar          *command,
+                                                       GError              **error);
+
+/**
+ * evcp_test_mock_process_close_stdin:
+ *
+ * Closes the program's standard input (it exits, as on "quit").
+ */
+void                 evcp_test_mock_process_close_stdin (EvcpTestMockProcess *proc);
+
+/**
+ * evcp_test_mock_process_wait:
+ * @timeout_ms: deadline from now
+ * @error: G_IO_ERROR_TIMED_OUT if it is still running
+ *
+ * Waits for the program to exit by itself, iterating the thread-default
+ * main context.
+ *
+ * Returns: whether it exited (successfully or not: see
+ *   g_subprocess_get_successful() on the subprocess).
+ */
+gboolean             evcp_test_mock_process_wait      (EvcpTestMockProcess  *proc,
+                                                       guint                 timeout_ms,
+                                                       GError              **error);
+
+/**
+ * evcp_test_mock_process_stop:
+ * @error: G_IO_ERROR_TIMED_OUT if it had to be killed, G_IO_ERROR_FAILED if
+ *   it exited with a failure status
+ *
+ * Sends "quit" (SIGTERM if it was started with --no-stdin), waits up to
+ * %EVCP_TEST_STOP_TIMEOUT_MS for the program to exit, and kills it (SIGKILL)
+ * if it does not. Does nothing more if it has
+ * already exited.
+ *
+ * Returns: whether it exited by itself with status 0.
+ */
+gboolean             evcp_test_mock_process_stop      (EvcpTestMockProcess  *proc,
+                                                       GError              **error);
+
+/**
+ * evcp_test_mock_process_free:
+ *
+ * Stops the program as evcp_test_mock_process_stop() does if it is still
+ * running, then frees @proc.
+ */
+void                 evcp_test_mock_process_free      (EvcpTestMockProcess *proc);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpTestMockProcess, evcp_test_mock_process_free)
+
+G_END_DECLS
