@@ -88,7 +88,8 @@ test_config_key_file_overrides_environment (void)
     "[evcp]\ncp-id=CP-FILE\nprice=0.45\nlocation=Main street 1\n"
     "[kafka]\ntopics=t1,t2\nmax-message-size=2048\nhandler-attempts=5\n"
     "[librdkafka]\nsecurity.protocol=SASL_SSL\nsasl.username = cp \n"
-    "[central]\nport=6000\n");
+    "[central]\nport=6000\n"
+    "[librdkafka-consumer]\nsession.timeout.ms=6000\n[librdkafka-producer]\nlinger.ms=0\n");
   const gchar *env[] = { "CP_ID=CP-ENV", "KAFKA_BROKERS=env:9092", NULL };
 
   g_assert_true (evcp_config_load_environment (config, env, &error));
@@ -104,6 +105,9 @@ test_config_key_file_overrides_environment (void)
   g_assert_cmpuint (config->central_port, ==, 6000);
   g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "security.protocol"), ==, "SASL_SSL");
   g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "sasl.username"), ==, "cp");
+  g_assert_cmpstr (g_hash_table_lookup (config->rdkafka_consumer, "session.timeout.ms"), ==, "6000");
+  g_assert_cmpstr (g_hash_table_lookup (config->rdkafka_producer, "linger.ms"), ==, "0");
+  g_assert_null (g_hash_table_lookup (config->rdkafka, "linger.ms"));
   g_assert_cmpstr (config->config_file, ==, path);
 
   {

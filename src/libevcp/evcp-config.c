@@ -32,17 +32,30 @@ evcp_config_new (void)
   config->retry_backoff_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MS;
   config->retry_backoff_max_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MAX_MS;
   config->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  config->rdkafka_consumer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  config->rdkafka_producer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->central_host = g_strdup (EVCP_DEFAULT_CENTRAL_HOST);
   config->central_port = EVCP_DEFAULT_CENTRAL_PORT;
   return config;
+}
+
+static GHashTable *
+copy_table (GHashTable *table)
+{
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (copy, g_strdup (key), g_strdup (value));
+  return copy;
 }
 
 EvcpConfig *
 evcp_config_copy (const EvcpConfig *config)
 {
   EvcpConfig *copy = g_new0 (EvcpConfig, 1);
-  GHashTableIter iter;
-  gpointer key, value;
 
   *copy = *config;
   copy->cp_id = g_strdup (config->cp_id);
@@ -55,10 +68,9 @@ evcp_config_copy (const EvcpConfig *config)
   copy->dead_letter_topic = g_strdup (config->dead_letter_topic);
   copy->central_host = g_strdup (config->central_host);
   copy->config_file = g_strdup (config->config_file);
-  copy->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_hash_table_iter_init (&iter, config->rdkafka);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    g_hash_table_insert (copy->rdkafka, g_strdup (key), g_strdup (value));
+  copy->rdkafka = copy_table (config->rdkafka);
+  copy->rdkafka_consumer = copy_table (config->rdkafka_consumer);
+  copy->rdkafka_producer = copy_table (config->rdkafka_producer);
   return copy;
 }
 
@@ -76,6 +88,8 @@ evcp_config_free (EvcpConfig *config)
   g_free (config->kafka_group_id);
   g_free (config->dead_letter_topic);
   g_hash_table_unref (config->rdkafka);
+  g_hash_table_unref (config->rdkafka_consumer);
+  g_hash_table_unref (config->rdkafka_producer);
   g_free (config->central_host);
   g_free (config->config_file);
   g_free (config);
@@ -217,13 +231,29 @@ key_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint
       (field) = v_;                                                             \
   } G_STMT_END
 
+/* Every key of @group, verbatim, into @table. */
+static gboolean
+load_section (GKeyFile *kf, const gchar *group, GHashTable *table, GError **error)
+{
+  g_auto(GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree gchar *value = g_key_file_get_string (kf, group, keys[i], error);
+
+      if (value == NULL)
+        return FALSE;
+      g_hash_table_insert (table, g_strdup (keys[i]), g_strdup (g_strstrip (value)));
+    }
+  return TRUE;
+}
+
 gboolean
 evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error)
 {
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autofree gchar *topics = NULL;
   g_autofree gchar *price = NULL;
-  g_auto(GStrv) keys = NULL;
 
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
@@ -273,15 +303,10 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
   KEY_UINT ("kafka", "retry-backoff-max-ms", 1, 600000, config->retry_backoff_max_ms);
   KEY_UINT ("central", "port", 1, 65535, config->central_port);
 
-  keys = g_key_file_get_keys (kf, "librdkafka", NULL, NULL);
-  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
-    {
-      g_autofree gchar *value = g_key_file_get_string (kf, "librdkafka", keys[i], error);
-
-      if (value == NULL)
-        goto fail;
-      g_hash_table_insert (config->rdkafka, g_strdup (keys[i]), g_strdup (g_strstrip (value)));
-    }
+  if (!load_section (kf, "librdkafka", config->rdkafka, error) ||
+      !load_section (kf, "librdkafka-consumer", config->rdkafka_consumer, error) ||
+      !load_section (kf, "librdkafka-producer", config->rdkafka_producer, error))
+    goto fail;
 
   replace (&config->config_file, path);
   return TRUE;

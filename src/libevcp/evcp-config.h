@@ -32,8 +32,11 @@ typedef struct {
   guint       retry_backoff_ms;
   guint       retry_backoff_max_ms;
 
-  /* [librdkafka]: any librdkafka property, passed through */
+  /* [librdkafka]: any librdkafka property, passed through to both clients;
+   * [librdkafka-consumer] and [librdkafka-producer]: to one of them only */
   GHashTable *rdkafka;
+  GHashTable *rdkafka_consumer;
+  GHashTable *rdkafka_producer;
 
   /* [central] */
   gchar      *central_host;

@@ -32,6 +32,7 @@ struct _EvcpKafkaProducer
 
   gchar       *brokers;
   GHashTable  *overrides;
+  GHashTable  *producer_overrides;
   rd_kafka_t  *rk;
   GSource     *source;
   guint        in_flight;
@@ -129,7 +130,8 @@ renew (EvcpKafkaProducer *self, GError **error)
   destroy_handle (self);
   self->fatal = FALSE;
 
-  conf = evcp_kafka_conf_new (self->brokers, producer_defaults, self->overrides, error);
+  conf = evcp_kafka_conf_new (self->brokers, producer_defaults, self->overrides,
+                              self->producer_overrides, error);
   if (conf == NULL)
     return FALSE;
   rd_kafka_conf_set_opaque (conf, self);
@@ -155,12 +157,16 @@ renew (EvcpKafkaProducer *self, GError **error)
  * evcp_kafka_producer_new:
  * @brokers: bootstrap servers
  * @overrides: (nullable): librdkafka properties that take precedence
+ * @producer_overrides: (nullable): the same, for the producer only, last
  *
  * An idempotent producer whose delivery reports are served on the
  * thread-default main context.
  */
 EvcpKafkaProducer *
-evcp_kafka_producer_new (const gchar *brokers, GHashTable *overrides, GError **error)
+evcp_kafka_producer_new (const gchar *brokers,
+                         GHashTable  *overrides,
+                         GHashTable  *producer_overrides,
+                         GError     **error)
 {
   g_autoptr(EvcpKafkaProducer) self = NULL;
 
@@ -170,6 +176,8 @@ evcp_kafka_producer_new (const gchar *brokers, GHashTable *overrides, GError **e
   self->brokers = g_strdup (brokers);
   if (overrides != NULL)
     self->overrides = g_hash_table_ref (overrides);
+  if (producer_overrides != NULL)
+    self->producer_overrides = g_hash_table_ref (producer_overrides);
   if (!renew (self, error))
     return NULL;
   return g_steal_pointer (&self);
@@ -285,6 +293,7 @@ evcp_kafka_producer_finalize (GObject *object)
   destroy_handle (self);
   g_free (self->brokers);
   g_clear_pointer (&self->overrides, g_hash_table_unref);
+  g_clear_pointer (&self->producer_overrides, g_hash_table_unref);
   G_OBJECT_CLASS (evcp_kafka_producer_parent_class)->finalize (object);
 }
 

@@ -25,6 +25,7 @@ typedef void (*EvcpKafkaDeliveryFunc) (EvcpKafkaProducer *producer,
 
 EvcpKafkaProducer *evcp_kafka_producer_new          (const gchar           *brokers,
                                                      GHashTable            *overrides,
+                                                     GHashTable            *producer_overrides,
                                                      GError               **error);
 gboolean           evcp_kafka_producer_produce      (EvcpKafkaProducer     *self,
                                                      const gchar           *topic,

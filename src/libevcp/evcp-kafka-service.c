@@ -564,7 +564,7 @@ start_consumer (EvcpKafkaService *self, GError **error)
   gchar errstr[512];
 
   conf = evcp_kafka_conf_new (self->config->kafka_brokers, consumer_defaults,
-                              self->config->rdkafka, error);
+                              self->config->rdkafka, self->config->rdkafka_consumer, error);
   if (conf == NULL)
     return FALSE;
   if (rd_kafka_conf_set (conf, "group.id", evcp_config_get_group_id (self->config),
@@ -629,7 +629,8 @@ evcp_kafka_service_start (EvcpKafkaService *self, GError **error)
   if (!evcp_config_validate (self->config, error))
     return FALSE;
   self->producer = evcp_kafka_producer_new (self->config->kafka_brokers,
-                                            self->config->rdkafka, error);
+                                            self->config->rdkafka,
+                                            self->config->rdkafka_producer, error);
   if (self->producer == NULL)
     return FALSE;
   if (!start_consumer (self, error))

@@ -41,10 +41,26 @@ conf_set (rd_kafka_conf_t *conf, const gchar *key, const gchar *value, GError **
   return TRUE;
 }
 
+static gboolean
+conf_set_all (rd_kafka_conf_t *conf, GHashTable *table, GError **error)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (table == NULL)
+    return TRUE;
+  g_hash_table_iter_init (&iter, table);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!conf_set (conf, key, value, error))
+      return FALSE;
+  return TRUE;
+}
+
 rd_kafka_conf_t *
 evcp_kafka_conf_new (const gchar        *brokers,
                      const gchar *const *defaults,
                      GHashTable         *overrides,
+                     GHashTable         *client_overrides,
                      GError            **error)
 {
   g_autoptr(rd_kafka_conf_t) conf = rd_kafka_conf_new ();
@@ -55,16 +71,8 @@ evcp_kafka_conf_new (const gchar        *brokers,
   for (guint i = 0; defaults != NULL && defaults[i] != NULL; i += 2)
     if (!conf_set (conf, defaults[i], defaults[i + 1], error))
       return NULL;
-  if (overrides != NULL)
-    {
-      GHashTableIter iter;
-      gpointer key, value;
-
-      g_hash_table_iter_init (&iter, overrides);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        if (!conf_set (conf, key, value, error))
-          return NULL;
-    }
+  if (!conf_set_all (conf, overrides, error) || !conf_set_all (conf, client_overrides, error))
+    return NULL;
   return g_steal_pointer (&conf);
 }
 

@@ -7,13 +7,15 @@ G_BEGIN_DECLS
 
 /*
  * A librdkafka configuration: bootstrap servers, then @defaults (what evcp
- * chooses), then @overrides (what the user's config file says, so that any
- * property, security.protocol, sasl.* and ssl.* included, can be set).
+ * chooses), then @overrides (the config file's [librdkafka], for both
+ * clients: security.protocol, sasl.*, ssl.*, …), then @client_overrides
+ * ([librdkafka-consumer] or [librdkafka-producer]).
  * librdkafka's own log lines go to GLib's structured log.
  */
 rd_kafka_conf_t *evcp_kafka_conf_new   (const gchar        *brokers,
                                         const gchar *const *defaults,
                                         GHashTable         *overrides,
+                                        GHashTable         *client_overrides,
                                         GError            **error);
 void             evcp_kafka_set_error  (GError            **error,
                                         rd_kafka_resp_err_t err,
