@@ -1,0 +1,66 @@
+/* A test plugin: records every handled TRACK message's id in the file named
+ * by $EVCP_RECORDER_FILE (one line each, appended with one write() so that a
+ * SIGKILL never leaves half a line), so that tests of a separate Engine
+ * process can see exactly what was handled, and how often. */
+#define G_LOG_DOMAIN "evcp-recorder"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string.h>
+
+#include <gio/gio.h>
+#include <gmodule.h>
+
+#include "evcp-callback-handler.h"
+#include "evcp-kafka-service.h"
+
+G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService *service,
+                                                  EvcpConfig       *config,
+                                                  GError          **error);
+
+static gboolean
+record (EvcpMessage *message, gpointer user_data, GError **error)
+{
+  gint fd = GPOINTER_TO_INT (user_data);
+  g_autofree gchar *line = NULL;
+  gint64 id;
+
+  if (!evcp_message_get_integer (message, "id", TRUE, &id, error))
+    return FALSE;
+  line = g_strdup_printf ("%" G_GINT64_FORMAT "\n", id);
+  if (write (fd, line, strlen (line)) != (gssize) strlen (line))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "recorder: short write");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+close_fd (gpointer data)
+{
+  close (GPOINTER_TO_INT (data));
+}
+
+G_MODULE_EXPORT gboolean
+evcp_engine_plugin_init (EvcpKafkaService *service, EvcpConfig *config, GError **error)
+{
+  const gchar *path = g_getenv ("EVCP_RECORDER_FILE");
+  g_autoptr(EvcpMessageHandler) handler = NULL;
+  gint fd;
+
+  if (path == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "EVCP_RECORDER_FILE is not set");
+      return FALSE;
+    }
+  fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot open %s", path);
+      return FALSE;
+    }
+  handler = evcp_callback_handler_new ("recorder", "TRACK", record, GINT_TO_POINTER (fd), close_fd);
+  return evcp_kafka_service_register_handler (service, handler, error);
+}

@@ -1,0 +1,310 @@
+/* The evcp-engine program as a user runs it: a separate process against the
+ * evcp-kafka-mock program, killed and restarted, stopped with SIGTERM, with
+ * plugins loaded from a directory. */
+#include "evcp-build-config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "evcp-test-util.h"
+
+#define WAIT_MS 30000
+
+typedef struct {
+  EvcpTestMockProcess *mock;
+  gchar               *tmpdir;
+  gchar               *record;
+  gchar               *config;
+  gchar               *group;
+  guint                n_engines;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  const gchar *args[] = { "--partitions=3", NULL };
+
+  f->mock = evcp_test_mock_process_start (args, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("evcp-test-engine-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->record = g_build_filename (f->tmpdir, "handled.txt", NULL);
+  f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
+  f->group = g_strdup_printf ("test-engine-%08x", g_random_int ());
+  /* a quick hand-over when a killed member's session expires */
+  g_assert_true (g_file_set_contents (f->config,
+                                      "[evcp]\nlocation=test bench\n"
+                                      "[librdkafka-consumer]\nsession.timeout.ms=6000\nheartbeat.interval.ms=1000\n",
+                                      -1, &error));
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (f->tmpdir, 0, NULL);
+  const gchar *name;
+
+  g_assert_true (evcp_test_mock_process_stop (f->mock, &error));
+  g_assert_no_error (error);
+  evcp_test_mock_process_free (f->mock);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (f->tmpdir, name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (f->tmpdir);
+  g_free (f->tmpdir);
+  g_free (f->record);
+  g_free (f->config);
+  g_free (f->group);
+}
+
+static GSubprocess *
+spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, f->n_engines++);
+  GSubprocess *engine;
+
+  /* the settings come from the environment, exactly as named */
+  g_subprocess_launcher_setenv (launcher, "KAFKA_BROKERS", evcp_test_mock_process_get_bootstrap (f->mock), TRUE);
+  g_subprocess_launcher_setenv (launcher, "KAFKA_GROUP_ID", f->group, TRUE);
+  g_subprocess_launcher_setenv (launcher, "CP_ID", "CP-E1", TRUE);
+  g_subprocess_launcher_setenv (launcher, "EVCP_RECORDER_FILE", f->record, TRUE);
+  g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
+  g_subprocess_launcher_set_stderr_file_path (launcher, log);
+  g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
+  engine = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"),
+                                        "--config", f->config, "--plugin-dir", plugin_dir,
+                                        "--verbose", NULL);
+  g_assert_no_error (error);
+  if (log_path != NULL)
+    *log_path = g_steal_pointer (&log);
+  return engine;
+}
+
+/* id -> times handled, from the recorder's file */
+static GHashTable *
+read_handled (Fixture *f)
+{
+  GHashTable *seen = g_hash_table_new (NULL, NULL);
+  g_autofree gchar *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (f->record, &contents, NULL, NULL))
+    return seen;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      guint64 id;
+
+      if (*lines[i] == '\0')
+        continue;
+      g_assert_true (g_ascii_string_to_unsigned (lines[i], 10, 0, G_MAXINT, &id, NULL));
+      g_hash_table_insert (seen, GUINT_TO_POINTER ((guint) id + 1),
+                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (seen, GUINT_TO_POINTER ((guint) id + 1))) + 1));
+    }
+  return seen;
+}
+
+typedef struct {
+  Fixture *f;
+  guint    at_least;   /* distinct ids */
+} Progress;
+
+static gboolean
+handled_at_least (gpointer data)
+{
+  Progress *p = data;
+  g_autoptr(GHashTable) seen = read_handled (p->f);
+
+  return g_hash_table_size (seen) >= p->at_least;
+}
+
+typedef struct {
+  const gchar *path;
+  const gchar *needle;
+} LogWait;
+
+static gboolean
+log_contains (gpointer data)
+{
+  LogWait *w = data;
+  g_autofree gchar *contents = NULL;
+
+  return g_file_get_contents (w->path, &contents, NULL, NULL) && strstr (contents, w->needle) != NULL;
+}
+
+static gboolean
+exited (gpointer data)
+{
+  /* g_subprocess_wait_check_async would need a callback; the GSubprocess
+   * reaps the child from the main context, which the wait iterates */
+  return g_subprocess_get_identifier (data) == NULL;
+}
+
+static void
+stop_engine (GSubprocess *engine)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_send_signal (engine, SIGTERM);
+  g_assert_true (evcp_test_wait_until (NULL, exited, engine, 10000));
+  g_assert_true (g_subprocess_get_if_exited (engine));
+  g_assert_cmpint (g_subprocess_get_exit_status (engine), ==, 0);
+}
+
+static void
+produce_track (Fixture *f, guint from, guint to)
+{
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = from; i < to; i++)
+    {
+      /* about 200 bytes, like the field's messages */
+      gchar *json = g_strdup_printf ("{\"kind\":\"TRACK\",\"timestamp\":\"2026-11-26T10:00:00Z\","
+                                     "\"data\":{\"id\":%u,\"padding\":\"%0120u\"}}", i, i);
+
+      g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
+    }
+  evcp_test_produce_batch (evcp_test_mock_process_get_bootstrap (f->mock), "user_messages",
+                           NULL, values, 20000, &error);
+  g_assert_no_error (error);
+}
+
+/* SIGKILL at random moments of a stream, restart: nothing is lost. */
+static void
+test_kill_and_restart (Fixture *f, gconstpointer data)
+{
+  const gchar *plugins = g_getenv ("EVCP_RECORDER_DIR");
+  const guint rounds = 3, per_round = 400;
+  g_autoptr(GHashTable) seen = NULL;
+  g_autoptr(GSubprocess) last = NULL;
+  Progress all = { f, rounds * per_round };
+  guint duplicates = 0;
+
+  for (guint r = 0; r < rounds; r++)
+    {
+      g_autoptr(GSubprocess) engine = spawn_engine (f, plugins, NULL);
+      /* kill once this round's stream is partly handled, at a seeded point */
+      Progress some = { f, r * per_round + (guint) g_test_rand_int_range (1, per_round) };
+
+      produce_track (f, r * per_round, (r + 1) * per_round);
+      g_assert_true (evcp_test_wait_until (NULL, handled_at_least, &some, WAIT_MS));
+      g_subprocess_force_exit (engine);
+      g_assert_true (evcp_test_wait_until (NULL, exited, engine, 10000));
+      g_assert_true (g_subprocess_get_if_signaled (engine));
+    }
+
+  {
+    g_autofree gchar *log = NULL;
+    LogWait assigned = { NULL, "Kafka assigned" };
+
+    last = spawn_engine (f, plugins, &log);
+    assigned.path = log;
+    /* consuming (after the killed member's session expired), then complete */
+    g_assert_true (evcp_test_wait_until (NULL, log_contains, &assigned, 60000));
+    g_assert_true (evcp_test_wait_until (NULL, handled_at_least, &all, 60000));
+    stop_engine (last);
+  }
+
+  seen = read_handled (f);
+  for (guint i = 0; i < rounds * per_round; i++)
+    {
+      guint times = GPOINTER_TO_UINT (g_hash_table_lookup (seen, GUINT_TO_POINTER (i + 1)));
+
+      g_assert_cmpuint (times, >=, 1);
+      duplicates += times - 1;
+    }
+  /* at least once: what was handled but not yet committed comes again */
+  g_test_message ("%u messages, %u handled twice after a kill", rounds * per_round, duplicates);
+}
+
+/* A handler plugin added without rebuilding, and a clean SIGTERM. */
+static void
+test_custom_plugin_and_sigterm (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *log = NULL;
+  g_autoptr(GSubprocess) engine = spawn_engine (f, g_getenv ("EVCP_CUSTOM_PLUGIN_DIR"), &log);
+  g_autoptr(GError) error = NULL;
+  static const gchar msg[] = "{\"kind\":\"CUSTOM_MESSAGE\",\"data\":{\"text\":\"hello plugin\"}}";
+  LogWait loaded = { log, "Loaded plugin" };
+  LogWait handled = { log, "Custom message #1: hello plugin" };
+  LogWait stopped = { log, "Kafka service stopped: 1 received, 1 handled, 0 dead letters" };
+  gint64 start;
+
+  g_assert_true (evcp_test_wait_until (NULL, log_contains, &loaded, WAIT_MS));
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), "user_messages",
+                                    "CP-E1", msg, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_wait_until (NULL, log_contains, &handled, WAIT_MS));
+
+  start = g_get_monotonic_time ();
+  stop_engine (engine);
+  g_test_message ("SIGTERM to exit: %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+  g_assert_true (log_contains (&stopped));
+}
+
+static void
+run_engine (const gchar * const *args, gint *status, gchar **out, gchar **err)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("EVCP_ENGINE"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  proc = g_subprocess_newv ((const gchar * const *) argv->pdata,
+                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error));
+  g_assert_no_error (error);
+  *status = g_subprocess_get_exit_status (proc);
+}
+
+static void
+test_command_line (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *out = NULL, *err = NULL;
+  g_autofree gchar *bad_conf = g_build_filename (f->tmpdir, "bad.conf", NULL);
+  gint status;
+
+  run_engine ((const gchar *[]) { "--help", NULL }, &status, &out, &err);
+  g_assert_cmpint (status, ==, 0);
+  g_assert_nonnull (strstr (out, "KAFKA_BROKERS"));
+  g_assert_nonnull (strstr (out, "--plugin-dir"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  run_engine ((const gchar *[]) { "--config", "/nonexistent/evcp.conf", NULL }, &status, &out, &err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "/nonexistent/evcp.conf"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_true (g_file_set_contents (bad_conf, "[librdkafka]\nno.such.property=1\n", -1, NULL));
+  run_engine ((const gchar *[]) { "--config", bad_conf, NULL }, &status, &out, &err);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "no.such.property"));
+  g_unlink (bad_conf);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/engine/command-line", Fixture, NULL, fixture_set_up, test_command_line, fixture_tear_down);
+  g_test_add ("/engine/custom-plugin-and-sigterm", Fixture, NULL,
+              fixture_set_up, test_custom_plugin_and_sigterm, fixture_tear_down);
+  g_test_add ("/engine/kill-and-restart", Fixture, NULL,
+              fixture_set_up, test_kill_and_restart, fixture_tear_down);
+  return g_test_run ();
+}

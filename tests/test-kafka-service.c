@@ -1,0 +1,466 @@
+/* The Engine's Kafka side over a real Kafka wire protocol: librdkafka's mock
+ * cluster in this process (or the evcp-kafka-mock program), kcat as an
+ * independent producer. Every wait has a deadline. */
+#include "evcp-build-config.h"
+
+#include <string.h>
+
+#include "evcp-callback-handler.h"
+#include "evcp-engine.h"
+#include "evcp-error.h"
+#include "evcp-kafka-service.h"
+#include "evcp-test-util.h"
+
+#define CP "CP-T1"
+#define WAIT_MS 30000
+
+typedef struct {
+  EvcpTestCluster  *cluster;
+  EvcpConfig       *config;
+  GHashTable       *seen;        /* "TRACK" ids handled (id -> count) */
+  guint             track_fail;  /* the TRACK handler fails transiently this many more times */
+  GPtrArray        *states;      /* EvcpKafkaState changes, as GINT_TO_POINTER */
+  guint             done;
+} Fixture;
+
+static gboolean
+track_handle (EvcpMessage *message, gpointer user_data, GError **error)
+{
+  Fixture *f = user_data;
+  gint64 id;
+
+  if (f->track_fail > 0)
+    {
+      f->track_fail--;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY, "track handler busy");
+      return FALSE;
+    }
+  if (!evcp_message_get_integer (message, "id", TRUE, &id, error))
+    return FALSE;
+  g_hash_table_insert (f->seen, GINT_TO_POINTER ((gint) id),
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (f->seen, GINT_TO_POINTER ((gint) id))) + 1));
+  return TRUE;
+}
+
+static void
+on_state (EvcpKafkaService *service, EvcpKafkaState old, EvcpKafkaState state, Fixture *f)
+{
+  g_ptr_array_add (f->states, GINT_TO_POINTER (state));
+}
+
+static void
+on_done (EvcpKafkaService *service, EvcpMessage *message, GError *error, Fixture *f)
+{
+  f->done++;
+}
+
+static EvcpConfig *
+make_config (const gchar *bootstraps)
+{
+  EvcpConfig *config = evcp_config_new ();
+  g_autofree gchar *group = g_strdup_printf ("test-%08x", g_random_int ());
+
+  g_free (config->cp_id);
+  config->cp_id = g_strdup (CP);
+  g_free (config->kafka_brokers);
+  config->kafka_brokers = g_strdup (bootstraps);
+  config->kafka_group_id = g_strdup (group);
+  config->handler_attempts = 3;
+  config->retry_backoff_ms = 10;
+  config->retry_backoff_max_ms = 20;
+  /* quick group hand-over on the mock cluster (see librdkafka-notes.md) */
+  g_hash_table_insert (config->rdkafka_consumer, g_strdup ("session.timeout.ms"), g_strdup ("6000"));
+  g_hash_table_insert (config->rdkafka_consumer, g_strdup ("heartbeat.interval.ms"), g_strdup ("1000"));
+  return config;
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  static const gchar *const topics[] = {
+    "user_messages", "charging_requests", "system_notifications", "dead_letters",
+  };
+
+  f->cluster = evcp_test_cluster_new (1);
+  for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
+    g_assert_true (evcp_test_cluster_create_topic (f->cluster, topics[i], 2, NULL));
+  f->config = make_config (evcp_test_cluster_get_bootstraps (f->cluster));
+  f->seen = g_hash_table_new (NULL, NULL);
+  f->states = g_ptr_array_new ();
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_ptr_array_unref (f->states);
+  g_hash_table_unref (f->seen);
+  evcp_config_free (f->config);
+  g_clear_pointer (&f->cluster, evcp_test_cluster_free);
+}
+
+static EvcpEngine *
+start_engine (Fixture *f)
+{
+  g_autoptr(EvcpEngine) engine = evcp_engine_new (f->config);
+  g_autoptr(EvcpMessageHandler) track = evcp_callback_handler_new ("track", "TRACK", track_handle, f, NULL);
+  EvcpKafkaService *kafka = evcp_engine_get_kafka_service (engine);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (evcp_kafka_service_register_handler (kafka, track, &error));
+  g_signal_connect (kafka, "connection-state-changed", G_CALLBACK (on_state), f);
+  g_signal_connect (kafka, "message-done", G_CALLBACK (on_done), f);
+  g_assert_true (evcp_engine_start (engine, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&engine);
+}
+
+typedef struct {
+  Fixture *f;
+  guint    n;
+} SeenAll;
+
+static gboolean
+seen_all (gpointer data)
+{
+  SeenAll *s = data;
+
+  for (guint i = 0; i < s->n; i++)
+    if (!g_hash_table_contains (s->f->seen, GINT_TO_POINTER ((gint) i)))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+seen_some (gpointer data)
+{
+  SeenAll *s = data;
+
+  return g_hash_table_size (s->f->seen) >= s->n;
+}
+
+static void
+produce_track (Fixture *f, const gchar *bootstraps, guint from, guint to)
+{
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = from; i < to; i++)
+    {
+      gchar *json = g_strdup_printf ("{\"kind\":\"TRACK\",\"data\":{\"id\":%u}}", i);
+
+      g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
+    }
+  evcp_test_produce_batch (bootstraps, "user_messages", CP, values, 20000, &error);
+  g_assert_no_error (error);
+}
+
+/* ---- handled, both shapes, from an independent client ------------------- */
+
+typedef struct {
+  EvcpChargingRequest *request;
+  EvcpEngine          *engine;
+  guint                notifications;
+} Captured;
+
+static void
+on_request (EvcpEngine *engine, EvcpChargingRequest *request, Captured *c)
+{
+  g_clear_pointer (&c->request, evcp_charging_request_unref);
+  c->request = evcp_charging_request_ref (request);
+}
+
+static gboolean
+request_seen (gpointer data)
+{
+  return ((Captured *) data)->request != NULL;
+}
+
+static gboolean
+all_done (gpointer data)
+{
+  Fixture *f = data;
+  return f->done >= 5;
+}
+
+static void
+test_kcat_both_shapes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpEngine) engine = start_engine (f);
+  g_autoptr(GSubprocess) kcat = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpUser) user = NULL;
+  g_autoptr(EvcpUser) user2 = NULL;
+  Captured c = { 0 };
+  gint status;
+  /* the shapes of the contract, the second as kafka-python sends it */
+  const gchar *lines =
+    "{\"kind\":\"USER_INFO\",\"timestamp\":\"2026-11-26T10:00:00Z\",\"data\":{\"user_id\":\"u-data\",\"name\":\"Ana\",\"vehicle\":\"Zoe\"}}\n"
+    "{\"kind\": \"USER_INFO\", \"user_id\": \"user123\", \"data\": {\"name\": \"John Doe\", \"vehicle\": \"Tesla Model 3\"}}\n"
+    "{\"kind\": \"SYSTEM_NOTIFICATION\", \"data\": {\"level\": \"info\", \"message\": \"tariff change at midnight\"}}\n"
+    "{\"kind\": \"CHARGING_REQUEST\", \"user_id\": \"user123\", \"cp_id\": \"CP-999\", \"requested_power\": 50, \"max_duration\": 3600}\n"
+    "{\"kind\": \"CHARGING_REQUEST\", \"user_id\": \"user123\", \"cp_id\": \"" CP "\", \"requested_power\": 50, \"max_duration\": 3600}\n";
+
+  g_signal_connect (engine, "charging-request", G_CALLBACK (on_request), &c);
+
+  /* one topic per kind, as producers in the field do; kcat -l sends line by line */
+  kcat = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
+                           "kcat", "-b", evcp_test_cluster_get_bootstraps (f->cluster),
+                           "-P", "-t", "user_messages", "-k", CP, NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (kcat, lines, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (kcat, NULL, &error));
+  status = g_subprocess_get_exit_status (kcat);
+  g_assert_cmpint (status, ==, 0);
+
+  g_assert_true (evcp_test_wait_until (NULL, request_seen, &c, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, all_done, f, WAIT_MS));
+
+  /* the request for this CP only, with the user the Engine remembered */
+  g_assert_cmpstr (evcp_charging_request_get_cp_id (c.request), ==, CP);
+  g_assert_cmpstr (evcp_charging_request_get_user_id (c.request), ==, "user123");
+  g_assert_cmpstr (evcp_charging_request_get_user_name (c.request), ==, "John Doe");
+  g_assert_cmpfloat (evcp_charging_request_get_requested_power_kw (c.request), ==, 50.0);
+  g_assert_cmpint (evcp_charging_request_get_max_duration_s (c.request), ==, 3600);
+  user = evcp_user_registry_lookup (evcp_engine_get_user_registry (engine), "u-data");
+  g_assert_nonnull (user);
+  g_assert_cmpstr (evcp_user_get_vehicle (user), ==, "Zoe");
+  user2 = evcp_user_registry_lookup (evcp_engine_get_user_registry (engine), "user123");
+  g_assert_cmpstr (evcp_user_get_vehicle (user2), ==, "Tesla Model 3");
+  g_assert_cmpint (evcp_kafka_service_get_state (evcp_engine_get_kafka_service (engine)), ==,
+                   EVCP_KAFKA_STATE_CONNECTED);
+  evcp_engine_stop (engine);
+  g_clear_pointer (&c.request, evcp_charging_request_unref);
+}
+
+/* ---- dead letters ---------------------------------------------------------- */
+
+typedef struct {
+  const gchar *label;
+  const gchar *code;      /* evcp.error.code */
+  GBytes      *value;
+} Bad;
+
+static GBytes *
+bytes (const gchar *s)
+{
+  return g_bytes_new (s, strlen (s));
+}
+
+static void
+test_dead_letters (Fixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GPtrArray) bad = g_ptr_array_new ();
+  g_autoptr(GString) deep = g_string_new ("{\"kind\":\"USER_INFO\",\"data\":");
+  g_autoptr(GString) large = g_string_new ("{\"kind\":\"USER_INFO\",\"user_id\":\"");
+  g_autoptr(EvcpTestConsumer) consumer = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  static const gchar not_utf8[] = "{\"kind\":\"USER_INFO\",\"user_id\":\"\xff\xfe\"}";
+  static const gchar with_nul[] = "{\"kind\":\"USER_INFO\",\"user_id\":\"a\0b\"}";
+  Bad cases[9];
+  guint n = 0;
+
+  f->config->max_message_size = 4096;
+  for (guint i = 0; i < 200; i++)   /* small, but deeper than the limit */
+    g_string_append_c (deep, '[');
+  for (guint i = 0; i < 5000 && large->len < 5000; i++)
+    g_string_append_c (large, 'x');
+  g_string_append (large, "\"}");
+
+  cases[n++] = (Bad) { "malformed", "invalid-message", bytes ("{\"kind\":\"USER_INFO\",") };
+  cases[n++] = (Bad) { "not-utf8", "not-utf8", g_bytes_new (not_utf8, sizeof not_utf8 - 1) };
+  cases[n++] = (Bad) { "nul", "not-utf8", g_bytes_new (with_nul, sizeof with_nul - 1) };
+  cases[n++] = (Bad) { "too-deep", "too-deep", bytes (deep->str) };
+  cases[n++] = (Bad) { "too-large", "too-large", bytes (large->str) };
+  cases[n++] = (Bad) { "unknown-kind", "no-handler", bytes ("{\"kind\":\"NOBODY_KNOWS\"}") };
+  cases[n++] = (Bad) { "wrong-type", "handler-failed",
+                       bytes ("{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"user_id\":\"u\",\"cp_id\":\"" CP "\","
+                              "\"requested_power\":\"50\",\"max_duration\":60}}") };
+  cases[n++] = (Bad) { "retries-exhausted", "handler-failed", bytes ("{\"kind\":\"TRACK\",\"data\":{\"id\":1}}") };
+  cases[n++] = (Bad) { "not-object", "invalid-message", bytes ("[1,2,3]") };
+
+  f->track_fail = 3;   /* = handler_attempts: fails every attempt */
+  engine = start_engine (f);
+
+  /* in order, on one partition (one key), so the offsets say which is which */
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gsize len;
+      gconstpointer p = g_bytes_get_data (cases[i].value, &len);
+
+      g_assert_true (evcp_test_produce (evcp_test_cluster_get_bootstraps (f->cluster),
+                                        "user_messages", CP, p, (gssize) len, &error));
+      g_assert_no_error (error);
+    }
+
+  consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster), "dead_letters");
+  records = evcp_test_consumer_wait_for (consumer, n, WAIT_MS);
+  g_assert_cmpuint (records->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      EvcpTestRecord *r = records->pdata[i];
+      GBytes *code = g_hash_table_lookup (r->headers, "evcp.error.code");
+      GBytes *topic = g_hash_table_lookup (r->headers, "evcp.origin.topic");
+      GBytes *offset = g_hash_table_lookup (r->headers, "evcp.origin.offset");
+      GBytes *err = g_hash_table_lookup (r->headers, "evcp.error");
+      g_autofree gchar *offset_str = NULL;
+      guint64 index;
+
+      g_assert_nonnull (code);
+      g_assert_nonnull (offset);
+      g_assert_nonnull (err);
+      g_assert_cmpuint (g_bytes_get_size (err), >, 0);
+      offset_str = g_strndup (g_bytes_get_data (offset, NULL), g_bytes_get_size (offset));
+      g_assert_true (g_ascii_string_to_unsigned (offset_str, 10, 0, n - 1, &index, NULL));
+      g_test_message ("dead letter %s: %.*s", cases[index].label,
+                      (int) g_bytes_get_size (err), (const gchar *) g_bytes_get_data (err, NULL));
+      /* the original bytes, unchanged, with the original key */
+      g_assert_true (g_bytes_equal (r->value, cases[index].value));
+      g_assert_cmpstr (r->key, ==, CP);
+      g_assert_cmpmem (g_bytes_get_data (topic, NULL), g_bytes_get_size (topic), "user_messages", 13);
+      g_assert_cmpmem (g_bytes_get_data (code, NULL), g_bytes_get_size (code),
+                       cases[index].code, strlen (cases[index].code));
+    }
+  for (guint i = 0; i < n; i++)
+    g_bytes_unref (cases[i].value);
+  {
+    g_autoptr(GVariant) metrics = evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine));
+    guint64 dl = 0;
+
+    g_variant_ref_sink (metrics);
+    g_assert_true (g_variant_lookup (metrics, "dead-letters", "t", &dl));
+    g_assert_cmpuint (dl, ==, n);
+  }
+}
+
+/* ---- a broker that goes away in the middle of a stream -------------------- */
+
+static gboolean
+state_is (EvcpEngine *engine, EvcpKafkaState state)
+{
+  return evcp_kafka_service_get_state (evcp_engine_get_kafka_service (engine)) == state;
+}
+
+static gboolean
+disconnected (gpointer data)
+{
+  return state_is (data, EVCP_KAFKA_STATE_DISCONNECTED);
+}
+
+static gboolean
+connected (gpointer data)
+{
+  return state_is (data, EVCP_KAFKA_STATE_CONNECTED);
+}
+
+static void
+test_broker_down_mid_stream (Fixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpEngine) engine = start_engine (f);
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  SeenAll some = { f, 50 }, all = { f, 400 };
+
+  produce_track (f, b, 0, 200);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &some, WAIT_MS));
+
+  evcp_test_cluster_set_down (f->cluster, -1);
+  g_assert_true (evcp_test_wait_until (NULL, disconnected, engine, WAIT_MS));
+  evcp_test_cluster_set_up (f->cluster, -1);
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+
+  produce_track (f, b, 200, 400);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+  g_assert_cmpuint (g_hash_table_size (f->seen), ==, 400);
+}
+
+/* ---- a broker that starts after the Engine -------------------------------- */
+
+static void
+test_broker_starts_later (Fixture *f, gconstpointer data)
+{
+  guint16 port = evcp_test_free_port ();
+  g_autofree gchar *address = g_strdup_printf ("127.0.0.1:%u", port);
+  g_autofree gchar *listen = g_strdup_printf ("--listen=%s", address);
+  const gchar *args[] = { listen, NULL };
+  g_autoptr(EvcpTestMockProcess) mock = NULL;
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll all = { f, 20 };
+
+  g_free (f->config->kafka_brokers);
+  f->config->kafka_brokers = g_strdup (address);
+  engine = start_engine (f);
+  /* nothing listens there yet: the Engine runs, says so, and keeps trying */
+  g_assert_true (evcp_test_wait_until (NULL, disconnected, engine, WAIT_MS));
+
+  mock = evcp_test_mock_process_start (args, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (evcp_test_mock_process_get_bootstrap (mock), ==, address);
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+  produce_track (f, address, 0, 20);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+  evcp_engine_stop (engine);
+  g_assert_true (evcp_test_mock_process_stop (mock, &error));
+  g_assert_no_error (error);
+}
+
+/* ---- at least once across a restart --------------------------------------- */
+
+static gboolean
+retrying (gpointer data)
+{
+  Fixture *f = data;
+  return f->track_fail < 1000000;
+}
+
+static void
+test_uncommitted_redelivered (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autoptr(EvcpEngine) first = NULL;
+  g_autoptr(EvcpEngine) second = NULL;
+  SeenAll five = { f, 5 }, six = { f, 6 };
+
+  f->config->handler_attempts = 100;
+  f->config->retry_backoff_ms = 50;
+  first = start_engine (f);
+  produce_track (f, b, 0, 5);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &five, WAIT_MS));
+
+  /* the sixth keeps failing: it is being retried when the Engine stops */
+  f->track_fail = 1000000;
+  produce_track (f, b, 5, 6);
+  g_assert_true (evcp_test_wait_until (NULL, retrying, f, WAIT_MS));
+  evcp_engine_stop (first);
+  g_clear_object (&first);
+  g_assert_false (g_hash_table_contains (f->seen, GINT_TO_POINTER (5)));
+
+  /* same group: what was handled was committed, the sixth comes again */
+  f->track_fail = 0;
+  second = start_engine (f);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &six, WAIT_MS));
+  for (guint i = 0; i < 6; i++)
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (f->seen, GINT_TO_POINTER (i))), ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Kafka outages and bad messages are logged as warnings on purpose */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+  g_test_add ("/kafka-service/kcat-both-shapes", Fixture, NULL,
+              fixture_set_up, test_kcat_both_shapes, fixture_tear_down);
+  g_test_add ("/kafka-service/dead-letters", Fixture, NULL,
+              fixture_set_up, test_dead_letters, fixture_tear_down);
+  g_test_add ("/kafka-service/broker-down-mid-stream", Fixture, NULL,
+              fixture_set_up, test_broker_down_mid_stream, fixture_tear_down);
+  g_test_add ("/kafka-service/broker-starts-later", Fixture, NULL,
+              fixture_set_up, test_broker_starts_later, fixture_tear_down);
+  g_test_add ("/kafka-service/uncommitted-redelivered", Fixture, NULL,
+              fixture_set_up, test_uncommitted_redelivered, fixture_tear_down);
+  return g_test_run ();
+}
