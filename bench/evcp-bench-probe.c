@@ -1,0 +1,287 @@
+/* evcp-bench-probe: an Engine plugin that measures the dispatch benchmark.
+ *
+ * It registers no handler: it only listens to EvcpKafkaService's
+ * "message-received" and "message-done" signals, so dispatch is unchanged.
+ *
+ * Environment:
+ *   EVCP_BENCH_RESULT   file to write the results to (key=value lines)
+ *   EVCP_BENCH_COUNT    messages to wait for
+ *   EVCP_BENCH_LATENCY  if 1: for each message, the wall time from its
+ *                       "timestamp" (stamped at production) to its
+ *                       "message-done", and from "message-received" to
+ *                       "message-done", as percentiles
+ *
+ * When EVCP_BENCH_COUNT messages are done it reads its own peak RSS (VmHWM)
+ * and CPU time, writes the results and raises SIGTERM, which stops the
+ * Engine cleanly. The rate is measured from the first "message-received" to
+ * the last "message-done", so the consumer group join is not counted.
+ */
+#define G_LOG_DOMAIN "evcp-bench-probe"
+
+#include "evcp-build-config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <gmodule.h>
+
+#include "evcp-kafka-service.h"
+#include "evcp-message.h"
+
+typedef struct {
+  gchar   *result_path;
+  guint64  expected;
+  gboolean latency;
+
+  guint64  received;
+  guint64  done;
+  guint64  dead_letters;
+  guint64  without_timestamp;
+  gint64   first_received_us;    /* monotonic */
+  gint64   last_done_us;         /* monotonic */
+  gint64   cpu_at_first_ns;      /* process CPU time */
+  gint64   received_real_us;     /* wall time of the message being dispatched */
+  GArray  *end_to_end;           /* of gint64 µs: timestamp -> done */
+  GArray  *dispatch;             /* of gint64 µs: received -> done */
+  gboolean finished;
+  gulong   received_id;
+} Probe;
+
+G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService  *service,
+                                                  EvcpConfig        *config,
+                                                  GError           **error);
+
+static gint64
+process_cpu_ns (void)
+{
+  struct timespec ts;
+
+  if (clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* "2024-05-01T12:00:00.123456Z" exactly as evcp-bench-produce writes it, to
+ * the µs; anything else through GDateTime. */
+static gboolean
+parse_timestamp (const gchar *ts, gint64 *real_us)
+{
+  struct tm tm = { 0 };
+  gint usec = 0;
+  gint n = 0;
+
+  if (strlen (ts) == 27 &&
+      sscanf (ts, "%4d-%2d-%2dT%2d:%2d:%2d.%6d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+              &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec, &n) == 7 &&
+      n == 26 && ts[26] == 'Z')
+    {
+      tm.tm_year -= 1900;
+      tm.tm_mon -= 1;
+      *real_us = (gint64) timegm (&tm) * G_USEC_PER_SEC + usec;
+      return TRUE;
+    }
+  else
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (ts, NULL);
+
+      if (dt == NULL)
+        return FALSE;
+      *real_us = g_date_time_to_unix (dt) * G_USEC_PER_SEC + g_date_time_get_microsecond (dt);
+      return TRUE;
+    }
+}
+
+static gint
+compare_gint64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static gint64
+percentile (GArray *sorted, gdouble p)
+{
+  gsize rank;
+
+  if (sorted->len == 0)
+    return -1;
+  rank = (gsize) (p / 100.0 * sorted->len + 0.999999);
+  rank = CLAMP (rank, 1, sorted->len);
+  return g_array_index (sorted, gint64, rank - 1);
+}
+
+static void
+append_percentiles (GString *out, const gchar *name, GArray *values)
+{
+  static const gdouble ps[] = { 50, 90, 99, 99.9, 100 };
+  static const gchar *const names[] = { "p50", "p90", "p99", "p999", "max" };
+
+  g_array_sort (values, compare_gint64);
+  for (guint i = 0; i < G_N_ELEMENTS (ps); i++)
+    g_string_append_printf (out, "%s_%s_us=%" G_GINT64_FORMAT "\n", name, names[i],
+                            percentile (values, ps[i]));
+  g_string_append_printf (out, "%s_min_us=%" G_GINT64_FORMAT "\n", name,
+                          values->len > 0 ? g_array_index (values, gint64, 0) : -1);
+}
+
+/* VmHWM and VmRSS in kB, from /proc/self/status (Linux). */
+static void
+append_memory (GString *out)
+{
+  g_autofree gchar *status = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return;
+  lines = g_strsplit (status, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_str_has_prefix (lines[i], "VmHWM:") || g_str_has_prefix (lines[i], "VmRSS:"))
+        {
+          g_autofree gchar *name = g_ascii_strdown (lines[i], 5);
+
+          g_string_append_printf (out, "%s_kb=%" G_GUINT64_FORMAT "\n", name,
+                                  g_ascii_strtoull (lines[i] + 6, NULL, 10));
+        }
+    }
+}
+
+static void
+finish (Probe *probe)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  gint64 cpu_ns = process_cpu_ns () - probe->cpu_at_first_ns;
+  gint64 elapsed_us = probe->last_done_us - probe->first_received_us;
+
+  probe->finished = TRUE;
+  g_string_append_printf (out, "messages=%" G_GUINT64_FORMAT "\n", probe->done);
+  if (probe->latency)
+    g_string_append_printf (out, "received=%" G_GUINT64_FORMAT "\n", probe->received);
+  g_string_append_printf (out, "dead_letters=%" G_GUINT64_FORMAT "\n", probe->dead_letters);
+  g_string_append_printf (out, "elapsed_us=%" G_GINT64_FORMAT "\n", elapsed_us);
+  g_string_append_printf (out, "rate=%.0f\n",
+                          elapsed_us > 0 ? (gdouble) (probe->done - 1) * G_USEC_PER_SEC / (gdouble) elapsed_us : 0.0);
+  g_string_append_printf (out, "cpu_ms=%.1f\n", (gdouble) cpu_ns / 1e6);
+  append_memory (out);
+  if (probe->latency)
+    {
+      g_string_append_printf (out, "without_timestamp=%" G_GUINT64_FORMAT "\n", probe->without_timestamp);
+      append_percentiles (out, "latency", probe->end_to_end);
+      append_percentiles (out, "dispatch", probe->dispatch);
+    }
+
+  {
+    g_autofree gchar *tmp = g_strconcat (probe->result_path, ".tmp", NULL);
+
+    if (!g_file_set_contents (tmp, out->str, (gssize) out->len, &error) ||
+        g_rename (tmp, probe->result_path) != 0)
+      g_warning ("Cannot write %s: %s", probe->result_path,
+                 error != NULL ? error->message : g_strerror (errno));
+  }
+  g_message ("Benchmark probe: %" G_GUINT64_FORMAT " messages done, stopping the Engine", probe->done);
+  raise (SIGTERM);
+}
+
+static void
+on_message_received (EvcpKafkaService *service, EvcpMessage *message, Probe *probe)
+{
+  if (probe->received++ == 0)
+    {
+      probe->first_received_us = g_get_monotonic_time ();
+      probe->cpu_at_first_ns = process_cpu_ns ();
+      /* For the rate, only the first one matters: a signal with a handler
+       * costs a generic (libffi) marshalling per message, one without is
+       * nearly free, so stop listening. */
+      if (!probe->latency)
+        g_clear_signal_handler (&probe->received_id, service);
+    }
+  if (probe->latency)
+    probe->received_real_us = g_get_real_time ();
+}
+
+static void
+on_message_done (EvcpKafkaService *service, EvcpMessage *message, GError *dead_letter_error,
+                 Probe *probe)
+{
+  if (probe->finished)
+    return;
+  probe->done++;
+  if (dead_letter_error != NULL)
+    probe->dead_letters++;
+
+  if (probe->latency)
+    {
+      gint64 now = g_get_real_time ();
+      const gchar *ts = evcp_message_is_parsed (message) ? evcp_message_get_timestamp (message) : NULL;
+      gint64 stamp;
+
+      /* done right after received, unless a dead letter was in flight */
+      if (probe->received_real_us > 0)
+        {
+          gint64 d = now - probe->received_real_us;
+
+          g_array_append_val (probe->dispatch, d);
+        }
+      if (ts != NULL && parse_timestamp (ts, &stamp))
+        {
+          gint64 l = now - stamp;
+
+          g_array_append_val (probe->end_to_end, l);
+        }
+      else
+        probe->without_timestamp++;
+    }
+
+  if (probe->done >= probe->expected)
+    {
+      probe->last_done_us = g_get_monotonic_time ();
+      finish (probe);
+    }
+}
+
+G_MODULE_EXPORT gboolean
+evcp_engine_plugin_init (EvcpKafkaService  *service,
+                         EvcpConfig        *config,
+                         GError           **error)
+{
+  const gchar *path = g_getenv ("EVCP_BENCH_RESULT");
+  const gchar *count = g_getenv ("EVCP_BENCH_COUNT");
+  Probe *probe;
+  guint64 expected = 0;
+
+  if (path == NULL || *path == '\0' || count == NULL ||
+      !g_ascii_string_to_unsigned (count, 10, 1, G_MAXUINT64, &expected, NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "EVCP_BENCH_RESULT and EVCP_BENCH_COUNT (> 0) must be set");
+      return FALSE;
+    }
+
+  /* Lives as long as the process, like the module. */
+  probe = g_new0 (Probe, 1);
+  probe->result_path = g_strdup (path);
+  probe->expected = expected;
+  probe->latency = g_strcmp0 (g_getenv ("EVCP_BENCH_LATENCY"), "1") == 0;
+  if (probe->latency)
+    {
+      guint reserve = (guint) MIN (expected, 10000000);
+
+      probe->end_to_end = g_array_sized_new (FALSE, FALSE, sizeof (gint64), reserve);
+      probe->dispatch = g_array_sized_new (FALSE, FALSE, sizeof (gint64), reserve);
+    }
+  probe->received_id = g_signal_connect (service, "message-received",
+                                         G_CALLBACK (on_message_received), probe);
+  g_signal_connect (service, "message-done", G_CALLBACK (on_message_done), probe);
+  g_message ("Benchmark probe: waiting for %" G_GUINT64_FORMAT " messages%s", expected,
+             probe->latency ? ", measuring latency" : "");
+  return TRUE;
+}
