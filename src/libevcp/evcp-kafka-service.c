@@ -52,6 +52,7 @@ struct _EvcpKafkaService
   gboolean           started;
   gboolean           stopping;
   gboolean           in_process;   /* process() is on the stack */
+  guint              since_empty;  /* messages polled since the queue was last empty */
 
   /* the one message whose handling is not finished (retries, dead letter) */
   EvcpMessage       *current;
@@ -382,6 +383,39 @@ consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
     }
 }
 
+/* librdkafka 2.0.2 stops fetching while the local queue is over its
+ * thresholds and re-evaluates that only when its broker thread wakes, at
+ * most once a second (2.2 added fetch.queue.backoff.ms for this): a queue
+ * drained faster than that stays empty for up to 1 s. A seek to the
+ * application's own position (the next offset to consume, so nothing is
+ * skipped or repeated) wakes the broker threads at once. Done only after a
+ * large batch, when the fetcher may have backed off. */
+#define WAKE_AFTER_MESSAGES 256
+
+static void
+wake_fetcher (EvcpKafkaService *self)
+{
+  rd_kafka_topic_partition_list_t *assignment = NULL;
+  g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
+  rd_kafka_error_t *error;
+
+  if (rd_kafka_assignment (self->rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  positions = assignment;
+  if (positions->cnt == 0 || rd_kafka_position (self->rk, positions) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return;
+  for (int i = 0; i < positions->cnt; i++)
+    if (positions->elems[i].offset < 0)
+      positions->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+  /* timeout 0: asynchronous */
+  error = rd_kafka_seek_partitions (self->rk, positions, 0);
+  if (error != NULL)
+    {
+      g_debug ("Fetcher wake-up: %s", rd_kafka_error_string (error));
+      rd_kafka_error_destroy (error);
+    }
+}
+
 static void
 dispatch_next (EvcpKafkaService *self)
 {
@@ -392,7 +426,13 @@ dispatch_next (EvcpKafkaService *self)
       rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
 
       if (m == NULL)
-        break;
+        {
+          if (self->since_empty >= WAKE_AFTER_MESSAGES)
+            wake_fetcher (self);
+          self->since_empty = 0;
+          break;
+        }
+      self->since_empty++;
       budget--;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         consumer_error (self, m);
