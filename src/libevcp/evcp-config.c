@@ -36,6 +36,15 @@ evcp_config_new (void)
   config->rdkafka_producer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->central_host = g_strdup (EVCP_DEFAULT_CENTRAL_HOST);
   config->central_port = EVCP_DEFAULT_CENTRAL_PORT;
+  config->engine_host = g_strdup (EVCP_DEFAULT_ENGINE_HOST);
+  config->engine_port = EVCP_DEFAULT_ENGINE_PORT;
+  config->health_interval_ms = EVCP_DEFAULT_HEALTH_INTERVAL_MS;
+  config->ko_after = 1;
+  config->ok_after = 1;
+  config->availability_window_s = 300;
+  config->event_interval_s = 30;
+  config->monitoring_topic = g_strdup (EVCP_DEFAULT_MONITORING_TOPIC);
+  config->alert_faults_window_s = 3600;
   return config;
 }
 
@@ -68,6 +77,10 @@ evcp_config_copy (const EvcpConfig *config)
   copy->dead_letter_topic = g_strdup (config->dead_letter_topic);
   copy->central_host = g_strdup (config->central_host);
   copy->config_file = g_strdup (config->config_file);
+  copy->metrics_address = g_strdup (config->metrics_address);
+  copy->engine_host = g_strdup (config->engine_host);
+  copy->monitoring_topic = g_strdup (config->monitoring_topic);
+  copy->monitor_metrics_address = g_strdup (config->monitor_metrics_address);
   copy->rdkafka = copy_table (config->rdkafka);
   copy->rdkafka_consumer = copy_table (config->rdkafka_consumer);
   copy->rdkafka_producer = copy_table (config->rdkafka_producer);
@@ -92,6 +105,10 @@ evcp_config_free (EvcpConfig *config)
   g_hash_table_unref (config->rdkafka_producer);
   g_free (config->central_host);
   g_free (config->config_file);
+  g_free (config->metrics_address);
+  g_free (config->engine_host);
+  g_free (config->monitoring_topic);
+  g_free (config->monitor_metrics_address);
   g_free (config);
 }
 
@@ -183,6 +200,16 @@ evcp_config_load_environment (EvcpConfig          *config,
         return FALSE;
       config->central_port = (guint) port;
     }
+  if ((v = g_environ_getenv ((gchar **) envp, "ENGINE_HOST")) != NULL && *v != '\0')
+    replace (&config->engine_host, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "ENGINE_PORT")) != NULL && *v != '\0')
+    {
+      guint64 port;
+
+      if (!parse_uint ("ENGINE_PORT", v, 1, 65535, &port, error))
+        return FALSE;
+      config->engine_port = (guint) port;
+    }
   return TRUE;
 }
 
@@ -230,6 +257,37 @@ key_uint (GKeyFile *kf, const gchar *group, const gchar *key, guint64 min, guint
     if (found_)                                                                 \
       (field) = v_;                                                             \
   } G_STMT_END
+
+/* A number from @min to @max; the field is left alone if the key is absent. */
+static gboolean
+key_double (GKeyFile *kf, const gchar *group, const gchar *key, gdouble min, gdouble max,
+            gdouble *field, GError **error)
+{
+  g_autofree gchar *text = NULL;
+  gchar *end = NULL;
+  gdouble v;
+
+  if (!key_string (kf, group, key, &text, error))
+    return FALSE;
+  if (text == NULL)
+    return TRUE;
+  v = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !(v >= min && v <= max))
+    {
+      gchar min_str[G_ASCII_DTOSTR_BUF_SIZE], max_str[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ascii_dtostr (min_str, sizeof min_str, min);
+      g_ascii_dtostr (max_str, sizeof max_str, max);
+
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   /* TRANSLATORS: group, key, the bounds, the value given */
+                   _("[%s] %s must be a number from %s to %s, not “%s”"),
+                   group, key, min_str, max_str, text);
+      return FALSE;
+    }
+  *field = v;
+  return TRUE;
+}
 
 /* Every key of @group, verbatim, into @table. */
 static gboolean
@@ -303,6 +361,22 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
   KEY_UINT ("kafka", "retry-backoff-max-ms", 1, 600000, config->retry_backoff_max_ms);
   KEY_UINT ("central", "port", 1, 65535, config->central_port);
 
+  if (!key_string (kf, "evcp", "metrics-address", &config->metrics_address, error) ||
+      !key_string (kf, "monitor", "engine-host", &config->engine_host, error) ||
+      !key_string (kf, "monitor", "topic", &config->monitoring_topic, error) ||
+      !key_string (kf, "monitor", "metrics-address", &config->monitor_metrics_address, error) ||
+      !key_double (kf, "monitor", "alert-latency-ms", 0, 3600000, &config->alert_latency_ms, error) ||
+      !key_double (kf, "monitor", "alert-availability", 0, 1, &config->alert_availability, error))
+    goto fail;
+  KEY_UINT ("monitor", "engine-port", 1, 65535, config->engine_port);
+  KEY_UINT ("monitor", "interval-ms", EVCP_MIN_HEALTH_INTERVAL_MS, 3600000, config->health_interval_ms);
+  KEY_UINT ("monitor", "ko-after", 1, 1000, config->ko_after);
+  KEY_UINT ("monitor", "ok-after", 1, 1000, config->ok_after);
+  KEY_UINT ("monitor", "availability-window-s", 1, 7 * 24 * 3600, config->availability_window_s);
+  KEY_UINT ("monitor", "event-interval-s", 0, 24 * 3600, config->event_interval_s);
+  KEY_UINT ("monitor", "alert-faults", 0, 100000, config->alert_faults);
+  KEY_UINT ("monitor", "alert-faults-window-s", 1, 7 * 24 * 3600, config->alert_faults_window_s);
+
   if (!load_section (kf, "librdkafka", config->rdkafka, error) ||
       !load_section (kf, "librdkafka-consumer", config->rdkafka_consumer, error) ||
       !load_section (kf, "librdkafka-producer", config->rdkafka_producer, error))
@@ -339,6 +413,27 @@ evcp_config_validate (EvcpConfig *config, GError **error)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
                            _("No Kafka topics configured"));
+      return FALSE;
+    }
+  if (config->health_interval_ms < EVCP_MIN_HEALTH_INTERVAL_MS)
+    {
+      g_autofree gchar *min_str = g_strdup_printf ("%d", EVCP_MIN_HEALTH_INTERVAL_MS);
+
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("The health interval must be at least %s ms"), min_str);
+      return FALSE;
+    }
+  if (config->engine_host == NULL || *config->engine_host == '\0' ||
+      config->engine_port == 0 || config->engine_port > 65535)
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                           _("ENGINE_HOST and ENGINE_PORT must name the Engine's health socket"));
+      return FALSE;
+    }
+  if (config->monitoring_topic == NULL || *config->monitoring_topic == '\0')
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                           _("No topic for monitoring events"));
       return FALSE;
     }
   if (config->retry_backoff_max_ms < config->retry_backoff_ms)

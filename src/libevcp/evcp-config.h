@@ -42,6 +42,24 @@ typedef struct {
   gchar      *central_host;
   guint       central_port;
 
+  /* [evcp] metrics-address: the Engine's Prometheus endpoint (NULL: off) */
+  gchar      *metrics_address;
+
+  /* [monitor]: the Monitor (evcp-monitor) */
+  gchar      *engine_host;             /* ENGINE_HOST */
+  guint       engine_port;             /* ENGINE_PORT */
+  guint       health_interval_ms;      /* one check per interval, its timeout too */
+  guint       ko_after;                /* failed checks in a row before KO */
+  guint       ok_after;                /* good checks in a row before OK */
+  guint       availability_window_s;   /* the sliding window of availability and latency */
+  guint       event_interval_s;        /* periodic MONITORING_EVENT; 0: none */
+  gchar      *monitoring_topic;
+  gchar      *monitor_metrics_address; /* the Monitor's Prometheus endpoint (NULL: off) */
+  gdouble     alert_latency_ms;        /* p99 over the window above it; 0: off */
+  gdouble     alert_availability;      /* availability over the window under it; 0: off */
+  guint       alert_faults;            /* this many faults within alert_faults_window_s; 0: off */
+  guint       alert_faults_window_s;
+
   /* the key file that was loaded, if any */
   gchar      *config_file;
 } EvcpConfig;
@@ -52,6 +70,11 @@ typedef struct {
 #define EVCP_DEFAULT_DEAD_LETTERS   "dead_letters"
 #define EVCP_DEFAULT_CENTRAL_HOST   "localhost"
 #define EVCP_DEFAULT_CENTRAL_PORT   5000
+#define EVCP_DEFAULT_ENGINE_HOST    "localhost"
+#define EVCP_DEFAULT_ENGINE_PORT    5001
+#define EVCP_DEFAULT_MONITORING_TOPIC "monitoring_events"
+#define EVCP_DEFAULT_HEALTH_INTERVAL_MS 1000
+#define EVCP_MIN_HEALTH_INTERVAL_MS     100
 
 GType        evcp_config_get_type         (void) G_GNUC_CONST;
 EvcpConfig  *evcp_config_new              (void);
