@@ -11,6 +11,8 @@
 
 #include "evcp-config.h"
 #include "evcp-engine.h"
+#include "evcp-engine-metrics.h"
+#include "evcp-metrics-server.h"
 #include "evcp-platform.h"
 
 typedef struct {
@@ -46,6 +48,8 @@ main (int argc, char **argv)
   g_autofree gchar *plugin_dir = NULL;
   g_autofree gchar *state_dir = NULL;
   g_autofree gchar *location = NULL;
+  g_autofree gchar *metrics_address = NULL;
+  g_autoptr(EvcpMetricsServer) metrics_server = NULL;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   const gchar *env_config;
@@ -68,6 +72,8 @@ main (int argc, char **argv)
       N_("Load handler plugins from this directory"), N_("DIR") },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
       N_("Keep state in this directory"), N_("DIR") },
+    { "metrics-address", 0, 0, G_OPTION_ARG_STRING, &metrics_address,
+      N_("Serve Prometheus metrics on this address (PORT or IP:PORT)"), N_("ADDRESS") },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       N_("Show debug messages"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -117,6 +123,7 @@ main (int argc, char **argv)
   OVERRIDE (location, location);
   OVERRIDE (plugin_dir, plugin_dir);
   OVERRIDE (state_dir, state_dir);
+  OVERRIDE (metrics_address, metrics_address);
 #undef OVERRIDE
   if (topics != NULL && !evcp_config_set_topics (config, topics, &error))
     goto fail;
@@ -128,6 +135,12 @@ main (int argc, char **argv)
   engine = evcp_engine_new (config);
   if (!evcp_engine_start (engine, &error))
     goto fail;
+  if (config->metrics_address != NULL && *config->metrics_address != '\0')
+    {
+      metrics_server = evcp_metrics_server_new (evcp_engine_metrics_func, engine, NULL);
+      if (!evcp_metrics_server_listen (metrics_server, config->metrics_address, &error))
+        goto fail;
+    }
 
   g_main_loop_run (loop);
 

@@ -1,0 +1,274 @@
+#define G_LOG_DOMAIN "evcp-metrics"
+
+#include "evcp-build-config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "evcp-prometheus.h"
+
+void
+evcp_prometheus_family (GString *out, const gchar *name, const gchar *type, const gchar *help)
+{
+  g_return_if_fail (out != NULL && name != NULL && type != NULL);
+
+  if (help != NULL)
+    {
+      /* HELP text escapes only \ and newline */
+      g_string_append_printf (out, "# HELP %s ", name);
+      for (const gchar *p = help; *p != '\0'; p++)
+        {
+          if (*p == '\\')
+            g_string_append (out, "\\\\");
+          else if (*p == '\n')
+            g_string_append (out, "\\n");
+          else
+            g_string_append_c (out, *p);
+        }
+      g_string_append_c (out, '\n');
+    }
+  g_string_append_printf (out, "# TYPE %s %s\n", name, type);
+}
+
+gchar *
+evcp_prometheus_escape (const gchar *value)
+{
+  GString *s = g_string_new (NULL);
+
+  for (const gchar *p = value; p != NULL && *p != '\0'; p++)
+    {
+      if (*p == '\\')
+        g_string_append (s, "\\\\");
+      else if (*p == '"')
+        g_string_append (s, "\\\"");
+      else if (*p == '\n')
+        g_string_append (s, "\\n");
+      else
+        g_string_append_c (s, *p);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+append_series (GString *out, const gchar *name, const gchar * const *labels)
+{
+  g_string_append (out, name);
+  if (labels == NULL || labels[0] == NULL)
+    return;
+  g_string_append_c (out, '{');
+  for (guint i = 0; labels[i] != NULL && labels[i + 1] != NULL; i += 2)
+    {
+      g_autofree gchar *escaped = evcp_prometheus_escape (labels[i + 1]);
+
+      g_string_append_printf (out, "%s%s=\"%s\"", i > 0 ? "," : "", labels[i], escaped);
+    }
+  g_string_append_c (out, '}');
+}
+
+void
+evcp_prometheus_sample (GString *out, const gchar *name, const gchar * const *labels, gdouble value)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_return_if_fail (out != NULL && name != NULL);
+
+  append_series (out, name, labels);
+  g_string_append_c (out, ' ');
+  if (isnan (value))
+    g_string_append (out, "NaN");
+  else if (isinf (value))
+    g_string_append (out, value > 0 ? "+Inf" : "-Inf");
+  else
+    g_string_append (out, g_ascii_dtostr (buf, sizeof buf, value));
+  g_string_append_c (out, '\n');
+}
+
+void
+evcp_prometheus_sample_u64 (GString *out, const gchar *name, const gchar * const *labels, guint64 value)
+{
+  g_return_if_fail (out != NULL && name != NULL);
+
+  append_series (out, name, labels);
+  g_string_append_printf (out, " %" G_GUINT64_FORMAT "\n", value);
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+static gboolean
+is_name_char (gchar c, gboolean first)
+{
+  return g_ascii_isalpha (c) || c == '_' || c == ':' || (!first && g_ascii_isdigit (c));
+}
+
+static const gchar *
+parse_name (const gchar *p)
+{
+  if (!is_name_char (*p, TRUE))
+    return NULL;
+  while (is_name_char (*p, FALSE))
+    p++;
+  return p;
+}
+
+static gint
+compare_labels (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* Parses `{a="x",b="y"}` at @p into "a=\"x\"" strings; returns the end or NULL. */
+static const gchar *
+parse_labels (const gchar *p, GPtrArray *labels)
+{
+  p++; /* { */
+  for (;;)
+    {
+      const gchar *end;
+      g_autoptr(GString) pair = NULL;
+
+      while (*p == ' ')
+        p++;
+      if (*p == '}')
+        return p + 1;
+      end = parse_name (p);
+      if (end == NULL || *end != '=' || end[1] != '"')
+        return NULL;
+      pair = g_string_new_len (p, end - p);
+      g_string_append (pair, "=\"");
+      p = end + 2;
+      while (*p != '"')
+        {
+          if (*p == '\0' || *p == '\n')
+            return NULL;
+          if (*p == '\\')
+            {
+              p++;
+              if (*p == 'n')
+                g_string_append (pair, "\\n");
+              else if (*p == '\\' || *p == '"')
+                {
+                  g_string_append_c (pair, '\\');
+                  g_string_append_c (pair, *p);
+                }
+              else
+                return NULL;
+              p++;
+              continue;
+            }
+          g_string_append_c (pair, *p++);
+        }
+      g_string_append_c (pair, '"');
+      g_ptr_array_add (labels, g_string_free (g_steal_pointer (&pair), FALSE));
+      p++;
+      while (*p == ' ')
+        p++;
+      if (*p == ',')
+        p++;
+      else if (*p != '}')
+        return NULL;
+    }
+}
+
+static gboolean
+parse_value (const gchar *text, gdouble *value)
+{
+  gchar *end = NULL;
+
+  if (g_str_equal (text, "NaN"))
+    *value = NAN;
+  else if (g_str_equal (text, "+Inf"))
+    *value = INFINITY;
+  else if (g_str_equal (text, "-Inf"))
+    *value = -INFINITY;
+  else
+    {
+      *value = g_ascii_strtod (text, &end);
+      if (end == text || *end != '\0')
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_line (const gchar *line, GHashTable *samples)
+{
+  g_autoptr(GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GString) series = NULL;
+  g_auto(GStrv) rest = NULL;
+  g_autofree gchar *tail = NULL;
+  const gchar *p = line, *end;
+  gdouble value;
+
+  if (*line == '#')
+    {
+      /* "# HELP name …", "# TYPE name type", or any other comment */
+      if (g_str_has_prefix (line, "# HELP ") || g_str_has_prefix (line, "# TYPE "))
+        return parse_name (line + 7) != NULL;
+      return TRUE;
+    }
+  end = parse_name (p);
+  if (end == NULL)
+    return FALSE;
+  series = g_string_new_len (p, end - p);
+  p = end;
+  if (*p == '{')
+    {
+      p = parse_labels (p, labels);
+      if (p == NULL)
+        return FALSE;
+    }
+  if (*p != ' ')
+    return FALSE;
+  tail = g_strstrip (g_strdup (p));
+  rest = g_strsplit (tail, " ", -1);
+  /* a value, then an optional timestamp */
+  if (rest[0] == NULL || (rest[1] != NULL && rest[2] != NULL) || !parse_value (rest[0], &value))
+    return FALSE;
+  if (labels->len > 0)
+    {
+      g_ptr_array_sort (labels, compare_labels);
+      g_string_append_c (series, '{');
+      for (guint i = 0; i < labels->len; i++)
+        g_string_append_printf (series, "%s%s", i > 0 ? "," : "", (gchar *) labels->pdata[i]);
+      g_string_append_c (series, '}');
+    }
+  g_hash_table_insert (samples, g_string_free (g_steal_pointer (&series), FALSE),
+                       g_memdup2 (&value, sizeof value));
+  return TRUE;
+}
+
+GHashTable *
+evcp_prometheus_parse (const gchar *text, GError **error)
+{
+  g_autoptr(GHashTable) samples = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_auto(GStrv) lines = NULL;
+
+  g_return_val_if_fail (text != NULL, NULL);
+
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (*lines[i] == '\0')
+        continue;
+      if (!parse_line (lines[i], samples))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "line %u is not in the Prometheus text format: %s", i + 1, lines[i]);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&samples);
+}
+
+gdouble
+evcp_prometheus_lookup (GHashTable *samples, const gchar *series)
+{
+  gdouble *v;
+
+  g_return_val_if_fail (samples != NULL && series != NULL, NAN);
+
+  v = g_hash_table_lookup (samples, series);
+  return v != NULL ? *v : NAN;
+}
