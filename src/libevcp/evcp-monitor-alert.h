@@ -1,0 +1,64 @@
+#pragma once
+
+#include <glib-object.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/**
+ * EvcpMonitorAlertKind:
+ * @EVCP_MONITOR_ALERT_LATENCY: the p99 latency of the checks over the
+ *   sliding window is above [monitor] alert-latency-ms
+ * @EVCP_MONITOR_ALERT_AVAILABILITY: the availability over the sliding window
+ *   is under [monitor] alert-availability
+ * @EVCP_MONITOR_ALERT_FAULTS: at least [monitor] alert-faults faults
+ *   happened within [monitor] alert-faults-window-s
+ */
+typedef enum {
+  EVCP_MONITOR_ALERT_LATENCY,
+  EVCP_MONITOR_ALERT_AVAILABILITY,
+  EVCP_MONITOR_ALERT_FAULTS,
+} EvcpMonitorAlertKind;
+
+#define EVCP_MONITOR_ALERT_N_KINDS 3
+
+GType        evcp_monitor_alert_kind_get_type  (void) G_GNUC_CONST;
+#define EVCP_TYPE_MONITOR_ALERT_KIND (evcp_monitor_alert_kind_get_type ())
+/* "LATENCY", "AVAILABILITY" or "FAULTS" */
+const gchar *evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind);
+
+/**
+ * EvcpMonitorAlert:
+ * @kind: which threshold
+ * @firing: %TRUE when the threshold was just crossed, %FALSE when things
+ *   are back on the right side of it (the alert is resolved)
+ * @value: the measured value (ms, a ratio 0..1, or a number of faults)
+ * @threshold: the configured bound
+ * @message: a sentence for people, in English (it goes to Kafka)
+ *
+ * The argument of EvcpMonitoringService::alert.
+ */
+typedef struct {
+  EvcpMonitorAlertKind  kind;
+  gboolean              firing;
+  gdouble               value;
+  gdouble               threshold;
+  gchar                *message;
+} EvcpMonitorAlert;
+
+GType             evcp_monitor_alert_get_type (void) G_GNUC_CONST;
+#define EVCP_TYPE_MONITOR_ALERT (evcp_monitor_alert_get_type ())
+
+EvcpMonitorAlert *evcp_monitor_alert_new      (EvcpMonitorAlertKind     kind,
+                                               gboolean                 firing,
+                                               gdouble                  value,
+                                               gdouble                  threshold);
+EvcpMonitorAlert *evcp_monitor_alert_copy     (const EvcpMonitorAlert  *alert);
+void              evcp_monitor_alert_free     (EvcpMonitorAlert        *alert);
+/* {"kind": "LATENCY", "state": "FIRING" | "RESOLVED", "value", "threshold",
+ * "message"}: data.alert of a MONITORING_EVENT. (transfer full) */
+JsonObject       *evcp_monitor_alert_to_json  (const EvcpMonitorAlert  *alert);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpMonitorAlert, evcp_monitor_alert_free)
+
+G_END_DECLS
