@@ -17,6 +17,21 @@ G_BEGIN_DECLS
  * fsync, rename), so after a crash at any moment the file holds either the
  * old or the new state: no event lost, no sequence number skipped or used
  * twice.
+ *
+ * Cost: every append and every acknowledgement rewrites the whole file
+ * (JSON: {"version":1,"next_seq":N,"records":[…]}) and fsyncs it and its
+ * directory, so each costs O(pending) time and I/O and peek, list and
+ * get_length are O(pending). Pending is small in practice: only events that
+ * must never be lost go through the outbox (STATE, TICKET, FAULT, RECOVERED,
+ * SESSION_ENDED, status changes), never telemetry, and they leave it as soon
+ * as their destinations acknowledge them. One program owns an outbox file
+ * at a time.
+ *
+ * Errors: EVCP_ERROR_INVALID_MESSAGE when the file exists but is not a valid
+ * outbox (it is never reset: sequence numbers must only grow), or when an
+ * event cannot be encoded (a field with '#' or a control byte, a frame over
+ * 4096 bytes, an event whose "data" is not an object); EVCP_ERROR_FAILED
+ * when the file cannot be read or written (nothing changed in memory).
  */
 
 typedef enum {
@@ -84,6 +99,22 @@ guint          evcp_outbox_get_length       (EvcpOutbox           *self,
 /* The seq the next append will get (the counter only grows). */
 guint64        evcp_outbox_get_next_seq     (EvcpOutbox           *self);
 
-/* Signal "appended" (guint64 seq, guint destinations): senders wake up. */
+/*
+ * Additions to the first version of this API:
+ *
+ * evcp_outbox_get_open_seq: the value of next_seq when the file was opened;
+ * a record with a smaller seq was appended by an earlier run of the program,
+ * so it is late whenever it is sent now (data.replayed).
+ * evcp_outbox_get_path: the file.
+ */
+guint64        evcp_outbox_get_open_seq     (EvcpOutbox           *self);
+const gchar   *evcp_outbox_get_path         (EvcpOutbox           *self);
+
+/*
+ * Signal "appended" (guint64 seq, guint destinations): emitted once the new
+ * record is on disk, so that senders wake up. Handlers must not acknowledge
+ * the record synchronously everywhere: the record evcp_outbox_append()
+ * returns would be freed before the caller sees it.
+ */
 
 G_END_DECLS
