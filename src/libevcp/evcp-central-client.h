@@ -33,6 +33,7 @@ typedef enum {
 } EvcpCentralState;
 
 GType        evcp_central_state_get_type  (void) G_GNUC_CONST;
+#define EVCP_TYPE_CENTRAL_STATE (evcp_central_state_get_type ())  /* added: for the "state" property */
 const gchar *evcp_central_state_to_string (EvcpCentralState state);
 
 #define EVCP_TYPE_CENTRAL_CLIENT (evcp_central_client_get_type ())
@@ -69,6 +70,23 @@ void               evcp_central_client_set_timing (EvcpCentralClient   *self,
  *       STOP, RESUME, or a verb this client does not know), already ACKed;
  *   "auth-failed" (gchar *reason): AUTH_KO;
  *   notify::state.
+ *
+ * Details (docs/protocol.md, "Conversations", C1…):
+ * - Only one frame awaits its ACK at a time: outbox records in seq order,
+ *   best-effort frames in the order they were given, each after every record
+ *   appended before it, PING when no frame was sent for 5 s.
+ * - An ACK or NACK answers the oldest copy not yet answered, so that a late
+ *   ACK of a resent frame is never taken for the ACK of the next frame.
+ * - A frame from Central is acted on (the signal is emitted) once its ACK
+ *   has been written to the socket. A frame without a second field, or for
+ *   another CP, is ACKed and ignored.
+ * - AUTH_OK or AUTH_KO must come within the keep-alive interval after the
+ *   ACK of AUTH, or the link is broken. The connection attempt itself has
+ *   10 s. Reconnection waits the backoff (less up to a quarter, at random),
+ *   which doubles at every failure and returns to its minimum on AUTH_OK.
+ * - Best-effort frames: at most 32 wait (the oldest is dropped beyond), and
+ *   those not acknowledged when the link closes are dropped.
+ * - Disposing of the client closes the link as evcp_central_client_stop().
  */
 
 G_END_DECLS

@@ -1,0 +1,1490 @@
+/* EvcpCentralClient against a real fake Central (a GSocketService on
+ * 127.0.0.1 speaking the frame codec, scripted per test), and
+ * EvcpKafkaOutboxSender against the in-process mock cluster. Every wait has a
+ * deadline; nothing sleeps. */
+#include "evcp-build-config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+
+#include "evcp-central-client.h"
+#include "evcp-error.h"
+#include "evcp-frame-codec.h"
+#include "evcp-kafka-outbox-sender.h"
+#include "evcp-outbox.h"
+#include "evcp-test-util.h"
+
+#define CP          "CP-T1"
+#define LOCATION    "Calle Mayor 1"
+#define WAIT_MS     10000
+#define ACK_MS      300    /* the client's ACK timeout in these tests */
+#define BACKOFF_MIN 50
+#define BACKOFF_MAX 400
+#define NO_PING     600000 /* keep-alive far away, unless a test wants PING */
+
+/* ------------------------------------------------------------------------- */
+/* The fake Central */
+
+typedef enum {
+  ANSWER_ACK,
+  ANSWER_NACK,
+  ANSWER_SILENT,   /* no answer at all, and not acted on */
+  ANSWER_LOST_ACK, /* acted on, but its ACK is lost */
+  ANSWER_LATE,     /* ACK, but only after 1.5 × ACK_MS (later answers wait behind it) */
+  ANSWER_CLOSE,    /* close the connection instead of answering */
+} Answer;
+
+typedef struct _FakeCentral FakeCentral;
+
+/* Decides the answer to the @index-th frame received (0-based, over every
+ * connection), whose DATA is @data. */
+typedef Answer (*AnswerFunc) (FakeCentral *fc, const gchar *data, guint index, gpointer user_data);
+
+typedef struct {
+  FakeCentral       *fc;
+  GSocketConnection *connection;
+  GCancellable      *cancellable;
+  EvcpFrameDecoder  *decoder;
+  guint              number;     /* 1 for the first connection accepted */
+  GByteArray        *held;       /* answers held back behind a late one */
+  GSource           *late_timer;
+  gboolean           closed;
+  gboolean           reading;
+} FakeConn;
+
+struct _FakeCentral
+{
+  GSocketService *service;
+  guint16         port;
+  GPtrArray      *conns;        /* FakeConn, open or not */
+  guint           accepted;
+  GPtrArray      *frames;       /* DATA of every frame received, in order */
+  GArray         *frame_conn;   /* the connection number of each */
+  GArray         *frame_acks;   /* how many ACK bytes had come from the client before each */
+  GPtrArray      *delivered;    /* reliable frames, duplicates (same seq) dropped */
+  GHashTable     *seen_seqs;
+  guint           duplicates;
+  guint           acks;         /* ACK bytes from the client */
+  guint           nacks;
+  guint           eots;
+  guint           bad;          /* BAD events (the fake Central NACKed them) */
+  gboolean        auth_ok;
+  gboolean        auth_silent;  /* ACK AUTH, never answer it */
+  const gchar    *auth_ko_reason;
+  AnswerFunc      answer;
+  gpointer        answer_data;
+};
+
+static void fake_conn_close (FakeConn *conn);
+
+static gboolean
+is_reliable_verb (const gchar *data)
+{
+  return g_str_has_prefix (data, "STATE#") || g_str_has_prefix (data, "TICKET#") ||
+         g_str_has_prefix (data, "FAULT#") || g_str_has_prefix (data, "RECOVERED#");
+}
+
+/* The last field of a reliable frame. */
+static guint64
+frame_seq (const gchar *data)
+{
+  const gchar *last = strrchr (data, '#');
+
+  g_assert_nonnull (last);
+  return g_ascii_strtoull (last + 1, NULL, 10);
+}
+
+static void
+fake_conn_write (FakeConn *conn, const void *bytes, gsize len)
+{
+  GOutputStream *out;
+  g_autoptr(GError) error = NULL;
+
+  if (conn->closed)
+    return;
+  out = g_io_stream_get_output_stream (G_IO_STREAM (conn->connection));
+  if (!g_output_stream_write_all (out, bytes, len, NULL, NULL, &error))
+    g_test_message ("fake Central: write failed: %s", error->message);
+}
+
+static void
+fake_conn_send_fields (FakeConn *conn, const gchar * const *fields)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = evcp_frame_encode_fields (fields, &error);
+
+  g_assert_no_error (error);
+  fake_conn_write (conn, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+}
+
+static gboolean
+late_cb (gpointer user_data)
+{
+  FakeConn *conn = user_data;
+
+  g_clear_pointer (&conn->late_timer, g_source_unref);
+  fake_conn_write (conn, conn->held->data, conn->held->len);
+  g_byte_array_set_size (conn->held, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* An answer byte, in order behind a late one if there is one. */
+static void
+fake_conn_answer (FakeConn *conn, guint8 byte, gboolean late)
+{
+  if (late && conn->late_timer == NULL)
+    {
+      conn->late_timer = g_timeout_source_new (3 * ACK_MS / 2);
+      g_source_set_callback (conn->late_timer, late_cb, conn, NULL);
+      g_source_attach (conn->late_timer, NULL);
+    }
+  if (conn->late_timer != NULL)
+    g_byte_array_append (conn->held, &byte, 1);
+  else
+    fake_conn_write (conn, &byte, 1);
+}
+
+/* What a Central does once it ACKed a frame. */
+static void
+fake_conn_act (FakeConn *conn, const gchar *data)
+{
+  FakeCentral *fc = conn->fc;
+  g_auto(GStrv) fields = evcp_frame_split_fields (data);
+
+  if (g_str_equal (fields[0], "AUTH") && fc->auth_silent)
+    {
+      return;
+    }
+  else if (g_str_equal (fields[0], "AUTH"))
+    {
+      const gchar *ok[] = { "AUTH_OK", fields[1], NULL };
+      const gchar *ko[] = { "AUTH_KO", fields[1], fc->auth_ko_reason, NULL };
+
+      fake_conn_send_fields (conn, fc->auth_ok ? ok : ko);
+    }
+  else if (g_str_equal (fields[0], "PING"))
+    {
+      const gchar *pong[] = { "PONG", fields[1], NULL };
+
+      fake_conn_send_fields (conn, pong);
+    }
+  else if (is_reliable_verb (data))
+    {
+      guint64 seq = frame_seq (data);
+
+      /* Central drops duplicates by seq */
+      if (g_hash_table_add (fc->seen_seqs, g_memdup2 (&seq, sizeof seq)))
+        g_ptr_array_add (fc->delivered, g_strdup (data));
+      else
+        fc->duplicates++;
+    }
+}
+
+static void
+fake_conn_frame (FakeConn *conn, const gchar *data)
+{
+  FakeCentral *fc = conn->fc;
+  guint index = fc->frames->len;
+  Answer answer;
+
+  g_ptr_array_add (fc->frames, g_strdup (data));
+  g_array_append_val (fc->frame_conn, conn->number);
+  g_array_append_val (fc->frame_acks, fc->acks);
+  answer = fc->answer != NULL ? fc->answer (fc, data, index, fc->answer_data) : ANSWER_ACK;
+  switch (answer)
+    {
+    case ANSWER_ACK:
+    case ANSWER_LATE:
+      fake_conn_answer (conn, EVCP_FRAME_ACK, answer == ANSWER_LATE);
+      fake_conn_act (conn, data);
+      break;
+    case ANSWER_NACK:
+      fake_conn_answer (conn, EVCP_FRAME_NACK, FALSE);
+      break;
+    case ANSWER_SILENT:
+      break;
+    case ANSWER_LOST_ACK:
+      fake_conn_act (conn, data);
+      break;
+    case ANSWER_CLOSE:
+      fake_conn_close (conn);
+      break;
+    }
+}
+
+static void fake_conn_read (FakeConn *conn);
+
+static void
+fake_conn_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  FakeConn *conn = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  const guint8 *p;
+  gsize n = 0;
+  EvcpFrameEvent event;
+
+  conn->reading = FALSE;
+  if (conn->closed)
+    return;
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      fake_conn_close (conn);
+      return;
+    }
+  p = g_bytes_get_data (bytes, &n);
+  while (!conn->closed && evcp_frame_decoder_next (conn->decoder, &p, &n, &event))
+    switch (event.type)
+      {
+      case EVCP_FRAME_EVENT_FRAME:
+        fake_conn_frame (conn, event.data);
+        break;
+      case EVCP_FRAME_EVENT_BAD:
+        conn->fc->bad++;
+        fake_conn_answer (conn, EVCP_FRAME_NACK, FALSE);
+        break;
+      case EVCP_FRAME_EVENT_ACK:
+        conn->fc->acks++;
+        break;
+      case EVCP_FRAME_EVENT_NACK:
+        conn->fc->nacks++;
+        break;
+      case EVCP_FRAME_EVENT_EOT:
+        conn->fc->eots++;
+        fake_conn_close (conn);
+        break;
+      }
+  if (!conn->closed)
+    fake_conn_read (conn);
+}
+
+static void
+fake_conn_read (FakeConn *conn)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn->connection));
+
+  conn->reading = TRUE;
+  g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, conn->cancellable,
+                                   fake_conn_read_cb, conn);
+}
+
+static void
+fake_conn_close (FakeConn *conn)
+{
+  if (conn->closed)
+    return;
+  conn->closed = TRUE;
+  if (conn->late_timer != NULL)
+    {
+      g_source_destroy (conn->late_timer);
+      g_clear_pointer (&conn->late_timer, g_source_unref);
+    }
+  g_cancellable_cancel (conn->cancellable);
+  g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
+}
+
+static void
+fake_conn_free (FakeConn *conn)
+{
+  fake_conn_close (conn);
+  g_object_unref (conn->connection);
+  g_object_unref (conn->cancellable);
+  evcp_frame_decoder_free (conn->decoder);
+  g_byte_array_unref (conn->held);
+  g_free (conn);
+}
+
+static gboolean
+on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, FakeCentral *fc)
+{
+  FakeConn *conn = g_new0 (FakeConn, 1);
+
+  conn->fc = fc;
+  conn->connection = g_object_ref (connection);
+  conn->cancellable = g_cancellable_new ();
+  conn->decoder = evcp_frame_decoder_new ();
+  conn->held = g_byte_array_new ();
+  conn->number = ++fc->accepted;
+  g_ptr_array_add (fc->conns, conn);
+  fake_conn_read (conn);
+  return TRUE;
+}
+
+/* Listens on 127.0.0.1:@port (0: any free port). */
+static void
+fake_central_listen (FakeCentral *fc, guint16 port)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) error = NULL;
+
+  fc->service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (fc->service), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
+  g_assert_no_error (error);
+  fc->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_signal_connect (fc->service, "incoming", G_CALLBACK (on_incoming), fc);
+  g_socket_service_start (fc->service);
+}
+
+static FakeCentral *
+fake_central_new (void)
+{
+  FakeCentral *fc = g_new0 (FakeCentral, 1);
+
+  fc->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_conn_free);
+  fc->frames = g_ptr_array_new_with_free_func (g_free);
+  fc->frame_conn = g_array_new (FALSE, FALSE, sizeof (guint));
+  fc->frame_acks = g_array_new (FALSE, FALSE, sizeof (guint));
+  fc->delivered = g_ptr_array_new_with_free_func (g_free);
+  fc->seen_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  fc->auth_ok = TRUE;
+  fc->auth_ko_reason = "unknown CP";
+  fake_central_listen (fc, 0);
+  return fc;
+}
+
+/* Central goes down: no more listening, every connection closed. */
+static void
+fake_central_down (FakeCentral *fc)
+{
+  for (guint i = 0; i < fc->conns->len; i++)
+    fake_conn_close (g_ptr_array_index (fc->conns, i));
+  g_socket_service_stop (fc->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (fc->service));
+  g_clear_object (&fc->service);
+}
+
+/* Central comes back on the same port. */
+static void
+fake_central_up (FakeCentral *fc)
+{
+  fake_central_listen (fc, fc->port);
+}
+
+static gboolean
+fake_central_idle (gpointer data)
+{
+  FakeCentral *fc = data;
+
+  for (guint i = 0; i < fc->conns->len; i++)
+    if (((FakeConn *) g_ptr_array_index (fc->conns, i))->reading)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+fake_central_free (FakeCentral *fc)
+{
+  if (fc->service != NULL)
+    fake_central_down (fc);
+  /* the cancelled reads call back before their FakeConn goes */
+  if (!evcp_test_wait_until (NULL, fake_central_idle, fc, WAIT_MS))
+    g_error ("fake Central: reads still pending after closing");
+  g_ptr_array_unref (fc->conns);
+  g_ptr_array_unref (fc->frames);
+  g_array_unref (fc->frame_conn);
+  g_array_unref (fc->frame_acks);
+  g_ptr_array_unref (fc->delivered);
+  g_hash_table_unref (fc->seen_seqs);
+  g_free (fc);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeCentral, fake_central_free)
+
+/* The connection accepted last, if it is still open. */
+static FakeConn *
+fake_central_current (FakeCentral *fc)
+{
+  FakeConn *conn;
+
+  if (fc->conns->len == 0)
+    return NULL;
+  conn = g_ptr_array_index (fc->conns, fc->conns->len - 1);
+  return conn->closed ? NULL : conn;
+}
+
+static void
+fake_central_send_raw (FakeCentral *fc, const void *bytes, gsize len)
+{
+  FakeConn *conn = fake_central_current (fc);
+
+  if (conn == NULL)
+    g_error ("fake Central: no open connection to send on");
+  fake_conn_write (conn, bytes, len);
+}
+
+static void
+fake_central_send (FakeCentral *fc, const gchar * const *fields)
+{
+  FakeConn *conn = fake_central_current (fc);
+
+  if (conn == NULL)
+    g_error ("fake Central: no open connection to send on");
+  fake_conn_send_fields (conn, fields);
+}
+
+/* How many frames with this DATA were received. */
+static guint
+fake_central_count (FakeCentral *fc, const gchar *data)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < fc->frames->len; i++)
+    if (g_str_equal (g_ptr_array_index (fc->frames, i), data))
+      n++;
+  return n;
+}
+
+/* How many frames starting with @prefix were received. */
+static guint
+fake_central_count_prefix (FakeCentral *fc, const gchar *prefix)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < fc->frames->len; i++)
+    if (g_str_has_prefix (g_ptr_array_index (fc->frames, i), prefix))
+      n++;
+  return n;
+}
+
+/* The frames received, one per line, without AUTH and PING. */
+static gchar *
+fake_central_transcript (FakeCentral *fc)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < fc->frames->len; i++)
+    {
+      const gchar *data = g_ptr_array_index (fc->frames, i);
+
+      if (g_str_has_prefix (data, "AUTH#") || g_str_has_prefix (data, "PING#"))
+        continue;
+      g_string_append_printf (out, "%s\n", data);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static gchar *
+fake_central_delivered (FakeCentral *fc)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < fc->delivered->len; i++)
+    g_string_append_printf (out, "%s\n", (const gchar *) g_ptr_array_index (fc->delivered, i));
+  return g_string_free (out, FALSE);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Fixture */
+
+typedef struct {
+  gchar             *dir;
+  gchar             *path;
+  FakeCentral       *fc;
+  EvcpOutbox        *outbox;
+  EvcpCentralClient *client;
+  GPtrArray         *commands;     /* joined fields of each "command" */
+  GPtrArray         *auth_failures;
+  GArray            *states;       /* EvcpCentralState after each notify */
+} Fixture;
+
+static void
+on_command (EvcpCentralClient *client, GStrv fields, Fixture *f)
+{
+  g_ptr_array_add (f->commands, g_strjoinv ("#", fields));
+}
+
+static void
+on_auth_failed (EvcpCentralClient *client, const gchar *reason, Fixture *f)
+{
+  g_ptr_array_add (f->auth_failures, g_strdup (reason));
+}
+
+static void
+on_state (GObject *object, GParamSpec *pspec, Fixture *f)
+{
+  EvcpCentralState state = evcp_central_client_get_state (EVCP_CENTRAL_CLIENT (object));
+
+  g_array_append_val (f->states, state);
+}
+
+static void
+open_outbox (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->outbox = evcp_outbox_new (f->path, &error);
+  g_assert_no_error (error);
+}
+
+static void
+make_client (Fixture *f, EvcpCentralRole role, gdouble price, guint keepalive_ms)
+{
+  f->client = evcp_central_client_new ("127.0.0.1", f->fc->port, role, CP, LOCATION, price, f->outbox);
+  g_assert_nonnull (f->client);
+  evcp_central_client_set_timing (f->client, ACK_MS, keepalive_ms, BACKOFF_MIN, BACKOFF_MAX);
+  g_signal_connect (f->client, "command", G_CALLBACK (on_command), f);
+  g_signal_connect (f->client, "auth-failed", G_CALLBACK (on_auth_failed), f);
+  g_signal_connect (f->client, "notify::state", G_CALLBACK (on_state), f);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("evcp-test-central-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "outbox.json", NULL);
+  f->fc = fake_central_new ();
+  f->commands = g_ptr_array_new_with_free_func (g_free);
+  f->auth_failures = g_ptr_array_new_with_free_func (g_free);
+  f->states = g_array_new (FALSE, FALSE, sizeof (EvcpCentralState));
+  open_outbox (f);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->client);
+  g_clear_object (&f->outbox);
+  g_clear_pointer (&f->fc, fake_central_free);
+  g_ptr_array_unref (f->commands);
+  g_ptr_array_unref (f->auth_failures);
+  g_array_unref (f->states);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+append_state (Fixture *f, const gchar *state)
+{
+  const gchar *fields[] = { "STATE", CP, state, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (evcp_outbox_append (f->outbox, fields, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+append_ticket (Fixture *f, const gchar *session)
+{
+  const gchar *fields[] = { "TICKET", CP, session, "driver-7", "10.00", "3.50", "UNPLUGGED", NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (evcp_outbox_append (f->outbox, fields, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* ---- predicates ---------------------------------------------------------------- */
+
+static gboolean
+client_ready (gpointer data)
+{
+  Fixture *f = data;
+  return evcp_central_client_is_ready (f->client);
+}
+
+static gboolean
+client_not_ready (gpointer data)
+{
+  Fixture *f = data;
+  return !evcp_central_client_is_ready (f->client);
+}
+
+static gboolean
+outbox_empty (gpointer data)
+{
+  Fixture *f = data;
+  return evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL) == 0;
+}
+
+typedef struct {
+  Fixture     *f;
+  const gchar *data;
+  guint        n;
+} CountWait;
+
+static gboolean
+received_n (gpointer data)
+{
+  CountWait *w = data;
+  return fake_central_count (w->f->fc, w->data) >= w->n;
+}
+
+static void
+wait_received (Fixture *f, const gchar *data, guint n)
+{
+  CountWait w = { f, data, n };
+
+  if (!evcp_test_wait_until (NULL, received_n, &w, WAIT_MS))
+    {
+      g_autofree gchar *transcript = fake_central_transcript (f->fc);
+
+      g_error ("Central received %s %u times, not %u, in time; it received:\n%s",
+               data, fake_central_count (f->fc, data), n, transcript);
+    }
+}
+
+static gboolean
+accepted_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->fc->accepted >= w->n;
+}
+
+static gboolean
+commands_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->commands->len >= w->n;
+}
+
+static gboolean
+acks_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->fc->acks >= w->n;
+}
+
+static gboolean
+nacks_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->fc->nacks >= w->n;
+}
+
+static gboolean
+eots_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->fc->eots >= w->n;
+}
+
+static void
+wait_for (Fixture *f, EvcpTestPredicate pred, guint n, const gchar *what)
+{
+  CountWait w = { f, NULL, n };
+
+  if (!evcp_test_wait_until (NULL, pred, &w, WAIT_MS))
+    g_error ("timed out waiting for %s (%u)", what, n);
+}
+
+static void
+start_and_wait_ready (Fixture *f)
+{
+  evcp_central_client_start (f->client);
+  g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+/* AUTH first, then the outbox's records, in order, each acknowledged. */
+static void
+test_auth_then_outbox_in_order (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *transcript = NULL;
+
+  append_state (f, "ACTIVE");
+  append_state (f, "SUPPLYING");
+  append_ticket (f, "s-1");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  g_assert_cmpint (evcp_central_client_get_state (f->client), ==, EVCP_CENTRAL_STATE_STOPPED);
+
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+
+  g_assert_cmpstr (g_ptr_array_index (f->fc->frames, 0), ==, "AUTH#" CP "#ENGINE#" LOCATION "#0.35");
+  transcript = fake_central_transcript (f->fc);
+  g_assert_cmpstr (transcript, ==,
+                   "STATE#" CP "#ACTIVE#1\n"
+                   "STATE#" CP "#SUPPLYING#2\n"
+                   "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#3\n");
+  /* a record appended while READY goes at once */
+  append_state (f, "ACTIVE");
+  wait_received (f, "STATE#" CP "#ACTIVE#4", 1);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  g_assert_cmpuint (f->fc->accepted, ==, 1);
+  g_assert_cmpuint (f->fc->duplicates, ==, 0);
+  g_assert_cmpuint (f->fc->bad, ==, 0);
+
+  /* the states went STOPPED → CONNECTING → AUTHENTICATING → READY */
+  g_assert_cmpuint (f->states->len, ==, 3);
+  g_assert_cmpint (g_array_index (f->states, EvcpCentralState, 0), ==, EVCP_CENTRAL_STATE_CONNECTING);
+  g_assert_cmpint (g_array_index (f->states, EvcpCentralState, 1), ==, EVCP_CENTRAL_STATE_AUTHENTICATING);
+  g_assert_cmpint (g_array_index (f->states, EvcpCentralState, 2), ==, EVCP_CENTRAL_STATE_READY);
+}
+
+/* MONITOR role, and the price: a dot, two decimals or more if needed. */
+static void
+test_auth_monitor_price (Fixture *f, gconstpointer data)
+{
+  static const struct { gdouble price; const gchar *text; } cases[] = {
+    { 0.345, "0.345" }, { 1, "1.00" }, { 0.1, "0.10" }, { 12.5, "12.50" },
+  };
+
+  /* whatever the locale says about decimal separators */
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree gchar *expected = g_strdup_printf ("AUTH#" CP "#MONITOR#" LOCATION "#%s", cases[i].text);
+
+      make_client (f, EVCP_CENTRAL_ROLE_MONITOR, cases[i].price, NO_PING);
+      start_and_wait_ready (f);
+      wait_received (f, expected, 1);
+      g_clear_object (&f->client);
+    }
+}
+
+/* NACK: the same bytes again, until ACKed; no reconnection. */
+static Answer
+nack_first_two_tickets (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "TICKET#") && fake_central_count (fc, data) <= 2)
+    return ANSWER_NACK;
+  return ANSWER_ACK;
+}
+
+static void
+test_nack_resends_same_frame (Fixture *f, gconstpointer data)
+{
+  const gchar *ticket = "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2";
+  g_autofree gchar *transcript = NULL;
+
+  f->fc->answer = nack_first_two_tickets;
+  append_state (f, "SUPPLYING");
+  append_ticket (f, "s-1");
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+
+  transcript = fake_central_transcript (f->fc);
+  g_assert_cmpstr (transcript, ==,
+                   "STATE#" CP "#SUPPLYING#1\n"
+                   "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "STATE#" CP "#ACTIVE#3\n");
+  /* every copy had a good LRC: they are the same bytes */
+  g_assert_cmpuint (fake_central_count (f->fc, ticket), ==, 3);
+  g_assert_cmpuint (f->fc->bad, ==, 0);
+  g_assert_cmpuint (f->fc->accepted, ==, 1);
+  g_assert_true (evcp_central_client_is_ready (f->client));
+}
+
+/* No answer: sent again after the ACK timeout; after 3 resends the link is
+ * broken, and after the reconnection and AUTH the record is sent again. */
+static Answer
+silent_on_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "TICKET#") && fc->accepted == 1)
+    return ANSWER_SILENT;
+  return ANSWER_ACK;
+}
+
+static void
+test_silence_resends_then_reconnects (Fixture *f, gconstpointer data)
+{
+  const gchar *ticket = "TICKET#" CP "#s-9#driver-7#10.00#3.50#UNPLUGGED#2";
+  g_autofree gchar *delivered = NULL;
+  CountWait w = { f, NULL, 2 };
+  gint64 start;
+  guint on_first = 0, auth_after = 0, ticket_after = 0;
+
+  f->fc->answer = silent_on_first_connection;
+  append_state (f, "SUPPLYING");
+  append_ticket (f, "s-9");
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start = g_get_monotonic_time ();
+  start_and_wait_ready (f);
+
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  /* 1 + 3 copies took at least 4 ACK timeouts */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 4 * ACK_MS * 1000);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+
+  for (guint i = 0; i < f->fc->frames->len; i++)
+    {
+      const gchar *frame = g_ptr_array_index (f->fc->frames, i);
+      guint conn = g_array_index (f->fc->frame_conn, guint, i);
+
+      if (conn == 1 && g_str_equal (frame, ticket))
+        on_first++;
+      else if (conn == 2 && g_str_has_prefix (frame, "AUTH#"))
+        auth_after = i;
+      else if (conn == 2 && g_str_equal (frame, ticket) && ticket_after == 0)
+        ticket_after = i;
+    }
+  g_assert_cmpuint (on_first, ==, 1 + 3);
+  g_assert_cmpuint (auth_after, >, 0);
+  g_assert_cmpuint (ticket_after, ==, auth_after + 1);   /* the oldest record first */
+  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#3"), ==, 1);
+  g_assert_cmpuint (f->fc->duplicates, ==, 0);          /* the silent copies were not acted on */
+  delivered = fake_central_delivered (f->fc);
+  g_assert_cmpstr (delivered, ==,
+                   "STATE#" CP "#SUPPLYING#1\n"
+                   "TICKET#" CP "#s-9#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "STATE#" CP "#ACTIVE#3\n");
+}
+
+/* Four NACKs for the same frame: the link is broken as well. */
+static Answer
+nack_state_on_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "STATE#") && fc->accepted == 1)
+    return ANSWER_NACK;
+  return ANSWER_ACK;
+}
+
+static void
+test_nacks_break_link (Fixture *f, gconstpointer data)
+{
+  CountWait w = { f, NULL, 2 };
+  guint on_first = 0;
+
+  f->fc->answer = nack_state_on_first_connection;
+  append_state (f, "FAULT");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  for (guint i = 0; i < f->fc->frames->len; i++)
+    if (g_array_index (f->fc->frame_conn, guint, i) == 1 &&
+        g_str_equal (g_ptr_array_index (f->fc->frames, i), "STATE#" CP "#FAULT#1"))
+      on_first++;
+  g_assert_cmpuint (on_first, ==, 4);
+  g_assert_cmpuint (f->fc->delivered->len, ==, 1);
+}
+
+/* A Central that ACKs late: the ACK of the first copy and the ACK of the
+ * resent copy both come. The second one must not be taken for the ACK of
+ * the next record (which Central never ACKs here). */
+static Answer
+late_then_silent (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "STATE#" CP "#A#"))
+    return ANSWER_LATE;
+  if (g_str_has_prefix (data, "STATE#" CP "#B#"))
+    return ANSWER_SILENT;
+  return ANSWER_ACK;
+}
+
+static void
+test_late_ack_not_taken_for_next (Fixture *f, gconstpointer data)
+{
+  f->fc->answer = late_then_silent;
+  append_state (f, "A");
+  append_state (f, "B");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+
+  /* A was sent twice (once resent after the timeout), both copies ACKed late */
+  wait_received (f, "STATE#" CP "#A#1", 2);
+  /* B is resent: the stray second ACK of A did not acknowledge it */
+  wait_received (f, "STATE#" CP "#B#2", 2);
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 1);
+  g_assert_cmpuint (evcp_outbox_record_get_seq (evcp_outbox_peek (f->outbox, EVCP_OUTBOX_CENTRAL)), ==, 2);
+}
+
+/* Central goes away and comes back: nothing is lost, the order is kept. */
+static void
+test_link_drop_keeps_outbox (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *delivered = NULL;
+  CountWait w = { f, NULL, 2 };
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  append_state (f, "SUPPLYING");
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+
+  fake_central_down (f->fc);
+  g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
+  append_ticket (f, "s-2");
+  append_state (f, "ACTIVE");
+  append_state (f, "STOPPED");
+  /* the client keeps trying (connection refused) meanwhile */
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 3);
+  g_assert_cmpint (evcp_central_client_get_state (f->client), ==, EVCP_CENTRAL_STATE_CONNECTING);
+
+  fake_central_up (f->fc);
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  delivered = fake_central_delivered (f->fc);
+  g_assert_cmpstr (delivered, ==,
+                   "STATE#" CP "#SUPPLYING#1\n"
+                   "TICKET#" CP "#s-2#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "STATE#" CP "#ACTIVE#3\n"
+                   "STATE#" CP "#STOPPED#4\n");
+  g_assert_cmpuint (f->fc->duplicates, ==, 0);
+  g_assert_true (evcp_central_client_is_ready (f->client));
+}
+
+/* The program restarts: the records still due are sent by the new client
+ * from the same file, with their seqs; the counter goes on. */
+static Answer
+lost_ack_on_seq_2_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_suffix (data, "#2") && fc->accepted == 1)
+    return ANSWER_LOST_ACK;
+  return ANSWER_ACK;
+}
+
+static void
+test_restart_resends_pending (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *delivered = NULL;
+
+  f->fc->answer = lost_ack_on_seq_2_first_connection;
+  append_state (f, "SUPPLYING");
+  append_ticket (f, "s-3");
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  /* Central has taken seq 2, but its ACK was lost: the process "dies" */
+  wait_received (f, "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2", 1);
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 2);
+  g_clear_object (&f->client);
+  g_clear_object (&f->outbox);
+
+  open_outbox (f);
+  g_assert_cmpuint (evcp_outbox_get_next_seq (f->outbox), ==, 4);
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 2);
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  append_state (f, "STOPPED");
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+
+  /* at least once on the wire, exactly once after Central's dedup by seq */
+  g_assert_cmpuint (fake_central_count (f->fc, "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2"), >=, 2);
+  g_assert_cmpuint (f->fc->duplicates, >=, 1);
+  delivered = fake_central_delivered (f->fc);
+  g_assert_cmpstr (delivered, ==,
+                   "STATE#" CP "#SUPPLYING#1\n"
+                   "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2\n"
+                   "STATE#" CP "#ACTIVE#3\n"
+                   "STATE#" CP "#STOPPED#4\n");
+}
+
+/* PING when nothing was sent for the keep-alive interval; PONG is ACKed. */
+static void
+test_ping_when_idle (Fixture *f, gconstpointer data)
+{
+  gint64 ready_at;
+  guint pings;
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, 200);
+  start_and_wait_ready (f);
+  ready_at = g_get_monotonic_time ();
+  wait_received (f, "PING#" CP, 1);
+  g_assert_cmpint (g_get_monotonic_time () - ready_at, >=, 150 * 1000);
+  /* the client ACKs the PONG */
+  wait_for (f, acks_n, 2, "ACK of AUTH_OK and of PONG");
+  wait_received (f, "PING#" CP, 2);
+  g_assert_cmpuint (f->commands->len, ==, 0);
+
+  /* traffic postpones PING */
+  pings = fake_central_count (f->fc, "PING#" CP);
+  for (guint i = 0; i < 3; i++)
+    {
+      const gchar *supply[] = { "SUPPLY", CP, "s", "d", "1.00", "0.35", NULL };
+
+      g_assert_true (evcp_central_client_send (f->client, supply));
+      wait_received (f, "SUPPLY#" CP "#s#d#1.00#0.35", i + 1);
+    }
+  g_assert_cmpuint (fake_central_count (f->fc, "PING#" CP), <=, pings + 1);
+  g_assert_true (evcp_central_client_is_ready (f->client));
+  g_assert_cmpuint (f->fc->accepted, ==, 1);
+}
+
+/* Commands for this CP are emitted, after their ACK; frames for another
+ * CP are ACKed and ignored; bad bytes are NACKed. */
+static void
+test_commands (Fixture *f, gconstpointer data)
+{
+  const gchar *authorize[] = { "AUTHORIZE", CP, "driver-7", "sess-1", "22.5", "3600", NULL };
+  const gchar *other[] = { "STOP", "CP-OTHER", NULL };
+  const gchar *stop[] = { "STOP", CP, NULL };
+  const gchar *resume_extra[] = { "RESUME", CP, "field-of-a-newer-central", NULL };
+  const gchar *unknown[] = { "REBOOT", CP, "now", NULL };
+  const gchar *no_cp[] = { "HELLO", NULL };
+  const gchar *pong[] = { "PONG", CP, NULL };
+  const gchar *auth_ok_other[] = { "AUTH_OK", "CP-OTHER", NULL };
+  const guint8 bad_lrc[] = { EVCP_FRAME_STX, 'S', 'T', 'O', 'P', '#', 'C', EVCP_FRAME_ETX, 0x00 };
+  const gchar garbage[] = "garbage";
+  guint acks_before;
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  wait_for (f, acks_n, 1, "ACK of AUTH_OK");
+  acks_before = f->fc->acks;
+
+  fake_central_send (f->fc, authorize);
+  fake_central_send (f->fc, other);
+  fake_central_send_raw (f->fc, bad_lrc, sizeof bad_lrc);
+  fake_central_send (f->fc, stop);
+  fake_central_send_raw (f->fc, garbage, strlen (garbage));
+  fake_central_send (f->fc, resume_extra);
+  fake_central_send (f->fc, unknown);
+  fake_central_send (f->fc, no_cp);
+  fake_central_send (f->fc, pong);
+  fake_central_send (f->fc, auth_ok_other);
+
+  wait_for (f, commands_n, 4, "commands");
+  wait_for (f, acks_n, acks_before + 8, "ACKs");
+  wait_for (f, nacks_n, 2, "NACKs");
+  g_assert_cmpuint (f->commands->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (f->commands, 0), ==, "AUTHORIZE#" CP "#driver-7#sess-1#22.5#3600");
+  g_assert_cmpstr (g_ptr_array_index (f->commands, 1), ==, "STOP#" CP);
+  g_assert_cmpstr (g_ptr_array_index (f->commands, 2), ==, "RESUME#" CP "#field-of-a-newer-central");
+  g_assert_cmpstr (g_ptr_array_index (f->commands, 3), ==, "REBOOT#" CP "#now");
+  /* one ACK per good frame, one NACK per bad one */
+  g_assert_cmpuint (f->fc->acks, ==, acks_before + 8);
+  g_assert_cmpuint (f->fc->nacks, ==, 2);
+  /* the link is unharmed */
+  g_assert_true (evcp_central_client_is_ready (f->client));
+  g_assert_cmpuint (f->fc->accepted, ==, 1);
+}
+
+/* The command is emitted only once its ACK is on the wire. */
+static void
+on_command_append (EvcpCentralClient *client, GStrv fields, Fixture *f)
+{
+  /* what the application does in reaction: a frame of its own */
+  const gchar *state[] = { "STATE", CP, "STOPPED", NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_nonnull (evcp_outbox_append (f->outbox, state, NULL, NULL, NULL, &error));
+}
+
+static void
+test_ack_before_acting (Fixture *f, gconstpointer data)
+{
+  const gchar *stop[] = { "STOP", CP, NULL };
+  guint acks_before;
+  guint index;
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  g_signal_connect (f->client, "command", G_CALLBACK (on_command_append), f);
+  start_and_wait_ready (f);
+  wait_for (f, acks_n, 1, "ACK of AUTH_OK");
+  acks_before = f->fc->acks;
+  fake_central_send (f->fc, stop);
+  wait_received (f, "STATE#" CP "#STOPPED#1", 1);
+  /* the ACK of STOP reached Central before the frame its handling caused */
+  g_assert_true (g_ptr_array_find_with_equal_func (f->fc->frames, "STATE#" CP "#STOPPED#1", g_str_equal, &index));
+  g_assert_cmpuint (g_array_index (f->fc->frame_acks, guint, index), ==, acks_before + 1);
+}
+
+/* AUTH_KO: "auth-failed", the link is closed, AUTH is tried again. */
+static void
+test_auth_ko_retries (Fixture *f, gconstpointer data)
+{
+  CountWait w = { f, NULL, 3 };
+
+  f->fc->auth_ok = FALSE;
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  evcp_central_client_start (f->client);
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  g_assert_cmpuint (f->auth_failures->len, >=, 2);
+  g_assert_cmpstr (g_ptr_array_index (f->auth_failures, 0), ==, "unknown CP");
+  g_assert_false (evcp_central_client_is_ready (f->client));
+  /* nothing but AUTH was sent, and the client said goodbye each time */
+  g_assert_cmpuint (fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
+  g_assert_cmpuint (f->fc->eots, >=, 2);
+
+  f->fc->auth_ok = TRUE;
+  g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
+}
+
+/* AUTH ACKed but never answered: the link is broken after the keep-alive
+ * interval, and AUTH is tried again on a new connection. */
+static void
+test_auth_no_answer (Fixture *f, gconstpointer data)
+{
+  CountWait w = { f, NULL, 2 };
+  gint64 start = g_get_monotonic_time ();
+
+  f->fc->auth_silent = TRUE;
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, 300);
+  evcp_central_client_start (f->client);
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
+  g_assert_cmpuint (fake_central_count_prefix (f->fc, "AUTH#"), >=, 1);
+  g_assert_false (evcp_central_client_is_ready (f->client));
+
+  f->fc->auth_silent = FALSE;
+  g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
+}
+
+/* EOT from Central: the client closes, then comes back. */
+static void
+test_eot_from_central (Fixture *f, gconstpointer data)
+{
+  const guint8 eot = EVCP_FRAME_EOT;
+  CountWait w = { f, NULL, 2 };
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  fake_central_send_raw (f->fc, &eot, 1);
+  g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
+  g_assert_cmpuint (fake_central_count_prefix (f->fc, "AUTH#"), ==, 2);
+}
+
+/* SUPPLY: dropped while the link is not READY; otherwise sent, after the
+ * records appended before it and before those appended after it. */
+static void
+test_supply_best_effort (Fixture *f, gconstpointer data)
+{
+  const gchar *supply1[] = { "SUPPLY", CP, "s-1", "driver-7", "0.10", "0.04", NULL };
+  const gchar *supply2[] = { "SUPPLY", CP, "s-1", "driver-7", "0.20", "0.07", NULL };
+  const gchar *invalid[] = { "SUPPLY", CP, "bad#field", NULL };
+  g_autofree gchar *transcript = NULL;
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  g_assert_false (evcp_central_client_send (f->client, supply1));   /* STOPPED */
+  start_and_wait_ready (f);
+
+  append_state (f, "SUPPLYING");
+  g_assert_true (evcp_central_client_send (f->client, supply1));
+  g_assert_true (evcp_central_client_send (f->client, supply2));
+  append_ticket (f, "s-1");
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  wait_received (f, "SUPPLY#" CP "#s-1#driver-7#0.20#0.07", 1);
+  transcript = fake_central_transcript (f->fc);
+  g_assert_cmpstr (transcript, ==,
+                   "STATE#" CP "#SUPPLYING#1\n"
+                   "SUPPLY#" CP "#s-1#driver-7#0.10#0.04\n"
+                   "SUPPLY#" CP "#s-1#driver-7#0.20#0.07\n"
+                   "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n");
+
+  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*cannot send SUPPLY*");
+  g_assert_false (evcp_central_client_send (f->client, invalid));
+  g_test_assert_expected_messages ();
+
+  fake_central_down (f->fc);
+  g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
+  g_assert_false (evcp_central_client_send (f->client, supply1));
+  fake_central_up (f->fc);
+  g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
+  g_assert_cmpuint (fake_central_count (f->fc, "SUPPLY#" CP "#s-1#driver-7#0.10#0.04"), ==, 1);
+}
+
+/* SUPPLY is ACKed and resent like the others. */
+static Answer
+nack_first_supply (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "SUPPLY#") && fake_central_count (fc, data) == 1)
+    return ANSWER_NACK;
+  return ANSWER_ACK;
+}
+
+static void
+test_supply_resent (Fixture *f, gconstpointer data)
+{
+  const gchar *supply[] = { "SUPPLY", CP, "s-1", "driver-7", "0.10", "0.04", NULL };
+
+  f->fc->answer = nack_first_supply;
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  g_assert_true (evcp_central_client_send (f->client, supply));
+  wait_received (f, "SUPPLY#" CP "#s-1#driver-7#0.10#0.04", 2);
+}
+
+/* stop() sends EOT and closes; the outbox keeps what was not sent. */
+static void
+test_stop_sends_eot (Fixture *f, gconstpointer data)
+{
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  evcp_central_client_stop (f->client);
+  g_assert_cmpint (evcp_central_client_get_state (f->client), ==, EVCP_CENTRAL_STATE_STOPPED);
+  wait_for (f, eots_n, 1, "EOT");
+  append_state (f, "STOPPED");
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 1);
+
+  /* and it can start again */
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  g_assert_cmpuint (f->fc->accepted, ==, 2);
+}
+
+/* Central closes the connection in the middle of a conversation. */
+static Answer
+close_on_first_ticket (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+{
+  if (g_str_has_prefix (data, "TICKET#") && fake_central_count (fc, data) == 1)
+    return ANSWER_CLOSE;
+  return ANSWER_ACK;
+}
+
+static void
+test_central_closes (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *delivered = NULL;
+
+  f->fc->answer = close_on_first_ticket;
+  append_ticket (f, "s-5");
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  g_assert_cmpuint (f->fc->accepted, ==, 2);
+  delivered = fake_central_delivered (f->fc);
+  g_assert_cmpstr (delivered, ==,
+                   "TICKET#" CP "#s-5#driver-7#10.00#3.50#UNPLUGGED#1\n"
+                   "STATE#" CP "#ACTIVE#2\n");
+}
+
+/* ------------------------------------------------------------------------- */
+/* EvcpKafkaOutboxSender against the mock cluster */
+
+#define TOPIC "charging_sessions"
+
+typedef struct {
+  gchar             *dir;
+  gchar             *path;
+  EvcpTestCluster   *cluster;
+  EvcpOutbox        *outbox;
+  EvcpKafkaProducer *producer;
+} KafkaFixture;
+
+static void
+kafka_fixture_set_up (KafkaFixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) producer_overrides = g_hash_table_new (g_str_hash, g_str_equal);
+
+  f->dir = g_dir_make_tmp ("evcp-test-kafka-outbox-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "outbox.json", NULL);
+  f->cluster = evcp_test_cluster_new (1);
+  g_assert_true (evcp_test_cluster_create_topic (f->cluster, TOPIC, 1, NULL));
+  f->outbox = evcp_outbox_new (f->path, &error);
+  g_assert_no_error (error);
+  /* a delivery fails after 1 s when the broker is down (5 min by default) */
+  g_hash_table_insert (producer_overrides, "message.timeout.ms", "1000");
+  g_hash_table_insert (producer_overrides, "reconnect.backoff.max.ms", "200");
+  f->producer = evcp_kafka_producer_new (evcp_test_cluster_get_bootstraps (f->cluster),
+                                         NULL, producer_overrides, &error);
+  g_assert_no_error (error);
+}
+
+static void
+kafka_fixture_tear_down (KafkaFixture *f, gconstpointer data)
+{
+  if (f->producer != NULL)
+    evcp_kafka_producer_close (f->producer, 5000);
+  g_clear_object (&f->producer);
+  g_clear_object (&f->outbox);
+  g_clear_pointer (&f->cluster, evcp_test_cluster_free);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+kafka_append (KafkaFixture *f, const gchar *kind, const gchar *session)
+{
+  g_autoptr(JsonObject) event = json_object_new ();
+  JsonObject *event_data = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (event, "kind", kind);
+  json_object_set_string_member (event_data, "cp_id", CP);
+  json_object_set_string_member (event_data, "session_id", session);
+  json_object_set_object_member (event, "data", event_data);
+  g_assert_nonnull (evcp_outbox_append (f->outbox, NULL, TOPIC, CP, event, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+kafka_outbox_empty (gpointer data)
+{
+  KafkaFixture *f = data;
+  return evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_KAFKA) == 0;
+}
+
+/* "seq:replayed:session" for each record, and checks key and shape. */
+static gchar *
+describe_records (GPtrArray *records)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < records->len; i++)
+    {
+      EvcpTestRecord *record = g_ptr_array_index (records, i);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) root = evcp_test_record_parse_json (record, &error);
+      JsonObject *object, *record_data;
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (record->key, ==, CP);
+      object = json_node_get_object (root);
+      g_assert_true (json_object_has_member (object, "timestamp"));
+      record_data = json_object_get_object_member (object, "data");
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ":%s:%s\n",
+                              json_object_get_int_member (record_data, "seq"),
+                              json_object_get_boolean_member_with_default (record_data, "replayed", FALSE)
+                                ? "replayed" : "live",
+                              json_object_get_string_member (record_data, "session_id"));
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_sender_in_order (KafkaFixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpTestConsumer) consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster), TOPIC);
+  g_autoptr(EvcpKafkaOutboxSender) sender = evcp_kafka_outbox_sender_new (f->outbox, f->producer);
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GPtrArray) extra = NULL;
+  g_autofree gchar *described = NULL;
+  const gchar *central[] = { "STATE", CP, "ACTIVE", NULL };
+  g_autoptr(GError) error = NULL;
+
+  evcp_kafka_outbox_sender_start (sender);
+  kafka_append (f, "SESSION_STARTED", "a");
+  kafka_append (f, "SESSION_ENDED", "a");
+  /* a record for Central only is not Kafka's business */
+  g_assert_nonnull (evcp_outbox_append (f->outbox, central, NULL, NULL, NULL, &error));
+  kafka_append (f, "SESSION_STARTED", "b");
+
+  records = evcp_test_consumer_wait_for (consumer, 3, WAIT_MS);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_outbox_empty, f, WAIT_MS));
+  described = describe_records (records);
+  g_assert_cmpstr (described, ==, "1:live:a\n2:live:a\n4:live:b\n");
+  /* exactly once */
+  extra = evcp_test_consumer_wait_for (consumer, 1, 500);
+  g_assert_cmpuint (extra->len, ==, 0);
+  g_assert_cmpuint (evcp_kafka_outbox_sender_get_failures (sender), ==, 0);
+  /* the Central record is still due there */
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 1);
+}
+
+static gboolean
+sender_failed (gpointer data)
+{
+  return evcp_kafka_outbox_sender_get_failures (data) >= 2;
+}
+
+/* The broker goes down: records wait in the outbox, then arrive in order,
+ * each once, marked replayed; a record appended after the recovery is not. */
+static void
+test_sender_broker_down_then_up (KafkaFixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpTestConsumer) consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster), TOPIC);
+  g_autoptr(EvcpKafkaOutboxSender) sender = evcp_kafka_outbox_sender_new (f->outbox, f->producer);
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GPtrArray) more = NULL;
+  g_autoptr(GPtrArray) extra = NULL;
+  g_autofree gchar *described = NULL;
+  g_autofree gchar *described_more = NULL;
+
+  evcp_kafka_outbox_sender_set_backoff (sender, 50, 400);
+  evcp_kafka_outbox_sender_start (sender);
+  kafka_append (f, "SESSION_STARTED", "a");
+  records = evcp_test_consumer_wait_for (consumer, 1, WAIT_MS);
+  g_assert_cmpuint (records->len, ==, 1);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_outbox_empty, f, WAIT_MS));
+  g_clear_pointer (&records, g_ptr_array_unref);
+
+  g_assert_true (evcp_test_cluster_set_down (f->cluster, -1));
+  kafka_append (f, "SESSION_ENDED", "a");
+  kafka_append (f, "SESSION_STARTED", "b");
+  kafka_append (f, "SESSION_ENDED", "b");
+  /* at least two failed attempts (each after message.timeout.ms) */
+  g_assert_true (evcp_test_wait_until (NULL, sender_failed, sender, 30000));
+  g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_KAFKA), ==, 3);
+
+  g_assert_true (evcp_test_cluster_set_up (f->cluster, -1));
+  records = evcp_test_consumer_wait_for (consumer, 3, 30000);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_outbox_empty, f, 30000));
+  described = describe_records (records);
+  g_assert_cmpstr (described, ==, "2:replayed:a\n3:replayed:b\n4:replayed:b\n");
+
+  /* after the recovery: live again */
+  kafka_append (f, "SESSION_STARTED", "c");
+  more = evcp_test_consumer_wait_for (consumer, 1, WAIT_MS);
+  described_more = describe_records (more);
+  g_assert_cmpstr (described_more, ==, "5:live:c\n");
+  /* each seq exactly once */
+  extra = evcp_test_consumer_wait_for (consumer, 1, 1000);
+  g_assert_cmpuint (extra->len, ==, 0);
+}
+
+/* Records left in the file by an earlier run are replayed, in order. */
+static void
+test_sender_restart_replays (KafkaFixture *f, gconstpointer data)
+{
+  g_autoptr(EvcpTestConsumer) consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster), TOPIC);
+  g_autoptr(EvcpKafkaOutboxSender) sender = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autofree gchar *described = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* the earlier run could not send them */
+  kafka_append (f, "SESSION_STARTED", "a");
+  kafka_append (f, "SESSION_ENDED", "a");
+  g_clear_object (&f->outbox);
+  f->outbox = evcp_outbox_new (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (evcp_outbox_get_open_seq (f->outbox), ==, 3);
+
+  sender = evcp_kafka_outbox_sender_new (f->outbox, f->producer);
+  evcp_kafka_outbox_sender_start (sender);
+  kafka_append (f, "SESSION_STARTED", "b");
+  records = evcp_test_consumer_wait_for (consumer, 3, WAIT_MS);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_outbox_empty, f, WAIT_MS));
+  described = describe_records (records);
+  g_assert_cmpstr (described, ==, "1:replayed:a\n2:replayed:a\n3:live:b\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* link failures are logged as warnings on purpose; criticals stay fatal */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+
+#define ADD(path, func) \
+  g_test_add ("/central-client/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("auth-then-outbox-in-order", test_auth_then_outbox_in_order);
+  ADD ("auth-monitor-price", test_auth_monitor_price);
+  ADD ("nack-resends-same-frame", test_nack_resends_same_frame);
+  ADD ("silence-resends-then-reconnects", test_silence_resends_then_reconnects);
+  ADD ("nacks-break-link", test_nacks_break_link);
+  ADD ("late-ack-not-taken-for-next", test_late_ack_not_taken_for_next);
+  ADD ("link-drop-keeps-outbox", test_link_drop_keeps_outbox);
+  ADD ("restart-resends-pending", test_restart_resends_pending);
+  ADD ("ping-when-idle", test_ping_when_idle);
+  ADD ("commands", test_commands);
+  ADD ("ack-before-acting", test_ack_before_acting);
+  ADD ("auth-ko-retries", test_auth_ko_retries);
+  ADD ("auth-no-answer", test_auth_no_answer);
+  ADD ("eot-from-central", test_eot_from_central);
+  ADD ("supply-best-effort", test_supply_best_effort);
+  ADD ("supply-resent", test_supply_resent);
+  ADD ("stop-sends-eot", test_stop_sends_eot);
+  ADD ("central-closes", test_central_closes);
+#undef ADD
+#define ADD(path, func) \
+  g_test_add ("/kafka-outbox-sender/" path, KafkaFixture, NULL, kafka_fixture_set_up, func, kafka_fixture_tear_down)
+  ADD ("in-order", test_sender_in_order);
+  ADD ("broker-down-then-up", test_sender_broker_down_then_up);
+  ADD ("restart-replays", test_sender_restart_replays);
+#undef ADD
+  return g_test_run ();
+}
