@@ -8,24 +8,30 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-json-scan.h"
 #include "evcp-message.h"
 
 struct _EvcpMessage
 {
-  GObject     parent_instance;
+  GObject        parent_instance;
 
-  GBytes     *raw;
-  GBytes     *key_bytes;
-  gchar      *key;        /* the key as text, NULL if absent or not UTF-8 */
-  gchar      *topic;
-  gint32      partition;
-  gint64      offset;
+  GBytes        *raw;
+  GBytes        *key_bytes;
+  gchar         *key;        /* the key as text, NULL if absent or not UTF-8 */
+  gchar         *topic;
+  gint32         partition;
+  gint64         offset;
 
-  JsonNode   *root_node;
-  JsonObject *root;       /* borrowed from root_node */
-  JsonObject *data;       /* borrowed; NULL if absent */
-  const gchar *kind;      /* borrowed from root */
-  const gchar *timestamp; /* borrowed from root, may be NULL */
+  gboolean       parsed;
+  EvcpJsonIndex  index;      /* members of the top level and of "data" */
+  gchar         *kind;
+  gchar         *timestamp;  /* NULL if absent */
+  GPtrArray     *strings;    /* decoded strings handed out, freed with the message */
+
+  /* a json-glib tree, only for those who ask for one */
+  JsonNode      *root_node;
+  JsonObject    *root;
+  JsonObject    *data;
 };
 
 G_DEFINE_TYPE (EvcpMessage, evcp_message, G_TYPE_OBJECT)
@@ -40,6 +46,10 @@ evcp_message_finalize (GObject *object)
   g_clear_pointer (&self->key, g_free);
   g_clear_pointer (&self->topic, g_free);
   g_clear_pointer (&self->root_node, json_node_unref);
+  evcp_json_index_clear (&self->index);
+  g_free (self->kind);
+  g_free (self->timestamp);
+  g_clear_pointer (&self->strings, g_ptr_array_unref);
 
   G_OBJECT_CLASS (evcp_message_parent_class)->finalize (object);
 }
@@ -115,49 +125,6 @@ evcp_message_new_from_json (const gchar *json, GError **error)
   return g_steal_pointer (&self);
 }
 
-/* Nesting depth of a JSON text, counted without recursion and stopping at
- * @limit + 1, so that a hostile message cannot exhaust the stack of the
- * recursive JSON parser. Brackets inside strings do not count. */
-static guint
-json_depth (const gchar *p, gsize len, guint limit)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      gchar c = p[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      switch (c)
-        {
-        case '"':
-          in_string = TRUE;
-          break;
-        case '{':
-        case '[':
-          if (++depth > limit)
-            return depth;
-          break;
-        case '}':
-        case ']':
-          if (depth > 0)
-            depth--;
-          break;
-        default:
-          break;
-        }
-    }
-  return depth;
-}
-
 /**
  * evcp_message_parse:
  * @limits: (nullable): size and depth limits, %NULL for the defaults
@@ -176,17 +143,15 @@ evcp_message_parse (EvcpMessage              *self,
 {
   gsize max_size = EVCP_MESSAGE_DEFAULT_MAX_SIZE;
   guint max_depth = EVCP_MESSAGE_DEFAULT_MAX_DEPTH;
-  g_autoptr(JsonParser) parser = NULL;
-  g_autoptr(GError) local_error = NULL;
+  EvcpJsonIndex index;
+  const EvcpJsonMember *kind, *ts, *data;
   const gchar *text;
   gsize len;
-  guint depth;
-  JsonNode *node;
 
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->root_node != NULL)
+  if (self->parsed)
     return TRUE;
 
   if (limits != NULL && limits->max_size > 0)
@@ -210,88 +175,82 @@ evcp_message_parse (EvcpMessage              *self,
                    _("Message of %s bytes exceeds the limit of %s bytes"), len_str, max_str);
       return FALSE;
     }
-  if (!g_utf8_validate_len (text, len, NULL))
+
+  /* One pass: grammar, UTF-8 and depth, without recursion deeper than the
+   * limit, and an index of the two levels the contract uses. */
+  switch (evcp_json_scan (text, len, max_depth, &index))
     {
+    case EVCP_JSON_SCAN_OK:
+      break;
+    case EVCP_JSON_SCAN_NOT_UTF8:
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_NOT_UTF8,
                            _("Message is not valid UTF-8"));
       return FALSE;
-    }
-  depth = json_depth (text, len, max_depth);
-  if (depth > max_depth)
-    {
+    case EVCP_JSON_SCAN_TOO_DEEP:
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_TOO_DEEP,
                    _("Message nesting exceeds the limit of %u levels"), max_depth);
       return FALSE;
-    }
-
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, &local_error))
-    {
-      g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
-                   _("Malformed JSON: %s"), local_error->message);
-      return FALSE;
-    }
-  node = json_parser_get_root (parser);
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
-    {
+    case EVCP_JSON_SCAN_NOT_OBJECT:
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                            _("Message is not a JSON object"));
       return FALSE;
-    }
-
-  {
-    JsonObject *root = json_node_get_object (node);
-    JsonNode *kind = json_object_get_member (root, "kind");
-    JsonNode *ts = json_object_get_member (root, "timestamp");
-    JsonNode *data = json_object_get_member (root, "data");
-    const gchar *timestamp = NULL;
-
-    if (kind == NULL || JSON_NODE_TYPE (kind) != JSON_NODE_VALUE ||
-        json_node_get_value_type (kind) != G_TYPE_STRING ||
-        *json_node_get_string (kind) == '\0')
+    case EVCP_JSON_SCAN_SYNTAX:
+    default:
       {
-        g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
-                             _("Message has no \"kind\" string"));
+        g_autofree gchar *offset = g_strdup_printf ("%" G_GSIZE_FORMAT, index.error_offset);
+
+        /* TRANSLATORS: what is wrong, then the byte offset */
+        g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                     _("Malformed JSON: %s at byte %s"), index.error, offset);
         return FALSE;
       }
-    if (ts != NULL && !JSON_NODE_HOLDS_NULL (ts))
-      {
-        g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
-        g_autoptr(GDateTime) dt = NULL;
+    }
 
-        if (JSON_NODE_TYPE (ts) != JSON_NODE_VALUE ||
-            json_node_get_value_type (ts) != G_TYPE_STRING)
-          {
-            g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
-                                 _("\"timestamp\" is not a string"));
-            return FALSE;
-          }
-        dt = g_date_time_new_from_iso8601 (json_node_get_string (ts), utc);
-        if (dt == NULL)
-          {
-            g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
-                         _("\"timestamp\" is not ISO 8601: %s"),
-                         json_node_get_string (ts));
-            return FALSE;
-          }
-        timestamp = json_node_get_string (ts);
-      }
-    if (data != NULL && !JSON_NODE_HOLDS_NULL (data))
-      {
-        if (!JSON_NODE_HOLDS_OBJECT (data))
-          {
-            g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
-                                 _("\"data\" is not an object"));
-            return FALSE;
-          }
-        self->data = json_node_get_object (data);
-      }
-    /* Only now: on failure, nothing may borrow from the freed tree. */
-    self->root = root;
-    self->kind = json_node_get_string (kind);
-    self->timestamp = timestamp;
-  }
-  self->root_node = json_node_ref (node);
+  kind = evcp_json_find (text, index.root, "kind");
+  ts = evcp_json_find (text, index.root, "timestamp");
+  data = evcp_json_find (text, index.root, "data");
+  if (kind == NULL || kind->type != EVCP_JSON_STRING || kind->val_len == 0)
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                           _("Message has no \"kind\" string"));
+      evcp_json_index_clear (&index);
+      return FALSE;
+    }
+  if (data != NULL && data->type != EVCP_JSON_OBJECT && data->type != EVCP_JSON_NULL)
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                           _("\"data\" is not an object"));
+      evcp_json_index_clear (&index);
+      return FALSE;
+    }
+  if (ts != NULL && ts->type != EVCP_JSON_NULL)
+    {
+      g_autoptr(GTimeZone) utc = NULL;
+      g_autoptr(GDateTime) dt = NULL;
+      g_autofree gchar *timestamp = NULL;
+
+      if (ts->type != EVCP_JSON_STRING)
+        {
+          g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                               _("\"timestamp\" is not a string"));
+          evcp_json_index_clear (&index);
+          return FALSE;
+        }
+      timestamp = evcp_json_decode_string (text, ts);
+      utc = g_time_zone_new_utc ();
+      dt = g_date_time_new_from_iso8601 (timestamp, utc);
+      if (dt == NULL)
+        {
+          g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                       _("\"timestamp\" is not ISO 8601: %.64s"), timestamp);
+          evcp_json_index_clear (&index);
+          return FALSE;
+        }
+      self->timestamp = g_steal_pointer (&timestamp);
+    }
+  self->kind = evcp_json_decode_string (text, kind);
+  self->index = index;
+  self->parsed = TRUE;
   return TRUE;
 }
 
@@ -299,7 +258,7 @@ gboolean
 evcp_message_is_parsed (EvcpMessage *self)
 {
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
-  return self->root_node != NULL;
+  return self->parsed;
 }
 
 const gchar *
@@ -316,10 +275,38 @@ evcp_message_get_timestamp (EvcpMessage *self)
   return self->timestamp;
 }
 
+/* The json-glib tree of a parsed message, built on first use only: the
+ * handlers' look-ups do without it. */
+static void
+ensure_tree (EvcpMessage *self)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  JsonNode *data;
+  gsize len;
+  const gchar *text;
+
+  if (!self->parsed || self->root_node != NULL)
+    return;
+  text = g_bytes_get_data (self->raw, &len);
+  parser = json_parser_new_immutable ();
+  if (!json_parser_load_from_data (parser, text, (gssize) len, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_warning ("json-glib refuses a message the scanner accepted");
+      return;
+    }
+  self->root_node = json_node_ref (json_parser_get_root (parser));
+  self->root = json_node_get_object (self->root_node);
+  data = json_object_get_member (self->root, "data");
+  if (data != NULL && JSON_NODE_HOLDS_OBJECT (data))
+    self->data = json_node_get_object (data);
+}
+
 JsonObject *
 evcp_message_get_root (EvcpMessage *self)
 {
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  ensure_tree (self);
   return self->root;
 }
 
@@ -327,6 +314,7 @@ JsonObject *
 evcp_message_get_data (EvcpMessage *self)
 {
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  ensure_tree (self);
   return self->data;
 }
 
@@ -391,6 +379,7 @@ evcp_message_lookup (EvcpMessage *self, const gchar *field)
   g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
   g_return_val_if_fail (field != NULL, NULL);
 
+  ensure_tree (self);
   if (self->data != NULL)
     node = json_object_get_member (self->data, field);
   if (node == NULL && self->root != NULL)
@@ -400,10 +389,29 @@ evcp_message_lookup (EvcpMessage *self, const gchar *field)
   return node;
 }
 
+/* The member for @field, under "data" first, then at the top level; a
+ * JSON null counts as absent. */
+static const EvcpJsonMember *
+find (EvcpMessage *self, const gchar *field)
+{
+  const gchar *text = g_bytes_get_data (self->raw, NULL);
+  const EvcpJsonMember *m = NULL;
+
+  if (!self->parsed)
+    return NULL;
+  m = evcp_json_find (text, self->index.data, field);
+  if (m == NULL)
+    m = evcp_json_find (text, self->index.root, field);
+  if (m != NULL && m->type == EVCP_JSON_NULL)
+    return NULL;
+  return m;
+}
+
 gboolean
 evcp_message_has_field (EvcpMessage *self, const gchar *field)
 {
-  return evcp_message_lookup (self, field) != NULL;
+  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  return find (self, field) != NULL;
 }
 
 static gboolean
@@ -423,19 +431,52 @@ evcp_message_get_string (EvcpMessage  *self,
                          const gchar **out,
                          GError      **error)
 {
-  JsonNode *node = evcp_message_lookup (self, field);
+  const EvcpJsonMember *m;
+  gchar *value;
+
+  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = NULL;
-  if (node == NULL)
+  m = find (self, field);
+  if (m == NULL)
     return missing (field, required, error);
-  if (JSON_NODE_TYPE (node) != JSON_NODE_VALUE ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
+  if (m->type != EVCP_JSON_STRING)
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                    _("Field \"%s\" must be a string"), field);
       return FALSE;
     }
-  *out = json_node_get_string (node);
+  value = evcp_json_decode_string (g_bytes_get_data (self->raw, NULL), m);
+  if (self->strings == NULL)
+    self->strings = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (self->strings, value);
+  *out = value;
+  return TRUE;
+}
+
+/* A number member's value; *is_integer tells whether it has no fraction
+ * or exponent (and fits in 64 bits). */
+static gboolean
+number_value (EvcpMessage *self, const EvcpJsonMember *m, gdouble *d, gint64 *i, gboolean *is_integer)
+{
+  const gchar *text = (const gchar *) g_bytes_get_data (self->raw, NULL) + m->val_start;
+  g_autofree gchar *heap = NULL;
+  gchar stack[64];
+  gchar *copy = stack;
+
+  if (m->val_len >= sizeof stack)
+    copy = heap = g_malloc (m->val_len + 1);
+  memcpy (copy, text, m->val_len);
+  copy[m->val_len] = '\0';
+  *is_integer = FALSE;
+  if (m->is_integer && g_ascii_string_to_signed (copy, 10, G_MININT64, G_MAXINT64, i, NULL))
+    {
+      *is_integer = TRUE;
+      *d = (gdouble) *i;
+      return TRUE;
+    }
+  *d = g_ascii_strtod (copy, NULL);
   return TRUE;
 }
 
@@ -446,23 +487,24 @@ evcp_message_get_number (EvcpMessage  *self,
                          gdouble      *out,
                          GError      **error)
 {
-  JsonNode *node = evcp_message_lookup (self, field);
-  GType type;
+  const EvcpJsonMember *m;
+  gint64 i;
+  gboolean is_integer;
+
+  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = 0;
-  if (node == NULL)
+  m = find (self, field);
+  if (m == NULL)
     return missing (field, required, error);
-  type = JSON_NODE_TYPE (node) == JSON_NODE_VALUE ? json_node_get_value_type (node) : G_TYPE_INVALID;
-  if (type == G_TYPE_INT64)
-    *out = (gdouble) json_node_get_int (node);
-  else if (type == G_TYPE_DOUBLE)
-    *out = json_node_get_double (node);
-  else
+  if (m->type != EVCP_JSON_NUMBER)
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                    _("Field \"%s\" must be a number"), field);
       return FALSE;
     }
+  number_value (self, m, out, &i, &is_integer);
   if (!isfinite (*out))
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
@@ -479,22 +521,22 @@ evcp_message_get_integer (EvcpMessage  *self,
                           gint64       *out,
                           GError      **error)
 {
-  JsonNode *node = evcp_message_lookup (self, field);
-  GType type;
+  const EvcpJsonMember *m;
+  gdouble d;
+  gboolean is_integer;
+
+  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = 0;
-  if (node == NULL)
+  m = find (self, field);
+  if (m == NULL)
     return missing (field, required, error);
-  type = JSON_NODE_TYPE (node) == JSON_NODE_VALUE ? json_node_get_value_type (node) : G_TYPE_INVALID;
-  if (type == G_TYPE_INT64)
+  if (m->type == EVCP_JSON_NUMBER)
     {
-      *out = json_node_get_int (node);
-      return TRUE;
-    }
-  if (type == G_TYPE_DOUBLE)
-    {
-      gdouble d = json_node_get_double (node);
-
+      number_value (self, m, &d, out, &is_integer);
+      if (is_integer)
+        return TRUE;
       /* 3600.0 is an integer; 3600.5 and 1e300 are not */
       if (isfinite (d) && d == floor (d) && fabs (d) < 9.0e15)
         {
@@ -502,6 +544,7 @@ evcp_message_get_integer (EvcpMessage  *self,
           return TRUE;
         }
     }
+  *out = 0;
   g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                _("Field \"%s\" must be an integer"), field);
   return FALSE;

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * A strict, single-pass JSON (RFC 8259) validator for consumed messages:
+ * it checks the grammar, UTF-8 (inside strings; nothing but ASCII is allowed
+ * outside) and the nesting depth, and indexes the members of the top-level
+ * object and of its "data" object, the two levels the message contract
+ * uses. No tree is built and strings are decoded only when asked for, so a
+ * message costs one pass over its bytes and two small allocations.
+ *
+ * Strict: what RFC 8259 does not allow is refused (json-glib accepts some of
+ * it: comments, single quotes, leading zeros, raw tabs in strings, trailing
+ * data), except a leading UTF-8 byte order mark, which §8.1 lets a parser
+ * ignore. Everything it accepts json-glib accepts with the same members
+ * (tests/fuzz/fuzz-json-scan.c checks that).
+ */
+
+typedef enum {
+  EVCP_JSON_STRING,
+  EVCP_JSON_NUMBER,
+  EVCP_JSON_OBJECT,
+  EVCP_JSON_ARRAY,
+  EVCP_JSON_TRUE,
+  EVCP_JSON_FALSE,
+  EVCP_JSON_NULL,
+} EvcpJsonType;
+
+typedef struct {
+  guint32 key_start;     /* inside the quotes */
+  guint32 key_len;
+  guint32 val_start;     /* strings: inside the quotes; others: the whole token */
+  guint32 val_len;
+  guint8  type;          /* EvcpJsonType */
+  guint8  key_escaped;
+  guint8  val_escaped;
+  guint8  is_integer;    /* numbers without fraction or exponent */
+} EvcpJsonMember;
+
+typedef enum {
+  EVCP_JSON_SCAN_OK,
+  EVCP_JSON_SCAN_SYNTAX,
+  EVCP_JSON_SCAN_NOT_UTF8,
+  EVCP_JSON_SCAN_TOO_DEEP,
+  EVCP_JSON_SCAN_NOT_OBJECT,
+} EvcpJsonScanResult;
+
+typedef struct {
+  GArray *root;          /* of EvcpJsonMember: the top-level object */
+  GArray *data;          /* of EvcpJsonMember: its last "data" member, if an object; else NULL */
+  gsize   error_offset;  /* where a syntax error was found */
+  const gchar *error;    /* what it was (static string) */
+} EvcpJsonIndex;
+
+EvcpJsonScanResult evcp_json_scan          (const gchar          *text,
+                                            gsize                 len,
+                                            guint                 max_depth,
+                                            EvcpJsonIndex        *index);
+void               evcp_json_index_clear   (EvcpJsonIndex        *index);
+
+/* The last member named @name (escapes in keys are decoded), or NULL. */
+const EvcpJsonMember *evcp_json_find       (const gchar          *text,
+                                            GArray               *members,
+                                            const gchar          *name);
+/* A string member's value, unescaped, newly allocated. */
+gchar             *evcp_json_decode_string (const gchar          *text,
+                                            const EvcpJsonMember *member);
+
+G_END_DECLS
