@@ -1,0 +1,396 @@
+/* evcp-central: a reference Central of the legacy socket protocol, for
+ * development, tests and demos. A thin entry point: the work is done by
+ * EvcpCentralServer; this file reads the settings, the operator's commands
+ * from standard input, and draws the panel or prints plain lines. */
+#define G_LOG_DOMAIN "evcp-central"
+
+#include "evcp-build-config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <gio/gio.h>
+#include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
+#ifdef G_OS_UNIX
+#include <gio/gunixinputstream.h>
+#else
+#include <windows.h>
+#include <gio/gwin32inputstream.h>
+#endif
+
+#include "evcp-central-commands.h"
+#include "evcp-central-db.h"
+#include "evcp-central-panel.h"
+#include "evcp-central-server.h"
+#include "evcp-config.h"
+#include "evcp-platform.h"
+
+/* How long the EOTs may take to go out at exit. */
+#define SHUTDOWN_TIMEOUT_MS 2000
+
+typedef struct {
+  GMainLoop         *loop;
+  EvcpCentralServer *server;
+  EvcpCentralPanel  *panel;     /* NULL: plain lines */
+  GDataInputStream  *in;
+  GCancellable      *cancellable;
+  gboolean           reading;     /* a read of stdin is pending */
+  gboolean           quitting;
+  gboolean           verbose;
+} Context;
+
+/* The panel that log lines go to; the log writer may run on any thread. */
+G_LOCK_DEFINE_STATIC (panel_lock);
+static EvcpCentralPanel *log_panel;
+static gboolean log_verbose;
+
+static GLogWriterOutput
+panel_log_writer (GLogLevelFlags   level,
+                  const GLogField *fields,
+                  gsize            n_fields,
+                  gpointer         user_data)
+{
+  const gchar *message = NULL;
+  gboolean done = FALSE;
+
+  if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 && !log_verbose)
+    return G_LOG_WRITER_HANDLED;
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+      message = fields[i].value;
+  G_LOCK (panel_lock);
+  if (log_panel != NULL && message != NULL)
+    {
+      evcp_central_panel_add_event (log_panel, level, message);
+      done = TRUE;
+    }
+  G_UNLOCK (panel_lock);
+  if (done && (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) == 0)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+static void
+reply (Context *ctx, const gchar *answer)
+{
+  if (ctx->panel != NULL)
+    {
+      evcp_central_panel_set_answer (ctx->panel, answer);
+      return;
+    }
+  fputs (answer, stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+static void
+quit (Context *ctx)
+{
+  ctx->quitting = TRUE;
+  g_main_loop_quit (ctx->loop);
+}
+
+static gboolean
+on_shutdown (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  if (!ctx->quitting)
+    g_message (_("Shutting down"));
+  quit (ctx);
+  return G_SOURCE_CONTINUE;
+}
+
+static void read_next (Context *ctx);
+
+static void
+read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Context *ctx = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *line = NULL;
+  g_autofree gchar *answer = NULL;
+  gboolean want_quit = FALSE;
+
+  ctx->reading = FALSE;
+  line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (line == NULL)
+    {
+      if (error != NULL)
+        g_warning (_("Cannot read standard input: %s"), error->message);
+      else
+        g_message (_("End of standard input: shutting down"));
+      quit (ctx);
+      return;
+    }
+  answer = evcp_central_command_run (ctx->server, line, &want_quit);
+  if (answer != NULL)
+    reply (ctx, answer);
+  if (want_quit)
+    quit (ctx);
+  else
+    read_next (ctx);
+}
+
+static void
+read_next (Context *ctx)
+{
+  ctx->reading = TRUE;
+  g_data_input_stream_read_line_async (ctx->in, G_PRIORITY_DEFAULT, ctx->cancellable,
+                                       read_line_cb, ctx);
+}
+
+static GInputStream *
+stdin_stream_new (void)
+{
+#ifdef G_OS_UNIX
+  return g_unix_input_stream_new (0, FALSE);
+#else
+  return g_win32_input_stream_new (GetStdHandle (STD_INPUT_HANDLE), FALSE);
+#endif
+}
+
+static gboolean
+finished (Context *ctx)
+{
+  return !ctx->reading && evcp_central_server_is_finished (ctx->server);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Lets the EOTs go out and the connections close, for a bounded time. */
+static void
+drain (Context *ctx)
+{
+  gint64 deadline = g_get_monotonic_time () + SHUTDOWN_TIMEOUT_MS * 1000;
+  g_autoptr(GSource) tick = g_timeout_source_new (10);
+
+  g_source_set_callback (tick, tick_cb, NULL, NULL);
+  g_source_attach (tick, NULL);
+  while (!finished (ctx) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (tick);
+}
+
+/* Whether Kafka was asked for: an option, KAFKA_BROKERS, or [kafka] brokers. */
+static gboolean
+kafka_requested (const gchar *option, const gchar *config_file)
+{
+  const gchar *env = g_getenv ("KAFKA_BROKERS");
+  g_autoptr(GKeyFile) key_file = NULL;
+
+  if (option != NULL || (env != NULL && *env != '\0'))
+    return TRUE;
+  if (config_file == NULL)
+    return FALSE;
+  key_file = g_key_file_new ();
+  return g_key_file_load_from_file (key_file, config_file, G_KEY_FILE_NONE, NULL) &&
+         g_key_file_has_key (key_file, "kafka", "brokers", NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) option_context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpConfig) config = NULL;
+  g_autoptr(EvcpCentralDb) db = NULL;
+  g_autoptr(EvcpCentralServer) server = NULL;
+  g_autoptr(EvcpCentralPanel) panel = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(GInputStream) stdin_stream = NULL;
+  g_autoptr(GCancellable) cancellable = NULL;
+  g_autoptr(GDataInputStream) in = NULL;
+  g_autofree gchar *config_file = NULL;
+  g_autofree gchar *listen_address = NULL;
+  g_autofree gchar *db_path = NULL;
+  g_autofree gchar *brokers = NULL;
+  g_autofree gchar *group_id = NULL;
+  gint port = -1;
+  gint ack_timeout_ms = 0;
+  gboolean use_panel = FALSE;
+  gboolean no_panel = FALSE;
+  gboolean no_kafka = FALSE;
+  gboolean no_stdin = FALSE;
+  gboolean verbose = FALSE;
+  gboolean version = FALSE;
+  const gchar *env_config;
+  Context ctx = { 0 };
+  const GOptionEntry entries[] = {
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+      /* TRANSLATORS: --port option */
+      N_("Listen on this TCP port (overrides CENTRAL_PORT; default 5000; 0: any free port)"), N_("PORT") },
+    { "listen-address", 0, 0, G_OPTION_ARG_STRING, &listen_address,
+      N_("Listen on this IP address (default 127.0.0.1)"), N_("ADDRESS") },
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db_path,
+      N_("Keep the registry, tickets and events in this SQLite file (“:memory:” for none)"), N_("FILE") },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      N_("Read settings from this key file ([central] port, [kafka] brokers, [librdkafka…])"), N_("FILE") },
+    { "kafka-brokers", 0, 0, G_OPTION_ARG_STRING, &brokers,
+      N_("Also consume charging_sessions and monitoring_events from Kafka (overrides KAFKA_BROKERS)"),
+      N_("HOST:PORT,…") },
+    { "kafka-group", 0, 0, G_OPTION_ARG_STRING, &group_id,
+      N_("Kafka consumer group (default evcp-central)"), N_("GROUP") },
+    { "no-kafka", 0, 0, G_OPTION_ARG_NONE, &no_kafka,
+      N_("Do not use Kafka, even if KAFKA_BROKERS is set"), NULL },
+    { "panel", 0, 0, G_OPTION_ARG_NONE, &use_panel,
+      N_("Draw the live panel even if standard output is not a terminal"), NULL },
+    { "no-panel", 0, 0, G_OPTION_ARG_NONE, &no_panel,
+      N_("Print plain lines even on a terminal"), NULL },
+    { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin,
+      N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
+    { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
+      N_("Send a frame again when no ACK came within this time (default 1000; for tests)"), N_("MS") },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Show the version and exit"), NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  option_context = g_option_context_new (NULL);
+  g_option_context_set_summary (option_context,
+    _("A reference Central for development, tests and demos: accepts the Engines and Monitors\n"
+      "of charging points over the legacy socket protocol, keeps a registry in SQLite, and\n"
+      "optionally follows charging_sessions and monitoring_events on Kafka.\n\n"
+      "Prints “LISTENING <port>” once it listens, then reads commands from standard input,\n"
+      "one per line, each answered with “OK …” or “ERR <reason>”:\n"
+      "  stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>,\n"
+      "  list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
+  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("evcp-central: %s\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("evcp-central %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel))
+    {
+      g_printerr ("evcp-central: %s\n",
+                  _("Invalid options: --port takes 0 to 65535, --ack-timeout a positive number, "
+                    "and --panel and --no-panel exclude each other"));
+      return 2;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+  log_verbose = verbose;
+
+  config = evcp_config_new ();
+  if (!evcp_config_load_environment (config, NULL, &error))
+    goto fail;
+  env_config = g_getenv ("EVCP_CONFIG");
+  if (config_file == NULL && env_config != NULL && *env_config != '\0')
+    config_file = g_strdup (env_config);
+  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
+    goto fail;
+  if (port < 0)
+    port = (gint) config->central_port;
+  if (db_path == NULL)
+    {
+      g_autofree gchar *dir = evcp_platform_default_state_dir ("central");
+
+      db_path = g_build_filename (dir, "central.db", NULL);
+    }
+  if (!use_panel && !no_panel)
+    use_panel = g_log_writer_supports_color (fileno (stdout));
+
+  /* stdout carries LISTENING, the answers and the panel: log lines go to
+   * stderr, or into the panel */
+  g_log_writer_default_set_use_stderr (TRUE);
+  if (use_panel)
+    g_log_set_writer_func (panel_log_writer, NULL, NULL);
+
+  db = evcp_central_db_open (db_path, &error);
+  if (db == NULL)
+    goto fail;
+  server = evcp_central_server_new (db);
+  if (ack_timeout_ms > 0)
+    evcp_central_server_set_timing (server, (guint) ack_timeout_ms, 0);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  ctx.loop = loop;
+  ctx.server = server;
+  ctx.verbose = verbose;
+  evcp_platform_watch_shutdown (on_shutdown, &ctx);
+
+  if (!evcp_central_server_listen (server, listen_address, (guint16) port, &error))
+    goto fail;
+  g_print ("LISTENING %u\n", evcp_central_server_get_port (server));
+  fflush (stdout);
+  g_message (_("Database: %s"), db_path);
+
+  if (!no_kafka && kafka_requested (brokers, config_file))
+    {
+      if (brokers != NULL)
+        {
+          g_free (config->kafka_brokers);
+          config->kafka_brokers = g_steal_pointer (&brokers);
+        }
+      if (!evcp_central_server_start_kafka (server, config->kafka_brokers, group_id,
+                                            config->rdkafka, config->rdkafka_consumer, &error))
+        goto fail;
+    }
+  else
+    g_message (_("Kafka not used: the socket protocol only"));
+
+  if (use_panel)
+    {
+      panel = evcp_central_panel_new (server, stdout);
+      ctx.panel = panel;
+      G_LOCK (panel_lock);
+      log_panel = panel;
+      G_UNLOCK (panel_lock);
+    }
+
+  if (!no_stdin)
+    {
+      stdin_stream = stdin_stream_new ();
+      in = g_data_input_stream_new (stdin_stream);
+      g_data_input_stream_set_newline_type (in, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+      cancellable = g_cancellable_new ();
+      ctx.in = in;
+      ctx.cancellable = cancellable;
+      read_next (&ctx);
+    }
+
+  g_main_loop_run (loop);
+
+  /* the panel shows the last state before the connections close; what is
+   * logged afterwards goes to stderr */
+  if (panel != NULL)
+    {
+      evcp_central_panel_finish (panel);
+      G_LOCK (panel_lock);
+      log_panel = NULL;
+      G_UNLOCK (panel_lock);
+    }
+  if (cancellable != NULL)
+    g_cancellable_cancel (cancellable);
+  evcp_central_server_shutdown (server);
+  drain (&ctx);
+  evcp_central_db_close (db);
+  g_message (_("Stopped"));
+  return EXIT_SUCCESS;
+
+fail:
+  g_printerr ("evcp-central: %s\n", error->message);
+  return EXIT_FAILURE;
+}
