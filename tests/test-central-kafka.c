@@ -1,0 +1,277 @@
+/* evcp-central with Kafka (evcp-kafka-mock as a process): charging_sessions
+ * and monitoring_events applied to the same registry and database as the
+ * link, with the same deduplication by (cp, role, seq), so that a ticket
+ * seen on both is kept once; and without Kafka (brokers down), the socket
+ * alone. */
+#include "evcp-build-config.h"
+
+#include <string.h>
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "evcp-test-central.h"
+#include "evcp-test-util.h"
+
+#define KAFKA_WAIT_MS 30000
+
+typedef struct {
+  EvcpTestMockProcess *mock;
+  gchar               *tmpdir;
+  gchar               *db_path;
+  EvcpTestCentral     *central;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->mock = evcp_test_mock_process_start (NULL, &error);
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("evcp-test-central-kafka-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->db_path = g_build_filename (f->tmpdir, "central.db", NULL);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = g_dir_open (f->tmpdir, 0, NULL);
+  const gchar *name;
+
+  g_clear_pointer (&f->central, evcp_test_central_free);
+  g_assert_true (evcp_test_mock_process_stop (f->mock, &error));
+  g_assert_no_error (error);
+  evcp_test_mock_process_free (f->mock);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (f->tmpdir, name, NULL);
+
+      if (g_test_failed () && g_str_has_suffix (name, ".log"))
+        {
+          g_autofree gchar *log = NULL;
+
+          if (g_file_get_contents (path, &log, NULL, NULL))
+            g_test_message ("%s:\n%s", name, log);
+        }
+      g_unlink (path);
+    }
+  g_rmdir (f->tmpdir);
+  g_free (f->tmpdir);
+  g_free (f->db_path);
+}
+
+static void
+produce (Fixture *f, const gchar *topic, const gchar *key, const gchar *json)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), topic, key,
+                                    json, -1, &error));
+  g_assert_no_error (error);
+}
+
+typedef struct {
+  EvcpTestCentral *central;
+  const gchar     *name;
+  gint64           value;
+} StatWait;
+
+static gboolean
+stat_reached (gpointer data)
+{
+  StatWait *wait = data;
+
+  return evcp_test_central_get_stat (wait->central, wait->name) >= wait->value;
+}
+
+static void
+wait_stat (EvcpTestCentral *central, const gchar *name, gint64 value)
+{
+  StatWait wait = { central, name, value };
+
+  g_assert_true (evcp_test_wait_until (NULL, stat_reached, &wait, KAFKA_WAIT_MS));
+}
+
+static gboolean
+kafka_connected (gpointer data)
+{
+  g_autoptr(JsonObject) root = evcp_test_central_list (data);
+
+  return g_strcmp0 (json_object_get_string_member (root, "kafka"), "connected") == 0;
+}
+
+static gint64
+cp_int (EvcpTestCentral *central, const gchar *cp_id, const gchar *member)
+{
+  g_autoptr(JsonObject) cp = evcp_test_central_get_cp (central, cp_id);
+
+  g_assert_nonnull (cp);
+  return json_object_get_int_member (cp, member);
+}
+
+static void
+assert_state (EvcpTestCentral *central, const gchar *cp_id, const gchar *state)
+{
+  g_autoptr(JsonObject) cp = evcp_test_central_get_cp (central, cp_id);
+
+  g_assert_nonnull (cp);
+  g_assert_cmpstr (json_object_get_string_member (cp, "state"), ==, state);
+}
+
+static gint64
+db_count (const gchar *path, const gchar *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 value;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  value = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return value;
+}
+
+static void
+test_link_and_kafka (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *brokers = g_strdup_printf ("--kafka-brokers=%s", evcp_test_mock_process_get_bootstrap (f->mock));
+  g_autofree gchar *group = g_strdup_printf ("--kafka-group=test-central-%08x", g_random_int ());
+  const gchar *args[] = { brokers, group, NULL };
+  g_autoptr(EvcpTestPeer) engine = NULL;
+  g_autoptr(EvcpTestPeer) monitor = NULL;
+  g_autoptr(JsonObject) cp = NULL;
+  JsonObject *session;
+  gint64 start = g_get_monotonic_time ();
+
+  f->central = evcp_test_central_start (f->db_path, args);
+  engine = evcp_test_peer_connect (evcp_test_central_get_port (f->central));
+  monitor = evcp_test_peer_connect (evcp_test_central_get_port (f->central));
+  evcp_test_peer_auth (engine, "CP-K1", "ENGINE");
+  evcp_test_peer_auth (monitor, "CP-K1", "MONITOR");
+  g_assert_true (evcp_test_wait_until (NULL, kafka_connected, f->central, KAFKA_WAIT_MS));
+  g_test_message ("Kafka partitions assigned after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+
+  /* the link first, then the same ticket (same seq) on Kafka */
+  evcp_test_peer_send_acked (engine, "TICKET#CP-K1#S-1#u1#4.000#1.20#COMPLETED#3");
+  produce (f, "charging_sessions", "CP-K1",
+           "{\"kind\":\"SESSION_ENDED\",\"timestamp\":\"2026-11-26T10:00:00Z\","
+           "\"data\":{\"cp_id\":\"CP-K1\",\"session_id\":\"S-1\",\"user_id\":\"u1\","
+           "\"kwh\":4.0,\"eur\":1.2,\"reason\":\"COMPLETED\",\"seq\":3}}");
+  wait_stat (f->central, "kafka_messages", 1);
+  g_assert_cmpint (cp_int (f->central, "CP-K1", "tickets"), ==, 1);
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicates"), ==, 1);
+
+  /* Kafka first (the top-level shape), then the link re-sends the same */
+  produce (f, "charging_sessions", "CP-K1",
+           "{\"kind\":\"SESSION_ENDED\",\"cp_id\":\"CP-K1\",\"session_id\":\"S-2\",\"user_id\":\"u2\","
+           "\"kwh\":1.5,\"eur\":0.45,\"reason\":\"UNPLUGGED\",\"seq\":4,\"replayed\":true}");
+  wait_stat (f->central, "kafka_messages", 2);
+  g_assert_cmpint (cp_int (f->central, "CP-K1", "tickets"), ==, 2);
+  evcp_test_peer_send_acked (engine, "TICKET#CP-K1#S-2#u2#1.500#0.45#UNPLUGGED#4");
+  g_assert_cmpint (cp_int (f->central, "CP-K1", "tickets"), ==, 2);
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicates"), ==, 2);
+  /* the seqs on the link went 3, 4: no gap for Kafka's sake */
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "gaps"), ==, 0);
+
+  /* a ticket without seq (an older producer): kept once by its session */
+  produce (f, "charging_sessions", "CP-K1",
+           "{\"kind\":\"SESSION_ENDED\",\"data\":{\"cp_id\":\"CP-K1\",\"session_id\":\"S-1\","
+           "\"user_id\":\"u1\",\"kwh\":4.0,\"eur\":1.2,\"reason\":\"COMPLETED\"}}");
+  wait_stat (f->central, "kafka_messages", 3);
+  g_assert_cmpint (cp_int (f->central, "CP-K1", "tickets"), ==, 2);
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicate_tickets"), ==, 1);
+
+  /* the Monitor: KO on Kafka, then the same FAULT over the link */
+  produce (f, "monitoring_events", "CP-K1",
+           "{\"kind\":\"MONITORING_EVENT\",\"data\":{\"id\":\"CP-K1\",\"status\":\"KO\","
+           "\"previous_status\":\"OK\",\"reason\":\"timeout\",\"consecutive_failures\":3,"
+           "\"latency_ms\":1000,\"availability\":0.9,\"uptime_s\":100,\"seq\":7}}");
+  wait_stat (f->central, "kafka_messages", 4);
+  assert_state (f->central, "CP-K1", "FAULT");
+  evcp_test_peer_send_acked (monitor, "FAULT#CP-K1#timeout#7");
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicates"), ==, 3);
+  evcp_test_peer_send_acked (monitor, "RECOVERED#CP-K1#8");
+  /* the Engine's state: ACTIVE after the ticket of S-2 (seq 4) on Kafka */
+  assert_state (f->central, "CP-K1", "ACTIVE");
+  /* and the recovery seen late on Kafka changes nothing */
+  produce (f, "monitoring_events", "CP-K1",
+           "{\"kind\":\"MONITORING_EVENT\",\"data\":{\"id\":\"CP-K1\",\"status\":\"OK\","
+           "\"previous_status\":\"KO\",\"reason\":\"\",\"seq\":8}}");
+  wait_stat (f->central, "kafka_messages", 5);
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicates"), ==, 4);
+
+  /* garbage on a topic is skipped and holds nothing up; then a CP known
+   * only from Kafka, with its session in progress */
+  produce (f, "charging_sessions", "CP-K2", "not json");
+  produce (f, "charging_sessions", "CP-K2",
+           "{\"kind\":\"SESSION_STARTED\",\"data\":{\"cp_id\":\"CP-K2\",\"session_id\":\"S-9\","
+           "\"user_id\":\"u9\",\"power_kw\":22,\"seq\":10}}");
+  produce (f, "charging_sessions", "CP-K2",
+           "{\"kind\":\"SESSION_TELEMETRY\",\"data\":{\"cp_id\":\"CP-K2\",\"session_id\":\"S-9\","
+           "\"user_id\":\"u9\",\"power_kw\":22,\"kwh\":0.5,\"eur\":0.15,\"seq\":11}}");
+  wait_stat (f->central, "kafka_messages", 7);
+  cp = evcp_test_central_get_cp (f->central, "CP-K2");
+  g_assert_nonnull (cp);
+  g_assert_cmpstr (json_object_get_string_member (cp, "state"), ==, "SUPPLYING");
+  session = json_object_get_object_member (cp, "session");
+  g_assert_cmpstr (json_object_get_string_member (session, "driver"), ==, "u9");
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (session, "kwh"), 0.5, 1e-9);
+
+  g_assert_true (evcp_test_central_log_contains (f->central, "is not a JSON object, skipped"));
+
+  g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 2);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets WHERE session_id = 'S-1' "
+                                         "AND source = 'link'"), ==, 1);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets WHERE session_id = 'S-2' "
+                                         "AND source = 'kafka'"), ==, 1);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM events WHERE cp_id = 'CP-K1' "
+                                         "AND role = 'MONITOR'"), ==, 2);
+}
+
+/* Kafka asked for but unreachable: the socket works as without it. */
+static void
+test_kafka_down (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *brokers = g_strdup_printf ("--kafka-brokers=127.0.0.1:%u", evcp_test_free_port ());
+  const gchar *args[] = { brokers, NULL };
+  g_autoptr(EvcpTestPeer) engine = NULL;
+  g_autoptr(JsonObject) root = NULL;
+  g_autofree gchar *pong = NULL;
+  gint64 start;
+
+  f->central = evcp_test_central_start (f->db_path, args);
+  engine = evcp_test_peer_connect (evcp_test_central_get_port (f->central));
+  evcp_test_peer_auth (engine, "CP-K3", "ENGINE");
+  evcp_test_peer_send_acked (engine, "STATE#CP-K3#SUPPLYING#1");
+  evcp_test_peer_send_acked (engine, "TICKET#CP-K3#S-3#u3#2#0.6#COMPLETED#2");
+  evcp_test_peer_send_acked (engine, "PING#CP-K3");
+  pong = evcp_test_peer_expect_frame (engine);
+  g_assert_cmpstr (pong, ==, "PONG#CP-K3");
+  g_assert_cmpint (cp_int (f->central, "CP-K3", "tickets"), ==, 1);
+  root = evcp_test_central_list (f->central);
+  g_assert_cmpstr (json_object_get_string_member (root, "kafka"), !=, "connected");
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
+  g_test_message ("quit with Kafka down: %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - start) / 1000);
+  evcp_test_peer_expect_eot (engine);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/central-kafka/link-and-kafka", Fixture, NULL, fixture_set_up, test_link_and_kafka, fixture_tear_down);
+  g_test_add ("/central-kafka/kafka-down", Fixture, NULL, fixture_set_up, test_kafka_down, fixture_tear_down);
+  return g_test_run ();
+}
