@@ -18,6 +18,7 @@ struct _EvcpMetricsServer
   GDestroyNotify   notify;
 
   SoupServer      *server;
+  GSocketService  *service;   /* accepts, and hands each connection to @server */
   guint16          port;
   gchar           *host;
   guint64          scrapes;
@@ -111,8 +112,28 @@ handle_metrics (SoupServer        *server,
   self->scrapes++;
   len = out->len;
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  /* a scrape every few seconds needs no kept connection, and the server
+   * then holds none when it stops */
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
   soup_server_message_set_response (msg, EVCP_PROMETHEUS_CONTENT_TYPE, SOUP_MEMORY_TAKE,
                                     g_string_free (out, FALSE), len);
+}
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  EvcpMetricsServer *self = user_data;
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (self->server == NULL ||
+      !soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+    g_debug ("Metrics connection dropped: %s", error != NULL ? error->message : "stopped");
+  return TRUE;
 }
 
 gboolean
@@ -120,7 +141,8 @@ evcp_metrics_server_listen (EvcpMetricsServer *self, const gchar *address, GErro
 {
   g_autoptr(GInetSocketAddress) sa = NULL;
   g_autoptr(SoupServer) server = NULL;
-  GSList *uris;
+  g_autoptr(GSocketService) service = NULL;
+  g_autoptr(GSocketAddress) effective = NULL;
 
   g_return_val_if_fail (EVCP_IS_METRICS_SERVER (self), FALSE);
   g_return_val_if_fail (address != NULL, FALSE);
@@ -131,15 +153,22 @@ evcp_metrics_server_listen (EvcpMetricsServer *self, const gchar *address, GErro
     return FALSE;
   server = soup_server_new ("server-header", "evcp/" PACKAGE_VERSION " ", NULL);
   soup_server_add_handler (server, NULL, handle_metrics, self, NULL);
-  if (!soup_server_listen (server, G_SOCKET_ADDRESS (sa), 0, error))
+  /* GIO listens and accepts, libsoup speaks HTTP on each connection:
+   * with libsoup's own listener (soup_server_listen), Debian 12's libsoup
+   * 3.2.3 leaks every accepted GSocket (seen with valgrind), which an
+   * endpoint scraped every few seconds for months cannot afford. */
+  service = g_socket_service_new ();
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (service), G_SOCKET_ADDRESS (sa),
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
+                                      &effective, error))
     {
       g_prefix_error (error, _("Cannot serve metrics on %s: "), address);
       return FALSE;
     }
-  uris = soup_server_get_uris (server);
-  if (uris != NULL)
-    self->port = (guint16) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  g_signal_connect (service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (service);
+  self->service = g_steal_pointer (&service);
   g_free (self->host);
   self->host = g_inet_address_to_string (g_inet_socket_address_get_address (sa));
   self->server = g_steal_pointer (&server);
@@ -158,6 +187,9 @@ evcp_metrics_server_stop (EvcpMetricsServer *self)
 
   if (self->server == NULL)
     return;
+  g_socket_service_stop (self->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  g_clear_object (&self->service);
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);
   self->port = 0;
