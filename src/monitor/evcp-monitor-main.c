@@ -1,0 +1,175 @@
+/* evcp-monitor: the Monitor of one charging point. A thin entry point: the
+ * work is done by EvcpMonitoringService in libevcp. */
+#define G_LOG_DOMAIN "evcp-monitor"
+
+#include "evcp-build-config.h"
+
+#include <locale.h>
+#include <stdlib.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-config.h"
+#include "evcp-monitoring-service.h"
+#include "evcp-platform.h"
+
+typedef struct {
+  GMainLoop *loop;
+  gboolean   quitting;
+} Context;
+
+static gboolean
+on_shutdown (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  if (!ctx->quitting)
+    g_message (_("Shutting down"));
+  ctx->quitting = TRUE;
+  g_main_loop_quit (ctx->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GOptionContext) option_context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpConfig) config = NULL;
+  g_autoptr(EvcpMonitoringService) service = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  g_autofree gchar *config_file = NULL;
+  g_autofree gchar *cp_id = NULL;
+  g_autofree gchar *brokers = NULL;
+  g_autofree gchar *engine_host = NULL;
+  g_autofree gchar *central_host = NULL;
+  g_autofree gchar *plugin_dir = NULL;
+  g_autofree gchar *state_dir = NULL;
+  g_autofree gchar *location = NULL;
+  g_autofree gchar *metrics_address = NULL;
+  gint engine_port = 0;
+  gint central_port = 0;
+  gint interval_ms = 0;
+  gint ko_after = 0;
+  gint ok_after = 0;
+  gboolean verbose = FALSE;
+  gboolean version = FALSE;
+  const gchar *env_config;
+  Context ctx = { 0 };
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
+      /* TRANSLATORS: --config option */
+      N_("Read settings from this key file"), N_("FILE") },
+    { "cp-id", 0, 0, G_OPTION_ARG_STRING, &cp_id,
+      N_("This charging point's id (overrides CP_ID)"), N_("ID") },
+    { "engine-host", 0, 0, G_OPTION_ARG_STRING, &engine_host,
+      N_("The Engine's host (overrides ENGINE_HOST)"), N_("HOST") },
+    { "engine-port", 0, 0, G_OPTION_ARG_INT, &engine_port,
+      N_("The Engine's health port (overrides ENGINE_PORT)"), N_("PORT") },
+    { "central-host", 0, 0, G_OPTION_ARG_STRING, &central_host,
+      N_("Central's host (overrides CENTRAL_HOST)"), N_("HOST") },
+    { "central-port", 0, 0, G_OPTION_ARG_INT, &central_port,
+      N_("Central's port (overrides CENTRAL_PORT)"), N_("PORT") },
+    { "brokers", 0, 0, G_OPTION_ARG_STRING, &brokers,
+      N_("Kafka bootstrap servers (overrides KAFKA_BROKERS)"), N_("HOST:PORT,…") },
+    { "interval-ms", 0, 0, G_OPTION_ARG_INT, &interval_ms,
+      N_("One health check per interval, also its timeout (at least 100)"), N_("MS") },
+    { "ko-after", 0, 0, G_OPTION_ARG_INT, &ko_after,
+      N_("Failed checks in a row before the status is KO"), N_("N") },
+    { "ok-after", 0, 0, G_OPTION_ARG_INT, &ok_after,
+      N_("Good checks in a row before the status is OK again"), N_("N") },
+    { "metrics-address", 0, 0, G_OPTION_ARG_STRING, &metrics_address,
+      N_("Serve Prometheus metrics on this address (PORT or IP:PORT)"), N_("ADDRESS") },
+    { "location", 0, 0, G_OPTION_ARG_STRING, &location,
+      N_("Where this charging point stands"), N_("TEXT") },
+    { "plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir,
+      N_("Load output plugins from this directory"), N_("DIR") },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      N_("Keep state (the outbox) in this directory"), N_("DIR") },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
+      N_("Show the version and exit"), NULL },
+    { NULL }
+  };
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+
+  option_context = g_option_context_new (NULL);
+  g_option_context_set_summary (option_context,
+    _("The Monitor of an EV charging point: checks the Engine's health and reports it\n"
+      "to Central, to Kafka (monitoring_events) and to output plugins.\n\n"
+      "Settings, lowest precedence first: built-in defaults, the environment\n"
+      "(CP_ID, KAFKA_BROKERS, CENTRAL_HOST, CENTRAL_PORT, ENGINE_HOST, ENGINE_PORT),\n"
+      "the key file (--config, or $EVCP_CONFIG), then these options."));
+  g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
+  if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (version)
+    {
+      g_print ("evcp-monitor %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  if (verbose)
+    g_log_set_debug_enabled (TRUE);
+
+  config = evcp_config_new ();
+  if (!evcp_config_load_environment (config, NULL, &error))
+    goto fail;
+  env_config = g_getenv ("EVCP_CONFIG");
+  if (config_file == NULL && env_config != NULL && *env_config != '\0')
+    config_file = g_strdup (env_config);
+  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
+    goto fail;
+#define OVERRIDE(field, value) \
+  if ((value) != NULL) { g_free (config->field); config->field = g_steal_pointer (&(value)); }
+  OVERRIDE (cp_id, cp_id);
+  OVERRIDE (kafka_brokers, brokers);
+  OVERRIDE (engine_host, engine_host);
+  OVERRIDE (central_host, central_host);
+  OVERRIDE (location, location);
+  OVERRIDE (plugin_dir, plugin_dir);
+  OVERRIDE (state_dir, state_dir);
+  OVERRIDE (monitor_metrics_address, metrics_address);
+#undef OVERRIDE
+#define OVERRIDE_UINT(field, value, min, max, what)                                     \
+  if ((value) != 0)                                                                     \
+    {                                                                                   \
+      if ((value) < (min) || (value) > (max))                                           \
+        {                                                                               \
+          g_printerr (_("evcp-monitor: --%s must be from %d to %d\n"), what, min, max); \
+          return EXIT_FAILURE;                                                          \
+        }                                                                               \
+      config->field = (guint) (value);                                                  \
+    }
+  OVERRIDE_UINT (engine_port, engine_port, 1, 65535, "engine-port");
+  OVERRIDE_UINT (central_port, central_port, 1, 65535, "central-port");
+  OVERRIDE_UINT (health_interval_ms, interval_ms, EVCP_MIN_HEALTH_INTERVAL_MS, 3600000, "interval-ms");
+  OVERRIDE_UINT (ko_after, ko_after, 1, 1000, "ko-after");
+  OVERRIDE_UINT (ok_after, ok_after, 1, 1000, "ok-after");
+#undef OVERRIDE_UINT
+
+  loop = g_main_loop_new (NULL, FALSE);
+  ctx.loop = loop;
+  evcp_platform_watch_shutdown (on_shutdown, &ctx);
+
+  service = evcp_monitoring_service_new (config);
+  if (!evcp_monitoring_service_start (service, &error))
+    goto fail;
+
+  g_main_loop_run (loop);
+
+  evcp_monitoring_service_stop (service);
+  return EXIT_SUCCESS;
+
+fail:
+  g_printerr ("evcp-monitor: %s\n", error->message);
+  return EXIT_FAILURE;
+}
