@@ -2,6 +2,7 @@
 
 #include "evcp-build-config.h"
 
+#include <stdlib.h>
 #include <string.h>
 #ifdef G_OS_UNIX
 #include <signal.h>
@@ -95,6 +96,16 @@ client_conf_new (const gchar *bootstraps)
   /* Find a broker that comes back quickly. */
   conf_set (conf, "reconnect.backoff.ms", "50");
   conf_set (conf, "reconnect.backoff.max.ms", "500");
+  if (bootstraps != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      /* a real Kafka's security settings */
+      g_hash_table_iter_init (&iter, evcp_test_kafka_properties ());
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        conf_set (conf, key, value);
+    }
   return conf;
 }
 
@@ -107,6 +118,278 @@ client_new (rd_kafka_type_t type, rd_kafka_conf_t *conf)
   if (rk == NULL)
     g_error ("librdkafka: cannot create a client: %s", errstr);
   return rk;
+}
+
+/* ------------------------------------------------------------------------- */
+/* A real Kafka instead of the mock */
+
+#define ADMIN_TIMEOUT_MS        30000
+#define BROKER_SCRIPT_TIMEOUT_MS 180000
+
+const gchar *
+evcp_test_kafka_brokers (void)
+{
+  const gchar *brokers = g_getenv ("EVCP_TEST_KAFKA_BROKERS");
+
+  /* opt-in per test program: an exported address leaves the others on the mock */
+  if (g_strcmp0 (g_getenv ("EVCP_TEST_KAFKA_REAL"), "1") != 0)
+    return NULL;
+  return brokers != NULL && *brokers != '\0' ? brokers : NULL;
+}
+
+gboolean
+evcp_test_kafka_is_real (void)
+{
+  return evcp_test_kafka_brokers () != NULL;
+}
+
+void
+evcp_test_kafka_check_mode (void)
+{
+  if (g_strcmp0 (g_getenv ("EVCP_TEST_KAFKA_REAL"), "1") != 0 || evcp_test_kafka_is_real ())
+    return;
+  /* TAP: a plan of nothing, with the reason (meson counts it as skipped) */
+  g_print ("1..0 # SKIP no real Kafka: EVCP_TEST_KAFKA_BROKERS is not set "
+           "(scripts/test starts one with tests/kafka/real-broker)\n");
+  exit (0);
+}
+
+const gchar *
+evcp_test_topic (const gchar *base)
+{
+  static gchar *run = NULL;
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *name = NULL;
+
+  g_return_val_if_fail (base != NULL, NULL);
+
+  if (!evcp_test_kafka_is_real ())
+    return g_intern_string (base);
+  if (g_once_init_enter (&run))
+    g_once_init_leave (&run, g_strdup_printf ("%08x", g_random_int ()));
+  /* "/kafka-service/dead-letters" -> "kafka-service-dead-letters" */
+  path = g_strdup (g_test_get_path () != NULL ? g_test_get_path () : "");
+  g_strcanon (path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", '-');
+  g_strstrip (g_strdelimit (path, "-", ' '));
+  g_strdelimit (path, " ", '-');
+  name = g_strdup_printf ("%s-%s%s%s", base, path, *path != '\0' ? "-" : "", run);
+  return g_intern_string (name);
+}
+
+GHashTable *
+evcp_test_kafka_properties (void)
+{
+  static GHashTable *properties = NULL;
+
+  if (g_once_init_enter (&properties))
+    {
+      GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      const gchar *path = g_getenv ("EVCP_TEST_KAFKA_CONFIG");
+
+      if (evcp_test_kafka_is_real () && path != NULL && *path != '\0')
+        {
+          g_autoptr(GKeyFile) file = g_key_file_new ();
+          g_autoptr(GError) error = NULL;
+          g_auto(GStrv) keys = NULL;
+
+          if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &error))
+            g_error ("EVCP_TEST_KAFKA_CONFIG: %s: %s", path, error->message);
+          keys = g_key_file_get_keys (file, "librdkafka", NULL, NULL);
+          for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+            {
+              gchar *value = g_key_file_get_string (file, "librdkafka", keys[i], &error);
+
+              if (value == NULL)
+                g_error ("EVCP_TEST_KAFKA_CONFIG: %s: %s", path, error->message);
+              g_hash_table_insert (table, g_strdup (keys[i]), value);
+            }
+        }
+      g_once_init_leave (&properties, table);
+    }
+  return properties;
+}
+
+/* Whether every partition of @name has a leader, per a fresh metadata request. */
+static gboolean
+topic_is_ready (rd_kafka_t *rk, const gchar *name, guint partitions)
+{
+  rd_kafka_topic_t *rkt = rd_kafka_topic_new (rk, name, NULL);
+  const rd_kafka_metadata_t *md = NULL;
+  gboolean ready = FALSE;
+
+  if (rd_kafka_metadata (rk, 0, rkt, &md, METADATA_ATTEMPT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topics[0].partition_cnt == (int) partitions)
+    {
+      ready = TRUE;
+      for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        if (md->topics[0].partitions[i].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            md->topics[0].partitions[i].leader < 0)
+          ready = FALSE;
+    }
+  if (md != NULL)
+    rd_kafka_metadata_destroy (md);
+  rd_kafka_topic_destroy (rkt);
+  return ready;
+}
+
+gboolean
+evcp_test_kafka_create_topic (const gchar  *bootstraps,
+                              const gchar  *name,
+                              guint         partitions,
+                              GError      **error)
+{
+  rd_kafka_t *rk;
+  rd_kafka_queue_t *queue;
+  rd_kafka_NewTopic_t *topic;
+  rd_kafka_AdminOptions_t *options;
+  rd_kafka_event_t *event;
+  rd_kafka_resp_err_t err;
+  const gchar *reason = NULL;
+  char errstr[512];
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (bootstraps != NULL, FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (partitions >= 1, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (bootstraps));
+  queue = rd_kafka_queue_new (rk);
+  /* -1: the broker's default replication factor (1 on tests/kafka/real-broker) */
+  topic = rd_kafka_NewTopic_new (name, (int) partitions, -1, errstr, sizeof errstr);
+  if (topic == NULL)
+    g_error ("cannot describe topic %s: %s", name, errstr);
+  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
+      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
+    g_error ("admin options: %s", errstr);
+  rd_kafka_CreateTopics (rk, &topic, 1, options, queue);
+  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
+  if (event == NULL)
+    {
+      err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    }
+  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      reason = rd_kafka_event_error_string (event);
+    }
+  else
+    {
+      const rd_kafka_CreateTopics_result_t *result = rd_kafka_event_CreateTopics_result (event);
+      size_t count = 0;
+      const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics (result, &count);
+
+      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
+      if (count == 1)
+        reason = rd_kafka_topic_result_error_string (results[0]);
+    }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    g_set_error (error, G_IO_ERROR,
+                 err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? G_IO_ERROR_EXISTS : G_IO_ERROR_FAILED,
+                 "cannot create topic %s at %s: %s", name, bootstraps,
+                 reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
+  else
+    {
+      gint64 deadline = g_get_monotonic_time () + (gint64) METADATA_TIMEOUT_MS * 1000;
+
+      /* created on the controller; wait until the partitions have leaders */
+      while (!(ok = topic_is_ready (rk, name, partitions)) && g_get_monotonic_time () < deadline)
+        g_usleep (50 * 1000);
+      if (!ok)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     "topic %s at %s has no leaders after %u ms", name, bootstraps, METADATA_TIMEOUT_MS);
+      else
+        g_debug ("created topic %s with %u partitions at %s", name, partitions, bootstraps);
+    }
+  if (event != NULL)
+    rd_kafka_event_destroy (event);
+  rd_kafka_AdminOptions_destroy (options);
+  rd_kafka_NewTopic_destroy (topic);
+  rd_kafka_queue_destroy (queue);
+  rd_kafka_destroy (rk);
+  return ok;
+}
+
+gboolean
+evcp_test_real_broker_can_control (void)
+{
+  const gchar *dir = g_getenv ("EVCP_REAL_KAFKA_DIR");
+  const gchar *script = g_getenv ("EVCP_REAL_KAFKA");
+
+  return evcp_test_kafka_is_real () && dir != NULL && *dir != '\0' &&
+         script != NULL && g_file_test (script, G_FILE_TEST_IS_EXECUTABLE);
+}
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+  GError  *error;
+} ScriptRun;
+
+static void
+script_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ScriptRun *run = user_data;
+
+  run->ok = g_subprocess_wait_check_finish (G_SUBPROCESS (source), result, &run->error);
+  run->done = TRUE;
+}
+
+static gboolean
+script_is_done (gpointer data)
+{
+  return ((ScriptRun *) data)->done;
+}
+
+gboolean
+evcp_test_real_broker_run (const gchar *command, GError **error)
+{
+  g_autoptr(GSubprocess) script = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_auto(GStrv) words = NULL;
+  ScriptRun run = { FALSE, FALSE, NULL };
+  gint64 start = g_get_monotonic_time ();
+
+  g_return_val_if_fail (command != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!evcp_test_real_broker_can_control ())
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the real broker is not under the tests' control "
+                           "(EVCP_REAL_KAFKA_DIR and EVCP_REAL_KAFKA not set)");
+      return FALSE;
+    }
+  g_ptr_array_add (argv, g_strdup (g_getenv ("EVCP_REAL_KAFKA")));
+  words = g_strsplit (command, " ", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    if (*words[i] != '\0')
+      g_ptr_array_add (argv, g_strdup (words[i]));
+  g_ptr_array_add (argv, NULL);
+  /* stdout (the address) to /dev/null, stderr to the test log */
+  script = g_subprocess_newv ((const gchar * const *) argv->pdata,
+                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error);
+  if (script == NULL)
+    return FALSE;
+  g_subprocess_wait_check_async (script, NULL, script_done_cb, &run);
+  if (!evcp_test_wait_until (NULL, script_is_done, &run, BROKER_SCRIPT_TIMEOUT_MS))
+    {
+      g_subprocess_force_exit (script);
+      evcp_test_wait_until (NULL, script_is_done, &run, KILL_TIMEOUT_MS);
+      g_clear_error (&run.error);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "real-broker %s took more than %u ms", command, BROKER_SCRIPT_TIMEOUT_MS);
+      return FALSE;
+    }
+  if (!run.ok)
+    {
+      g_propagate_prefixed_error (error, run.error, "real-broker %s: ", command);
+      return FALSE;
+    }
+  g_debug ("real-broker %s: %" G_GINT64_FORMAT " ms", command, (g_get_monotonic_time () - start) / 1000);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -137,6 +420,14 @@ evcp_test_cluster_new (guint n_brokers)
   g_return_val_if_fail (n_brokers >= 1, NULL);
 
   cluster = g_new0 (EvcpTestCluster, 1);
+  if (evcp_test_kafka_is_real ())
+    {
+      /* a real Kafka: nothing to start (rk and mcluster stay NULL) */
+      cluster->bootstraps = g_strdup (evcp_test_kafka_brokers ());
+      cluster->n_brokers = 1;
+      g_debug ("real Kafka at %s", cluster->bootstraps);
+      return cluster;
+    }
   cluster->rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (NULL));
   cluster->mcluster = rd_kafka_mock_cluster_new (cluster->rk, (int) n_brokers);
   if (cluster->mcluster == NULL)
@@ -173,6 +464,8 @@ evcp_test_cluster_create_topic (EvcpTestCluster  *cluster,
   g_return_val_if_fail (name != NULL, FALSE);
   g_return_val_if_fail (partitions >= 1, FALSE);
 
+  if (cluster->mcluster == NULL)
+    return evcp_test_kafka_create_topic (cluster->bootstraps, name, partitions, error);
   err = rd_kafka_mock_topic_create (cluster->mcluster, name, (int) partitions,
                                     (int) MIN (cluster->n_brokers, 3));
   mock_settle ();
@@ -181,6 +474,20 @@ evcp_test_cluster_create_topic (EvcpTestCluster  *cluster,
       g_set_error (error, G_IO_ERROR,
                    err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? G_IO_ERROR_EXISTS : G_IO_ERROR_FAILED,
                    "cannot create topic %s: %s", name, rd_kafka_err2str (err));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A real broker down or up: tests/kafka/real-broker stop or start. */
+static gboolean
+real_broker_set (gboolean up)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!evcp_test_real_broker_run (up ? "start" : "stop", &error))
+    {
+      g_warning ("%s", error->message);
       return FALSE;
     }
   return TRUE;
@@ -201,6 +508,8 @@ evcp_test_cluster_set_down (EvcpTestCluster *cluster, gint32 broker_id)
 
   if (!cluster_broker_is_valid (cluster, broker_id))
     return FALSE;
+  if (cluster->mcluster == NULL)
+    return real_broker_set (FALSE);
   err = rd_kafka_mock_broker_set_down (cluster->mcluster, broker_id);
   mock_settle ();
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -215,6 +524,8 @@ evcp_test_cluster_set_up (EvcpTestCluster *cluster, gint32 broker_id)
 
   if (!cluster_broker_is_valid (cluster, broker_id))
     return FALSE;
+  if (cluster->mcluster == NULL)
+    return real_broker_set (TRUE);
   err = rd_kafka_mock_broker_set_up (cluster->mcluster, broker_id);
   mock_settle ();
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -228,7 +539,7 @@ evcp_test_cluster_set_rtt (EvcpTestCluster *cluster, gint32 broker_id, guint rtt
   g_return_val_if_fail (cluster != NULL, FALSE);
   g_return_val_if_fail (rtt_ms <= G_MAXINT, FALSE);
 
-  if (!cluster_broker_is_valid (cluster, broker_id))
+  if (!cluster_broker_is_valid (cluster, broker_id) || cluster->mcluster == NULL)
     return FALSE;
   err = rd_kafka_mock_broker_set_rtt (cluster->mcluster, broker_id, (int) rtt_ms);
   mock_settle ();
@@ -240,8 +551,10 @@ evcp_test_cluster_free (EvcpTestCluster *cluster)
 {
   if (cluster == NULL)
     return;
-  rd_kafka_mock_cluster_destroy (cluster->mcluster);
-  rd_kafka_destroy (cluster->rk);
+  if (cluster->mcluster != NULL)
+    rd_kafka_mock_cluster_destroy (cluster->mcluster);
+  if (cluster->rk != NULL)
+    rd_kafka_destroy (cluster->rk);
   g_free (cluster->bootstraps);
   g_free (cluster);
 }
@@ -590,6 +903,7 @@ struct _EvcpTestMockProcess
   gboolean          waiting;     /* g_subprocess_wait_async() is in flight */
   gboolean          exited;
   gboolean          no_stdin;    /* started with --no-stdin */
+  gboolean          real;        /* stands for a real Kafka: no program */
   gchar            *bootstrap;
 };
 
@@ -701,6 +1015,21 @@ evcp_test_mock_process_start (const gchar * const *args, GError **error)
   proc->context = g_main_context_ref_thread_default ();
   proc->cancellable = g_cancellable_new ();
   g_queue_init (&proc->lines);
+  if (evcp_test_kafka_is_real ())
+    {
+      for (guint i = 0; args != NULL && args[i] != NULL; i++)
+        if (g_str_has_prefix (args[i], "--listen") || g_str_equal (args[i], "-l"))
+          {
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                                 "--listen: a real Kafka listens where it was started");
+            return NULL;
+          }
+      proc->real = TRUE;
+      proc->exited = TRUE;
+      proc->no_stdin = TRUE;
+      proc->bootstrap = g_strdup (evcp_test_kafka_brokers ());
+      return g_steal_pointer (&proc);
+    }
 #ifdef G_OS_UNIX
   /* Writing a command to a child that has gone must fail, not kill the test. */
   signal (SIGPIPE, SIG_IGN);
@@ -773,7 +1102,8 @@ evcp_test_mock_process_command (EvcpTestMockProcess  *proc,
   if (proc->no_stdin)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           "evcp-kafka-mock was started with --no-stdin");
+                           proc->real ? "a real Kafka takes no commands"
+                                      : "evcp-kafka-mock was started with --no-stdin");
       return NULL;
     }
   /* Answers left over from earlier, e.g. by a failed wait, are stale. */
@@ -800,11 +1130,42 @@ evcp_test_mock_process_command (EvcpTestMockProcess  *proc,
   return NULL;
 }
 
+gboolean
+evcp_test_mock_process_create_topic (EvcpTestMockProcess  *proc,
+                                     const gchar          *name,
+                                     guint                 partitions,
+                                     GError              **error)
+{
+  g_autofree gchar *command = NULL;
+  g_autofree gchar *answer = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (proc != NULL, FALSE);
+  g_return_val_if_fail (name != NULL && *name != '\0' && strchr (name, ' ') == NULL, FALSE);
+  g_return_val_if_fail (partitions >= 1, FALSE);
+
+  if (proc->real)
+    return evcp_test_kafka_create_topic (proc->bootstrap, name, partitions, error);
+  command = g_strdup_printf ("create %s %u", name, partitions);
+  answer = evcp_test_mock_process_command (proc, command, &local_error);
+  if (answer == NULL)
+    {
+      gboolean exists = local_error->domain == G_IO_ERROR && local_error->code == G_IO_ERROR_FAILED &&
+                        strstr (local_error->message, "already exists") != NULL;
+
+      g_set_error_literal (error, G_IO_ERROR, exists ? G_IO_ERROR_EXISTS : local_error->code,
+                           local_error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 void
 evcp_test_mock_process_close_stdin (EvcpTestMockProcess *proc)
 {
   g_return_if_fail (proc != NULL);
-  g_output_stream_close (proc->to_child, NULL, NULL);
+  if (proc->to_child != NULL)
+    g_output_stream_close (proc->to_child, NULL, NULL);
 }
 
 gboolean
@@ -829,6 +1190,8 @@ evcp_test_mock_process_stop (EvcpTestMockProcess *proc, GError **error)
   g_return_val_if_fail (proc != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (proc->real)
+    return TRUE;
   if (!proc->exited && proc->no_stdin)
     {
 #ifdef G_OS_UNIX

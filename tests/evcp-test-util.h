@@ -60,6 +60,109 @@ gboolean evcp_test_wait_until (GMainContext       *ctx,
 guint16  evcp_test_free_port (void);
 
 /* ------------------------------------------------------------------------- */
+/* A real Kafka instead of the mock
+ *
+ * In a test program run with EVCP_TEST_KAFKA_REAL=1 (suite real-kafka in
+ * tests/meson.build) and EVCP_TEST_KAFKA_BROKERS set, the cluster and
+ * mock-process helpers below stand for that cluster instead of starting a
+ * mock (every other test program stays on the mock, whatever the
+ * environment exports): they return
+ * its address, create topics with the Admin API, and stop/start the broker
+ * with tests/kafka/real-broker where the mock would inject a fault (only if
+ * EVCP_REAL_KAFKA_DIR names the broker's directory, i.e. that script started
+ * it). The [librdkafka] section of the key file named by
+ * EVCP_TEST_KAFKA_CONFIG (security settings) goes to every client. */
+
+/**
+ * evcp_test_kafka_brokers:
+ *
+ * Returns: (nullable): $EVCP_TEST_KAFKA_BROKERS if EVCP_TEST_KAFKA_REAL=1,
+ *   or %NULL (the mock) if either is unset or empty.
+ */
+const gchar *evcp_test_kafka_brokers          (void);
+
+/**
+ * evcp_test_kafka_is_real:
+ *
+ * Returns: whether the tests run against a real Kafka.
+ */
+gboolean     evcp_test_kafka_is_real          (void);
+
+/**
+ * evcp_test_kafka_check_mode:
+ *
+ * For main(), after g_test_init(): in a run meant for a real Kafka
+ * (EVCP_TEST_KAFKA_REAL=1, the real-kafka suite) without
+ * EVCP_TEST_KAFKA_BROKERS, prints a TAP plan that skips everything, saying
+ * why, and exits.
+ */
+void         evcp_test_kafka_check_mode       (void);
+
+/**
+ * evcp_test_topic:
+ * @base: a topic name ("user_messages")
+ *
+ * With the mock, @base itself (each test has a cluster of its own). With a
+ * real Kafka, whose topics outlive a test, @base plus a suffix unique to the
+ * current test (g_test_get_path()) and process.
+ *
+ * Returns: (transfer none): an interned topic name.
+ */
+const gchar *evcp_test_topic                  (const gchar *base);
+
+/**
+ * evcp_test_kafka_properties:
+ *
+ * Returns: (transfer none) (element-type utf8 utf8): the librdkafka
+ *   properties for a real Kafka (the [librdkafka] section of
+ *   $EVCP_TEST_KAFKA_CONFIG), empty with the mock or without that file.
+ */
+GHashTable  *evcp_test_kafka_properties       (void);
+
+/**
+ * evcp_test_kafka_create_topic:
+ * @bootstraps: bootstrap.servers
+ * @name: topic name
+ * @partitions: at least 1
+ * @error: G_IO_ERROR_EXISTS if the topic exists, G_IO_ERROR_FAILED otherwise
+ *
+ * Creates a topic with the Admin API (the broker's default replication
+ * factor) and waits until its partitions have leaders. Not for the mock,
+ * which has no Admin API.
+ *
+ * Returns: whether the topic was created.
+ */
+gboolean     evcp_test_kafka_create_topic     (const gchar  *bootstraps,
+                                               const gchar  *name,
+                                               guint         partitions,
+                                               GError      **error);
+
+/**
+ * evcp_test_real_broker_can_control:
+ *
+ * Returns: whether the real broker can be stopped and started by the tests
+ *   (it was started by tests/kafka/real-broker, whose directory is in
+ *   $EVCP_REAL_KAFKA_DIR); a test that needs it skips, saying so, otherwise.
+ */
+gboolean     evcp_test_real_broker_can_control (void);
+
+/**
+ * evcp_test_real_broker_run:
+ * @command: "stop", "start", "restart" or "restart --kill" (SIGKILL: a
+ *   crash, then log recovery)
+ * @error: why the script failed
+ *
+ * Runs tests/kafka/real-broker @command ($EVCP_REAL_KAFKA), iterating the
+ * thread-default main context meanwhile so that code under test keeps
+ * running. "start" and "restart" return once the broker answers, on the
+ * same address and data.
+ *
+ * Returns: whether the script succeeded.
+ */
+gboolean     evcp_test_real_broker_run        (const gchar  *command,
+                                               GError      **error);
+
+/* ------------------------------------------------------------------------- */
 /* An in-process mock cluster */
 
 typedef struct _EvcpTestCluster EvcpTestCluster;
@@ -71,6 +174,10 @@ typedef struct _EvcpTestCluster EvcpTestCluster;
  * Starts librdkafka's mock cluster in this process, on loopback. It serves
  * clients from its own thread, so it needs no main loop. Unknown topics are
  * created on first use with 4 partitions.
+ *
+ * With a real Kafka (evcp_test_kafka_is_real()), stands for that cluster:
+ * nothing is started, @n_brokers is ignored and evcp_test_cluster_get_mock()
+ * returns %NULL.
  *
  * Returns: (transfer full): the cluster; aborts if it cannot be created.
  */
@@ -98,6 +205,8 @@ rd_kafka_mock_cluster_t *
  * @partitions: at least 1
  * @error: G_IO_ERROR_EXISTS if the topic exists, G_IO_ERROR_FAILED otherwise
  *
+ * With a real Kafka, evcp_test_kafka_create_topic().
+ *
  * Returns: whether the topic was created.
  */
 gboolean         evcp_test_cluster_create_topic   (EvcpTestCluster  *cluster,
@@ -111,8 +220,10 @@ gboolean         evcp_test_cluster_create_topic   (EvcpTestCluster  *cluster,
  *
  * Closes the broker's connections and stops serving it (new connections
  * hang unanswered until it is up again). Partition leadership does not move.
+ * With a real Kafka: stops the broker (evcp_test_real_broker_run()).
  *
- * Returns: %FALSE if there is no such broker.
+ * Returns: %FALSE if there is no such broker, or a real one cannot be
+ *   controlled or failed to stop.
  */
 gboolean         evcp_test_cluster_set_down       (EvcpTestCluster  *cluster,
                                                    gint32            broker_id);
@@ -121,9 +232,11 @@ gboolean         evcp_test_cluster_set_down       (EvcpTestCluster  *cluster,
  * evcp_test_cluster_set_up:
  * @broker_id: 1..n_brokers, or -1 for every broker
  *
- * Serves the broker again after evcp_test_cluster_set_down().
+ * Serves the broker again after evcp_test_cluster_set_down(). With a real
+ * Kafka: starts the broker again, on the same address and data.
  *
- * Returns: %FALSE if there is no such broker.
+ * Returns: %FALSE if there is no such broker, or a real one cannot be
+ *   controlled or failed to start.
  */
 gboolean         evcp_test_cluster_set_up         (EvcpTestCluster  *cluster,
                                                    gint32            broker_id);
@@ -133,7 +246,7 @@ gboolean         evcp_test_cluster_set_up         (EvcpTestCluster  *cluster,
  * @broker_id: 1..n_brokers, or -1 for every broker
  * @rtt_ms: delay added to every response
  *
- * Returns: %FALSE if there is no such broker.
+ * Returns: %FALSE if there is no such broker (always with a real Kafka).
  */
 gboolean         evcp_test_cluster_set_rtt        (EvcpTestCluster  *cluster,
                                                    gint32            broker_id,
@@ -322,6 +435,11 @@ const gchar         *evcp_test_mock_process_path      (void);
  * BOOTSTRAP line, iterating the thread-default main context. If the test
  * dies, the program sees the end of its stdin and exits by itself.
  *
+ * With a real Kafka (evcp_test_kafka_is_real()) nothing is spawned: the
+ * result stands for that cluster (its address; no subprocess; commands fail
+ * with G_IO_ERROR_NOT_SUPPORTED; stopping does nothing), and @args are
+ * ignored, except --listen, which fails with G_IO_ERROR_NOT_SUPPORTED.
+ *
  * Returns: (transfer full): the running process, or %NULL.
  */
 EvcpTestMockProcess *evcp_test_mock_process_start     (const gchar * const  *args,
@@ -335,9 +453,26 @@ EvcpTestMockProcess *evcp_test_mock_process_start     (const gchar * const  *arg
 const gchar         *evcp_test_mock_process_get_bootstrap (EvcpTestMockProcess *proc);
 
 /**
+ * evcp_test_mock_process_create_topic:
+ * @name: topic name
+ * @partitions: at least 1
+ * @error: as for evcp_test_cluster_create_topic()
+ *
+ * Creates a topic: the "create" command, or with a real Kafka
+ * evcp_test_kafka_create_topic().
+ *
+ * Returns: whether the topic was created.
+ */
+gboolean             evcp_test_mock_process_create_topic (EvcpTestMockProcess  *proc,
+                                                          const gchar          *name,
+                                                          guint                 partitions,
+                                                          GError              **error);
+
+/**
  * evcp_test_mock_process_get_subprocess:
  *
- * Returns: (transfer none): the child, e.g. to send it a signal.
+ * Returns: (transfer none): (nullable): the child, e.g. to send it a signal;
+ *   %NULL with a real Kafka.
  */
 GSubprocess         *evcp_test_mock_process_get_subprocess (EvcpTestMockProcess *proc);
 

@@ -1,6 +1,8 @@
 /* The evcp-engine program as a user runs it: a separate process against the
  * evcp-kafka-mock program, killed and restarted, stopped with SIGTERM, with
- * plugins loaded from a directory. */
+ * plugins loaded from a directory. With EVCP_TEST_KAFKA_REAL=1 and
+ * EVCP_TEST_KAFKA_BROKERS (suite real-kafka), the same against that real
+ * Kafka, on topics of their own. */
 #include "evcp-build-config.h"
 
 #include <signal.h>
@@ -26,19 +28,38 @@ fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   const gchar *args[] = { "--partitions=3", NULL };
+  static const gchar *const topics[] = {
+    "user_messages", "charging_requests", "system_notifications", "dead_letters",
+  };
+  g_autoptr(GString) conf = g_string_new (NULL);
+  GHashTableIter iter;
+  gpointer key, value;
 
   f->mock = evcp_test_mock_process_start (args, &error);
   g_assert_no_error (error);
+  /* the mock creates them on first use, with --partitions; a real Kafka does not */
+  for (guint i = 0; evcp_test_kafka_is_real () && i < G_N_ELEMENTS (topics); i++)
+    {
+      evcp_test_mock_process_create_topic (f->mock, evcp_test_topic (topics[i]), 3, &error);
+      g_assert_no_error (error);
+    }
   f->tmpdir = g_dir_make_tmp ("evcp-test-engine-XXXXXX", &error);
   g_assert_no_error (error);
   f->record = g_build_filename (f->tmpdir, "handled.txt", NULL);
   f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
   f->group = g_strdup_printf ("test-engine-%08x", g_random_int ());
   /* a quick hand-over when a killed member's session expires */
-  g_assert_true (g_file_set_contents (f->config,
-                                      "[evcp]\nlocation=test bench\n"
-                                      "[librdkafka-consumer]\nsession.timeout.ms=6000\nheartbeat.interval.ms=1000\n",
-                                      -1, &error));
+  g_string_append_printf (conf, "[evcp]\nlocation=test bench\n"
+                          "[kafka]\ndead-letter-topic=%s\n"
+                          "[librdkafka-consumer]\nsession.timeout.ms=6000\nheartbeat.interval.ms=1000\n",
+                          evcp_test_topic ("dead_letters"));
+  /* a real cluster's security settings */
+  if (g_hash_table_size (evcp_test_kafka_properties ()) > 0)
+    g_string_append (conf, "[librdkafka]\n");
+  g_hash_table_iter_init (&iter, evcp_test_kafka_properties ());
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_string_append_printf (conf, "%s=%s\n", (gchar *) key, (gchar *) value);
+  g_assert_true (g_file_set_contents (f->config, conf->str, -1, &error));
 }
 
 static void
@@ -69,11 +90,15 @@ spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, f->n_engines++);
+  g_autofree gchar *topics = g_strjoin (",", evcp_test_topic ("user_messages"),
+                                        evcp_test_topic ("charging_requests"),
+                                        evcp_test_topic ("system_notifications"), NULL);
   GSubprocess *engine;
 
   /* the settings come from the environment, exactly as named */
   g_subprocess_launcher_setenv (launcher, "KAFKA_BROKERS", evcp_test_mock_process_get_bootstrap (f->mock), TRUE);
   g_subprocess_launcher_setenv (launcher, "KAFKA_GROUP_ID", f->group, TRUE);
+  g_subprocess_launcher_setenv (launcher, "KAFKA_TOPICS", topics, TRUE);
   g_subprocess_launcher_setenv (launcher, "CP_ID", "CP-E1", TRUE);
   g_subprocess_launcher_setenv (launcher, "EVCP_RECORDER_FILE", f->record, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
@@ -173,7 +198,7 @@ produce_track (Fixture *f, guint from, guint to)
 
       g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
     }
-  evcp_test_produce_batch (evcp_test_mock_process_get_bootstrap (f->mock), "user_messages",
+  evcp_test_produce_batch (evcp_test_mock_process_get_bootstrap (f->mock), evcp_test_topic ("user_messages"),
                            NULL, values, 20000, &error);
   g_assert_no_error (error);
 }
@@ -240,8 +265,8 @@ test_custom_plugin_and_sigterm (Fixture *f, gconstpointer data)
   gint64 start;
 
   g_assert_true (evcp_test_wait_until (NULL, log_contains, &loaded, WAIT_MS));
-  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), "user_messages",
-                                    "CP-E1", msg, -1, &error));
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock),
+                                    evcp_test_topic ("user_messages"), "CP-E1", msg, -1, &error));
   g_assert_no_error (error);
   g_assert_true (evcp_test_wait_until (NULL, log_contains, &handled, WAIT_MS));
 
@@ -301,6 +326,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  evcp_test_kafka_check_mode ();
   g_test_add ("/engine/command-line", Fixture, NULL, fixture_set_up, test_command_line, fixture_tear_down);
   g_test_add ("/engine/custom-plugin-and-sigterm", Fixture, NULL,
               fixture_set_up, test_custom_plugin_and_sigterm, fixture_tear_down);

@@ -1,6 +1,8 @@
 /* The Engine's Kafka side over a real Kafka wire protocol: librdkafka's mock
  * cluster in this process (or the evcp-kafka-mock program), kcat as an
- * independent producer. Every wait has a deadline. */
+ * independent producer. Every wait has a deadline. With
+ * EVCP_TEST_KAFKA_REAL=1 and EVCP_TEST_KAFKA_BROKERS (suite real-kafka), the
+ * same tests against that real Kafka, on topics of their own. */
 #include "evcp-build-config.h"
 
 #include <string.h>
@@ -68,6 +70,24 @@ make_config (const gchar *bootstraps)
   config->handler_attempts = 3;
   config->retry_backoff_ms = 10;
   config->retry_backoff_max_ms = 20;
+  g_strfreev (config->kafka_topics);
+  config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) evcp_test_topic ("user_messages"),
+                                                  (gchar *) evcp_test_topic ("charging_requests"),
+                                                  (gchar *) evcp_test_topic ("system_notifications"),
+                                                  NULL });
+  g_free (config->dead_letter_topic);
+  config->dead_letter_topic = g_strdup (evcp_test_topic ("dead_letters"));
+  if (evcp_test_kafka_is_real ())
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      /* the real cluster's security settings */
+      g_hash_table_iter_init (&iter, evcp_test_kafka_properties ());
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_insert (config->rdkafka, g_strdup (key), g_strdup (value));
+      return config;
+    }
   /* quick group hand-over on the mock cluster (see librdkafka-notes.md) */
   g_hash_table_insert (config->rdkafka_consumer, g_strdup ("session.timeout.ms"), g_strdup ("6000"));
   g_hash_table_insert (config->rdkafka_consumer, g_strdup ("heartbeat.interval.ms"), g_strdup ("1000"));
@@ -83,7 +103,12 @@ fixture_set_up (Fixture *f, gconstpointer data)
 
   f->cluster = evcp_test_cluster_new (1);
   for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
-    g_assert_true (evcp_test_cluster_create_topic (f->cluster, topics[i], 2, NULL));
+    {
+      g_autoptr(GError) error = NULL;
+
+      evcp_test_cluster_create_topic (f->cluster, evcp_test_topic (topics[i]), 2, &error);
+      g_assert_no_error (error);
+    }
   f->config = make_config (evcp_test_cluster_get_bootstraps (f->cluster));
   f->seen = g_hash_table_new (NULL, NULL);
   f->states = g_ptr_array_new ();
@@ -150,7 +175,7 @@ produce_track (Fixture *f, const gchar *bootstraps, guint from, guint to)
 
       g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
     }
-  evcp_test_produce_batch (bootstraps, "user_messages", CP, values, 20000, &error);
+  evcp_test_produce_batch (bootstraps, evcp_test_topic ("user_messages"), CP, values, 20000, &error);
   g_assert_no_error (error);
 }
 
@@ -190,6 +215,9 @@ test_kcat_both_shapes (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(EvcpUser) user = NULL;
   g_autoptr(EvcpUser) user2 = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter iter;
+  gpointer key, value;
   Captured c = { 0 };
   gint status;
   /* the shapes of the contract, the second as kafka-python sends it */
@@ -203,9 +231,22 @@ test_kcat_both_shapes (Fixture *f, gconstpointer data)
   g_signal_connect (engine, "charging-request", G_CALLBACK (on_request), &c);
 
   /* one topic per kind, as producers in the field do; kcat -l sends line by line */
-  kcat = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE, &error,
-                           "kcat", "-b", evcp_test_cluster_get_bootstraps (f->cluster),
-                           "-P", "-t", "user_messages", "-k", CP, NULL);
+  g_ptr_array_add (argv, g_strdup ("kcat"));
+  g_ptr_array_add (argv, g_strdup ("-b"));
+  g_ptr_array_add (argv, g_strdup (evcp_test_cluster_get_bootstraps (f->cluster)));
+  g_hash_table_iter_init (&iter, evcp_test_kafka_properties ());
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_ptr_array_add (argv, g_strdup ("-X"));
+      g_ptr_array_add (argv, g_strdup_printf ("%s=%s", (gchar *) key, (gchar *) value));
+    }
+  g_ptr_array_add (argv, g_strdup ("-P"));
+  g_ptr_array_add (argv, g_strdup ("-t"));
+  g_ptr_array_add (argv, g_strdup (evcp_test_topic ("user_messages")));
+  g_ptr_array_add (argv, g_strdup ("-k"));
+  g_ptr_array_add (argv, g_strdup (CP));
+  g_ptr_array_add (argv, NULL);
+  kcat = g_subprocess_newv ((const gchar * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDIN_PIPE, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (kcat, lines, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
@@ -291,11 +332,12 @@ test_dead_letters (Fixture *f, gconstpointer data)
       gconstpointer p = g_bytes_get_data (cases[i].value, &len);
 
       g_assert_true (evcp_test_produce (evcp_test_cluster_get_bootstraps (f->cluster),
-                                        "user_messages", CP, p, (gssize) len, &error));
+                                        evcp_test_topic ("user_messages"), CP, p, (gssize) len, &error));
       g_assert_no_error (error);
     }
 
-  consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster), "dead_letters");
+  consumer = evcp_test_consumer_new (evcp_test_cluster_get_bootstraps (f->cluster),
+                                     evcp_test_topic ("dead_letters"));
   records = evcp_test_consumer_wait_for (consumer, n, WAIT_MS);
   g_assert_cmpuint (records->len, ==, n);
   for (guint i = 0; i < n; i++)
@@ -319,7 +361,8 @@ test_dead_letters (Fixture *f, gconstpointer data)
       /* the original bytes, unchanged, with the original key */
       g_assert_true (g_bytes_equal (r->value, cases[index].value));
       g_assert_cmpstr (r->key, ==, CP);
-      g_assert_cmpmem (g_bytes_get_data (topic, NULL), g_bytes_get_size (topic), "user_messages", 13);
+      g_assert_cmpmem (g_bytes_get_data (topic, NULL), g_bytes_get_size (topic),
+                       evcp_test_topic ("user_messages"), strlen (evcp_test_topic ("user_messages")));
       g_assert_cmpmem (g_bytes_get_data (code, NULL), g_bytes_get_size (code),
                        cases[index].code, strlen (cases[index].code));
     }
@@ -358,16 +401,23 @@ connected (gpointer data)
 static void
 test_broker_down_mid_stream (Fixture *f, gconstpointer data)
 {
-  g_autoptr(EvcpEngine) engine = start_engine (f);
+  g_autoptr(EvcpEngine) engine = NULL;
   const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
   SeenAll some = { f, 50 }, all = { f, 400 };
 
+  /* a real broker goes down by stopping its JVM, on the same data dir */
+  if (evcp_test_kafka_is_real () && !evcp_test_real_broker_can_control ())
+    {
+      g_test_skip ("a real Kafka not started by tests/kafka/real-broker cannot be stopped");
+      return;
+    }
+  engine = start_engine (f);
   produce_track (f, b, 0, 200);
   g_assert_true (evcp_test_wait_until (NULL, seen_some, &some, WAIT_MS));
 
-  evcp_test_cluster_set_down (f->cluster, -1);
+  g_assert_true (evcp_test_cluster_set_down (f->cluster, -1));
   g_assert_true (evcp_test_wait_until (NULL, disconnected, engine, WAIT_MS));
-  evcp_test_cluster_set_up (f->cluster, -1);
+  g_assert_true (evcp_test_cluster_set_up (f->cluster, -1));
   g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
 
   produce_track (f, b, 200, 400);
@@ -380,8 +430,10 @@ test_broker_down_mid_stream (Fixture *f, gconstpointer data)
 static void
 test_broker_starts_later (Fixture *f, gconstpointer data)
 {
-  guint16 port = evcp_test_free_port ();
-  g_autofree gchar *address = g_strdup_printf ("127.0.0.1:%u", port);
+  gboolean real = evcp_test_kafka_is_real ();
+  guint16 port = real ? 0 : evcp_test_free_port ();
+  g_autofree gchar *address = real ? g_strdup (evcp_test_kafka_brokers ())
+                                   : g_strdup_printf ("127.0.0.1:%u", port);
   g_autofree gchar *listen = g_strdup_printf ("--listen=%s", address);
   const gchar *args[] = { listen, NULL };
   g_autoptr(EvcpTestMockProcess) mock = NULL;
@@ -389,20 +441,36 @@ test_broker_starts_later (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   SeenAll all = { f, 20 };
 
+  /* a real broker starts later: its JVM stopped first, started again after */
+  if (real && !evcp_test_real_broker_can_control ())
+    {
+      g_test_skip ("a real Kafka not started by tests/kafka/real-broker cannot be stopped");
+      return;
+    }
+  if (real)
+    {
+      evcp_test_real_broker_run ("stop", &error);
+      g_assert_no_error (error);
+    }
   g_free (f->config->kafka_brokers);
   f->config->kafka_brokers = g_strdup (address);
   engine = start_engine (f);
   /* nothing listens there yet: the Engine runs, says so, and keeps trying */
   g_assert_true (evcp_test_wait_until (NULL, disconnected, engine, WAIT_MS));
 
-  mock = evcp_test_mock_process_start (args, &error);
+  if (real)
+    evcp_test_real_broker_run ("start", &error);
+  else
+    mock = evcp_test_mock_process_start (args, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (evcp_test_mock_process_get_bootstrap (mock), ==, address);
+  if (!real)
+    g_assert_cmpstr (evcp_test_mock_process_get_bootstrap (mock), ==, address);
   g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
   produce_track (f, address, 0, 20);
   g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
   evcp_engine_stop (engine);
-  g_assert_true (evcp_test_mock_process_stop (mock, &error));
+  if (!real)
+    g_assert_true (evcp_test_mock_process_stop (mock, &error));
   g_assert_no_error (error);
 }
 
@@ -449,6 +517,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  evcp_test_kafka_check_mode ();
   /* Kafka outages and bad messages are logged as warnings on purpose */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 
