@@ -8,6 +8,7 @@
 
 #include "evcp-charging-request-handler.h"
 #include "evcp-error.h"
+#include "evcp-log.h"
 
 struct _EvcpChargingRequestHandler
 {
@@ -132,7 +133,7 @@ evcp_charging_request_handler_handle (EvcpMessageHandler  *handler,
   if (strcmp (cp_id, self->cp_id) != 0)
     {
       g_atomic_int_inc (&self->skipped);
-      g_debug ("Skipping a charging request for %.64s, this is %s", cp_id, self->cp_id);
+      EVCP_DEBUG ("Skipping a charging request for %.64s, this is %s", cp_id, self->cp_id);
       return TRUE;
     }
 
@@ -158,7 +159,7 @@ evcp_charging_request_handler_handle (EvcpMessageHandler  *handler,
                    self->cp_id, origin);
       return TRUE;
     }
-  g_debug ("Charging request for %s from %s: %g kW, at most %" G_GINT64_FORMAT " s (%s)",
+  EVCP_DEBUG ("Charging request for %s from %s: %g kW, at most %" G_GINT64_FORMAT " s (%s)",
            cp_id, user_id, power, duration, origin);
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
   return TRUE;

@@ -56,6 +56,8 @@ struct _EvcpDispatcher
   GPtrArray  *entries;   /* of Entry; replaced, never mutated (copy on write) */
   GHashTable *kinds;     /* kind -> KindStats */
   GPtrArray  *ops;       /* of Op in flight */
+  EvcpDispatchHandledHook handled_hook;
+  gpointer    handled_hook_data;
   guint       attempts;
   guint       backoff_ms;
   guint       backoff_max_ms;
@@ -216,6 +218,25 @@ finish (EvcpDispatcher        *self,
   done (self, message, error, user_data);
 }
 
+static void
+handled (EvcpDispatcher *self, EvcpMessage *message, const gchar *name, gboolean ok)
+{
+  if (self->handled_hook != NULL)
+    self->handled_hook (message, name, ok, self->handled_hook_data);
+  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE))
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, name, ok);
+}
+
+void
+evcp_dispatcher_set_handled_hook (EvcpDispatcher          *self,
+                                  EvcpDispatchHandledHook  hook,
+                                  gpointer                 user_data)
+{
+  g_return_if_fail (EVCP_IS_DISPATCHER (self));
+  self->handled_hook = hook;
+  self->handled_hook_data = user_data;
+}
+
 /* Calls the handler once; TRUE when the outcome is final. */
 static gboolean
 attempt (EvcpDispatcher *self,
@@ -232,7 +253,7 @@ attempt (EvcpDispatcher *self,
     {
       entry->handled++;
       *ok = TRUE;
-      g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, entry->name, TRUE);
+      handled (self, message, entry->name, TRUE);
       return TRUE;
     }
 
@@ -259,7 +280,7 @@ attempt (EvcpDispatcher *self,
       return FALSE;
     }
   entry->failed++;
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, entry->name, FALSE);
+  handled (self, message, entry->name, FALSE);
   g_propagate_error (error, g_steal_pointer (&local_error));
   return TRUE;
 }

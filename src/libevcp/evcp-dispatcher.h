@@ -68,6 +68,15 @@ void             evcp_dispatcher_dispatch          (EvcpDispatcher      *self,
                                                     EvcpDispatchDoneFunc done,
                                                     gpointer             user_data);
 guint            evcp_dispatcher_get_in_flight     (EvcpDispatcher      *self);
+
+/* For the owner (EvcpKafkaService): called for every handler's final
+ * outcome, like "message-handled", but as a plain call: no signal emission
+ * on the per-message path when nobody listens. */
+typedef void (*EvcpDispatchHandledHook) (EvcpMessage *message, const gchar *handler,
+                                         gboolean ok, gpointer user_data);
+void             evcp_dispatcher_set_handled_hook  (EvcpDispatcher          *self,
+                                                    EvcpDispatchHandledHook  hook,
+                                                    gpointer                 user_data);
 void             evcp_dispatcher_cancel_all        (EvcpDispatcher      *self);
 
 /* Per kind: a{s(ttt)}: kind -> (received, handled, failed). Kinds beyond the

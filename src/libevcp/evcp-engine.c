@@ -6,6 +6,7 @@
 
 #include "evcp-charging-request-handler.h"
 #include "evcp-engine.h"
+#include "evcp-log.h"
 #include "evcp-plugin.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-user-info-handler.h"
@@ -35,10 +36,14 @@ on_charging_request (EvcpChargingRequestHandler *handler,
                      EvcpChargingRequest        *request,
                      EvcpEngine                 *self)
 {
-  g_autofree gchar *duration = g_strdup_printf ("%" G_GINT64_FORMAT,
-                                                evcp_charging_request_get_max_duration_s (request));
+  g_autofree gchar *duration = NULL;
 
-  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+  g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
+  /* the session logic logs what it does with it */
+  if (!evcp_log_enabled (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    return;
+  duration = g_strdup_printf ("%" G_GINT64_FORMAT, evcp_charging_request_get_max_duration_s (request));
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "EVCP_USER_ID", evcp_charging_request_get_user_id (request),
                     /* TRANSLATORS: user id, user name, kW, seconds */
                     "MESSAGE", _("Charging request from %s (%s): %.1f kW for at most %s s"),
@@ -47,15 +52,17 @@ on_charging_request (EvcpChargingRequestHandler *handler,
                       evcp_charging_request_get_user_name (request) : _("unknown user"),
                     evcp_charging_request_get_requested_power_kw (request),
                     duration);
-  g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
 }
 
 static void
 on_message_done (EvcpKafkaService *kafka, EvcpMessage *message, GError *dead_letter_error,
                  EvcpEngine *self)
 {
-  g_autofree gchar *what = evcp_message_describe (message);
+  g_autofree gchar *what = NULL;
 
+  if (!evcp_log_enabled (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    return;
+  what = evcp_message_describe (message);
   if (dead_letter_error == NULL)
     g_info (_("Handled %s"), what);
   else
@@ -103,7 +110,9 @@ evcp_engine_new (EvcpConfig *config)
   self->config = evcp_config_copy (config);
   self->users = evcp_user_registry_new (0);
   self->kafka = evcp_kafka_service_new (self->config);
-  g_signal_connect_object (self->kafka, "message-done", G_CALLBACK (on_message_done), self, 0);
+  /* a line per message only for those who asked for info (--verbose) */
+  if (evcp_log_enabled (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
+    g_signal_connect_object (self->kafka, "message-done", G_CALLBACK (on_message_done), self, 0);
   return self;
 }
 

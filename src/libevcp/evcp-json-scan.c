@@ -86,6 +86,12 @@ utf8_sequence (const guchar *p, const guchar *end)
   return 0;
 }
 
+/* Bytes that end the fast path inside a string: '"', '\\', controls, and
+ * bytes >= 0x80 (checked as UTF-8). */
+static const guint8 string_special[256] = {
+  [0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xFF] = 1,
+};
+
 /* At the opening quote; leaves p after the closing one. */
 static gboolean
 scan_string (Scanner *s, guint32 *start, guint32 *len, guint8 *escaped)
@@ -96,7 +102,15 @@ scan_string (Scanner *s, guint32 *start, guint32 *len, guint8 *escaped)
   *start = (guint32) (p - s->start);
   while (p < s->end)
     {
-      guchar c = *p;
+      guchar c;
+
+      /* plain ASCII runs: most of every message */
+      while (p + 4 <= s->end && !string_special[p[0]] && !string_special[p[1]] &&
+             !string_special[p[2]] && !string_special[p[3]])
+        p += 4;
+      if (p >= s->end)
+        break;
+      c = *p;
 
       if (c == '"')
         {

@@ -178,7 +178,8 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
 
   if (dead_letter_error == NULL)
     self->handled++;
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
+  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_DONE], 0, TRUE))
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
 }
 
 /* ---- dead letters -------------------------------------------------------- */
@@ -347,7 +348,8 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
   g_autoptr(GError) error = NULL;
 
   self->received++;
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
+  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, TRUE))
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
 
   self->in_process = TRUE;
   if (!evcp_message_parse (message, &self->limits, &error))
@@ -397,6 +399,7 @@ wake_fetcher (EvcpKafkaService *self)
 {
   rd_kafka_topic_partition_list_t *assignment = NULL;
   g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
+  g_autoptr(rd_kafka_topic_partition_list_t) seek = NULL;
   rd_kafka_error_t *error;
 
   if (rd_kafka_assignment (self->rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -404,11 +407,17 @@ wake_fetcher (EvcpKafkaService *self)
   positions = assignment;
   if (positions->cnt == 0 || rd_kafka_position (self->rk, positions) != RD_KAFKA_RESP_ERR_NO_ERROR)
     return;
+  /* only partitions with a concrete position: seeking one without would
+   * start an offset look-up and hold it back */
+  seek = rd_kafka_topic_partition_list_new (positions->cnt);
   for (int i = 0; i < positions->cnt; i++)
-    if (positions->elems[i].offset < 0)
-      positions->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    if (positions->elems[i].offset >= 0)
+      rd_kafka_topic_partition_list_add (seek, positions->elems[i].topic,
+                                         positions->elems[i].partition)->offset = positions->elems[i].offset;
+  if (seek->cnt == 0)
+    return;
   /* timeout 0: asynchronous */
-  error = rd_kafka_seek_partitions (self->rk, positions, 0);
+  error = rd_kafka_seek_partitions (self->rk, seek, 0);
   if (error != NULL)
     {
       g_debug ("Fetcher wake-up: %s", rd_kafka_error_string (error));
@@ -797,10 +806,12 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
 /* ---- GObject ------------------------------------------------------------- */
 
 static void
-forward_handled (EvcpDispatcher *d, EvcpMessage *message, const gchar *handler, gboolean ok,
-                 EvcpKafkaService *self)
+forward_handled (EvcpMessage *message, const gchar *handler, gboolean ok, gpointer user_data)
 {
-  g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, handler, ok);
+  EvcpKafkaService *self = user_data;
+
+  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE))
+    g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, handler, ok);
 }
 
 static void
@@ -913,6 +924,6 @@ evcp_kafka_service_init (EvcpKafkaService *self)
 {
   self->dispatcher = evcp_dispatcher_new ();
   self->to_store = rd_kafka_topic_partition_list_new (8);
-  g_signal_connect_object (self->dispatcher, "message-handled", G_CALLBACK (forward_handled), self, 0);
+  evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
 }

@@ -18,7 +18,7 @@ struct _EvcpMessage
   GBytes        *raw;
   GBytes        *key_bytes;
   gchar         *key;        /* the key as text, NULL if absent or not UTF-8 */
-  gchar         *topic;
+  const gchar   *topic;      /* interned */
   gint32         partition;
   gint64         offset;
 
@@ -44,7 +44,6 @@ evcp_message_finalize (GObject *object)
   g_clear_pointer (&self->raw, g_bytes_unref);
   g_clear_pointer (&self->key_bytes, g_bytes_unref);
   g_clear_pointer (&self->key, g_free);
-  g_clear_pointer (&self->topic, g_free);
   g_clear_pointer (&self->root_node, json_node_unref);
   evcp_json_index_clear (&self->index);
   g_free (self->kind);
@@ -99,7 +98,7 @@ evcp_message_new (GBytes      *raw,
       if (g_utf8_validate_len (k, klen, NULL))
         self->key = g_strndup (k, klen);
     }
-  self->topic = g_strdup (topic);
+  self->topic = g_intern_string (topic);
   self->partition = partition;
   self->offset = offset;
   return self;

@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-log.h"
 #include "evcp-system-notification-handler.h"
 
 G_DEFINE_ENUM_TYPE (EvcpNotificationLevel, evcp_notification_level,
@@ -120,7 +121,7 @@ evcp_system_notification_handler_handle (EvcpMessageHandler  *handler,
   if (cp_id != NULL && strcmp (cp_id, self->cp_id) != 0)
     {
       g_atomic_int_inc (&self->skipped);
-      g_debug ("Skipping a system notification for %.64s, this is %s", cp_id, self->cp_id);
+      EVCP_DEBUG ("Skipping a system notification for %.64s, this is %s", cp_id, self->cp_id);
       return TRUE;
     }
 

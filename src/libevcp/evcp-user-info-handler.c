@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-log.h"
 #include "evcp-user-info-handler.h"
 
 struct _EvcpUserInfoHandler
@@ -65,7 +66,7 @@ evcp_user_info_handler_handle (EvcpMessageHandler  *handler,
   if (!evcp_user_registry_update (self->registry, user_id, name, vehicle, error))
     return FALSE;
 
-  g_debug ("User %s updated (name %s, vehicle %s)", user_id,
+  EVCP_DEBUG ("User %s updated (name %s, vehicle %s)", user_id,
            name != NULL ? "given" : "absent", vehicle != NULL ? "given" : "absent");
   return TRUE;
 }

@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-log.h"
 #include "evcp-user-registry.h"
 
 struct _EvcpUser
@@ -302,7 +303,7 @@ evcp_user_registry_update (EvcpUserRegistry  *self,
         {
           EvcpUser *evicted = g_queue_pop_head (&self->lru);
 
-          g_debug ("User registry full (%u): forgetting user %s",
+          EVCP_DEBUG ("User registry full (%u): forgetting user %s",
                    self->capacity, evicted->id);
           g_hash_table_remove (self->users, evicted->id);
           evcp_user_unref (evicted);
