@@ -129,7 +129,8 @@ static void
 rearm_timeout (Driver *driver)
 {
   g_clear_handle_id (&driver->timeout_id, g_source_remove);
-  driver->timeout_id = g_timeout_add_seconds (driver->timeout_s, timeout_cb, driver);
+  /* not g_timeout_add_seconds: it rounds to whole-second ticks and may fire early */
+  driver->timeout_id = g_timeout_add (driver->timeout_s * 1000, timeout_cb, driver);
 }
 
 static gboolean
