@@ -8,6 +8,8 @@
 #include <signal.h>
 #endif
 
+#include <glib/gstdio.h>
+
 #include "evcp-test-util.h"
 
 #define TICK_MS               10
@@ -1252,4 +1254,60 @@ evcp_test_mock_process_free (EvcpTestMockProcess *proc)
   g_clear_pointer (&proc->context, g_main_context_unref);
   g_free (proc->bootstrap);
   g_free (proc);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Engines under test */
+
+void
+evcp_test_remove_tree (const gchar *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        evcp_test_remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+remove_tree_cb (gpointer path)
+{
+  evcp_test_remove_tree (path);
+  g_free (path);
+}
+
+void
+evcp_test_isolate_config (EvcpConfig *config)
+{
+  g_autoptr(GError) error = NULL;
+  gchar *dir = g_dir_make_tmp ("evcp-test-state-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  g_test_queue_destroy (remove_tree_cb, g_strdup (dir));
+  g_free (config->state_dir);
+  config->state_dir = dir;
+  config->engine_port = evcp_test_free_port ();
+  config->central_port = evcp_test_free_port ();
+  g_free (config->central_host);
+  config->central_host = g_strdup ("127.0.0.1");
+}
+
+void
+evcp_test_isolate_launcher (GSubprocessLauncher *launcher, const gchar *state_dir)
+{
+  g_autofree gchar *engine_port = g_strdup_printf ("%u", evcp_test_free_port ());
+  g_autofree gchar *central_port = g_strdup_printf ("%u", evcp_test_free_port ());
+
+  g_subprocess_launcher_setenv (launcher, "STATE_DIRECTORY", state_dir, TRUE);
+  g_subprocess_launcher_setenv (launcher, "ENGINE_PORT", engine_port, FALSE);
+  g_subprocess_launcher_setenv (launcher, "CENTRAL_HOST", "127.0.0.1", FALSE);
+  g_subprocess_launcher_setenv (launcher, "CENTRAL_PORT", central_port, FALSE);
 }

@@ -540,3 +540,35 @@ void                 evcp_test_mock_process_free      (EvcpTestMockProcess *proc
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpTestMockProcess, evcp_test_mock_process_free)
 
 G_END_DECLS
+
+/* ------------------------------------------------------------------------- */
+/* Engines under test */
+
+#include "evcp-config.h"
+
+G_BEGIN_DECLS
+
+/**
+ * evcp_test_isolate_config:
+ *
+ * Gives an Engine (or Monitor) under test its own state directory (fresh,
+ * removed when the current test ends) and free ports for its health server
+ * and for a Central nobody listens on, so that tests can run in parallel and
+ * again without sharing an outbox or a port. Call it inside a test.
+ */
+void     evcp_test_isolate_config   (EvcpConfig          *config);
+
+/**
+ * evcp_test_isolate_launcher:
+ * @state_dir: where the spawned program keeps its state (STATE_DIRECTORY)
+ *
+ * The same for a spawned evcp-engine: STATE_DIRECTORY, a free ENGINE_PORT
+ * and a CENTRAL_PORT nobody listens on (unless already set by the caller).
+ */
+void     evcp_test_isolate_launcher (GSubprocessLauncher *launcher,
+                                     const gchar         *state_dir);
+
+/* Removes @path and everything below it. */
+void     evcp_test_remove_tree      (const gchar         *path);
+
+G_END_DECLS

@@ -20,6 +20,7 @@ typedef struct {
   gchar               *record;
   gchar               *config;
   gchar               *group;
+  gchar               *state_dir;   /* kept across the kills of one test */
   guint                n_engines;
 } Fixture;
 
@@ -46,6 +47,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->tmpdir = g_dir_make_tmp ("evcp-test-engine-XXXXXX", &error);
   g_assert_no_error (error);
   f->record = g_build_filename (f->tmpdir, "handled.txt", NULL);
+  f->state_dir = g_build_filename (f->tmpdir, "state", NULL);
   f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
   f->group = g_strdup_printf ("test-engine-%08x", g_random_int ());
   /* a quick hand-over when a killed member's session expires */
@@ -66,18 +68,12 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GDir) dir = g_dir_open (f->tmpdir, 0, NULL);
-  const gchar *name;
 
   g_assert_true (evcp_test_mock_process_stop (f->mock, &error));
   g_assert_no_error (error);
   evcp_test_mock_process_free (f->mock);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree gchar *path = g_build_filename (f->tmpdir, name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (f->tmpdir);
+  evcp_test_remove_tree (f->tmpdir);
+  g_free (f->state_dir);
   g_free (f->tmpdir);
   g_free (f->record);
   g_free (f->config);
@@ -102,6 +98,7 @@ spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
   g_subprocess_launcher_setenv (launcher, "CP_ID", "CP-E1", TRUE);
   g_subprocess_launcher_setenv (launcher, "EVCP_RECORDER_FILE", f->record, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
+  evcp_test_isolate_launcher (launcher, f->state_dir);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
   engine = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"),

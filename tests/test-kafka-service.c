@@ -67,6 +67,7 @@ make_config (const gchar *bootstraps)
   g_free (config->kafka_brokers);
   config->kafka_brokers = g_strdup (bootstraps);
   config->kafka_group_id = g_strdup (group);
+  evcp_test_isolate_config (config);
   config->handler_attempts = 3;
   config->retry_backoff_ms = 10;
   config->retry_backoff_max_ms = 20;
@@ -134,7 +135,7 @@ start_engine (Fixture *f)
   g_assert_true (evcp_kafka_service_register_handler (kafka, track, &error));
   g_signal_connect (kafka, "connection-state-changed", G_CALLBACK (on_state), f);
   g_signal_connect (kafka, "message-done", G_CALLBACK (on_done), f);
-  g_assert_true (evcp_engine_start (engine, &error));
+  evcp_engine_start (engine, &error);
   g_assert_no_error (error);
   return g_steal_pointer (&engine);
 }

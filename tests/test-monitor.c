@@ -1552,6 +1552,7 @@ test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
   for (guint i = 0; config->kafka_topics[i] != NULL; i++)
     g_assert_true (evcp_test_cluster_create_topic (f->cluster, config->kafka_topics[i], 1, NULL));
   config->kafka_group_id = g_strdup (group);
+  evcp_test_isolate_config (config);
   engine = evcp_engine_new (config);
   g_assert_true (evcp_engine_start (engine, &error));
   g_assert_no_error (error);

@@ -98,7 +98,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
         }
       g_unlink (path);
     }
-  g_rmdir (f->tmpdir);
+  evcp_test_remove_tree (f->tmpdir);   /* and the Engines' state directories */
   g_free (f->tmpdir);
   g_free (f->config);
   g_free (f->group);
@@ -130,6 +130,12 @@ engine_spawn (Fixture *f)
   g_subprocess_launcher_setenv (launcher, "CP_ID", CP, TRUE);
   g_subprocess_launcher_setenv (launcher, "EVCP_RECORDER_FILE", engine->record, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
+  {
+    /* two Engines may run at once: each its own state and health port */
+    g_autofree gchar *state = g_strdup_printf ("%s/state-%u", f->tmpdir, n);
+
+    evcp_test_isolate_launcher (launcher, state);
+  }
   g_subprocess_launcher_set_stderr_file_path (launcher, engine->log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
   engine->process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"),
@@ -712,6 +718,7 @@ test_broker_restart_mid_stream (Fixture *f, gconstpointer data)
   g_free (config->kafka_brokers);
   config->kafka_brokers = g_strdup (f->brokers);
   config->kafka_group_id = g_strdup (f->group);
+  evcp_test_isolate_config (config);
   g_strfreev (config->kafka_topics);
   config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) f->topic, NULL });
   g_free (config->dead_letter_topic);

@@ -4,23 +4,40 @@
 
 #include <glib/gi18n-lib.h>
 
+#include <math.h>
+
+#include <glib/gstdio.h>
+
 #include "evcp-charging-request-handler.h"
 #include "evcp-engine.h"
+#include "evcp-error.h"
+#include "evcp-health-server.h"
+#include "evcp-kafka-outbox-sender.h"
 #include "evcp-log.h"
+#include "evcp-platform.h"
 #include "evcp-plugin.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-user-info-handler.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 
+#define SESSIONS_TOPIC "charging_sessions"
+
 struct _EvcpEngine
 {
-  GObject           parent_instance;
+  GObject                parent_instance;
 
-  EvcpConfig       *config;
-  EvcpKafkaService *kafka;
-  EvcpUserRegistry *users;
-  gboolean          started;
+  EvcpConfig            *config;
+  EvcpKafkaService      *kafka;
+  EvcpUserRegistry      *users;
+  EvcpSupply            *supply;
+  EvcpOutbox            *outbox;
+  EvcpCentralClient     *central;
+  EvcpKafkaOutboxSender *sender;
+  EvcpHealthServer      *health;
+  gchar                 *state_dir;
+  gchar                 *session_path;
+  gboolean               started;
 };
 
 G_DEFINE_TYPE (EvcpEngine, evcp_engine, G_TYPE_OBJECT)
@@ -31,6 +48,9 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
+static void start_supply (EvcpEngine *self, const gchar *driver, const gchar *session_id,
+                          const gchar *source, gdouble power_kw, gint64 max_duration_s);
+
 static void
 on_charging_request (EvcpChargingRequestHandler *handler,
                      EvcpChargingRequest        *request,
@@ -39,6 +59,10 @@ on_charging_request (EvcpChargingRequestHandler *handler,
   g_autofree gchar *duration = NULL;
 
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
+  if (self->supply != NULL)
+    start_supply (self, evcp_charging_request_get_user_id (request), NULL, "kafka",
+                  evcp_charging_request_get_requested_power_kw (request),
+                  evcp_charging_request_get_max_duration_s (request));
   /* the session logic logs what it does with it */
   if (!evcp_log_enabled (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
     return;
@@ -99,6 +123,282 @@ static const HandlerFactory builtin_handlers[] = {
   make_system_notification,
 };
 
+/* ---- what the Engine reports ------------------------------------------------ */
+
+static gchar *
+fmt (const gchar *format, gdouble value)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  return g_strdup (g_ascii_formatd (buf, sizeof buf, format, value));
+}
+
+/* {"kind": kind, "data": {cp_id, session_id, user_id, …}} */
+static JsonObject *
+session_event (EvcpEngine *self, const gchar *kind, const EvcpSession *s)
+{
+  JsonObject *event = json_object_new ();
+  JsonObject *data = json_object_new ();
+
+  json_object_set_string_member (event, "kind", kind);
+  json_object_set_string_member (data, "cp_id", self->config->cp_id);
+  if (s != NULL)
+    {
+      json_object_set_string_member (data, "session_id", s->session_id);
+      json_object_set_string_member (data, "user_id", s->driver);
+      json_object_set_double_member (data, "power_kw", s->power_kw);
+      json_object_set_double_member (data, "kwh", round (s->kwh * 1000) / 1000);
+      json_object_set_double_member (data, "eur", round (s->eur * 100) / 100);
+      json_object_set_int_member (data, "max_duration_s", s->max_duration_s);
+      json_object_set_string_member (data, "source", s->source);
+      if (s->ended_reason != NULL)
+        json_object_set_string_member (data, "reason", s->ended_reason);
+    }
+  json_object_set_object_member (event, "data", data);
+  return event;
+}
+
+static void
+append (EvcpEngine *self, const gchar * const *fields, JsonObject *kafka_event)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (evcp_outbox_append (self->outbox, fields, kafka_event != NULL ? SESSIONS_TOPIC : NULL,
+                          self->config->cp_id, kafka_event, &error) == NULL)
+    g_critical ("Cannot write to the outbox %s: %s", evcp_outbox_get_path (self->outbox),
+                error->message);
+}
+
+static void
+telemetry_delivered (EvcpKafkaProducer *producer, const GError *error, gint32 partition,
+                     gint64 offset, gpointer user_data)
+{
+  if (error != NULL)
+    EVCP_DEBUG ("Best-effort event not delivered: %s", error->message);
+}
+
+/* Telemetry and refusals: best effort, straight to Kafka; data.seq is the
+ * latest seq of this program, not a new one (only what must not be lost
+ * takes a number, so that Central sees a gap only where something was lost). */
+static void
+produce_best_effort (EvcpEngine *self, JsonObject *event_owned)
+{
+  g_autoptr(JsonObject) event = event_owned;
+  EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
+  g_autofree gchar *json = NULL;
+  g_autoptr(GBytes) value = NULL;
+  g_autoptr(GBytes) key = NULL;
+
+  if (producer == NULL)
+    return;
+  json_object_set_string_member (event, "timestamp", timestamp);
+  json_object_set_int_member (json_object_get_object_member (event, "data"), "seq",
+                              (gint64) evcp_outbox_get_next_seq (self->outbox) - 1);
+  json_node_set_object (node, event);
+  json = json_to_string (node, FALSE);
+  value = g_bytes_new (json, strlen (json));
+  key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
+  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, key, value, NULL, 0,
+                                    telemetry_delivered, NULL, NULL))
+    EVCP_DEBUG ("Best-effort event dropped: Kafka queue unavailable");
+}
+
+/* The session, on disk, so that one interrupted by a kill still ends with
+ * exactly one ticket: ticket_seq, when present, is the seq its ticket gets. */
+static void
+save_session (EvcpEngine *self, const EvcpSession *session, guint64 ticket_seq)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "session");
+  json_builder_add_value (b, evcp_session_to_json (session));
+  if (ticket_seq > 0)
+    {
+      json_builder_set_member_name (b, "ticket_seq");
+      json_builder_add_int_value (b, (gint64) ticket_seq);
+    }
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  text = json_to_string (root, FALSE);
+  if (!g_file_set_contents (self->session_path, text, -1, &error))
+    g_critical ("Cannot save the session to %s: %s", self->session_path, error->message);
+}
+
+static void
+ticket (EvcpEngine *self, const EvcpSession *s)
+{
+  g_autofree gchar *kwh = fmt ("%.3f", s->kwh);
+  g_autofree gchar *eur = fmt ("%.2f", s->eur);
+  const gchar *fields[] = { "TICKET", self->config->cp_id, s->session_id, s->driver,
+                            kwh, eur, s->ended_reason, NULL };
+  g_autoptr(JsonObject) event = session_event (self, "SESSION_ENDED", s);
+
+  /* 1: the seq the ticket will get, on disk; 2: the ticket, on disk;
+   * 3: the session gone. A kill between any two steps is recovered by
+   * recover_session() without a second ticket. */
+  save_session (self, s, evcp_outbox_get_next_seq (self->outbox));
+  append (self, fields, event);
+  g_unlink (self->session_path);
+}
+
+static void
+on_session_ended (EvcpSupply *supply, EvcpSession *s, EvcpEngine *self)
+{
+  ticket (self, s);
+}
+
+static void
+on_state_changed (EvcpSupply *supply, EvcpCpState old, EvcpCpState state, EvcpEngine *self)
+{
+  const gchar *fields[] = { "STATE", self->config->cp_id, evcp_cp_state_to_string (state), NULL };
+  const EvcpSession *s = evcp_supply_get_session (supply);
+
+  if (state == EVCP_CP_STATE_SUPPLYING && s != NULL)
+    {
+      g_autoptr(JsonObject) started = session_event (self, "SESSION_STARTED", s);
+
+      save_session (self, s, 0);
+      append (self, fields, started);
+      return;
+    }
+  append (self, fields, NULL);
+}
+
+static void
+on_telemetry (EvcpSupply *supply, EvcpSession *s, EvcpEngine *self)
+{
+  g_autofree gchar *kwh = fmt ("%.3f", s->kwh);
+  g_autofree gchar *eur = fmt ("%.2f", s->eur);
+  const gchar *fields[] = { "SUPPLY", self->config->cp_id, s->session_id, s->driver, kwh, eur, NULL };
+
+  save_session (self, s, 0);
+  evcp_central_client_send (self->central, fields);
+  produce_best_effort (self, session_event (self, "SESSION_TELEMETRY", s));
+}
+
+static void
+refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
+{
+  JsonObject *event = session_event (self, "REQUEST_REFUSED", NULL);
+  JsonObject *data = json_object_get_object_member (event, "data");
+
+  g_message (_("Request from %s refused: %s"), driver, reason);
+  json_object_set_string_member (data, "user_id", driver);
+  json_object_set_string_member (data, "reason", reason);
+  produce_best_effort (self, event);
+}
+
+static void
+start_supply (EvcpEngine  *self,
+              const gchar *driver,
+              const gchar *session_id,
+              const gchar *source,
+              gdouble      power_kw,
+              gint64       max_duration_s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (evcp_supply_request (self->supply, driver, session_id, source, power_kw, max_duration_s, 0, &error))
+    return;
+  if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_REFUSED))
+    refuse (self, driver, error->message);
+  else
+    g_warning (_("Invalid supply request from %s: %s"), driver, error->message);
+}
+
+/* A session the previous process left open: close it with its ticket,
+ * unless that ticket was already written. */
+static void
+recover_session (EvcpEngine *self)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpSession) s = NULL;
+  JsonObject *root;
+  gint64 ticket_seq;
+
+  if (!g_file_test (self->session_path, G_FILE_TEST_EXISTS))
+    return;
+  if (!json_parser_load_from_file (parser, self->session_path, &error) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      g_warning ("Unreadable session file %s (%s): ignored", self->session_path,
+                 error != NULL ? error->message : "not an object");
+      g_unlink (self->session_path);
+      return;
+    }
+  root = json_node_get_object (json_parser_get_root (parser));
+  ticket_seq = json_object_get_int_member_with_default (root, "ticket_seq", 0);
+  s = evcp_session_from_json (json_object_get_member (root, "session"), &error);
+  if (s == NULL)
+    {
+      g_warning ("Bad session in %s (%s): ignored", self->session_path, error->message);
+      g_unlink (self->session_path);
+      return;
+    }
+  if (ticket_seq > 0 && evcp_outbox_get_next_seq (self->outbox) > (guint64) ticket_seq)
+    {
+      /* the ticket is in the outbox (or already delivered) */
+      g_unlink (self->session_path);
+      return;
+    }
+  if (s->ended_reason == NULL)
+    s->ended_reason = g_strdup (EVCP_END_FAULT);   /* the Engine stopped under it */
+  g_message (_("Closing session %s of %s left open by the previous run: %.3f kWh (%s)"),
+             s->session_id, s->driver, s->kwh, s->ended_reason);
+  ticket (self, s);
+}
+
+/* ---- Central's commands ------------------------------------------------------ */
+
+static void
+on_command (EvcpCentralClient *central, GStrv fields, EvcpEngine *self)
+{
+  const gchar *verb = fields[0];
+  guint n = g_strv_length (fields);
+
+  if (g_strcmp0 (verb, "AUTHORIZE") == 0 && n >= 6)
+    {
+      gdouble power = g_ascii_strtod (fields[4], NULL);
+      guint64 duration = 0;
+
+      if (!g_ascii_string_to_unsigned (fields[5], 10, 1, G_MAXINT32, &duration, NULL) ||
+          !(power > 0))
+        {
+          g_warning (_("AUTHORIZE with bad figures ignored: power “%s”, duration “%s”"),
+                     fields[4], fields[5]);
+          return;
+        }
+      start_supply (self, fields[2], fields[3], "central", power, (gint64) duration);
+    }
+  else if (g_strcmp0 (verb, "STOP") == 0)
+    evcp_supply_stop (self->supply);
+  else if (g_strcmp0 (verb, "RESUME") == 0)
+    evcp_supply_resume (self->supply);
+  else
+    g_warning (_("Central sent %s, which this Engine does not know: ignored"), verb);
+}
+
+static gboolean
+health (gpointer user_data, gchar **reason)
+{
+  EvcpEngine *self = user_data;
+
+  if (evcp_supply_get_state (self->supply) != EVCP_CP_STATE_FAULT)
+    return TRUE;
+  *reason = g_strdup (evcp_supply_get_fault_reason (self->supply));
+  return FALSE;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
 EvcpEngine *
 evcp_engine_new (EvcpConfig *config)
 {
@@ -119,10 +419,37 @@ evcp_engine_new (EvcpConfig *config)
 gboolean
 evcp_engine_start (EvcpEngine *self, GError **error)
 {
+  g_autofree gchar *outbox_path = NULL;
+
   g_return_val_if_fail (EVCP_IS_ENGINE (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
 
   if (!evcp_config_validate (self->config, error))
+    return FALSE;
+
+  self->state_dir = self->config->state_dir != NULL ? g_strdup (self->config->state_dir)
+                                                    : evcp_platform_default_state_dir ("engine");
+  if (g_mkdir_with_parents (self->state_dir, 0700) != 0)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, _("Cannot create the state directory %s"),
+                   self->state_dir);
+      return FALSE;
+    }
+  outbox_path = g_build_filename (self->state_dir, "outbox.json", NULL);
+  self->session_path = g_build_filename (self->state_dir, "session.json", NULL);
+  self->outbox = evcp_outbox_new (outbox_path, error);
+  if (self->outbox == NULL)
+    return FALSE;
+
+  self->supply = evcp_supply_new (self->config->price_eur_kwh);
+  recover_session (self);
+  g_signal_connect_object (self->supply, "state-changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (self->supply, "telemetry", G_CALLBACK (on_telemetry), self, 0);
+  g_signal_connect_object (self->supply, "session-ended", G_CALLBACK (on_session_ended), self, 0);
+
+  self->health = evcp_health_server_new (self->config->cp_id, health, self, NULL);
+  if (!evcp_health_server_listen (self->health, self->config->engine_host,
+                                  (guint16) self->config->engine_port, error))
     return FALSE;
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtin_handlers); i++)
@@ -147,8 +474,21 @@ evcp_engine_start (EvcpEngine *self, GError **error)
 
   if (!evcp_kafka_service_start (self->kafka, error))
     return FALSE;
+  self->sender = evcp_kafka_outbox_sender_new (self->outbox, evcp_kafka_service_get_producer (self->kafka));
+  evcp_kafka_outbox_sender_start (self->sender);
+
+  self->central = evcp_central_client_new (self->config->central_host, (guint16) self->config->central_port,
+                                           EVCP_CENTRAL_ROLE_ENGINE, self->config->cp_id,
+                                           self->config->location, self->config->price_eur_kwh,
+                                           self->outbox);
+  g_signal_connect_object (self->central, "command", G_CALLBACK (on_command), self, 0);
+  evcp_central_client_start (self->central);
+
+  /* where this run starts from */
+  on_state_changed (self->supply, evcp_supply_get_state (self->supply),
+                    evcp_supply_get_state (self->supply), self);
   self->started = TRUE;
-  g_message (_("Engine of %s started"), self->config->cp_id);
+  g_message (_("Engine of %s started (state in %s)"), self->config->cp_id, self->state_dir);
   return TRUE;
 }
 
@@ -160,8 +500,66 @@ evcp_engine_stop (EvcpEngine *self)
   if (!self->started)
     return;
   self->started = FALSE;
+  /* a supply does not outlive the Engine: its ticket goes to the outbox now */
+  if (evcp_supply_get_session (self->supply) != NULL)
+    evcp_supply_stop (self->supply);
+  evcp_health_server_stop (self->health);
+  evcp_central_client_stop (self->central);
+  evcp_kafka_outbox_sender_stop (self->sender);
   evcp_kafka_service_stop (self->kafka, SHUTDOWN_TIMEOUT_MS);
-  g_message (_("Engine of %s stopped"), self->config->cp_id);
+  g_message (_("Engine of %s stopped (%u events kept for Central, %u for Kafka)"),
+             self->config->cp_id,
+             evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_CENTRAL),
+             evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA));
+}
+
+void
+evcp_engine_simulate_fault (EvcpEngine *self, const gchar *reason)
+{
+  g_return_if_fail (EVCP_IS_ENGINE (self) && self->supply != NULL);
+  evcp_supply_set_fault (self->supply, reason != NULL ? reason : "simulated fault");
+}
+
+void
+evcp_engine_clear_fault (EvcpEngine *self)
+{
+  g_return_if_fail (EVCP_IS_ENGINE (self) && self->supply != NULL);
+  evcp_supply_clear_fault (self->supply);
+}
+
+gboolean
+evcp_engine_unplug (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self) && self->supply != NULL, FALSE);
+  return evcp_supply_unplug (self->supply);
+}
+
+EvcpSupply *
+evcp_engine_get_supply (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->supply;
+}
+
+EvcpOutbox *
+evcp_engine_get_outbox (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->outbox;
+}
+
+EvcpCentralClient *
+evcp_engine_get_central (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->central;
+}
+
+guint16
+evcp_engine_get_health_port (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), 0);
+  return self->health != NULL ? evcp_health_server_get_port (self->health) : 0;
 }
 
 EvcpConfig *
@@ -191,6 +589,11 @@ evcp_engine_dispose (GObject *object)
   EvcpEngine *self = EVCP_ENGINE (object);
 
   evcp_engine_stop (self);
+  g_clear_object (&self->central);
+  g_clear_object (&self->sender);
+  g_clear_object (&self->health);
+  g_clear_object (&self->supply);
+  g_clear_object (&self->outbox);
   g_clear_object (&self->kafka);
   g_clear_object (&self->users);
   G_OBJECT_CLASS (evcp_engine_parent_class)->dispose (object);
@@ -202,6 +605,8 @@ evcp_engine_finalize (GObject *object)
   EvcpEngine *self = EVCP_ENGINE (object);
 
   g_clear_pointer (&self->config, evcp_config_free);
+  g_free (self->state_dir);
+  g_free (self->session_path);
   G_OBJECT_CLASS (evcp_engine_parent_class)->finalize (object);
 }
 

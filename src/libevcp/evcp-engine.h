@@ -2,9 +2,12 @@
 
 #include <glib-object.h>
 
+#include "evcp-central-client.h"
 #include "evcp-charging-request.h"
 #include "evcp-config.h"
 #include "evcp-kafka-service.h"
+#include "evcp-outbox.h"
+#include "evcp-supply.h"
 #include "evcp-user-registry.h"
 
 G_BEGIN_DECLS
@@ -12,9 +15,23 @@ G_BEGIN_DECLS
 #define EVCP_TYPE_ENGINE (evcp_engine_get_type ())
 G_DECLARE_FINAL_TYPE (EvcpEngine, evcp_engine, EVCP, ENGINE, GObject)
 
-/* The charging point's Engine: the Kafka service with the built-in handlers
- * and the plugins, and (with later parts) sessions and the Central link. No
- * D-Bus and no main() here. */
+/*
+ * EvcpEngine: the charging point's Engine. The Kafka service with the
+ * built-in handlers and the plugins; the supply state machine fed by
+ * CHARGING_REQUEST from Kafka and AUTHORIZE from Central; the outbox, sent
+ * to Central (EvcpCentralClient) and to Kafka (EvcpKafkaOutboxSender); the
+ * health server the Monitor checks. No D-Bus and no main() here.
+ *
+ * What it reports (docs/protocol.md, "The Engine's events"):
+ *   STATE#<cp>#<state>#<seq>                    outbox, Central; the change to
+ *                                               SUPPLYING also carries SESSION_STARTED
+ *                                               to Kafka under the same seq
+ *   TICKET#<cp>#<session>#<driver>#<kwh>#<eur>#<reason>#<seq>
+ *                                               outbox, Central and Kafka (SESSION_ENDED)
+ *   SUPPLY#<cp>#<session>#<driver>#<kwh>#<eur>  best effort, Central and Kafka
+ *                                               (SESSION_TELEMETRY), once a second
+ *   REQUEST_REFUSED                             best effort, Kafka
+ */
 EvcpEngine        *evcp_engine_new               (EvcpConfig  *config);
 gboolean           evcp_engine_start             (EvcpEngine  *self,
                                                   GError     **error);
@@ -22,5 +39,16 @@ void               evcp_engine_stop              (EvcpEngine  *self);
 EvcpConfig        *evcp_engine_get_config        (EvcpEngine  *self);
 EvcpKafkaService  *evcp_engine_get_kafka_service (EvcpEngine  *self);
 EvcpUserRegistry  *evcp_engine_get_user_registry (EvcpEngine  *self);
+/* After evcp_engine_start(): */
+EvcpSupply        *evcp_engine_get_supply        (EvcpEngine  *self);
+EvcpOutbox        *evcp_engine_get_outbox        (EvcpEngine  *self);
+EvcpCentralClient *evcp_engine_get_central       (EvcpEngine  *self);
+guint16            evcp_engine_get_health_port   (EvcpEngine  *self);
+
+/* Operator actions (terminal keys, signals, D-Bus). */
+void               evcp_engine_simulate_fault    (EvcpEngine  *self,
+                                                  const gchar *reason);
+void               evcp_engine_clear_fault       (EvcpEngine  *self);
+gboolean           evcp_engine_unplug            (EvcpEngine  *self);
 
 G_END_DECLS

@@ -292,7 +292,10 @@ evcp_health_server_listen (EvcpHealthServer  *self,
   g_return_val_if_fail (EVCP_IS_HEALTH_SERVER (self), FALSE);
   g_return_val_if_fail (self->service == NULL, FALSE);
 
-  inet = g_inet_address_new_from_string (address != NULL ? address : "127.0.0.1");
+  if (address == NULL || g_ascii_strcasecmp (address, "localhost") == 0)
+    inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  else
+    inet = g_inet_address_new_from_string (address);
   if (inet == NULL)
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
