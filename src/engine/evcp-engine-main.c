@@ -16,9 +16,59 @@
 #include "evcp-platform.h"
 
 typedef struct {
-  GMainLoop *loop;
-  gboolean   quitting;
+  GMainLoop  *loop;
+  gboolean    quitting;
+  EvcpEngine *engine;
 } Context;
+
+static gboolean on_shutdown (gpointer user_data);
+
+/* The original asked for a key press in the Engine's terminal. */
+static void
+on_key (gchar key, gpointer user_data)
+{
+  Context *ctx = user_data;
+  EvcpSupply *supply = evcp_engine_get_supply (ctx->engine);
+
+  switch (g_ascii_tolower (key))
+    {
+    case 'f':
+      if (evcp_supply_get_state (supply) == EVCP_CP_STATE_FAULT)
+        evcp_engine_clear_fault (ctx->engine);
+      else
+        evcp_engine_simulate_fault (ctx->engine, _("fault simulated at the terminal"));
+      break;
+    case 'u':
+      if (!evcp_engine_unplug (ctx->engine))
+        g_message (_("Nothing to unplug: no supply"));
+      break;
+    case 'q':
+      on_shutdown (ctx);
+      break;
+    default:
+      /* TRANSLATORS: the keys the Engine understands in its terminal */
+      g_print ("%s\n", _("Keys: f = report a fault / clear it, u = unplug, q = quit"));
+      break;
+    }
+}
+
+static gboolean
+on_fault_signal (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  evcp_engine_simulate_fault (ctx->engine, _("fault reported by signal"));
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_clear_signal (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  evcp_engine_clear_fault (ctx->engine);
+  return G_SOURCE_CONTINUE;
+}
 
 static gboolean
 on_shutdown (gpointer user_data)
@@ -51,6 +101,7 @@ main (int argc, char **argv)
   g_autofree gchar *metrics_address = NULL;
   g_autoptr(EvcpMetricsServer) metrics_server = NULL;
   gboolean verbose = FALSE;
+  gboolean no_keys = FALSE;
   gboolean version = FALSE;
   const gchar *env_config;
   Context ctx = { 0 };
@@ -74,6 +125,8 @@ main (int argc, char **argv)
       N_("Keep state in this directory"), N_("DIR") },
     { "metrics-address", 0, 0, G_OPTION_ARG_STRING, &metrics_address,
       N_("Serve Prometheus metrics on this address (PORT or IP:PORT)"), N_("ADDRESS") },
+    { "no-keys", 0, 0, G_OPTION_ARG_NONE, &no_keys,
+      N_("Do not read keys from the terminal (f: fault, u: unplug, q: quit)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       N_("Show debug messages"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -91,7 +144,10 @@ main (int argc, char **argv)
     _("The Engine of an EV charging point: consumes Kafka messages and routes them to handlers.\n\n"
       "Settings, lowest precedence first: built-in defaults, the environment\n"
       "(CP_ID, KAFKA_BROKERS, KAFKA_TOPICS, KAFKA_GROUP_ID, CENTRAL_HOST, CENTRAL_PORT),\n"
-      "the key file (--config, or $EVCP_CONFIG), then these options."));
+      "the key file (--config, or $EVCP_CONFIG), then these options.\n\n"
+      "The Monitor's health checks are answered on ENGINE_HOST:ENGINE_PORT.\n"
+      "SIGUSR1 reports a fault (the Engine answers KO, a supply ends), SIGUSR2 clears it;\n"
+      "in a terminal, the keys f, u and q do the same, unplug and quit."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
@@ -135,6 +191,10 @@ main (int argc, char **argv)
   engine = evcp_engine_new (config);
   if (!evcp_engine_start (engine, &error))
     goto fail;
+  ctx.engine = engine;
+  evcp_platform_watch_operator_signals (on_fault_signal, on_clear_signal, &ctx);
+  if (!no_keys && evcp_platform_watch_keys (on_key, &ctx))
+    g_print ("%s\n", _("Keys: f = report a fault / clear it, u = unplug, q = quit"));
   if (config->metrics_address != NULL && *config->metrics_address != '\0')
     {
       metrics_server = evcp_metrics_server_new (evcp_engine_metrics_func, engine, NULL);

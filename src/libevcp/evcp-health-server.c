@@ -129,6 +129,8 @@ sanitize (const gchar *reason)
   return safe;
 }
 
+/* The ACK and the answer go out in one write: two small writes on a kept
+ * connection would wait for each other (Nagle and delayed ACK, ~40 ms). */
 static void
 answer_health (Peer *peer)
 {
@@ -162,7 +164,16 @@ answer_health (Peer *peer)
   g_clear_pointer (&peer->last_answer, g_bytes_unref);
   peer->last_answer = g_bytes_ref (frame);
   peer->resends = 0;
-  peer_send (peer, frame);
+  {
+    gsize len = g_bytes_get_size (frame);
+    guint8 *both = g_malloc (len + 1);
+    g_autoptr(GBytes) bytes = NULL;
+
+    both[0] = EVCP_FRAME_ACK;
+    memcpy (both + 1, g_bytes_get_data (frame, NULL), len);
+    bytes = g_bytes_new_take (both, len + 1);
+    peer_send (peer, bytes);
+  }
 }
 
 static void
@@ -170,14 +181,16 @@ on_frame (Peer *peer, const gchar *data)
 {
   g_auto(GStrv) fields = evcp_frame_split_fields (data);
 
-  /* ACK before acting */
+  /* ACK before acting (for HEALTH, in the same write as the answer) */
+  if (g_strcmp0 (fields[0], "HEALTH") == 0 && g_strcmp0 (fields[1], peer->server->cp_id) == 0)
+    {
+      answer_health (peer);
+      return;
+    }
   peer_send_byte (peer, EVCP_FRAME_ACK);
   if (g_strcmp0 (fields[0], "HEALTH") == 0)
     {
-      if (g_strcmp0 (fields[1], peer->server->cp_id) == 0)
-        answer_health (peer);
-      else
-        g_debug ("HEALTH for %s ignored: this is %s", fields[1], peer->server->cp_id);
+      g_debug ("HEALTH for %s ignored: this is %s", fields[1], peer->server->cp_id);
       return;
     }
   g_warning (_("Health link: unknown verb “%s” ignored"), fields[0]);

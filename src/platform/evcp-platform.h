@@ -15,4 +15,15 @@ gchar       *evcp_platform_default_state_dir (const gchar *program) G_GNUC_WARN_
 /* Whether standard input is an interactive terminal. */
 gboolean     evcp_platform_stdin_is_tty (void);
 
+/* Single key presses on an interactive terminal (no Enter, no echo), on the
+ * main context; the terminal is restored at exit. FALSE when stdin is not a
+ * terminal. */
+typedef void (*EvcpKeyFunc) (gchar key, gpointer user_data);
+gboolean     evcp_platform_watch_keys (EvcpKeyFunc func, gpointer user_data);
+
+/* The operator's signals for services (POSIX: SIGUSR1, SIGUSR2). */
+void         evcp_platform_watch_operator_signals (GSourceFunc on_fault,
+                                                   GSourceFunc on_clear,
+                                                   gpointer    user_data);
+
 G_END_DECLS
