@@ -176,6 +176,31 @@ test_last_data_wins (void)
   evcp_json_index_clear (&index);
 }
 
+static void
+test_append_string (void)
+{
+  static const gchar *const texts[] = {
+    "plain", "quote \" and backslash \\", "tab\tnew\nline\r", "\x01\x1f controls",
+    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GString) json = g_string_new ("{\"v\":");
+      g_autofree gchar *back = NULL;
+      EvcpJsonIndex index;
+      const EvcpJsonMember *m;
+
+      evcp_json_append_string (json, texts[i]);
+      g_string_append_c (json, '}');
+      g_assert_cmpint (evcp_json_scan (json->str, json->len, 8, &index), ==, EVCP_JSON_SCAN_OK);
+      m = evcp_json_find (json->str, index.root, "v");
+      back = evcp_json_decode_string (json->str, m);
+      g_assert_cmpstr (back, ==, texts[i]);
+      evcp_json_index_clear (&index);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -185,5 +210,6 @@ main (int argc, char **argv)
   g_test_add_func ("/json-scan/nul-and-depth", test_nul_and_depth);
   g_test_add_func ("/json-scan/index", test_index);
   g_test_add_func ("/json-scan/last-data-wins", test_last_data_wins);
+  g_test_add_func ("/json-scan/append-string", test_append_string);
   return g_test_run ();
 }

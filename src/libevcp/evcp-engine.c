@@ -12,6 +12,7 @@
 #include "evcp-engine.h"
 #include "evcp-error.h"
 #include "evcp-health-server.h"
+#include "evcp-json-scan.h"
 #include "evcp-kafka-outbox-sender.h"
 #include "evcp-log.h"
 #include "evcp-platform.h"
@@ -38,6 +39,10 @@ struct _EvcpEngine
   gchar                 *state_dir;
   gchar                 *session_path;
   gboolean               started;
+  /* refusals: a flood of requests for a busy CP must not flood the log */
+  gint64                 refusals_logged_at;
+  guint                  refusals_unlogged;
+  guint64                best_effort_dropped;
 };
 
 G_DEFINE_TYPE (EvcpEngine, evcp_engine, G_TYPE_OBJECT)
@@ -144,11 +149,16 @@ session_event (EvcpEngine *self, const gchar *kind, const EvcpSession *s)
   json_object_set_string_member (data, "cp_id", self->config->cp_id);
   if (s != NULL)
     {
+      g_autofree gchar *kwh = fmt ("%.3f", s->kwh);
+      g_autofree gchar *eur = fmt ("%.2f", s->eur);
+
       json_object_set_string_member (data, "session_id", s->session_id);
       json_object_set_string_member (data, "user_id", s->driver);
       json_object_set_double_member (data, "power_kw", s->power_kw);
-      json_object_set_double_member (data, "kwh", round (s->kwh * 1000) / 1000);
-      json_object_set_double_member (data, "eur", round (s->eur * 100) / 100);
+      /* the figures of the frames (%.3f, %.2f), not round(): the two differ
+       * on a half (0.1035 kWh), and Central must see one ticket */
+      json_object_set_double_member (data, "kwh", g_ascii_strtod (kwh, NULL));
+      json_object_set_double_member (data, "eur", g_ascii_strtod (eur, NULL));
       json_object_set_int_member (data, "max_duration_s", s->max_duration_s);
       json_object_set_string_member (data, "source", s->source);
       if (s->ended_reason != NULL)
@@ -203,7 +213,7 @@ produce_best_effort (EvcpEngine *self, JsonObject *event_owned)
   key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
   if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, key, value, NULL, 0,
                                     telemetry_delivered, NULL, NULL))
-    EVCP_DEBUG ("Best-effort event dropped: Kafka queue unavailable");
+    self->best_effort_dropped++;
 }
 
 /* The session, on disk, so that one interrupted by a kill still ends with
@@ -283,16 +293,48 @@ on_telemetry (EvcpSupply *supply, EvcpSession *s, EvcpEngine *self)
   produce_best_effort (self, session_event (self, "SESSION_TELEMETRY", s));
 }
 
+/* REQUEST_REFUSED, for every refused request: written directly, as a
+ * flood of requests for a busy CP makes this a per-message path. */
 static void
 refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
 {
-  JsonObject *event = session_event (self, "REQUEST_REFUSED", NULL);
-  JsonObject *data = json_object_get_object_member (event, "data");
+  EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
+  g_autoptr(GBytes) key = NULL;
+  GString *out;
+  GBytes *value;
+  gint64 mono = g_get_monotonic_time ();
 
-  g_message (_("Request from %s refused: %s"), driver, reason);
-  json_object_set_string_member (data, "user_id", driver);
-  json_object_set_string_member (data, "reason", reason);
-  produce_best_effort (self, event);
+  if (mono - self->refusals_logged_at >= G_USEC_PER_SEC)
+    {
+      if (self->refusals_unlogged > 0)
+        g_message (_("%u more requests refused in the last second"), self->refusals_unlogged);
+      g_message (_("Request from %s refused: %s"), driver, reason);
+      self->refusals_logged_at = mono;
+      self->refusals_unlogged = 0;
+    }
+  else
+    self->refusals_unlogged++;
+
+  if (producer == NULL)
+    return;
+  out = g_string_sized_new (256);
+  g_string_append_printf (out, "{\"kind\":\"REQUEST_REFUSED\",\"timestamp\":\"%s\",\"data\":{\"cp_id\":",
+                          timestamp);
+  evcp_json_append_string (out, self->config->cp_id);
+  g_string_append (out, ",\"user_id\":");
+  evcp_json_append_string (out, driver);
+  g_string_append (out, ",\"reason\":");
+  evcp_json_append_string (out, reason);
+  g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT "}}",
+                          evcp_outbox_get_next_seq (self->outbox) - 1);
+  value = g_string_free_to_bytes (out);
+  key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
+  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, key, value, NULL, 0,
+                                    telemetry_delivered, NULL, NULL))
+    self->best_effort_dropped++;
+  g_bytes_unref (value);
 }
 
 static void

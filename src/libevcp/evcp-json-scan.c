@@ -560,3 +560,26 @@ evcp_json_decode_string (const gchar *text, const EvcpJsonMember *member)
     return g_strndup (text + member->val_start, member->val_len);
   return unescape (text + member->val_start, member->val_len);
 }
+
+void
+evcp_json_append_string (GString *out, const gchar *text)
+{
+  g_string_append_c (out, '"');
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      switch (*p)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, (gchar) *p);   /* UTF-8 passes through */
+        }
+    }
+  g_string_append_c (out, '"');
+}

@@ -65,6 +65,10 @@ void               evcp_json_index_clear   (EvcpJsonIndex        *index);
 const EvcpJsonMember *evcp_json_find       (const gchar          *text,
                                             GArray               *members,
                                             const gchar          *name);
+/* Appends @text (UTF-8) to @out as a JSON string literal, quotes included. */
+void               evcp_json_append_string (GString              *out,
+                                            const gchar          *text);
+
 /* A string member's value, unescaped, newly allocated. */
 gchar             *evcp_json_decode_string (const gchar          *text,
                                             const EvcpJsonMember *member);

@@ -14,8 +14,8 @@
 static const gchar *const producer_defaults[] = {
   "enable.idempotence", "true",          /* off by default in 2.0.2 */
   "linger.ms", "2",                      /* telemetry is latency-sensitive, not bulky */
-  "queue.buffering.max.messages", "20000",
-  "queue.buffering.max.kbytes", "8192",
+  "queue.buffering.max.messages", "10000",   /* bounded: a charging point, not a pipeline */
+  "queue.buffering.max.kbytes", "2048",
   "reconnect.backoff.ms", "100",
   "reconnect.backoff.max.ms", "10000",
   NULL
