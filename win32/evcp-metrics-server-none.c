@@ -1,0 +1,150 @@
+/* EvcpMetricsServer where libsoup 3 is not available (the Windows build:
+ * Debian builds no libsoup for mingw, and win32/build-deps does not either).
+ * The same API as src/libevcp/evcp-metrics-server.c; listening fails with
+ * EVCP_ERROR_CONFIG, so --metrics-address is refused, not ignored. */
+#define G_LOG_DOMAIN "evcp"
+
+#include "evcp-build-config.h"
+
+#include <string.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "evcp-error.h"
+#include "evcp-metrics-server.h"
+
+struct _EvcpMetricsServer {
+  GObject         parent_instance;
+  EvcpMetricsFunc func;
+  gpointer        user_data;
+  GDestroyNotify  notify;
+};
+
+G_DEFINE_FINAL_TYPE (EvcpMetricsServer, evcp_metrics_server, G_TYPE_OBJECT)
+
+GInetSocketAddress *
+evcp_metrics_parse_address (const gchar *address, GError **error)
+{
+  g_autofree gchar *host = NULL;
+  const gchar *port_text;
+  guint64 port;
+  GSocketAddress *sa;
+
+  g_return_val_if_fail (address != NULL, NULL);
+
+  if (address[0] == '[')
+    {
+      const gchar *end = strchr (address, ']');
+
+      if (end == NULL || end[1] != ':')
+        goto invalid;
+      host = g_strndup (address + 1, end - address - 1);
+      port_text = end + 2;
+    }
+  else
+    {
+      const gchar *colon = strrchr (address, ':');
+
+      if (colon == NULL)
+        {
+          host = g_strdup ("127.0.0.1");
+          port_text = address;
+        }
+      else
+        {
+          if (strchr (address, ':') != colon)
+            goto invalid;
+          host = g_strndup (address, colon - address);
+          port_text = colon + 1;
+        }
+    }
+  if (*host == '\0')
+    {
+      g_free (host);
+      host = g_strdup ("127.0.0.1");
+    }
+  if (!g_ascii_string_to_unsigned (port_text, 10, 0, 65535, &port, NULL) ||
+      !g_hostname_is_ip_address (host))
+    goto invalid;
+  sa = g_inet_socket_address_new_from_string (host, (guint) port);
+  if (sa == NULL)
+    goto invalid;
+  return G_INET_SOCKET_ADDRESS (sa);
+
+invalid:
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+               _("Invalid metrics address “%s”: give PORT, IP:PORT or [IPv6]:PORT"), address);
+  return NULL;
+}
+
+static void
+evcp_metrics_server_finalize (GObject *object)
+{
+  EvcpMetricsServer *self = EVCP_METRICS_SERVER (object);
+
+  if (self->notify != NULL)
+    self->notify (self->user_data);
+  G_OBJECT_CLASS (evcp_metrics_server_parent_class)->finalize (object);
+}
+
+static void
+evcp_metrics_server_class_init (EvcpMetricsServerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = evcp_metrics_server_finalize;
+}
+
+static void
+evcp_metrics_server_init (EvcpMetricsServer *self)
+{
+}
+
+EvcpMetricsServer *
+evcp_metrics_server_new (EvcpMetricsFunc func, gpointer user_data, GDestroyNotify notify)
+{
+  EvcpMetricsServer *self = g_object_new (EVCP_TYPE_METRICS_SERVER, NULL);
+
+  self->func = func;
+  self->user_data = user_data;
+  self->notify = notify;
+  return self;
+}
+
+gboolean
+evcp_metrics_server_listen (EvcpMetricsServer *self, const gchar *address, GError **error)
+{
+  g_autoptr(GInetSocketAddress) sa = NULL;
+
+  g_return_val_if_fail (EVCP_IS_METRICS_SERVER (self), FALSE);
+
+  sa = evcp_metrics_parse_address (address, error);
+  if (sa == NULL)
+    return FALSE;
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+               /* TRANSLATORS: the Windows build has no HTTP server library */
+               _("This build has no Prometheus metrics endpoint (built without libsoup 3): "
+                 "leave the metrics address unset"));
+  return FALSE;
+}
+
+void
+evcp_metrics_server_stop (EvcpMetricsServer *self)
+{
+}
+
+guint16
+evcp_metrics_server_get_port (EvcpMetricsServer *self)
+{
+  return 0;
+}
+
+gchar *
+evcp_metrics_server_get_url (EvcpMetricsServer *self)
+{
+  return NULL;
+}
+
+guint64
+evcp_metrics_server_get_scrapes (EvcpMetricsServer *self)
+{
+  return 0;
+}
