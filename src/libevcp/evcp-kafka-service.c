@@ -27,7 +27,7 @@ static const gchar *const consumer_defaults[] = {
   "queued.min.messages", "1000",
   "queued.max.messages.kbytes", "1024",
   "fetch.max.bytes", "2097152",
-  "statistics.interval.ms", "1000",       /* broker states for the connection state */
+  "statistics.interval.ms", "5000",       /* broker states for the connection state */
   "reconnect.backoff.ms", "100",          /* capped exponential backoff */
   "reconnect.backoff.max.ms", "10000",
   "socket.keepalive.enable", "true",
@@ -341,6 +341,11 @@ on_dispatched (EvcpDispatcher *dispatcher,
 static void
 process (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
+  /* a message is the best proof of a connection; the statistics, every
+   * 5 s, tell it when nothing arrives */
+  if (G_UNLIKELY (self->state != EVCP_KAFKA_STATE_CONNECTED))
+    set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
+
   g_autoptr(GBytes) raw = g_bytes_new (m->payload, m->len);
   g_autoptr(GBytes) key = m->key != NULL ? g_bytes_new (m->key, m->key_len) : NULL;
   g_autoptr(EvcpMessage) message = evcp_message_new (raw, key, rd_kafka_topic_name (m->rkt),
