@@ -273,10 +273,39 @@ test_custom_plugin_and_sigterm (Fixture *f, gconstpointer data)
   g_assert_true (log_contains (&stopped));
 }
 
+/* Kafka gone: SIGTERM still ends the Engine within seconds (leaving the
+ * group would otherwise wait for the whole session timeout). */
 static void
-run_engine (const gchar * const *args, gint *status, gchar **out, gchar **err)
+test_sigterm_with_kafka_gone (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *log = NULL;
+  g_autoptr(GSubprocess) engine = spawn_engine (f, g_getenv ("EVCP_RECORDER_DIR"), &log);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *answer = NULL;
+  LogWait assigned = { log, "Kafka assigned" };
+  LogWait down = { log, "Kafka is unavailable" };
+  gint64 start;
+
+  g_assert_true (evcp_test_wait_until (NULL, log_contains, &assigned, WAIT_MS));
+  produce_track (f, 0, 10);
+  answer = evcp_test_mock_process_command (f->mock, "down all", &error);
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_wait_until (NULL, log_contains, &down, WAIT_MS));
+
+  start = g_get_monotonic_time ();
+  stop_engine (engine);   /* asserts a clean exit within 10 s */
+  g_test_message ("SIGTERM to exit with Kafka down: %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 8 * G_USEC_PER_SEC);
+  g_free (evcp_test_mock_process_command (f->mock, "up all", NULL));
+}
+
+static void
+run_engine (Fixture *f, const gchar * const *args, gint *status, gchar **out, gchar **err)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -284,8 +313,9 @@ run_engine (const gchar * const *args, gint *status, gchar **out, gchar **err)
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_newv ((const gchar * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  evcp_test_isolate_launcher (launcher, f->state_dir);
+  g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
+  proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error));
   g_assert_no_error (error);
@@ -299,21 +329,21 @@ test_command_line (Fixture *f, gconstpointer data)
   g_autofree gchar *bad_conf = g_build_filename (f->tmpdir, "bad.conf", NULL);
   gint status;
 
-  run_engine ((const gchar *[]) { "--help", NULL }, &status, &out, &err);
+  run_engine (f, (const gchar *[]) { "--help", NULL }, &status, &out, &err);
   g_assert_cmpint (status, ==, 0);
   g_assert_nonnull (strstr (out, "KAFKA_BROKERS"));
   g_assert_nonnull (strstr (out, "--plugin-dir"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
-  run_engine ((const gchar *[]) { "--config", "/nonexistent/evcp.conf", NULL }, &status, &out, &err);
+  run_engine (f, (const gchar *[]) { "--config", "/nonexistent/evcp.conf", NULL }, &status, &out, &err);
   g_assert_cmpint (status, ==, 1);
   g_assert_nonnull (strstr (err, "/nonexistent/evcp.conf"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
   g_assert_true (g_file_set_contents (bad_conf, "[librdkafka]\nno.such.property=1\n", -1, NULL));
-  run_engine ((const gchar *[]) { "--config", bad_conf, NULL }, &status, &out, &err);
+  run_engine (f, (const gchar *[]) { "--config", bad_conf, NULL }, &status, &out, &err);
   g_assert_cmpint (status, ==, 1);
   g_assert_nonnull (strstr (err, "no.such.property"));
   g_unlink (bad_conf);
@@ -327,6 +357,8 @@ main (int argc, char **argv)
   g_test_add ("/engine/command-line", Fixture, NULL, fixture_set_up, test_command_line, fixture_tear_down);
   g_test_add ("/engine/custom-plugin-and-sigterm", Fixture, NULL,
               fixture_set_up, test_custom_plugin_and_sigterm, fixture_tear_down);
+  g_test_add ("/engine/sigterm-with-kafka-gone", Fixture, NULL,
+              fixture_set_up, test_sigterm_with_kafka_gone, fixture_tear_down);
   g_test_add ("/engine/kill-and-restart", Fixture, NULL,
               fixture_set_up, test_kill_and_restart, fixture_tear_down);
   return g_test_run ();

@@ -14,6 +14,7 @@
 #include "evcp-health-server.h"
 #include "evcp-json-scan.h"
 #include "evcp-kafka-outbox-sender.h"
+#include "evcp-kafka-util.h"
 #include "evcp-log.h"
 #include "evcp-platform.h"
 #include "evcp-plugin.h"
@@ -466,7 +467,10 @@ evcp_engine_start (EvcpEngine *self, GError **error)
   g_return_val_if_fail (EVCP_IS_ENGINE (self), FALSE);
   g_return_val_if_fail (!self->started, FALSE);
 
-  if (!evcp_config_validate (self->config, error))
+  if (!evcp_config_validate (self->config, error) ||
+      !evcp_kafka_check_properties (self->config->kafka_brokers, self->config->rdkafka,
+                                    self->config->rdkafka_consumer,
+                                    self->config->rdkafka_producer, error))
     return FALSE;
 
   self->state_dir = self->config->state_dir != NULL ? g_strdup (self->config->state_dir)

@@ -52,6 +52,8 @@ struct _EvcpKafkaService
   gboolean           started;
   gboolean           stopping;
   gboolean           in_process;   /* process() is on the stack */
+  gboolean           closing;      /* the consumer is being closed: no blocking commit */
+  guint              close_timeout_ms;
   guint              since_empty;  /* messages polled since the queue was last empty */
 
   /* the one message whose handling is not finished (retries, dead letter) */
@@ -492,7 +494,8 @@ rebalance_cb (rd_kafka_t                      *rk,
 
   g_message (_("Kafka revoked %d partitions: %s"), partitions->cnt, list->str);
   flush_offsets (self);
-  if (!rd_kafka_assignment_lost (rk))
+  /* while closing, the final commit was done already, with a deadline */
+  if (!self->closing && !rd_kafka_assignment_lost (rk))
     {
       rd_kafka_resp_err_t cerr = rd_kafka_commit (rk, NULL, 0);
 
@@ -581,6 +584,62 @@ restart_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gint
+remaining_ms (gint64 deadline)
+{
+  return (gint) CLAMP ((deadline - g_get_monotonic_time ()) / 1000, 0, G_MAXINT);
+}
+
+/* Commit what is finished and leave the group, within @timeout_ms whatever
+ * Kafka does: rd_kafka_consumer_close() would wait for the session timeout
+ * (45 s) when the brokers are gone. Not committed in time means delivered
+ * again (at least once). */
+static void
+close_consumer (EvcpKafkaService *self, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  rd_kafka_queue_t *queue = rd_kafka_queue_new (self->rk);
+  rd_kafka_resp_err_t err;
+  rd_kafka_error_t *error;
+
+  self->closing = TRUE;
+  flush_offsets (self);
+  err = rd_kafka_commit_queue (self->rk, NULL, queue, NULL, NULL);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      rd_kafka_event_t *ev = rd_kafka_queue_poll (queue, remaining_ms (deadline));
+
+      if (ev == NULL)
+        g_warning (_("The final commit was not confirmed in time; what was handled since the last commit will be delivered again"));
+      else
+        {
+          err = rd_kafka_event_error (ev);
+          if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+          rd_kafka_event_destroy (ev);
+        }
+    }
+  else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+
+  error = rd_kafka_consumer_close_queue (self->rk, queue);
+  if (error != NULL)
+    {
+      g_warning ("Cannot close the consumer: %s", rd_kafka_error_string (error));
+      rd_kafka_error_destroy (error);
+    }
+  else
+    {
+      /* serves the revocation through rebalance_cb */
+      while (!rd_kafka_consumer_closed (self->rk) && remaining_ms (deadline) > 0)
+        rd_kafka_queue_poll_callback (queue, MIN (remaining_ms (deadline), 100));
+      if (!rd_kafka_consumer_closed (self->rk))
+        g_warning (_("Kafka did not confirm leaving the group in time; closing anyway"));
+    }
+  rd_kafka_queue_destroy (queue);
+  self->closing = FALSE;
+}
+
 static void
 stop_consumer (EvcpKafkaService *self, gboolean commit)
 {
@@ -594,16 +653,11 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
     return;
 
   if (commit)
-    {
-      rd_kafka_resp_err_t err;
-
-      flush_offsets (self);
-      err = rd_kafka_commit (self->rk, NULL, 0);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
-      rd_kafka_consumer_close (self->rk);
-    }
-  g_clear_pointer (&self->rk, rd_kafka_destroy);
+    close_consumer (self, self->close_timeout_ms);
+  /* closed above (or not to be closed): destroy must not close again, which
+   * with Kafka gone blocks for the whole session timeout */
+  rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  self->rk = NULL;
 
   if (!commit && !self->stopping)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
@@ -718,6 +772,7 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
   if (!self->started)
     return;
   self->stopping = TRUE;
+  self->close_timeout_ms = MAX (timeout_ms, 100);
   g_clear_handle_id (&self->restart_id, g_source_remove);
   g_clear_handle_id (&self->dead_letter_retry_id, g_source_remove);
   evcp_dispatcher_cancel_all (self->dispatcher);

@@ -82,3 +82,19 @@ evcp_kafka_set_error (GError **error, rd_kafka_resp_err_t err, const gchar *what
   g_set_error (error, EVCP_ERROR, EVCP_ERROR_KAFKA, "%s: %s (%s)",
                what, rd_kafka_err2str (err), rd_kafka_err2name (err));
 }
+
+gboolean
+evcp_kafka_check_properties (const gchar *brokers,
+                             GHashTable  *common,
+                             GHashTable  *consumer,
+                             GHashTable  *producer,
+                             GError     **error)
+{
+  g_autoptr(rd_kafka_conf_t) c = evcp_kafka_conf_new (brokers, NULL, common, consumer, error);
+  g_autoptr(rd_kafka_conf_t) p = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  p = evcp_kafka_conf_new (brokers, NULL, common, producer, error);
+  return p != NULL;
+}

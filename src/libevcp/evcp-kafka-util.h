@@ -17,6 +17,14 @@ rd_kafka_conf_t *evcp_kafka_conf_new   (const gchar        *brokers,
                                         GHashTable         *overrides,
                                         GHashTable         *client_overrides,
                                         GError            **error);
+/* Whether librdkafka accepts every property of the [librdkafka],
+ * [librdkafka-consumer] and [librdkafka-producer] tables: checked at start,
+ * before anything else, so that a typo is reported as what it is. */
+gboolean         evcp_kafka_check_properties (const gchar *brokers,
+                                              GHashTable  *common,
+                                              GHashTable  *consumer,
+                                              GHashTable  *producer,
+                                              GError     **error);
 void             evcp_kafka_set_error  (GError            **error,
                                         rd_kafka_resp_err_t err,
                                         const gchar        *what);
