@@ -275,7 +275,6 @@ evcp_central_kafka_start (EvcpCentralKafka *self, GError **error)
 void
 evcp_central_kafka_stop (EvcpCentralKafka *self)
 {
-  rd_kafka_resp_err_t err;
 
   g_return_if_fail (EVCP_IS_CENTRAL_KAFKA (self));
 
@@ -288,11 +287,9 @@ evcp_central_kafka_stop (EvcpCentralKafka *self)
   if (self->rk == NULL)
     return;
   flush_offsets (self);
-  err = rd_kafka_commit (self->rk, NULL, 0);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    g_debug ("final Kafka commit: %s", rd_kafka_err2str (err));
-  rd_kafka_consumer_close (self->rk);
-  g_clear_pointer (&self->rk, rd_kafka_destroy);
+  /* within seconds even when Kafka is gone */
+  evcp_kafka_consumer_close_bounded (self->rk, 3000);
+  self->rk = NULL;
   set_status (self, "stopped", _("shutdown"));
 }
 

@@ -584,59 +584,15 @@ restart_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-static gint
-remaining_ms (gint64 deadline)
-{
-  return (gint) CLAMP ((deadline - g_get_monotonic_time ()) / 1000, 0, G_MAXINT);
-}
-
-/* Commit what is finished and leave the group, within @timeout_ms whatever
- * Kafka does: rd_kafka_consumer_close() would wait for the session timeout
- * (45 s) when the brokers are gone. Not committed in time means delivered
- * again (at least once). */
+/* Commit what is finished and leave the group within the deadline
+ * (evcp_kafka_consumer_close_bounded); the rebalance callback it serves must
+ * not commit again, synchronously. */
 static void
 close_consumer (EvcpKafkaService *self, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-  rd_kafka_queue_t *queue = rd_kafka_queue_new (self->rk);
-  rd_kafka_resp_err_t err;
-  rd_kafka_error_t *error;
-
   self->closing = TRUE;
   flush_offsets (self);
-  err = rd_kafka_commit_queue (self->rk, NULL, queue, NULL, NULL);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-    {
-      rd_kafka_event_t *ev = rd_kafka_queue_poll (queue, remaining_ms (deadline));
-
-      if (ev == NULL)
-        g_warning (_("The final commit was not confirmed in time; what was handled since the last commit will be delivered again"));
-      else
-        {
-          err = rd_kafka_event_error (ev);
-          if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
-          rd_kafka_event_destroy (ev);
-        }
-    }
-  else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
-
-  error = rd_kafka_consumer_close_queue (self->rk, queue);
-  if (error != NULL)
-    {
-      g_warning ("Cannot close the consumer: %s", rd_kafka_error_string (error));
-      rd_kafka_error_destroy (error);
-    }
-  else
-    {
-      /* serves the revocation through rebalance_cb */
-      while (!rd_kafka_consumer_closed (self->rk) && remaining_ms (deadline) > 0)
-        rd_kafka_queue_poll_callback (queue, MIN (remaining_ms (deadline), 100));
-      if (!rd_kafka_consumer_closed (self->rk))
-        g_warning (_("Kafka did not confirm leaving the group in time; closing anyway"));
-    }
-  rd_kafka_queue_destroy (queue);
+  evcp_kafka_consumer_close_bounded (self->rk, timeout_ms);
   self->closing = FALSE;
 }
 
@@ -654,9 +610,8 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
 
   if (commit)
     close_consumer (self, self->close_timeout_ms);
-  /* closed above (or not to be closed): destroy must not close again, which
-   * with Kafka gone blocks for the whole session timeout */
-  rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  else
+    rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   self->rk = NULL;
 
   if (!commit && !self->stopping)

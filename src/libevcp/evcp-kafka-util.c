@@ -98,3 +98,54 @@ evcp_kafka_check_properties (const gchar *brokers,
   p = evcp_kafka_conf_new (brokers, NULL, common, producer, error);
   return p != NULL;
 }
+
+static gint
+remaining_ms (gint64 deadline)
+{
+  return (gint) CLAMP ((deadline - g_get_monotonic_time ()) / 1000, 0, G_MAXINT);
+}
+
+void
+evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  rd_kafka_queue_t *queue = rd_kafka_queue_new (rk);
+  rd_kafka_resp_err_t err;
+  rd_kafka_error_t *error;
+
+  err = rd_kafka_commit_queue (rk, NULL, queue, NULL, NULL);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      rd_kafka_event_t *ev = rd_kafka_queue_poll (queue, remaining_ms (deadline));
+
+      if (ev == NULL)
+        g_warning (_("The final commit was not confirmed in time; what was handled since the last commit will be delivered again"));
+      else
+        {
+          err = rd_kafka_event_error (ev);
+          if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+          rd_kafka_event_destroy (ev);
+        }
+    }
+  else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+
+  error = rd_kafka_consumer_close_queue (rk, queue);
+  if (error != NULL)
+    {
+      g_warning ("Cannot close the consumer: %s", rd_kafka_error_string (error));
+      rd_kafka_error_destroy (error);
+    }
+  else
+    {
+      /* serves the revocation through the rebalance callback */
+      while (!rd_kafka_consumer_closed (rk) && remaining_ms (deadline) > 0)
+        rd_kafka_queue_poll_callback (queue, MIN (remaining_ms (deadline), 100));
+      if (!rd_kafka_consumer_closed (rk))
+        g_warning (_("Kafka did not confirm leaving the group in time; closing anyway"));
+    }
+  rd_kafka_queue_destroy (queue);
+  /* closed above: destroy must not close again */
+  rd_kafka_destroy_flags (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}

@@ -25,6 +25,12 @@ gboolean         evcp_kafka_check_properties (const gchar *brokers,
                                               GHashTable  *consumer,
                                               GHashTable  *producer,
                                               GError     **error);
+/* Commits the stored offsets, leaves the group and destroys @rk, all within
+ * @timeout_ms whatever the brokers do (rd_kafka_consumer_close() waits for
+ * the session timeout when they are gone). What was not committed in time is
+ * delivered again. Rebalance callbacks are served meanwhile. */
+void             evcp_kafka_consumer_close_bounded (rd_kafka_t *rk,
+                                                    guint       timeout_ms);
 void             evcp_kafka_set_error  (GError            **error,
                                         rd_kafka_resp_err_t err,
                                         const gchar        *what);
