@@ -963,7 +963,11 @@ on_session_event (EvcpCentralServer *self, const gchar *kind, JsonObject *root)
       g_autofree gchar *detail = g_strdup_printf ("%s: %s", user_id != NULL ? user_id : "?",
                                                   reason != NULL ? reason : "?");
 
-      if (!begin_claim (self, cp, ROLE_ENGINE, seq, "REQUEST_REFUSED", SOURCE_KAFKA))
+      /* A refusal is best effort and takes no seq of its own: its data.seq is
+       * the Engine's latest, that of a STATE or TICKET. Claiming it would drop
+       * the refusal as a duplicate of that record, or, if the refusal comes
+       * first, that record. Recorded with its seq, without the claim. */
+      if (!begin_claim (self, cp, ROLE_ENGINE, -1, "REQUEST_REFUSED", SOURCE_KAFKA))
         return;
       add_event (self, cp, ROLE_ENGINE, "REFUSED", detail, seq, SOURCE_KAFKA);
       end_claim (self);
