@@ -10,15 +10,19 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-config.h"
+#include "evcp-dbus-engine.h"
+#include "evcp-dbus-options.h"
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
 #include "evcp-metrics-server.h"
 #include "evcp-platform.h"
 
 typedef struct {
-  GMainLoop  *loop;
-  gboolean    quitting;
-  EvcpEngine *engine;
+  GMainLoop       *loop;
+  gboolean         quitting;
+  EvcpEngine      *engine;
+  EvcpDbusOptions  dbus;
+  gboolean         dbus_failed;
 } Context;
 
 static gboolean on_shutdown (gpointer user_data);
@@ -82,6 +86,22 @@ on_shutdown (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* D-Bus is a way to control the Engine, never a reason to stop charging:
+ * unless --require-bus, or the bus that activated it went away, it goes on
+ * without (EvcpDbusOwner logs it and tries again). */
+static void
+on_dbus_name_lost (EvcpDbusOwner *owner, const GError *error, gpointer user_data)
+{
+  Context *ctx = user_data;
+  gboolean failed;
+
+  if (evcp_dbus_options_should_exit (&ctx->dbus, error, &failed))
+    {
+      ctx->dbus_failed = failed;
+      on_shutdown (ctx);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -100,6 +120,8 @@ main (int argc, char **argv)
   g_autofree gchar *location = NULL;
   g_autofree gchar *metrics_address = NULL;
   g_autoptr(EvcpMetricsServer) metrics_server = NULL;
+  g_autoptr(EvcpDbusEngine) dbus_engine = NULL;
+  g_autoptr(EvcpDbusOwner) dbus_owner = NULL;
   gboolean verbose = FALSE;
   gboolean no_keys = FALSE;
   gboolean version = FALSE;
@@ -139,6 +161,7 @@ main (int argc, char **argv)
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
+  evcp_dbus_options_init (&ctx.dbus, "Engine", EVCP_DBUS_ENGINE_BUS_NAME);
   option_context = g_option_context_new (NULL);
   g_option_context_set_summary (option_context,
     _("The Engine of an EV charging point: consumes Kafka messages and routes them to handlers.\n\n"
@@ -147,10 +170,18 @@ main (int argc, char **argv)
       "the key file (--config, or $EVCP_CONFIG), then these options.\n\n"
       "The Monitor's health checks are answered on ENGINE_HOST:ENGINE_PORT.\n"
       "SIGUSR1 reports a fault (the Engine answers KO, a supply ends), SIGUSR2 clears it;\n"
-      "in a terminal, the keys f, u and q do the same, unplug and quit."));
+      "in a terminal, the keys f, u and q do the same, unplug and quit.\n\n"
+      "On D-Bus it is org.evcp.Engine1 at /org/evcp/Engine, named org.evcp.Engine\n"
+      "(--bus-name), on the session bus unless --system; evcpctl controls it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  evcp_dbus_options_add_entries (&ctx.dbus, option_context);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (!evcp_dbus_options_validate (&ctx.dbus, &error))
     {
       g_printerr ("%s\n", error->message);
       return EXIT_FAILURE;
@@ -201,13 +232,23 @@ main (int argc, char **argv)
       if (!evcp_metrics_server_listen (metrics_server, config->metrics_address, &error))
         goto fail;
     }
+  dbus_engine = evcp_dbus_engine_new (engine);
+  dbus_owner = evcp_dbus_options_create_owner (&ctx.dbus, evcp_dbus_engine_get_skeleton (dbus_engine),
+                                               EVCP_DBUS_ENGINE_OBJECT_PATH, &error);
+  if (dbus_owner == NULL)
+    goto fail;
+  g_signal_connect (dbus_owner, "name-lost", G_CALLBACK (on_dbus_name_lost), &ctx);
+  evcp_dbus_owner_start (dbus_owner);
 
   g_main_loop_run (loop);
 
   evcp_engine_stop (engine);
-  return EXIT_SUCCESS;
+  evcp_dbus_owner_stop (dbus_owner);
+  evcp_dbus_options_clear (&ctx.dbus);
+  return ctx.dbus_failed ? EXIT_FAILURE : EXIT_SUCCESS;
 
 fail:
   g_printerr ("evcp-engine: %s\n", error->message);
+  evcp_dbus_options_clear (&ctx.dbus);
   return EXIT_FAILURE;
 }

@@ -10,12 +10,16 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-config.h"
+#include "evcp-dbus-monitor.h"
+#include "evcp-dbus-options.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 
 typedef struct {
-  GMainLoop *loop;
-  gboolean   quitting;
+  GMainLoop       *loop;
+  gboolean         quitting;
+  EvcpDbusOptions  dbus;
+  gboolean         dbus_failed;
 } Context;
 
 static gboolean
@@ -30,6 +34,21 @@ on_shutdown (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* D-Bus failing never stops the Monitor, unless --require-bus or the bus
+ * that activated it went away. */
+static void
+on_dbus_name_lost (EvcpDbusOwner *owner, const GError *error, gpointer user_data)
+{
+  Context *ctx = user_data;
+  gboolean failed;
+
+  if (evcp_dbus_options_should_exit (&ctx->dbus, error, &failed))
+    {
+      ctx->dbus_failed = failed;
+      on_shutdown (ctx);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -38,6 +57,8 @@ main (int argc, char **argv)
   g_autoptr(EvcpConfig) config = NULL;
   g_autoptr(EvcpMonitoringService) service = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(EvcpDbusMonitor) dbus_monitor = NULL;
+  g_autoptr(EvcpDbusOwner) dbus_owner = NULL;
   g_autofree gchar *config_file = NULL;
   g_autofree gchar *cp_id = NULL;
   g_autofree gchar *brokers = NULL;
@@ -98,16 +119,25 @@ main (int argc, char **argv)
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 
+  evcp_dbus_options_init (&ctx.dbus, "Monitor", EVCP_DBUS_MONITOR_BUS_NAME);
   option_context = g_option_context_new (NULL);
   g_option_context_set_summary (option_context,
     _("The Monitor of an EV charging point: checks the Engine's health and reports it\n"
       "to Central, to Kafka (monitoring_events) and to output plugins.\n\n"
       "Settings, lowest precedence first: built-in defaults, the environment\n"
       "(CP_ID, KAFKA_BROKERS, CENTRAL_HOST, CENTRAL_PORT, ENGINE_HOST, ENGINE_PORT),\n"
-      "the key file (--config, or $EVCP_CONFIG), then these options."));
+      "the key file (--config, or $EVCP_CONFIG), then these options.\n\n"
+      "On D-Bus it is org.evcp.Monitor1 at /org/evcp/Monitor, named org.evcp.Monitor\n"
+      "(--bus-name), on the session bus unless --system; evcpctl reads it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  evcp_dbus_options_add_entries (&ctx.dbus, option_context);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (!evcp_dbus_options_validate (&ctx.dbus, &error))
     {
       g_printerr ("%s\n", error->message);
       return EXIT_FAILURE;
@@ -163,13 +193,23 @@ main (int argc, char **argv)
   service = evcp_monitoring_service_new (config);
   if (!evcp_monitoring_service_start (service, &error))
     goto fail;
+  dbus_monitor = evcp_dbus_monitor_new (service);
+  dbus_owner = evcp_dbus_options_create_owner (&ctx.dbus, evcp_dbus_monitor_get_skeleton (dbus_monitor),
+                                               EVCP_DBUS_MONITOR_OBJECT_PATH, &error);
+  if (dbus_owner == NULL)
+    goto fail;
+  g_signal_connect (dbus_owner, "name-lost", G_CALLBACK (on_dbus_name_lost), &ctx);
+  evcp_dbus_owner_start (dbus_owner);
 
   g_main_loop_run (loop);
 
   evcp_monitoring_service_stop (service);
-  return EXIT_SUCCESS;
+  evcp_dbus_owner_stop (dbus_owner);
+  evcp_dbus_options_clear (&ctx.dbus);
+  return ctx.dbus_failed ? EXIT_FAILURE : EXIT_SUCCESS;
 
 fail:
   g_printerr ("evcp-monitor: %s\n", error->message);
+  evcp_dbus_options_clear (&ctx.dbus);
   return EXIT_FAILURE;
 }
