@@ -7,6 +7,9 @@
 #include "evcp-build-config.h"
 
 #include <windows.h>
+#include <initguid.h>
+#include <knownfolders.h>
+#include <shlobj.h>
 #include <io.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +29,12 @@ typedef struct {
 } HandleSource;
 
 static gboolean
+handle_source_check (GSource *source)
+{
+  return ((HandleSource *) source)->pollfd.revents != 0;
+}
+
+static gboolean
 handle_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   HandleSource *self = (HandleSource *) source;
@@ -36,6 +45,7 @@ handle_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_dat
 }
 
 static GSourceFuncs handle_source_funcs = {
+  .check = handle_source_check,
   .dispatch = handle_source_dispatch,
 };
 
@@ -168,10 +178,15 @@ evcp_platform_default_state_dir (const gchar *program)
 gchar *
 evcp_platform_win32_program_data_dir (void)
 {
-  const gchar *dir = g_getenv ("ProgramData");
+  PWSTR path = NULL;
+  g_autofree gchar *dir = NULL;
 
-  if (dir == NULL || *dir == '\0')
-    dir = "C:\\ProgramData";
+  /* The known folder, not %ProgramData%: a service's environment may differ. */
+  if (SHGetKnownFolderPath (&FOLDERID_ProgramData, 0, NULL, &path) == S_OK)
+    dir = g_utf16_to_utf8 ((const gunichar2 *) path, -1, NULL, NULL, NULL);
+  CoTaskMemFree (path);
+  if (dir == NULL)
+    dir = g_strdup (g_getenv ("ProgramData") != NULL ? g_getenv ("ProgramData") : "C:\\ProgramData");
   return g_build_filename (dir, "evcp", NULL);
 }
 
