@@ -207,6 +207,14 @@ test_link_and_kafka (Fixture *f, gconstpointer data)
            "\"previous_status\":\"KO\",\"reason\":\"\",\"seq\":8}}");
   wait_stat (f->central, "kafka_messages", 5);
   g_assert_cmpint (evcp_test_central_get_stat (f->central, "duplicates"), ==, 4);
+  /* the Monitor's periodic event after it repeats the status and the last
+   * change (data.event PERIODIC): not another RECOVERED (the count of the
+   * Monitor's events at the end says so) */
+  produce (f, "monitoring_events", "CP-K1",
+           "{\"kind\":\"MONITORING_EVENT\",\"data\":{\"id\":\"CP-K1\",\"event\":\"PERIODIC\","
+           "\"status\":\"OK\",\"previous_status\":\"KO\",\"reason\":\"\",\"seq\":9}}");
+  wait_stat (f->central, "kafka_messages", 6);
+  assert_state (f->central, "CP-K1", "ACTIVE");
 
   /* garbage on a topic is skipped and holds nothing up; then a CP known
    * only from Kafka, with its session in progress */
@@ -217,7 +225,7 @@ test_link_and_kafka (Fixture *f, gconstpointer data)
   produce (f, "charging_sessions", "CP-K2",
            "{\"kind\":\"SESSION_TELEMETRY\",\"data\":{\"cp_id\":\"CP-K2\",\"session_id\":\"S-9\","
            "\"user_id\":\"u9\",\"power_kw\":22,\"kwh\":0.5,\"eur\":0.15,\"seq\":11}}");
-  wait_stat (f->central, "kafka_messages", 7);
+  wait_stat (f->central, "kafka_messages", 8);
   cp = evcp_test_central_get_cp (f->central, "CP-K2");
   g_assert_nonnull (cp);
   g_assert_cmpstr (json_object_get_string_member (cp, "state"), ==, "SUPPLYING");

@@ -986,6 +986,10 @@ on_monitoring_event (EvcpCentralServer *self, const gchar *kind, JsonObject *roo
   const gchar *status = lookup_string (root, "status");
   const gchar *previous = lookup_string (root, "previous_status");
   const gchar *reason = lookup_string (root, "reason");
+  const gchar *event = lookup_string (root, "event");
+  /* only a status change is a FAULT or a RECOVERED: the Monitor's periodic
+   * events and alerts repeat the current status (data.event, docs/monitor.md) */
+  gboolean change = event == NULL || g_str_equal (event, "STATUS_CHANGE");
   gint64 seq = lookup_seq (root);
   Cp *cp;
 
@@ -1000,9 +1004,9 @@ on_monitoring_event (EvcpCentralServer *self, const gchar *kind, JsonObject *roo
     }
   cp = ensure_cp (self, cp_id);
   touch (cp);
-  if (g_str_equal (status, "KO") && g_strcmp0 (previous, "KO") != 0)
+  if (change && g_str_equal (status, "KO") && g_strcmp0 (previous, "KO") != 0)
     apply_fault (self, cp, reason != NULL && *reason != '\0' ? reason : "KO", seq, SOURCE_KAFKA);
-  else if (g_str_equal (status, "OK") && g_strcmp0 (previous, "KO") == 0)
+  else if (change && g_str_equal (status, "OK") && g_strcmp0 (previous, "KO") == 0)
     apply_recovered (self, cp, seq, SOURCE_KAFKA);
   else if (seq >= 0 && (cp->monitor_seq < 0 || seq > cp->monitor_seq))
     {
