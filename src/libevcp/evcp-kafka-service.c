@@ -343,9 +343,9 @@ on_dispatched (EvcpDispatcher *dispatcher,
 static void
 process (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
-  /* a message is the best proof of a connection; the statistics, every
-   * 5 s, tell it when nothing arrives */
-  if (G_UNLIKELY (self->state != EVCP_KAFKA_STATE_CONNECTED))
+  /* the first message proves the first connection; after an outage, messages
+   * fetched before it prove nothing, and the statistics (every 5 s) tell */
+  if (G_UNLIKELY (self->state == EVCP_KAFKA_STATE_CONNECTING))
     set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
 
   g_autoptr(GBytes) raw = g_bytes_new (m->payload, m->len);
@@ -727,6 +727,10 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
   if (!self->started)
     return;
   self->stopping = TRUE;
+  /* Kafka known to be gone: waiting for it to confirm anything cannot help
+   * (what was not committed comes again, the outbox keeps what was not sent) */
+  if (self->state != EVCP_KAFKA_STATE_CONNECTED)
+    timeout_ms = MIN (timeout_ms, 500);
   self->close_timeout_ms = MAX (timeout_ms, 100);
   g_clear_handle_id (&self->restart_id, g_source_remove);
   g_clear_handle_id (&self->dead_letter_retry_id, g_source_remove);
