@@ -1300,29 +1300,9 @@ evcp_test_isolate_config (EvcpConfig *config)
   config->central_host = g_strdup ("127.0.0.1");
 }
 
-#ifdef __linux__
-#include <signal.h>
-#include <sys/prctl.h>
-
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-#endif
-
-void
-evcp_test_launcher_die_with_parent (GSubprocessLauncher *launcher)
-{
-#ifdef __linux__
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-#endif
-}
-
 void
 evcp_test_isolate_launcher (GSubprocessLauncher *launcher, const gchar *state_dir)
 {
-  evcp_test_launcher_die_with_parent (launcher);
   g_autofree gchar *engine_port = g_strdup_printf ("%u", evcp_test_free_port ());
   g_autofree gchar *central_port = g_strdup_printf ("%u", evcp_test_free_port ());
 

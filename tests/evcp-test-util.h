@@ -568,10 +568,6 @@ void     evcp_test_isolate_config   (EvcpConfig          *config);
 void     evcp_test_isolate_launcher (GSubprocessLauncher *launcher,
                                      const gchar         *state_dir);
 
-/* Children of @launcher are killed when the test process dies, even by an
- * assertion (Linux: PR_SET_PDEATHSIG): tests stop by themselves. */
-void     evcp_test_launcher_die_with_parent (GSubprocessLauncher *launcher);
-
 /* Removes @path and everything below it. */
 void     evcp_test_remove_tree      (const gchar         *path);
 

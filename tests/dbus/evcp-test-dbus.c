@@ -116,9 +116,6 @@ evcp_test_bus_start (EvcpTestBus *bus, const gchar *type, const gchar *extra_con
 {
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autofree gchar *config_path = g_build_filename (bus->dir, "bus.conf", NULL);
-
-  /* the bus (and what it activated) goes with the test, even on an abort */
-  evcp_test_launcher_die_with_parent (launcher);
   g_autofree gchar *config = NULL;
   g_autofree gchar *config_arg = NULL;
   g_autofree gchar *engine_port = g_strdup_printf ("%u", bus->engine_port);
