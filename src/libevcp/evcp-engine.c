@@ -19,6 +19,7 @@
 #include "evcp-platform.h"
 #include "evcp-plugin.h"
 #include "evcp-system-notification-handler.h"
+#include "evcp-time.h"
 #include "evcp-user-info-handler.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
@@ -44,6 +45,7 @@ struct _EvcpEngine
   gint64                 refusals_logged_at;
   guint                  refusals_unlogged;
   guint64                best_effort_dropped;
+  GBytes                *key;   /* the CP id: the key of what the Engine produces */
 };
 
 G_DEFINE_TYPE (EvcpEngine, evcp_engine, G_TYPE_OBJECT)
@@ -197,22 +199,20 @@ produce_best_effort (EvcpEngine *self, JsonObject *event_owned)
   g_autoptr(JsonObject) event = event_owned;
   EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
+  gchar timestamp[EVCP_TIMESTAMP_SIZE];
   g_autofree gchar *json = NULL;
   g_autoptr(GBytes) value = NULL;
-  g_autoptr(GBytes) key = NULL;
 
   if (producer == NULL)
     return;
+  evcp_time_format_iso8601 (g_get_real_time (), timestamp);
   json_object_set_string_member (event, "timestamp", timestamp);
   json_object_set_int_member (json_object_get_object_member (event, "data"), "seq",
                               (gint64) evcp_outbox_get_next_seq (self->outbox) - 1);
   json_node_set_object (node, event);
   json = json_to_string (node, FALSE);
-  value = g_bytes_new (json, strlen (json));
-  key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
-  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, key, value, NULL, 0,
+  value = g_bytes_new_take (g_steal_pointer (&json), strlen (json));
+  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, self->key, value, NULL, 0,
                                     telemetry_delivered, NULL, NULL))
     self->best_effort_dropped++;
 }
@@ -300,9 +300,8 @@ static void
 refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
 {
   EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
-  g_autoptr(GBytes) key = NULL;
+  gchar timestamp[EVCP_TIMESTAMP_SIZE];
+  gchar seq[24];
   GString *out;
   GBytes *value;
   gint64 mono = g_get_monotonic_time ();
@@ -320,19 +319,22 @@ refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
 
   if (producer == NULL)
     return;
+  /* written by hand: a busy CP may refuse thousands of requests a second */
   out = g_string_sized_new (256);
-  g_string_append_printf (out, "{\"kind\":\"REQUEST_REFUSED\",\"timestamp\":\"%s\",\"data\":{\"cp_id\":",
-                          timestamp);
+  g_string_append (out, "{\"kind\":\"REQUEST_REFUSED\",\"timestamp\":\"");
+  g_string_append (out, evcp_time_format_iso8601 (g_get_real_time (), timestamp));
+  g_string_append (out, "\",\"data\":{\"cp_id\":");
   evcp_json_append_string (out, self->config->cp_id);
   g_string_append (out, ",\"user_id\":");
   evcp_json_append_string (out, driver);
   g_string_append (out, ",\"reason\":");
   evcp_json_append_string (out, reason);
-  g_string_append_printf (out, ",\"seq\":%" G_GUINT64_FORMAT "}}",
-                          evcp_outbox_get_next_seq (self->outbox) - 1);
+  g_string_append (out, ",\"seq\":");
+  g_string_append_len (out, seq, g_snprintf (seq, sizeof seq, "%" G_GUINT64_FORMAT,
+                                              evcp_outbox_get_next_seq (self->outbox) - 1));
+  g_string_append (out, "}}");
   value = g_string_free_to_bytes (out);
-  key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
-  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, key, value, NULL, 0,
+  if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, self->key, value, NULL, 0,
                                     telemetry_delivered, NULL, NULL))
     self->best_effort_dropped++;
   g_bytes_unref (value);
@@ -451,6 +453,7 @@ evcp_engine_new (EvcpConfig *config)
 
   self = g_object_new (EVCP_TYPE_ENGINE, NULL);
   self->config = evcp_config_copy (config);
+  self->key = g_bytes_new (self->config->cp_id, strlen (self->config->cp_id));
   self->users = evcp_user_registry_new (0);
   self->kafka = evcp_kafka_service_new (self->config);
   /* a line per message only for those who asked for info (--verbose) */
@@ -651,6 +654,7 @@ evcp_engine_finalize (GObject *object)
   EvcpEngine *self = EVCP_ENGINE (object);
 
   g_clear_pointer (&self->config, evcp_config_free);
+  g_clear_pointer (&self->key, g_bytes_unref);
   g_free (self->state_dir);
   g_free (self->session_path);
   G_OBJECT_CLASS (evcp_engine_parent_class)->finalize (object);
