@@ -3,7 +3,8 @@
 #include <string.h>
 
 #include "evcp-error.h"
-#include "evcp-message.h"
+#include "evcp-message-private.h"
+#include "evcp-time.h"
 
 static EvcpMessage *
 parse (const gchar *json, const EvcpMessageLimits *limits, GError **error)
@@ -200,7 +201,7 @@ test_message_too_deep (void)
   msg = parse ("{\"kind\":\"X\",\"s\":\"\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"}", NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (msg);
-  g_clear_object (&msg);
+  g_clear_pointer (&msg, evcp_message_unref);
 
   /* exactly at the limit is fine */
   {
@@ -208,7 +209,7 @@ test_message_too_deep (void)
     msg = parse ("{\"kind\":\"X\",\"data\":{\"a\":[1]}}", &limits, &error);
     g_assert_no_error (error);
     g_assert_nonnull (msg);
-    g_clear_object (&msg);
+    g_clear_pointer (&msg, evcp_message_unref);
     msg = parse ("{\"kind\":\"X\",\"data\":{\"a\":[[1]]}}", &limits, &error);
     g_assert_error (error, EVCP_ERROR, EVCP_ERROR_TOO_DEEP);
   }
@@ -293,6 +294,171 @@ test_message_numbers (void)
   g_assert_cmpfloat (d, ==, 0);
 }
 
+
+/* Strings are decoded in place in a copy: escapes of every kind, the
+ * same field read twice, the raw bytes untouched. */
+static void
+test_message_decode_in_place (void)
+{
+  const gchar *json = "{\"kind\":\"K\\u00e9\",\"data\":{\"a\":\"x\\\"y\\\\z\\n\","
+                      "\"e\":\"\\ud83d\\ude00!\",\"p\":\"plain\",\"s\":\"\\/\\b\\f\\r\\t\"}}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpMessage) msg = evcp_message_new_consumed (json, strlen (json), "key", 3, "t", 1, 2);
+  const gchar *a = NULL, *a2 = NULL, *e = NULL, *p = NULL, *sp = NULL;
+  GBytes *raw;
+
+  g_assert_true (evcp_message_parse (msg, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (evcp_message_get_kind (msg), ==, "K\xc3\xa9");
+  g_assert_true (evcp_message_get_string (msg, "a", TRUE, &a, &error));
+  g_assert_cmpstr (a, ==, "x\"y\\z\n");
+  g_assert_true (evcp_message_get_string (msg, "a", TRUE, &a2, &error));
+  g_assert_true (a2 == a);
+  g_assert_cmpstr (a2, ==, "x\"y\\z\n");
+  g_assert_true (evcp_message_get_string (msg, "e", TRUE, &e, &error));
+  g_assert_cmpstr (e, ==, "\xf0\x9f\x98\x80!");
+  g_assert_true (evcp_message_get_string (msg, "p", TRUE, &p, &error));
+  g_assert_cmpstr (p, ==, "plain");
+  g_assert_true (evcp_message_get_string (msg, "s", TRUE, &sp, &error));
+  g_assert_cmpstr (sp, ==, "/\b\f\r\t");
+  /* every string handed out is still intact after the others */
+  g_assert_cmpstr (a, ==, "x\"y\\z\n");
+  g_assert_cmpstr (evcp_message_get_kind (msg), ==, "K\xc3\xa9");
+  raw = evcp_message_get_raw (msg);
+  g_assert_cmpmem (g_bytes_get_data (raw, NULL), g_bytes_get_size (raw), json, strlen (json));
+  /* the json-glib tree agrees */
+  g_assert_cmpstr (json_object_get_string_member (evcp_message_get_data (msg), "a"), ==, a);
+}
+
+/* A consumed message copies what it is given, and its value and key
+ * outlive it when someone keeps them. */
+static void
+test_message_consumed_lifetime (void)
+{
+  g_autofree gchar *value = g_strdup ("{\"kind\":\"K\",\"timestamp\":\"2026-12-03T10:15:30.5+01:00\"}");
+  g_autofree gchar *key = g_strdup ("CP-042");
+  g_autoptr(GError) error = NULL;
+  EvcpMessage *msg = evcp_message_new_consumed (value, strlen (value), key, strlen (key),
+                                                g_intern_string ("charging_requests"), 3, 99);
+  g_autoptr(GBytes) raw = NULL;
+  g_autoptr(GBytes) key_bytes = NULL;
+  g_autoptr(EvcpMessage) empty = evcp_message_new_consumed (NULL, 0, NULL, 0, NULL, -1, -1);
+  g_autoptr(EvcpMessage) no_key = evcp_message_new_consumed ("{}", 2, NULL, 0, NULL, 0, 0);
+  g_autoptr(EvcpMessage) bad_key = evcp_message_new_consumed ("{}", 2, "\xff\xfe", 2, NULL, 0, 0);
+
+  memset (value, 'x', strlen (value));   /* the message has its own copy */
+  memset (key, 'y', strlen (key));
+  g_assert_true (evcp_message_parse (msg, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (evcp_message_get_timestamp (msg), ==, "2026-12-03T10:15:30.5+01:00");
+  g_assert_cmpstr (evcp_message_get_key (msg), ==, "CP-042");
+  g_assert_cmpstr (evcp_message_get_topic (msg), ==, "charging_requests");
+  g_assert_cmpint (evcp_message_get_partition (msg), ==, 3);
+  g_assert_cmpint (evcp_message_get_offset (msg), ==, 99);
+  raw = g_bytes_ref (evcp_message_get_raw (msg));
+  key_bytes = g_bytes_ref (evcp_message_get_key_bytes (msg));
+  g_assert_true (evcp_message_get_raw (msg) == raw);
+  evcp_message_unref (msg);
+  g_assert_cmpmem (g_bytes_get_data (key_bytes, NULL), g_bytes_get_size (key_bytes), "CP-042", 6);
+  g_assert_cmpuint (g_bytes_get_size (raw), ==, strlen (value));
+  g_assert_true (g_str_has_prefix (g_bytes_get_data (raw, NULL), "{\"kind\":\"K\""));
+
+  g_assert_false (evcp_message_parse (empty, NULL, &error));
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  g_assert_cmpuint (g_bytes_get_size (evcp_message_get_raw (empty)), ==, 0);
+  g_assert_null (evcp_message_get_key_bytes (no_key));
+  g_assert_null (evcp_message_get_key (no_key));
+  g_assert_null (evcp_message_get_key (bad_key));
+  g_assert_cmpuint (g_bytes_get_size (evcp_message_get_key_bytes (bad_key)), ==, 2);
+}
+
+static gboolean
+glib_accepts (const gchar *text)
+{
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601 (text, utc);
+
+  return dt != NULL;
+}
+
+/* The fast ISO 8601 check never accepts what GLib refuses, and it does
+ * accept the usual shapes (or it would save nothing). */
+static void
+test_message_iso8601_fast (void)
+{
+  static const gchar *const usual[] = {
+    "2026-12-03T10:15:30Z", "2026-12-03T10:15:30.123456Z", "2024-02-29T23:59:59.9Z",
+    "2026-01-01T00:00:00+01:00", "2026-06-30T12:00:00.000-05:30", "1970-01-01T00:00:00Z",
+  };
+  static const gchar *const years[] = { "1969", "1970", "2000", "2023", "2024", "2100", "2400", "9000", "9999", "0000", "20a6" };
+  static const gchar *const months[] = { "00", "01", "02", "04", "12", "13", "1x" };
+  static const gchar *const days[] = { "00", "01", "28", "29", "30", "31", "32" };
+  static const gchar *const times[] = { "00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "1:00:00", "12-00-00" };
+  static const gchar *const fractions[] = { "", ".", ".1", ".123456", ".123456789", ".1234567890", ",5", ".5x" };
+  static const gchar *const zones[] = { "Z", "z", "", "+00:00", "+01:00", "-05:30", "+18:00", "+18:59", "+19:00",
+                                        "+24:00", "+01:60", "+0100", "+01", "+1:00", " Z", "Zx" };
+  guint fast = 0, checked = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (usual); i++)
+    {
+      g_assert_true (evcp_message_iso8601_fast (usual[i], strlen (usual[i])));
+      g_assert_true (glib_accepts (usual[i]));
+    }
+  for (guint y = 0; y < G_N_ELEMENTS (years); y++)
+    for (guint mo = 0; mo < G_N_ELEMENTS (months); mo++)
+      for (guint d = 0; d < G_N_ELEMENTS (days); d++)
+        for (guint t = 0; t < G_N_ELEMENTS (times); t++)
+          for (guint f = 0; f < G_N_ELEMENTS (fractions); f++)
+            for (guint z = 0; z < G_N_ELEMENTS (zones); z++)
+              {
+                g_autofree gchar *text = g_strdup_printf ("%s-%s-%sT%s%s%s", years[y], months[mo], days[d],
+                                                          times[t], fractions[f], zones[z]);
+
+                checked++;
+                if (!evcp_message_iso8601_fast (text, strlen (text)))
+                  continue;
+                fast++;
+                if (!glib_accepts (text))
+                  g_error ("the fast path accepts %s, GLib does not", text);
+              }
+  g_test_message ("%u of %u candidates took the fast path", fast, checked);
+  g_assert_cmpuint (fast, >, 1000);
+  /* not NUL-terminated: only @len bytes count */
+  g_assert_true (evcp_message_iso8601_fast ("2026-12-03T10:15:30Zjunk", 20));
+  g_assert_false (evcp_message_iso8601_fast ("2026-12-03T10:15:30Z", 19));
+}
+
+/* evcp_time_format_iso8601 writes what g_date_time_format_iso8601 writes. */
+static void
+test_message_time_format (void)
+{
+  static const gint64 fixed[] = {
+    0, 1, 999999, G_USEC_PER_SEC, 951782400LL * G_USEC_PER_SEC /* 2000-02-29 */,
+    4107542399LL * G_USEC_PER_SEC + 999999 /* 2100-02-28T23:59:59.999999 */,
+    1798761600LL * G_USEC_PER_SEC /* 2027-01-01 */, 253402300799LL * G_USEC_PER_SEC /* 9999-12-31T23:59:59 */,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed) + 20000; i++)
+    {
+      gint64 usec = i < G_N_ELEMENTS (fixed) ? fixed[i] :
+                    (gint64) (g_test_rand_double_range (0, 253402300799.0) * G_USEC_PER_SEC);
+      g_autoptr(GDateTime) dt = NULL;
+      g_autofree gchar *expected = NULL;
+      gchar buf[EVCP_TIMESTAMP_SIZE];
+
+      if (i % 3 == 0)
+        usec -= usec % G_USEC_PER_SEC;   /* no fraction */
+      {
+        g_autoptr(GDateTime) whole = g_date_time_new_from_unix_utc (usec / G_USEC_PER_SEC);
+
+        dt = g_date_time_add (whole, usec % G_USEC_PER_SEC);
+      }
+      expected = g_date_time_format_iso8601 (dt);
+      g_assert_cmpstr (evcp_time_format_iso8601 (usec, buf), ==, expected);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -308,5 +474,9 @@ main (int argc, char **argv)
   g_test_add_func ("/message/failed-parse-state", test_message_failed_parse_state);
   g_test_add_func ("/message/parse-twice", test_message_parse_twice);
   g_test_add_func ("/message/numbers", test_message_numbers);
+  g_test_add_func ("/message/decode-in-place", test_message_decode_in_place);
+  g_test_add_func ("/message/consumed-lifetime", test_message_consumed_lifetime);
+  g_test_add_func ("/message/iso8601-fast", test_message_iso8601_fast);
+  g_test_add_func ("/message/time-format", test_message_time_format);
   return g_test_run ();
 }

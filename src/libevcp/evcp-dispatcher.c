@@ -4,8 +4,9 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "evcp-dispatcher.h"
+#include "evcp-dispatcher-private.h"
 #include "evcp-error.h"
+#include "evcp-marshal.h"
 
 #define MAX_KINDS 256
 
@@ -61,6 +62,8 @@ struct _EvcpDispatcher
   guint       attempts;
   guint       backoff_ms;
   guint       backoff_max_ms;
+  gboolean    in_batch;
+  gboolean    want_handled;  /* in a batch: message-handled has listeners */
 };
 
 static EvcpHandlerInfo *evcp_handler_info_copy (const EvcpHandlerInfo *info);
@@ -176,7 +179,7 @@ op_free (Op *op)
 {
   g_clear_pointer (&op->retrying, g_ptr_array_unref);
   g_string_free (op->failures, TRUE);
-  g_object_unref (op->message);
+  evcp_message_unref (op->message);
   g_free (op);
 }
 
@@ -191,6 +194,7 @@ record_failure (GString *failures, Entry *entry, const GError *error)
 static void
 finish (EvcpDispatcher        *self,
         EvcpMessage           *message,
+        KindStats             *stats,
         gboolean               any_accepted,
         gboolean               any_failed,
         const gchar           *failures,
@@ -198,7 +202,6 @@ finish (EvcpDispatcher        *self,
         gpointer               user_data)
 {
   g_autoptr(GError) error = NULL;
-  KindStats *stats = kind_stats (self, evcp_message_get_kind (message));
 
   if (!any_accepted)
     {
@@ -223,8 +226,24 @@ handled (EvcpDispatcher *self, EvcpMessage *message, const gchar *name, gboolean
 {
   if (self->handled_hook != NULL)
     self->handled_hook (message, name, ok, self->handled_hook_data);
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE))
+  if (self->in_batch ? self->want_handled :
+      g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE))
     g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, name, ok);
+}
+
+void
+evcp_dispatcher_begin_batch (EvcpDispatcher *self)
+{
+  g_return_if_fail (EVCP_IS_DISPATCHER (self));
+  self->want_handled = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE);
+  self->in_batch = TRUE;
+}
+
+void
+evcp_dispatcher_end_batch (EvcpDispatcher *self)
+{
+  g_return_if_fail (EVCP_IS_DISPATCHER (self));
+  self->in_batch = FALSE;
 }
 
 void
@@ -351,8 +370,8 @@ op_settle (Op *op)
   if (op->pending > 0)
     return;
   g_ptr_array_remove_fast (self->ops, op);
-  finish (self, op->message, TRUE, op->failures->len > 0, op->failures->str,
-          op->done, op->user_data);
+  finish (self, op->message, kind_stats (self, evcp_message_get_kind (op->message)),
+          TRUE, op->failures->len > 0, op->failures->str, op->done, op->user_data);
   op_free (op);
 }
 
@@ -375,13 +394,15 @@ evcp_dispatcher_dispatch (EvcpDispatcher       *self,
   g_autoptr(GPtrArray) snapshot = NULL;
   g_autoptr(GString) failures = NULL;
   gboolean any_accepted = FALSE;
+  KindStats *stats;
   Op *op = NULL;
 
   g_return_if_fail (EVCP_IS_DISPATCHER (self));
-  g_return_if_fail (EVCP_IS_MESSAGE (message) && evcp_message_is_parsed (message));
+  g_return_if_fail (message != NULL && evcp_message_is_parsed (message));
   g_return_if_fail (done != NULL);
 
-  kind_stats (self, evcp_message_get_kind (message))->received++;
+  stats = kind_stats (self, evcp_message_get_kind (message));
+  stats->received++;
   snapshot = g_ptr_array_ref (self->entries);
   for (guint i = 0; i < snapshot->len; i++)
     {
@@ -409,7 +430,7 @@ evcp_dispatcher_dispatch (EvcpDispatcher       *self,
         {
           op = g_new0 (Op, 1);
           op->self = self;
-          op->message = g_object_ref (message);
+          op->message = evcp_message_ref (message);
           op->retrying = g_ptr_array_new_with_free_func ((GDestroyNotify) retry_free);
           op->failures = g_string_new (NULL);
           op->done = done;
@@ -429,7 +450,7 @@ evcp_dispatcher_dispatch (EvcpDispatcher       *self,
 
   if (op == NULL)
     {
-      finish (self, message, any_accepted, failures != NULL,
+      finish (self, message, stats, any_accepted, failures != NULL,
               failures != NULL ? failures->str : NULL, done, user_data);
       return;
     }
@@ -685,8 +706,10 @@ evcp_dispatcher_class_init (EvcpDispatcherClass *klass)
    */
   signals[SIGNAL_MESSAGE_HANDLED] =
     g_signal_new ("message-handled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_STRING_BOOLEAN, G_TYPE_NONE, 3,
                   EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_HANDLED], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_STRING_BOOLEANv);
   /**
    * EvcpDispatcher::handler-failed:
    * @message: the message
@@ -697,8 +720,10 @@ evcp_dispatcher_class_init (EvcpDispatcherClass *klass)
    */
   signals[SIGNAL_HANDLER_FAILED] =
     g_signal_new ("handler-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_STRING_BOXED_UINT_BOOLEAN, G_TYPE_NONE, 5,
                   EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_ERROR, G_TYPE_UINT, G_TYPE_BOOLEAN);
+  g_signal_set_va_marshaller (signals[SIGNAL_HANDLER_FAILED], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_STRING_BOXED_UINT_BOOLEANv);
 }
 
 static void

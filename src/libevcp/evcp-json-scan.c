@@ -230,12 +230,37 @@ scan_number (Scanner *s, guint8 *is_integer)
   return TRUE;
 }
 
-static gboolean scan_value (Scanner *s, guint depth, EvcpJsonMember *m, GArray *record);
+static gboolean scan_value (Scanner *s, guint depth, EvcpJsonMember *m, EvcpJsonMembers **record);
+
+#define MEMBERS_FIRST 8
+
+static EvcpJsonMembers *
+members_new (void)
+{
+  EvcpJsonMembers *ms = g_malloc (sizeof (EvcpJsonMembers) + MEMBERS_FIRST * sizeof (EvcpJsonMember));
+
+  ms->len = 0;
+  ms->allocated = MEMBERS_FIRST;
+  return ms;
+}
+
+static void
+members_append (EvcpJsonMembers **ms, const EvcpJsonMember *m)
+{
+  if ((*ms)->len == (*ms)->allocated)
+    {
+      guint allocated = (*ms)->allocated * 2;
+
+      *ms = g_realloc (*ms, sizeof (EvcpJsonMembers) + allocated * sizeof (EvcpJsonMember));
+      (*ms)->allocated = allocated;
+    }
+  (*ms)->members[(*ms)->len++] = *m;
+}
 
 /* At '{'; records the members in @record when it is not NULL. The root's
  * "data" object, if any, is recorded in @data. */
 static gboolean
-scan_object (Scanner *s, guint depth, GArray *record, GArray **data)
+scan_object (Scanner *s, guint depth, EvcpJsonMembers **record, EvcpJsonMembers **data)
 {
   if (depth > s->max_depth)
     FAIL (s, EVCP_JSON_SCAN_TOO_DEEP, "too deep");
@@ -249,7 +274,7 @@ scan_object (Scanner *s, guint depth, GArray *record, GArray **data)
   for (;;)
     {
       EvcpJsonMember m = { 0 };
-      GArray *inner = NULL;
+      EvcpJsonMembers *inner = NULL;
 
       skip_ws (s);
       if (s->p >= s->end || *s->p != '"')
@@ -264,24 +289,23 @@ scan_object (Scanner *s, guint depth, GArray *record, GArray **data)
       /* the root's "data" object is indexed too */
       if (data != NULL && s->p < s->end && *s->p == '{' && !m.key_escaped && m.key_len == 4 &&
           memcmp (s->start + m.key_start, "data", 4) == 0)
-        inner = g_array_sized_new (FALSE, FALSE, sizeof (EvcpJsonMember), 8);
-      if (!scan_value (s, depth, &m, inner))
+        inner = members_new ();
+      if (!scan_value (s, depth, &m, inner != NULL ? &inner : NULL))
         {
-          if (inner != NULL)
-            g_array_unref (inner);
+          g_free (inner);
           return FALSE;
         }
       if (data != NULL && !m.key_escaped && m.key_len == 4 &&
           memcmp (s->start + m.key_start, "data", 4) == 0)
         {
           /* the last "data" wins, as for any member */
-          g_clear_pointer (data, g_array_unref);
+          g_free (*data);
           *data = inner;
         }
-      else if (inner != NULL)
-        g_array_unref (inner);
+      else
+        g_free (inner);
       if (record != NULL)
-        g_array_append_val (record, m);
+        members_append (record, &m);
       skip_ws (s);
       if (s->p < s->end && *s->p == ',')
         {
@@ -342,7 +366,7 @@ literal (Scanner *s, const gchar *word, gsize n)
 
 /* @depth: the depth of the container holding this value */
 static gboolean
-scan_value (Scanner *s, guint depth, EvcpJsonMember *m, GArray *record)
+scan_value (Scanner *s, guint depth, EvcpJsonMember *m, EvcpJsonMembers **record)
 {
   const guchar *start = s->p;
 
@@ -433,8 +457,8 @@ evcp_json_scan (const gchar   *text,
       goto out;
     }
 
-  index->root = g_array_sized_new (FALSE, FALSE, sizeof (EvcpJsonMember), 8);
-  ok = scan_object (&s, 1, index->root, &index->data);
+  index->root = members_new ();
+  ok = scan_object (&s, 1, &index->root, &index->data);
   if (ok)
     {
       skip_ws (&s);
@@ -463,24 +487,16 @@ out:
 void
 evcp_json_index_clear (EvcpJsonIndex *index)
 {
-  g_clear_pointer (&index->root, g_array_unref);
-  g_clear_pointer (&index->data, g_array_unref);
+  g_clear_pointer (&index->root, g_free);
+  g_clear_pointer (&index->data, g_free);
 }
 
-/* Appends the UTF-8 of code point @cp. */
-static void
-append_unichar (GString *out, gunichar cp)
+gsize
+evcp_json_unescape_into (const gchar *src, gsize len, gchar *dest)
 {
-  gchar buf[6];
-
-  g_string_append_len (out, buf, g_unichar_to_utf8 (cp, buf));
-}
-
-static gchar *
-unescape (const gchar *p, gsize len)
-{
-  GString *out = g_string_sized_new (len);
-  const gchar *end = p + len;
+  const gchar *p = src;
+  const gchar *end = src + len;
+  gchar *out = dest;
 
   while (p < end)
     {
@@ -492,18 +508,19 @@ unescape (const gchar *p, gsize len)
 
           while (p < end && *p != '\\')
             p++;
-          g_string_append_len (out, run, p - run);
+          memmove (out, run, (gsize) (p - run));
+          out += p - run;
           continue;
         }
       switch (p[1])
         {
-        case 'b': g_string_append_c (out, '\b'); p += 2; break;
-        case 'f': g_string_append_c (out, '\f'); p += 2; break;
-        case 'n': g_string_append_c (out, '\n'); p += 2; break;
-        case 'r': g_string_append_c (out, '\r'); p += 2; break;
-        case 't': g_string_append_c (out, '\t'); p += 2; break;
+        case 'b': *out++ = '\b'; p += 2; break;
+        case 'f': *out++ = '\f'; p += 2; break;
+        case 'n': *out++ = '\n'; p += 2; break;
+        case 'r': *out++ = '\r'; p += 2; break;
+        case 't': *out++ = '\t'; p += 2; break;
         case 'u':
-          /* validated by the scan */
+          /* validated by the scan: 6 bytes give at most 3, 12 at most 4 */
           read_hex4 ((const guchar *) p + 2, (const guchar *) end, &cp);
           p += 6;
           if (cp >= 0xD800 && cp <= 0xDBFF)
@@ -512,19 +529,28 @@ unescape (const gchar *p, gsize len)
               p += 6;
               cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-          append_unichar (out, cp);
+          out += g_unichar_to_utf8 (cp, out);
           break;
         default:   /* " \ / */
-          g_string_append_c (out, p[1]);
+          *out++ = p[1];
           p += 2;
           break;
         }
     }
-  return g_string_free (out, FALSE);
+  return (gsize) (out - dest);
+}
+
+static gchar *
+unescape (const gchar *p, gsize len)
+{
+  gchar *out = g_malloc (len + 1);
+
+  out[evcp_json_unescape_into (p, len, out)] = '\0';
+  return out;
 }
 
 const EvcpJsonMember *
-evcp_json_find (const gchar *text, GArray *members, const gchar *name)
+evcp_json_find (const gchar *text, const EvcpJsonMembers *members, const gchar *name)
 {
   gsize n;
 
@@ -533,7 +559,7 @@ evcp_json_find (const gchar *text, GArray *members, const gchar *name)
   n = strlen (name);
   for (guint i = members->len; i > 0; i--)
     {
-      const EvcpJsonMember *m = &g_array_index (members, EvcpJsonMember, i - 1);
+      const EvcpJsonMember *m = &members->members[i - 1];
 
       if (!m->key_escaped)
         {

@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  * outside) and the nesting depth, and indexes the members of the top-level
  * object and of its "data" object, the two levels the message contract
  * uses. No tree is built and strings are decoded only when asked for, so a
- * message costs one pass over its bytes and two small allocations.
+ * message costs one pass over its bytes and one small allocation per
+ * indexed object.
  *
  * Strict: what RFC 8259 does not allow is refused (json-glib accepts some of
  * it: comments, single quotes, leading zeros, raw tabs in strings, trailing
@@ -38,6 +39,7 @@ typedef struct {
   guint8  key_escaped;
   guint8  val_escaped;
   guint8  is_integer;    /* numbers without fraction or exponent */
+  guint8  decoded;       /* for the index's owner: the value was decoded (0 from the scan) */
 } EvcpJsonMember;
 
 typedef enum {
@@ -48,9 +50,16 @@ typedef enum {
   EVCP_JSON_SCAN_NOT_OBJECT,
 } EvcpJsonScanResult;
 
+/* The members of one object, in order; one allocation. */
 typedef struct {
-  GArray *root;          /* of EvcpJsonMember: the top-level object */
-  GArray *data;          /* of EvcpJsonMember: its last "data" member, if an object; else NULL */
+  guint          len;
+  guint          allocated;
+  EvcpJsonMember members[];
+} EvcpJsonMembers;
+
+typedef struct {
+  EvcpJsonMembers *root;  /* the top-level object */
+  EvcpJsonMembers *data;  /* its last "data" member, if an object; else NULL */
   gsize   error_offset;  /* where a syntax error was found */
   const gchar *error;    /* what it was (static string) */
 } EvcpJsonIndex;
@@ -63,11 +72,18 @@ void               evcp_json_index_clear   (EvcpJsonIndex        *index);
 
 /* The last member named @name (escapes in keys are decoded), or NULL. */
 const EvcpJsonMember *evcp_json_find       (const gchar          *text,
-                                            GArray               *members,
+                                            const EvcpJsonMembers *members,
                                             const gchar          *name);
 /* Appends @text (UTF-8) to @out as a JSON string literal, quotes included. */
 void               evcp_json_append_string (GString              *out,
                                             const gchar          *text);
+
+/* Unescapes the @len bytes at @src (a scanned string's inside) into @dest,
+ * which has room for @len bytes (unescaping never lengthens); returns the
+ * decoded length. No NUL is written. */
+gsize              evcp_json_unescape_into (const gchar          *src,
+                                            gsize                 len,
+                                            gchar                *dest);
 
 /* A string member's value, unescaped, newly allocated. */
 gchar             *evcp_json_decode_string (const gchar          *text,

@@ -2,12 +2,17 @@
 
 #include "evcp-build-config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-dispatcher-private.h"
 #include "evcp-kafka-service.h"
 #include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
+#include "evcp-marshal.h"
+#include "evcp-message-private.h"
 
 #define DRAIN_BUDGET            256
 #define DEAD_LETTER_MAX_BYTES   (900 * 1000)   /* under the default message.max.bytes */
@@ -56,6 +61,12 @@ struct _EvcpKafkaService
   guint              close_timeout_ms;
   guint              since_empty;  /* messages polled since the queue was last empty */
 
+  /* who listens to the per-message signals, looked up once per batch */
+  gboolean           want_received;
+  gboolean           want_handled;
+  gboolean           want_done;
+  gboolean           in_batch;       /* the flags above are current */
+
   /* the one message whose handling is not finished (retries, dead letter) */
   EvcpMessage       *current;
   GError            *current_error;
@@ -63,6 +74,11 @@ struct _EvcpKafkaService
   guint              dead_letter_retry_id;
 
   rd_kafka_topic_partition_list_t *to_store;
+  gint               last_stored;  /* index in to_store of the last offset stored, or -1 */
+
+  /* the last topic seen: librdkafka's name and the interned one */
+  const gchar       *topic_seen;
+  const gchar       *topic_interned;
 
   guint64            received;
   guint64            handled;
@@ -163,6 +179,7 @@ flush_offsets (EvcpKafkaService *self)
     }
   rd_kafka_topic_partition_list_destroy (self->to_store);
   self->to_store = rd_kafka_topic_partition_list_new (8);
+  self->last_stored = -1;
 }
 
 /* The message is finished: handled, or safely in dead_letters. */
@@ -171,25 +188,45 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
 {
   const gchar *topic = evcp_message_get_topic (message);
   gint32 partition = evcp_message_get_partition (message);
-  rd_kafka_topic_partition_t *tp;
+  rd_kafka_topic_partition_t *tp = NULL;
 
-  tp = rd_kafka_topic_partition_list_find (self->to_store, topic, partition);
+  /* consecutive messages mostly come from one partition: try the last first */
+  if (self->last_stored >= 0)
+    {
+      tp = &self->to_store->elems[self->last_stored];
+      if (tp->partition != partition || strcmp (tp->topic, topic) != 0)
+        tp = NULL;
+    }
   if (tp == NULL)
-    tp = rd_kafka_topic_partition_list_add (self->to_store, topic, partition);
+    {
+      tp = rd_kafka_topic_partition_list_find (self->to_store, topic, partition);
+      if (tp == NULL)
+        tp = rd_kafka_topic_partition_list_add (self->to_store, topic, partition);
+      self->last_stored = (gint) (tp - self->to_store->elems);
+    }
   tp->offset = evcp_message_get_offset (message) + 1;
 
   if (dead_letter_error == NULL)
     self->handled++;
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_DONE], 0, TRUE))
+  if (self->want_done || !self->in_batch)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
 }
 
 /* ---- dead letters -------------------------------------------------------- */
 
 static void
+set_current (EvcpKafkaService *self, EvcpMessage *message)
+{
+  if (self->current == message)
+    return;
+  g_clear_pointer (&self->current, evcp_message_unref);
+  self->current = evcp_message_ref (message);
+}
+
+static void
 finish_current (EvcpKafkaService *self)
 {
-  g_clear_object (&self->current);
+  g_clear_pointer (&self->current, evcp_message_unref);
   g_clear_error (&self->current_error);
   self->dead_letter_attempts = 0;
   flush_offsets (self);
@@ -333,11 +370,24 @@ on_dispatched (EvcpDispatcher *dispatcher,
                       "MESSAGE", _("Message %s goes to %s: %s"),
                       what, self->config->dead_letter_topic, error->message);
   }
-  g_set_object (&self->current, message);
+  set_current (self, message);
   g_clear_error (&self->current_error);
   self->current_error = g_error_copy (error);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_DEAD_LETTERED], 0, message, error);
   dead_letter (self);
+}
+
+static const gchar *
+interned_topic (EvcpKafkaService *self, rd_kafka_message_t *m)
+{
+  const gchar *name = rd_kafka_topic_name (m->rkt);
+
+  if (name != self->topic_seen || strcmp (name, self->topic_interned) != 0)
+    {
+      self->topic_seen = name;
+      self->topic_interned = g_intern_string (name);
+    }
+  return self->topic_interned;
 }
 
 static void
@@ -348,14 +398,13 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
   if (G_UNLIKELY (self->state == EVCP_KAFKA_STATE_CONNECTING))
     set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
 
-  g_autoptr(GBytes) raw = g_bytes_new (m->payload, m->len);
-  g_autoptr(GBytes) key = m->key != NULL ? g_bytes_new (m->key, m->key_len) : NULL;
-  g_autoptr(EvcpMessage) message = evcp_message_new (raw, key, rd_kafka_topic_name (m->rkt),
-                                                     m->partition, m->offset);
+  g_autoptr(EvcpMessage) message = evcp_message_new_consumed (m->payload, m->len, m->key, m->key_len,
+                                                              interned_topic (self, m),
+                                                              m->partition, m->offset);
   g_autoptr(GError) error = NULL;
 
   self->received++;
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, TRUE))
+  if (self->want_received)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
 
   self->in_process = TRUE;
@@ -371,7 +420,7 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
   /* Handlers still retrying: consumption pauses on this message until
    * on_dispatched() runs (a dead letter in flight has set current already). */
   if (self->current == NULL && evcp_dispatcher_get_in_flight (self->dispatcher) > 0)
-    g_set_object (&self->current, message);
+    set_current (self, message);
 }
 
 static void
@@ -433,10 +482,28 @@ wake_fetcher (EvcpKafkaService *self)
 }
 
 static void
+begin_batch (EvcpKafkaService *self)
+{
+  self->want_received = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, TRUE);
+  self->want_handled = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE);
+  self->want_done = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_DONE], 0, TRUE);
+  self->in_batch = TRUE;
+  evcp_dispatcher_begin_batch (self->dispatcher);
+}
+
+static void
+end_batch (EvcpKafkaService *self)
+{
+  self->in_batch = FALSE;
+  evcp_dispatcher_end_batch (self->dispatcher);
+}
+
+static void
 dispatch_next (EvcpKafkaService *self)
 {
   guint budget = DRAIN_BUDGET;
 
+  begin_batch (self);
   while (self->rk != NULL && self->current == NULL && !self->stopping && budget > 0)
     {
       rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
@@ -456,6 +523,7 @@ dispatch_next (EvcpKafkaService *self)
         process (self, m);
       rd_kafka_message_destroy (m);
     }
+  end_batch (self);
   flush_offsets (self);
   /* More may be queued: come back after other sources had their turn. */
   if (budget == 0 && self->current == NULL && self->source != NULL)
@@ -843,7 +911,7 @@ forward_handled (EvcpMessage *message, const gchar *handler, gboolean ok, gpoint
 {
   EvcpKafkaService *self = user_data;
 
-  if (g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE))
+  if (self->want_handled || !self->in_batch)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_HANDLED], 0, message, handler, ok);
 }
 
@@ -900,7 +968,7 @@ evcp_kafka_service_finalize (GObject *object)
 {
   EvcpKafkaService *self = EVCP_KAFKA_SERVICE (object);
 
-  g_clear_object (&self->current);
+  g_clear_pointer (&self->current, evcp_message_unref);
   g_clear_error (&self->current_error);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
@@ -923,29 +991,46 @@ evcp_kafka_service_class_init (EvcpKafkaServiceClass *klass)
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
+  /* The per-message signals have C marshallers (no libffi per emission).
+   * Listeners of message-received, -handled and -done are looked up once
+   * per batch of consumed messages (at most DRAIN_BUDGET): one connected
+   * from inside a handler hears from the next batch on. */
+
   /* EvcpKafkaService::message-received: (message) consumed, before parsing */
   signals[SIGNAL_MESSAGE_RECEIVED] =
     g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, EVCP_TYPE_MESSAGE);
+                  0, NULL, NULL, g_cclosure_marshal_VOID__BOXED, G_TYPE_NONE, 1, EVCP_TYPE_MESSAGE);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_RECEIVED], G_TYPE_FROM_CLASS (klass),
+                              g_cclosure_marshal_VOID__BOXEDv);
   /* EvcpKafkaService::message-handled: (message, handler, ok) one handler's final outcome */
   signals[SIGNAL_MESSAGE_HANDLED] =
     g_signal_new ("message-handled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_STRING_BOOLEAN, G_TYPE_NONE, 3,
                   EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_BOOLEAN);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_HANDLED], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_STRING_BOOLEANv);
   /* EvcpKafkaService::handler-failed: (message, handler, error, attempt, will-retry) */
   signals[SIGNAL_HANDLER_FAILED] =
     g_signal_new ("handler-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_STRING_BOXED_UINT_BOOLEAN, G_TYPE_NONE, 5,
                   EVCP_TYPE_MESSAGE, G_TYPE_STRING, G_TYPE_ERROR, G_TYPE_UINT, G_TYPE_BOOLEAN);
+  g_signal_set_va_marshaller (signals[SIGNAL_HANDLER_FAILED], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_STRING_BOXED_UINT_BOOLEANv);
   /* EvcpKafkaService::message-dead-lettered: (message, error) on its way to dead_letters */
   signals[SIGNAL_MESSAGE_DEAD_LETTERED] =
     g_signal_new ("message-dead-lettered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_BOXED, G_TYPE_NONE, 2,
+                  EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_DEAD_LETTERED], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_BOXEDv);
   /* EvcpKafkaService::message-done: (message, dead-letter-error or NULL): finished,
    * its offset will be committed */
   signals[SIGNAL_MESSAGE_DONE] =
     g_signal_new ("message-done", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 2, EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+                  0, NULL, NULL, evcp_marshal_VOID__BOXED_BOXED, G_TYPE_NONE, 2,
+                  EVCP_TYPE_MESSAGE, G_TYPE_ERROR);
+  g_signal_set_va_marshaller (signals[SIGNAL_MESSAGE_DONE], G_TYPE_FROM_CLASS (klass),
+                              evcp_marshal_VOID__BOXED_BOXEDv);
   /* EvcpKafkaService::connection-state-changed: (old, new) */
   signals[SIGNAL_CONNECTION_STATE_CHANGED] =
     g_signal_new ("connection-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -957,6 +1042,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
 {
   self->dispatcher = evcp_dispatcher_new ();
   self->to_store = rd_kafka_topic_partition_list_new (8);
+  self->last_stored = -1;
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
 }

@@ -28,7 +28,7 @@ evcp_message_handler_can_handle (EvcpMessageHandler *self,
   EvcpMessageHandlerInterface *iface;
 
   g_return_val_if_fail (EVCP_IS_MESSAGE_HANDLER (self), FALSE);
-  g_return_val_if_fail (EVCP_IS_MESSAGE (message), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
   iface = EVCP_MESSAGE_HANDLER_GET_IFACE (self);
   g_return_val_if_fail (iface->can_handle != NULL, FALSE);
   return iface->can_handle (self, message);
@@ -43,7 +43,7 @@ evcp_message_handler_handle (EvcpMessageHandler  *self,
   gboolean ret;
 
   g_return_val_if_fail (EVCP_IS_MESSAGE_HANDLER (self), FALSE);
-  g_return_val_if_fail (EVCP_IS_MESSAGE (message), FALSE);
+  g_return_val_if_fail (message != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   iface = EVCP_MESSAGE_HANDLER_GET_IFACE (self);
   g_return_val_if_fail (iface->handle != NULL, FALSE);

@@ -9,61 +9,103 @@
 
 #include "evcp-error.h"
 #include "evcp-json-scan.h"
-#include "evcp-message.h"
+#include "evcp-message-private.h"
 
 struct _EvcpMessage
 {
-  GObject        parent_instance;
+  gatomicrefcount ref;       /* the message's users */
+  gatomicrefcount mem;       /* its memory: the message, and GBytes made from its block */
 
-  GBytes        *raw;
-  GBytes        *key_bytes;
-  gchar         *key;        /* the key as text, NULL if absent or not UTF-8 */
+  GBytes        *raw;        /* given, or made on first request from the block */
+  const gchar   *text;       /* the value's bytes */
+  gsize          len;
+  const gchar   *key_data;   /* the key's bytes, in key_bytes or in the block */
+  gsize          key_len;
+  GBytes        *key_bytes;  /* given, or made on first request from the block */
+  gchar         *key;        /* the key as text, made on first request */
+  gboolean       has_key;
+  gboolean       key_checked;
   const gchar   *topic;      /* interned */
   gint32         partition;
   gint64         offset;
 
   gboolean       parsed;
   EvcpJsonIndex  index;      /* members of the top level and of "data" */
-  gchar         *kind;
-  gchar         *timestamp;  /* NULL if absent */
-  GPtrArray     *strings;    /* decoded strings handed out, freed with the message */
+  gchar         *scratch;    /* a copy of the text where strings are decoded in place */
+  gboolean       scratch_owned;  /* FALSE: it is in the block */
+  gboolean       scratch_ready;
+  const gchar   *kind;       /* in scratch */
+  const gchar   *timestamp;  /* in scratch; NULL if absent */
 
   /* a json-glib tree, only for those who ask for one */
   JsonNode      *root_node;
   JsonObject    *root;
   JsonObject    *data;
+
+  /* consumed messages: the value and a NUL, room for the scratch copy, the key */
+  gchar          block[];
 };
 
-G_DEFINE_TYPE (EvcpMessage, evcp_message, G_TYPE_OBJECT)
+G_DEFINE_BOXED_TYPE (EvcpMessage, evcp_message, evcp_message_ref, evcp_message_unref)
 
 static void
-evcp_message_finalize (GObject *object)
+mem_unref (gpointer data)
 {
-  EvcpMessage *self = EVCP_MESSAGE (object);
+  EvcpMessage *self = data;
 
-  g_clear_pointer (&self->raw, g_bytes_unref);
-  g_clear_pointer (&self->key_bytes, g_bytes_unref);
-  g_clear_pointer (&self->key, g_free);
+  if (g_atomic_ref_count_dec (&self->mem))
+    g_free (self);
+}
+
+static gpointer
+mem_ref (EvcpMessage *self)
+{
+  g_atomic_ref_count_inc (&self->mem);
+  return self;
+}
+
+/**
+ * evcp_message_ref:
+ *
+ * Returns: (transfer full): @self
+ */
+EvcpMessage *
+evcp_message_ref (EvcpMessage *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  g_atomic_ref_count_inc (&self->ref);
+  return self;
+}
+
+void
+evcp_message_unref (EvcpMessage *self)
+{
+  g_return_if_fail (self != NULL);
+  if (!g_atomic_ref_count_dec (&self->ref))
+    return;
   g_clear_pointer (&self->root_node, json_node_unref);
   evcp_json_index_clear (&self->index);
-  g_free (self->kind);
-  g_free (self->timestamp);
-  g_clear_pointer (&self->strings, g_ptr_array_unref);
-
-  G_OBJECT_CLASS (evcp_message_parent_class)->finalize (object);
+  if (self->scratch_owned)
+    g_free (self->scratch);
+  g_free (self->key);
+  /* GBytes of the block keep it alive after the message */
+  g_clear_pointer (&self->key_bytes, g_bytes_unref);
+  g_clear_pointer (&self->raw, g_bytes_unref);
+  mem_unref (self);
 }
 
-static void
-evcp_message_class_init (EvcpMessageClass *klass)
+static EvcpMessage *
+message_alloc (gsize block_size, const gchar *topic, gint32 partition, gint64 offset)
 {
-  G_OBJECT_CLASS (klass)->finalize = evcp_message_finalize;
-}
+  EvcpMessage *self = g_malloc (sizeof (EvcpMessage) + block_size);
 
-static void
-evcp_message_init (EvcpMessage *self)
-{
-  self->partition = -1;
-  self->offset = -1;
+  memset (self, 0, sizeof (EvcpMessage));
+  g_atomic_ref_count_init (&self->ref);
+  g_atomic_ref_count_init (&self->mem);
+  self->topic = topic;
+  self->partition = partition;
+  self->offset = offset;
+  return self;
 }
 
 /**
@@ -87,20 +129,51 @@ evcp_message_new (GBytes      *raw,
 
   g_return_val_if_fail (raw != NULL, NULL);
 
-  self = g_object_new (EVCP_TYPE_MESSAGE, NULL);
+  self = message_alloc (0, g_intern_string (topic), partition, offset);
   self->raw = g_bytes_ref (raw);
+  self->text = g_bytes_get_data (raw, &self->len);
+  if (self->text == NULL)
+    self->text = "";
   if (key != NULL)
     {
-      gsize klen;
-      const gchar *k = g_bytes_get_data (key, &klen);
-
       self->key_bytes = g_bytes_ref (key);
-      if (g_utf8_validate_len (k, klen, NULL))
-        self->key = g_strndup (k, klen);
+      self->key_data = g_bytes_get_data (key, &self->key_len);
+      self->has_key = TRUE;
     }
-  self->topic = g_intern_string (topic);
-  self->partition = partition;
-  self->offset = offset;
+  return self;
+}
+
+/* One allocation for the message, its value, the room to decode its
+ * strings and its key: what a consumer needs a million times a second. */
+EvcpMessage *
+evcp_message_new_consumed (const gchar *value,
+                           gsize        len,
+                           const gchar *key,
+                           gsize        key_len,
+                           const gchar *topic,
+                           gint32       partition,
+                           gint64       offset)
+{
+  EvcpMessage *self;
+
+  g_return_val_if_fail (value != NULL || len == 0, NULL);
+  g_return_val_if_fail (len < G_MAXSIZE / 4 && key_len < G_MAXSIZE / 4, NULL);
+
+  self = message_alloc (2 * (len + 1) + key_len, topic, partition, offset);
+  if (len > 0)
+    memcpy (self->block, value, len);
+  self->block[len] = '\0';
+  self->text = self->block;
+  self->len = len;
+  self->scratch = self->block + len + 1;
+  if (key != NULL)
+    {
+      self->key_data = self->block + 2 * (len + 1);
+      if (key_len > 0)
+        memcpy (self->block + 2 * (len + 1), key, key_len);
+      self->key_len = key_len;
+      self->has_key = TRUE;
+    }
   return self;
 }
 
@@ -122,6 +195,111 @@ evcp_message_new_from_json (const gchar *json, GError **error)
   if (!evcp_message_parse (self, NULL, error))
     return NULL;
   return g_steal_pointer (&self);
+}
+
+/* A string member's value, decoded in place in the scratch copy (decoding
+ * never makes a string longer, and its closing quote takes the NUL). */
+static const gchar *
+decode (EvcpMessage *self, const EvcpJsonMember *member)
+{
+  EvcpJsonMember *m = (EvcpJsonMember *) member;   /* the index is ours */
+  gchar *dest;
+
+  if (!self->scratch_ready)
+    {
+      if (self->scratch == NULL)
+        {
+          self->scratch = g_malloc (self->len + 1);
+          self->scratch_owned = TRUE;
+        }
+      memcpy (self->scratch, self->text, self->len);
+      self->scratch[self->len] = '\0';
+      self->scratch_ready = TRUE;
+    }
+  dest = self->scratch + m->val_start;
+  if (!m->decoded)
+    {
+      gsize n = m->val_len;
+
+      if (m->val_escaped)
+        n = evcp_json_unescape_into (self->text + m->val_start, m->val_len, dest);
+      dest[n] = '\0';
+      m->decoded = 1;
+    }
+  return dest;
+}
+
+static gint
+days_in_month (gint year, gint month)
+{
+  static const gint days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+  if (month == 2 && (year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)))
+    return 29;
+  return days[month - 1];
+}
+
+static gboolean
+digits (const gchar *p, gint n, gint *out)
+{
+  gint v = 0;
+
+  for (gint i = 0; i < n; i++)
+    {
+      if (p[i] < '0' || p[i] > '9')
+        return FALSE;
+      v = v * 10 + (p[i] - '0');
+    }
+  *out = v;
+  return TRUE;
+}
+
+/* The one shape nearly every producer sends, 2026-12-03T10:15:30(.123)(Z|+01:00),
+ * with every field in range; anything else is left to GLib. */
+gboolean
+evcp_message_iso8601_fast (const gchar *p, gsize len)
+{
+  gint year, month, day, hour, minute, second, tz_hour, tz_minute;
+  gsize i = 19;
+
+  if (len < 20 || len > 40 ||
+      p[4] != '-' || p[7] != '-' || p[10] != 'T' || p[13] != ':' || p[16] != ':' ||
+      !digits (p, 4, &year) || !digits (p + 5, 2, &month) || !digits (p + 8, 2, &day) ||
+      !digits (p + 11, 2, &hour) || !digits (p + 14, 2, &minute) || !digits (p + 17, 2, &second))
+    return FALSE;
+  if (year < 1970 || year > 9000 || month < 1 || month > 12 || day < 1 ||
+      day > days_in_month (year, month) || hour > 23 || minute > 59 || second > 59)
+    return FALSE;
+  if (p[i] == '.')
+    {
+      gsize first = ++i;
+
+      while (i < len && p[i] >= '0' && p[i] <= '9')
+        i++;
+      if (i == first || i - first > 9)
+        return FALSE;
+    }
+  if (i + 1 == len && p[i] == 'Z')
+    return TRUE;
+  if (i + 6 == len && (p[i] == '+' || p[i] == '-') && p[i + 3] == ':' &&
+      digits (p + i + 1, 2, &tz_hour) && digits (p + i + 4, 2, &tz_minute) &&
+      tz_hour <= 18 && tz_minute <= 59)
+    return TRUE;
+  return FALSE;
+}
+
+static gboolean
+timestamp_valid (const gchar *timestamp)
+{
+  static gsize utc;   /* GTimeZone *, kept for the process */
+  g_autoptr(GDateTime) dt = NULL;
+
+  if (evcp_message_iso8601_fast (timestamp, strlen (timestamp)))
+    return TRUE;
+  if (g_once_init_enter (&utc))
+    g_once_init_leave (&utc, (gsize) g_time_zone_new_utc ());
+  dt = g_date_time_new_from_iso8601 (timestamp, (GTimeZone *) utc);
+  return dt != NULL;
 }
 
 /**
@@ -147,7 +325,7 @@ evcp_message_parse (EvcpMessage              *self,
   const gchar *text;
   gsize len;
 
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (self->parsed)
@@ -158,7 +336,8 @@ evcp_message_parse (EvcpMessage              *self,
   if (limits != NULL && limits->max_depth > 0)
     max_depth = limits->max_depth;
 
-  text = g_bytes_get_data (self->raw, &len);
+  text = self->text;
+  len = self->len;
   if (len == 0)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
@@ -222,33 +401,29 @@ evcp_message_parse (EvcpMessage              *self,
       evcp_json_index_clear (&index);
       return FALSE;
     }
+  self->index = index;
   if (ts != NULL && ts->type != EVCP_JSON_NULL)
     {
-      g_autoptr(GTimeZone) utc = NULL;
-      g_autoptr(GDateTime) dt = NULL;
-      g_autofree gchar *timestamp = NULL;
+      const gchar *timestamp;
 
       if (ts->type != EVCP_JSON_STRING)
         {
           g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                                _("\"timestamp\" is not a string"));
-          evcp_json_index_clear (&index);
+          evcp_json_index_clear (&self->index);
           return FALSE;
         }
-      timestamp = evcp_json_decode_string (text, ts);
-      utc = g_time_zone_new_utc ();
-      dt = g_date_time_new_from_iso8601 (timestamp, utc);
-      if (dt == NULL)
+      timestamp = decode (self, ts);
+      if (!timestamp_valid (timestamp))
         {
           g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                        _("\"timestamp\" is not ISO 8601: %.64s"), timestamp);
-          evcp_json_index_clear (&index);
+          evcp_json_index_clear (&self->index);
           return FALSE;
         }
-      self->timestamp = g_steal_pointer (&timestamp);
+      self->timestamp = timestamp;
     }
-  self->kind = evcp_json_decode_string (text, kind);
-  self->index = index;
+  self->kind = decode (self, kind);
   self->parsed = TRUE;
   return TRUE;
 }
@@ -256,21 +431,21 @@ evcp_message_parse (EvcpMessage              *self,
 gboolean
 evcp_message_is_parsed (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   return self->parsed;
 }
 
 const gchar *
 evcp_message_get_kind (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->kind;
 }
 
 const gchar *
 evcp_message_get_timestamp (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->timestamp;
 }
 
@@ -286,7 +461,8 @@ ensure_tree (EvcpMessage *self)
 
   if (!self->parsed || self->root_node != NULL)
     return;
-  text = g_bytes_get_data (self->raw, &len);
+  text = self->text;
+  len = self->len;
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, text, (gssize) len, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
@@ -304,7 +480,7 @@ ensure_tree (EvcpMessage *self)
 JsonObject *
 evcp_message_get_root (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   ensure_tree (self);
   return self->root;
 }
@@ -312,7 +488,7 @@ evcp_message_get_root (EvcpMessage *self)
 JsonObject *
 evcp_message_get_data (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   ensure_tree (self);
   return self->data;
 }
@@ -320,42 +496,53 @@ evcp_message_get_data (EvcpMessage *self)
 GBytes *
 evcp_message_get_raw (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
+  if (self->raw == NULL)
+    self->raw = g_bytes_new_with_free_func (self->text, self->len, mem_unref, mem_ref (self));
   return self->raw;
 }
 
 const gchar *
 evcp_message_get_key (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
+  if (!self->key_checked)
+    {
+      self->key_checked = TRUE;
+      if (self->has_key && g_utf8_validate_len (self->key_data, self->key_len, NULL))
+        self->key = g_strndup (self->key_data, self->key_len);
+    }
   return self->key;
 }
 
 const gchar *
 evcp_message_get_topic (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return self->topic;
 }
 
 GBytes *
 evcp_message_get_key_bytes (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
+  if (self->key_bytes == NULL && self->has_key)
+    self->key_bytes = g_bytes_new_with_free_func (self->key_data, self->key_len,
+                                                  mem_unref, mem_ref (self));
   return self->key_bytes;
 }
 
 gint32
 evcp_message_get_partition (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), -1);
+  g_return_val_if_fail (self != NULL, -1);
   return self->partition;
 }
 
 gint64
 evcp_message_get_offset (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), -1);
+  g_return_val_if_fail (self != NULL, -1);
   return self->offset;
 }
 
@@ -363,7 +550,7 @@ evcp_message_get_offset (EvcpMessage *self)
 gchar *
 evcp_message_describe (EvcpMessage *self)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   return g_strdup_printf ("%s[%d]@%" G_GINT64_FORMAT " kind=%s",
                           self->topic != NULL ? self->topic : "-",
                           self->partition, self->offset,
@@ -375,7 +562,7 @@ evcp_message_lookup (EvcpMessage *self, const gchar *field)
 {
   JsonNode *node = NULL;
 
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), NULL);
+  g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (field != NULL, NULL);
 
   ensure_tree (self);
@@ -393,7 +580,7 @@ evcp_message_lookup (EvcpMessage *self, const gchar *field)
 static const EvcpJsonMember *
 find (EvcpMessage *self, const gchar *field)
 {
-  const gchar *text = g_bytes_get_data (self->raw, NULL);
+  const gchar *text = self->text;
   const EvcpJsonMember *m = NULL;
 
   if (!self->parsed)
@@ -409,7 +596,7 @@ find (EvcpMessage *self, const gchar *field)
 gboolean
 evcp_message_has_field (EvcpMessage *self, const gchar *field)
 {
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   return find (self, field) != NULL;
 }
 
@@ -431,9 +618,8 @@ evcp_message_get_string (EvcpMessage  *self,
                          GError      **error)
 {
   const EvcpJsonMember *m;
-  gchar *value;
 
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = NULL;
@@ -446,11 +632,7 @@ evcp_message_get_string (EvcpMessage  *self,
                    _("Field \"%s\" must be a string"), field);
       return FALSE;
     }
-  value = evcp_json_decode_string (g_bytes_get_data (self->raw, NULL), m);
-  if (self->strings == NULL)
-    self->strings = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (self->strings, value);
-  *out = value;
+  *out = decode (self, m);
   return TRUE;
 }
 
@@ -459,7 +641,7 @@ evcp_message_get_string (EvcpMessage  *self,
 static gboolean
 number_value (EvcpMessage *self, const EvcpJsonMember *m, gdouble *d, gint64 *i, gboolean *is_integer)
 {
-  const gchar *text = (const gchar *) g_bytes_get_data (self->raw, NULL) + m->val_start;
+  const gchar *text = self->text + m->val_start;
   g_autofree gchar *heap = NULL;
   gchar stack[64];
   gchar *copy = stack;
@@ -490,7 +672,7 @@ evcp_message_get_number (EvcpMessage  *self,
   gint64 i;
   gboolean is_integer;
 
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = 0;
@@ -524,7 +706,7 @@ evcp_message_get_integer (EvcpMessage  *self,
   gdouble d;
   gboolean is_integer;
 
-  g_return_val_if_fail (EVCP_IS_MESSAGE (self), FALSE);
+  g_return_val_if_fail (self != NULL, FALSE);
   g_return_val_if_fail (field != NULL && out != NULL, FALSE);
 
   *out = 0;

@@ -14,11 +14,11 @@
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 static void
-check_members (const gchar *text, GArray *members, JsonObject *object)
+check_members (const gchar *text, const EvcpJsonMembers *members, JsonObject *object)
 {
   for (guint i = 0; i < members->len; i++)
     {
-      const EvcpJsonMember *m = &g_array_index (members, EvcpJsonMember, i);
+      const EvcpJsonMember *m = &members->members[i];
       g_autofree gchar *key = NULL;
       const EvcpJsonMember *last;
       JsonNode *node;
