@@ -514,6 +514,67 @@ test_uncommitted_redelivered (Fixture *f, gconstpointer data)
     g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (f->seen, GINT_TO_POINTER (i))), ==, 1);
 }
 
+
+/* ---- a flood of refusals with a tiny producer queue ---------------------- */
+
+/* A CP in FAULT refuses every request and publishes each refusal, best
+ * effort: what its producer's queue cannot take is counted as dropped.
+ * Every refusal is either on Kafka or counted, never both, never neither. */
+static void
+test_refusal_flood (Fixture *f, gconstpointer data)
+{
+  const guint n = 2000;
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(EvcpTestConsumer) sessions = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *user = g_strdup_printf ("flood-%08x", g_random_int ());
+  const gchar *bootstraps = evcp_test_cluster_get_bootstraps (f->cluster);
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+  guint published = 0;
+
+  g_hash_table_replace (f->config->rdkafka_producer, g_strdup ("queue.buffering.max.messages"), g_strdup ("20"));
+  sessions = evcp_test_consumer_new (bootstraps, "charging_sessions");
+  engine = start_engine (f);
+  evcp_engine_simulate_fault (engine, "flood test");
+  for (guint i = 0; i < n; i++)
+    {
+      gchar *json = g_strdup_printf ("{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"user_id\":\"%s\","
+                                     "\"cp_id\":\"" CP "\",\"requested_power\":50,\"max_duration\":60,\"n\":%u}}",
+                                     user, i);
+
+      g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
+    }
+  evcp_test_produce_batch (bootstraps, evcp_test_topic ("charging_requests"), CP, values, 20000, &error);
+  g_assert_no_error (error);
+
+  while (published + evcp_engine_get_events_dropped (engine) < n && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GPtrArray) records = evcp_test_consumer_wait_for (sessions, n, 100);
+
+      for (guint i = 0; i < records->len; i++)
+        {
+          g_autoptr(JsonNode) node = evcp_test_record_parse_json (g_ptr_array_index (records, i), NULL);
+          JsonObject *o = node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+          JsonObject *d = o != NULL ? json_object_get_object_member (o, "data") : NULL;
+
+          if (d != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "kind", ""), "REQUEST_REFUSED") == 0 &&
+              g_strcmp0 (json_object_get_string_member_with_default (d, "user_id", ""), user) == 0)
+            {
+              g_assert_cmpstr (json_object_get_string_member (d, "reason"), ==, "fault");
+              published++;
+            }
+        }
+    }
+  g_test_message ("%u refusals: %u published, %" G_GUINT64_FORMAT " dropped",
+                  n, published, evcp_engine_get_events_dropped (engine));
+  g_assert_cmpuint (published + evcp_engine_get_events_dropped (engine), ==, n);
+  g_assert_cmpuint (published, >, 0);
+  /* 2000 in a few milliseconds do not fit in a queue of 20 */
+  g_assert_cmpuint (evcp_engine_get_events_dropped (engine), >, 0);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -532,5 +593,7 @@ main (int argc, char **argv)
               fixture_set_up, test_broker_starts_later, fixture_tear_down);
   g_test_add ("/kafka-service/uncommitted-redelivered", Fixture, NULL,
               fixture_set_up, test_uncommitted_redelivered, fixture_tear_down);
+  g_test_add ("/kafka-service/refusal-flood", Fixture, NULL,
+              fixture_set_up, test_refusal_flood, fixture_tear_down);
   return g_test_run ();
 }

@@ -1573,6 +1573,7 @@ test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_messages_received_total{cp_id=\"" CP "\"}"), ==, 1);
   g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_messages_handled_total{cp_id=\"" CP "\"}"), ==, 1);
   g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_dead_letters_total{cp_id=\"" CP "\"}"), ==, 0);
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_events_dropped_total{cp_id=\"" CP "\"}"), ==, 0);
   g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_kafka_connected{cp_id=\"" CP "\"}"), ==, 1);
   g_assert_cmpfloat (evcp_prometheus_lookup (samples,
                        "evcp_engine_kafka_state{cp_id=\"" CP "\",state=\"CONNECTED\"}"), ==, 1);

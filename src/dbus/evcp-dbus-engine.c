@@ -394,6 +394,8 @@ handle_get_metrics (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invocatio
   g_variant_builder_add (&b, "{sv}", "session",
                          session_to_variant (evcp_supply_get_session (self->supply), TRUE));
   g_variant_builder_add (&b, "{sv}", "message-subscribers", g_variant_new_uint32 (self->subscribers->len));
+  g_variant_builder_add (&b, "{sv}", "events-dropped",
+                         g_variant_new_uint64 (evcp_engine_get_events_dropped (self->engine)));
   evcp_gdbus_engine1_complete_get_metrics (skeleton, invocation, g_variant_builder_end (&b));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }

@@ -171,6 +171,12 @@ evcp_engine_metrics_func (GString *out, gpointer engine)
 {
   g_return_if_fail (EVCP_IS_ENGINE (engine));
 
+  const gchar *cp[] = { "cp_id", evcp_engine_get_config (engine)->cp_id, NULL };
+
   evcp_engine_metrics_format (evcp_engine_get_kafka_service (engine),
                               evcp_engine_get_config (engine)->cp_id, out);
+  evcp_prometheus_family (out, "evcp_engine_events_dropped_total", "counter",
+                          "Best-effort events (telemetry, refusals) dropped because the producer's queue was full.");
+  evcp_prometheus_sample_u64 (out, "evcp_engine_events_dropped_total", cp,
+                              evcp_engine_get_events_dropped (engine));
 }

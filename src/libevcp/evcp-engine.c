@@ -45,6 +45,7 @@ struct _EvcpEngine
   gint64                 refusals_logged_at;
   guint                  refusals_unlogged;
   guint64                best_effort_dropped;
+  gint64                 dropped_logged_at;
   GBytes                *key;   /* the CP id: the key of what the Engine produces */
 };
 
@@ -190,6 +191,23 @@ telemetry_delivered (EvcpKafkaProducer *producer, const GError *error, gint32 pa
     EVCP_DEBUG ("Best-effort event not delivered: %s", error->message);
 }
 
+/* A best-effort event the producer could not take (its queue is full:
+ * Kafka is away or slower than a flood of refusals): counted, and said in
+ * the log at most every 10 s. */
+static void
+best_effort_dropped (EvcpEngine *self, const GError *error)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->best_effort_dropped++;
+  if (self->dropped_logged_at != 0 && now - self->dropped_logged_at < 10 * G_USEC_PER_SEC)
+    return;
+  self->dropped_logged_at = now;
+  g_warning (_("Best-effort events (telemetry, refusals) are being dropped: %s "
+               "(%" G_GUINT64_FORMAT " so far)"),
+             error != NULL ? error->message : _("no producer"), self->best_effort_dropped);
+}
+
 /* Telemetry and refusals: best effort, straight to Kafka; data.seq is the
  * latest seq of this program, not a new one (only what must not be lost
  * takes a number, so that Central sees a gap only where something was lost). */
@@ -200,8 +218,10 @@ produce_best_effort (EvcpEngine *self, JsonObject *event_owned)
   EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   gchar timestamp[EVCP_TIMESTAMP_SIZE];
+  g_autoptr(GError) error = NULL;
   g_autofree gchar *json = NULL;
   g_autoptr(GBytes) value = NULL;
+  gsize len;
 
   if (producer == NULL)
     return;
@@ -211,10 +231,11 @@ produce_best_effort (EvcpEngine *self, JsonObject *event_owned)
                               (gint64) evcp_outbox_get_next_seq (self->outbox) - 1);
   json_node_set_object (node, event);
   json = json_to_string (node, FALSE);
-  value = g_bytes_new_take (g_steal_pointer (&json), strlen (json));
+  len = strlen (json);
+  value = g_bytes_new_take (g_steal_pointer (&json), len);
   if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, self->key, value, NULL, 0,
-                                    telemetry_delivered, NULL, NULL))
-    self->best_effort_dropped++;
+                                    telemetry_delivered, NULL, &error))
+    best_effort_dropped (self, error);
 }
 
 /* The session, on disk, so that one interrupted by a kill still ends with
@@ -302,6 +323,7 @@ refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
   EvcpKafkaProducer *producer = evcp_kafka_service_get_producer (self->kafka);
   gchar timestamp[EVCP_TIMESTAMP_SIZE];
   gchar seq[24];
+  g_autoptr(GError) error = NULL;
   GString *out;
   GBytes *value;
   gint64 mono = g_get_monotonic_time ();
@@ -335,8 +357,8 @@ refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
   g_string_append (out, "}}");
   value = g_string_free_to_bytes (out);
   if (!evcp_kafka_producer_produce (producer, SESSIONS_TOPIC, self->key, value, NULL, 0,
-                                    telemetry_delivered, NULL, NULL))
-    self->best_effort_dropped++;
+                                    telemetry_delivered, NULL, &error))
+    best_effort_dropped (self, error);
   g_bytes_unref (value);
 }
 
@@ -560,6 +582,23 @@ evcp_engine_stop (EvcpEngine *self)
              self->config->cp_id,
              evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_CENTRAL),
              evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA));
+  if (self->best_effort_dropped > 0)
+    g_message (_("%" G_GUINT64_FORMAT " best-effort events (telemetry, refusals) were dropped "
+                 "while the producer's queue was full"), self->best_effort_dropped);
+}
+
+/**
+ * evcp_engine_get_events_dropped:
+ *
+ * Returns: how many best-effort events (telemetry, refusals) the producer
+ *   could not take since the start; what must not be lost goes through the
+ *   outbox and is never counted here
+ */
+guint64
+evcp_engine_get_events_dropped (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), 0);
+  return self->best_effort_dropped;
 }
 
 void

@@ -44,6 +44,7 @@ EvcpSupply        *evcp_engine_get_supply        (EvcpEngine  *self);
 EvcpOutbox        *evcp_engine_get_outbox        (EvcpEngine  *self);
 EvcpCentralClient *evcp_engine_get_central       (EvcpEngine  *self);
 guint16            evcp_engine_get_health_port   (EvcpEngine  *self);
+guint64            evcp_engine_get_events_dropped (EvcpEngine *self);
 
 /* Operator actions (terminal keys, signals, D-Bus). */
 void               evcp_engine_simulate_fault    (EvcpEngine  *self,

@@ -14,8 +14,12 @@
 static const gchar *const producer_defaults[] = {
   "enable.idempotence", "true",          /* off by default in 2.0.2 */
   "linger.ms", "2",                      /* telemetry is latency-sensitive, not bulky */
-  "queue.buffering.max.messages", "10000",   /* bounded: a charging point, not a pipeline */
-  "queue.buffering.max.kbytes", "2048",
+  /* bounded: a charging point, not a pipeline. Only best-effort events
+   * (telemetry once a second, refusals) can be refused when it is full, and
+   * they are counted; what must not be lost waits in the outbox. 4000 is
+   * an hour of telemetry; a flood of refusals stays under 2 MB. */
+  "queue.buffering.max.messages", "4000",
+  "queue.buffering.max.kbytes", "1024",
   "reconnect.backoff.ms", "100",
   "reconnect.backoff.max.ms", "10000",
   NULL

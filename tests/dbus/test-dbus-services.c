@@ -375,6 +375,12 @@ test_engine_interface (void)
   g_assert_cmpuint (port, ==, bus->engine_port);
   g_assert_true (g_variant_lookup (metrics, "messages-received", "t", &handled));
   g_assert_true (g_variant_lookup (metrics, "kafka-connected", "b", &enabled));
+  {
+    guint64 dropped = G_MAXUINT64;
+
+    g_assert_true (g_variant_lookup (metrics, "events-dropped", "t", &dropped));
+    g_assert_cmpuint (dropped, ==, 0);
+  }
   kinds = g_variant_lookup_value (metrics, "kinds", G_VARIANT_TYPE ("a{s(ttt)}"));
   g_assert_nonnull (kinds);
   session = g_variant_lookup_value (metrics, "session", G_VARIANT_TYPE_VARDICT);
