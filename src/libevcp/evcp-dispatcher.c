@@ -16,6 +16,7 @@
 typedef struct {
   gatomicrefcount     ref;
   EvcpMessageHandler *handler;
+  EvcpMessageHandlerInterface *iface;   /* looked up once, not per message */
   gchar              *name;
   gboolean            registered;
   gboolean            enabled;
@@ -256,6 +257,20 @@ evcp_dispatcher_set_handled_hook (EvcpDispatcher          *self,
   self->handled_hook_data = user_data;
 }
 
+/* evcp_message_handler_handle() without its checks and look-up, which
+ * evcp_dispatcher_register() did once. */
+static gboolean
+entry_handle (Entry *entry, EvcpMessage *message, GError **error)
+{
+  if (entry->iface->handle (entry->handler, message, error))
+    return TRUE;
+  /* A handler that fails without saying why still fails, cleanly. */
+  if (*error == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "handler %s failed without an error", entry->name);
+  return FALSE;
+}
+
 /* Calls the handler once; TRUE when the outcome is final. */
 static gboolean
 attempt (EvcpDispatcher *self,
@@ -268,7 +283,7 @@ attempt (EvcpDispatcher *self,
   g_autoptr(GError) local_error = NULL;
   gboolean will_retry;
 
-  if (evcp_message_handler_handle (entry->handler, message, &local_error))
+  if (entry_handle (entry, message, &local_error))
     {
       entry->handled++;
       *ok = TRUE;
@@ -411,7 +426,7 @@ evcp_dispatcher_dispatch (EvcpDispatcher       *self,
       gboolean ok = FALSE;
 
       if (!entry->registered || !entry->enabled ||
-          !evcp_message_handler_can_handle (entry->handler, message))
+          !entry->iface->can_handle (entry->handler, message))
         continue;
       any_accepted = TRUE;
       if (attempt (self, entry, message, 1, &ok, &error))
@@ -529,9 +544,18 @@ evcp_dispatcher_register (EvcpDispatcher      *self,
       return FALSE;
     }
 
+  if (EVCP_MESSAGE_HANDLER_GET_IFACE (handler)->can_handle == NULL ||
+      EVCP_MESSAGE_HANDLER_GET_IFACE (handler)->handle == NULL)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED,
+                   _("Handler “%s” does not implement can_handle and handle"), name);
+      return FALSE;
+    }
+
   entry = g_new0 (Entry, 1);
   g_atomic_ref_count_init (&entry->ref);
   entry->handler = g_object_ref (handler);
+  entry->iface = EVCP_MESSAGE_HANDLER_GET_IFACE (handler);
   entry->name = g_strdup (name);
   entry->registered = TRUE;
   entry->enabled = TRUE;

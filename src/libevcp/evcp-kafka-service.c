@@ -75,6 +75,7 @@ struct _EvcpKafkaService
 
   rd_kafka_topic_partition_list_t *to_store;
   gint               last_stored;  /* index in to_store of the last offset stored, or -1 */
+  const gchar       *last_stored_topic;   /* its topic, interned */
 
   /* the last topic seen: librdkafka's name and the interned one */
   const gchar       *topic_seen;
@@ -191,18 +192,16 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
   rd_kafka_topic_partition_t *tp = NULL;
 
   /* consecutive messages mostly come from one partition: try the last first */
-  if (self->last_stored >= 0)
-    {
-      tp = &self->to_store->elems[self->last_stored];
-      if (tp->partition != partition || strcmp (tp->topic, topic) != 0)
-        tp = NULL;
-    }
+  if (self->last_stored >= 0 && topic == self->last_stored_topic &&
+      self->to_store->elems[self->last_stored].partition == partition)
+    tp = &self->to_store->elems[self->last_stored];
   if (tp == NULL)
     {
       tp = rd_kafka_topic_partition_list_find (self->to_store, topic, partition);
       if (tp == NULL)
         tp = rd_kafka_topic_partition_list_add (self->to_store, topic, partition);
       self->last_stored = (gint) (tp - self->to_store->elems);
+      self->last_stored_topic = topic;
     }
   tp->offset = evcp_message_get_offset (message) + 1;
 
