@@ -289,9 +289,39 @@ bytes (const gchar *s)
   return g_bytes_new (s, strlen (s));
 }
 
+typedef struct {
+  guint done;
+  guint dead;
+  guint never;
+} Hooked;
+
+static void
+hooked_done (EvcpMessage *message, const GError *dead_letter_error, gpointer data)
+{
+  Hooked *h = data;
+
+  g_assert_nonnull (message);
+  h->done++;
+  if (dead_letter_error != NULL)
+    h->dead++;
+}
+
+static void
+hooked_never (EvcpMessage *message, const GError *dead_letter_error, gpointer data)
+{
+  ((Hooked *) data)->never++;
+}
+
+static gboolean
+hooked_all_dead (gpointer data)
+{
+  return ((Hooked *) data)->dead >= 9;
+}
+
 static void
 test_dead_letters (Fixture *f, gconstpointer data)
 {
+  Hooked hooked = { 0 };
   g_autoptr(EvcpEngine) engine = NULL;
   g_autoptr(GPtrArray) bad = g_ptr_array_new ();
   g_autoptr(GString) deep = g_string_new ("{\"kind\":\"USER_INFO\",\"data\":");
@@ -324,6 +354,11 @@ test_dead_letters (Fixture *f, gconstpointer data)
 
   f->track_fail = 3;   /* = handler_attempts: fails every attempt */
   engine = start_engine (f);
+  /* the done hooks see what message-done sees; a removed one sees nothing */
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), hooked_done, &hooked);
+  evcp_kafka_service_remove_done_hook (evcp_engine_get_kafka_service (engine),
+                                       evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine),
+                                                                         hooked_never, &hooked));
 
   /* in order, on one partition (one key), so the offsets say which is which */
   for (guint i = 0; i < n; i++)
@@ -377,6 +412,11 @@ test_dead_letters (Fixture *f, gconstpointer data)
     g_assert_true (g_variant_lookup (metrics, "dead-letters", "t", &dl));
     g_assert_cmpuint (dl, ==, n);
   }
+  g_assert_cmpuint (n, ==, 9);
+  g_assert_true (evcp_test_wait_until (NULL, hooked_all_dead, &hooked, WAIT_MS));
+  g_assert_cmpuint (hooked.dead, ==, n);
+  g_assert_cmpuint (hooked.done, ==, f->done);
+  g_assert_cmpuint (hooked.never, ==, 0);
 }
 
 /* ---- a broker that goes away in the middle of a stream -------------------- */

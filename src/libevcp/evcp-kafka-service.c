@@ -74,6 +74,8 @@ struct _EvcpKafkaService
   guint              dead_letter_retry_id;
 
   rd_kafka_topic_partition_list_t *to_store;
+  GArray            *done_hooks;   /* of DoneHook */
+  guint              next_hook_id;
   gint               last_stored;  /* index in to_store of the last offset stored, or -1 */
   const gchar       *last_stored_topic;   /* its topic, interned */
 
@@ -87,6 +89,12 @@ struct _EvcpKafkaService
   guint64            invalid;
   guint64            dead_letter_failures;
 };
+
+typedef struct {
+  guint             id;
+  EvcpKafkaDoneFunc func;
+  gpointer          user_data;
+} DoneHook;
 
 G_DEFINE_TYPE (EvcpKafkaService, evcp_kafka_service, G_TYPE_OBJECT)
 
@@ -207,6 +215,12 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
 
   if (dead_letter_error == NULL)
     self->handled++;
+  for (guint i = 0; i < self->done_hooks->len; i++)
+    {
+      DoneHook *hook = &g_array_index (self->done_hooks, DoneHook, i);
+
+      hook->func (message, dead_letter_error, hook->user_data);
+    }
   if (self->want_done || !self->in_batch)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
 }
@@ -381,7 +395,8 @@ interned_topic (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
   const gchar *name = rd_kafka_topic_name (m->rkt);
 
-  if (name != self->topic_seen || strcmp (name, self->topic_interned) != 0)
+  /* a topic's name stays at one address while the consumer lives */
+  if (name != self->topic_seen)
     {
       self->topic_seen = name;
       self->topic_interned = g_intern_string (name);
@@ -717,6 +732,7 @@ start_consumer (EvcpKafkaService *self, GError **error)
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.id: %s", errstr);
       return FALSE;
     }
+  self->topic_seen = NULL;   /* names of another consumer's topics */
   rd_kafka_conf_set_opaque (conf, self);
   rd_kafka_conf_set_rebalance_cb (conf, rebalance_cb);
   rd_kafka_conf_set_error_cb (conf, error_cb);
@@ -903,6 +919,35 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   return g_variant_builder_end (&b);
 }
 
+guint
+evcp_kafka_service_add_done_hook (EvcpKafkaService  *self,
+                                  EvcpKafkaDoneFunc  func,
+                                  gpointer           user_data)
+{
+  DoneHook hook = { 0, func, user_data };
+
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), 0);
+  g_return_val_if_fail (func != NULL, 0);
+
+  hook.id = ++self->next_hook_id;
+  g_array_append_val (self->done_hooks, hook);
+  return hook.id;
+}
+
+void
+evcp_kafka_service_remove_done_hook (EvcpKafkaService *self, guint id)
+{
+  g_return_if_fail (EVCP_IS_KAFKA_SERVICE (self));
+
+  for (guint i = 0; i < self->done_hooks->len; i++)
+    if (g_array_index (self->done_hooks, DoneHook, i).id == id)
+      {
+        g_array_remove_index (self->done_hooks, i);
+        return;
+      }
+  g_critical ("%s: no done hook %u", G_STRFUNC, id);
+}
+
 /* ---- GObject ------------------------------------------------------------- */
 
 static void
@@ -972,6 +1017,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
+  g_array_unref (self->done_hooks);
   g_clear_pointer (&self->config, evcp_config_free);
   G_OBJECT_CLASS (evcp_kafka_service_parent_class)->finalize (object);
 }
@@ -1042,6 +1088,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   self->dispatcher = evcp_dispatcher_new ();
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
+  self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
 }
