@@ -22,6 +22,7 @@ static const gchar *const producer_defaults[] = {
   "queue.buffering.max.kbytes", "1024",
   "reconnect.backoff.ms", "100",
   "reconnect.backoff.max.ms", "10000",
+  "socket.nagle.disable", "true",        /* small events, sent at once */
   NULL
 };
 

@@ -36,6 +36,7 @@ static const gchar *const consumer_defaults[] = {
   "reconnect.backoff.ms", "100",          /* capped exponential backoff */
   "reconnect.backoff.max.ms", "10000",
   "socket.keepalive.enable", "true",
+  "socket.nagle.disable", "true",         /* small requests, sent at once */
   NULL
 };
 
