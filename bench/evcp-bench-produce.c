@@ -338,6 +338,77 @@ sleep_until (gint64 monotonic_us)
     g_usleep ((gulong) (monotonic_us - now));
 }
 
+/* Creates @topic with the Admin API (a real broker whose auto-creation is
+ * off); one that exists already is fine. */
+static gboolean
+create_topic (rd_kafka_t *rk, const gchar *topic, gint partitions)
+{
+  gchar errstr[512];
+  rd_kafka_NewTopic_t *new_topic = rd_kafka_NewTopic_new (topic, partitions, -1, errstr, sizeof errstr);
+  rd_kafka_queue_t *queue = rd_kafka_queue_new (rk);
+  rd_kafka_event_t *event;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+
+  if (new_topic == NULL)
+    {
+      g_printerr ("evcp-bench-produce: topic %s: %s\n", topic, errstr);
+      rd_kafka_queue_destroy (queue);
+      return FALSE;
+    }
+  rd_kafka_CreateTopics (rk, &new_topic, 1, NULL, queue);
+  event = rd_kafka_queue_poll (queue, 30000);
+  if (event != NULL)
+    {
+      const rd_kafka_CreateTopics_result_t *result = rd_kafka_event_CreateTopics_result (event);
+      size_t n = 0;
+      const rd_kafka_topic_result_t **results = result != NULL ? rd_kafka_CreateTopics_result_topics (result, &n) : NULL;
+
+      err = rd_kafka_event_error (event);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR && n == 1)
+        err = rd_kafka_topic_result_error (results[0]);
+      rd_kafka_event_destroy (event);
+    }
+  rd_kafka_NewTopic_destroy (new_topic);
+  rd_kafka_queue_destroy (queue);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+    {
+      g_printerr ("evcp-bench-produce: cannot create topic %s: %s\n", topic, rd_kafka_err2str (err));
+      return FALSE;
+    }
+  /* created on the controller: wait (30 s at most) until every partition has a leader */
+  for (gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC; g_get_monotonic_time () < deadline;
+       g_usleep (100 * 1000))
+    {
+      rd_kafka_topic_t *rkt = rd_kafka_topic_new (rk, topic, NULL);
+      const struct rd_kafka_metadata *md = NULL;
+      gboolean ready = FALSE;
+
+      if (rd_kafka_metadata (rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+          md->topics[0].partition_cnt == partitions)
+        {
+          ready = TRUE;
+          for (gint i = 0; i < md->topics[0].partition_cnt; i++)
+            {
+              gint64 low, high;
+
+              /* a leader in the metadata may not know it is one yet */
+              if (md->topics[0].partitions[i].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                  md->topics[0].partitions[i].leader < 0 ||
+                  rd_kafka_query_watermark_offsets (rk, topic, i, &low, &high, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+                ready = FALSE;
+            }
+        }
+      if (md != NULL)
+        rd_kafka_metadata_destroy (md);
+      rd_kafka_topic_destroy (rkt);
+      if (ready)
+        return TRUE;
+    }
+  g_printerr ("evcp-bench-produce: topic %s has no leaders after 30 s\n", topic);
+  return FALSE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -356,6 +427,7 @@ main (int argc, char **argv)
   gint batch_kb = 64;
   gboolean only_watermarks = FALSE;
   gint64 sink_count = 0;
+  gint create = 0;
   const GOptionEntry entries[] = {
     { "brokers", 'b', 0, G_OPTION_ARG_STRING, &brokers, "Bootstrap servers", "HOST:PORT" },
     { "topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic", "NAME" },
@@ -370,6 +442,7 @@ main (int argc, char **argv)
     { "property", 'X', 0, G_OPTION_ARG_STRING_ARRAY, &properties, "librdkafka property, repeatable", "KEY=VALUE" },
     { "watermarks", 0, 0, G_OPTION_ARG_NONE, &only_watermarks, "Only print the topic's watermarks", NULL },
     { "sink", 0, 0, G_OPTION_ARG_INT64, &sink_count, "Time N lines of a consumer's output on stdin instead", "N" },
+    { "create", 0, 0, G_OPTION_ARG_INT, &create, "Create the topic with N partitions first (Admin API)", "N" },
     G_OPTION_ENTRY_NULL
   };
   Generator gen = { 0 };
@@ -452,6 +525,11 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  if (create > 0 && !create_topic (rk, topic, create))
+    {
+      rd_kafka_destroy (rk);
+      return EXIT_FAILURE;
+    }
   partitions = partition_count (rk, topic);
   if (partitions < 1 || !watermarks (rk, topic, partitions, &total0, &low0, &high0))
     {
