@@ -12,32 +12,42 @@
 
 struct _EvcpUser
 {
-  gchar  *id;
-  gchar  *name;     /* nullable */
-  gchar  *vehicle;  /* nullable */
-  gint64  last_seen; /* g_get_monotonic_time() */
+  const gchar *id;
+  const gchar *name;     /* nullable */
+  const gchar *vehicle;  /* nullable */
+  gint64       last_seen; /* g_get_monotonic_time() */
+  gchar        strings[]; /* id, name and vehicle, each with its NUL */
 };
 
 G_DEFINE_BOXED_TYPE (EvcpUser, evcp_user, evcp_user_ref, evcp_user_unref)
 
-static void
-evcp_user_clear (gpointer data)
+static const gchar *
+put_string (gchar **p, const gchar *s, gsize len)
 {
-  EvcpUser *user = data;
+  const gchar *start = *p;
 
-  g_free (user->id);
-  g_free (user->name);
-  g_free (user->vehicle);
+  if (s == NULL)
+    return NULL;
+  memcpy (*p, s, len);
+  (*p)[len] = '\0';
+  *p += len + 1;
+  return start;
 }
 
+/* One allocation: a registry that sees a user per message copies users
+ * often (they are immutable, shared with whoever looked them up). */
 static EvcpUser *
 evcp_user_new (const gchar *id, const gchar *name, const gchar *vehicle)
 {
-  EvcpUser *user = g_atomic_rc_box_new0 (EvcpUser);
+  gsize id_len = strlen (id);
+  gsize name_len = name != NULL ? strlen (name) : 0;
+  gsize vehicle_len = vehicle != NULL ? strlen (vehicle) : 0;
+  EvcpUser *user = g_atomic_rc_box_alloc (sizeof (EvcpUser) + id_len + name_len + vehicle_len + 3);
+  gchar *p = user->strings;
 
-  user->id = g_strdup (id);
-  user->name = g_strdup (name);
-  user->vehicle = g_strdup (vehicle);
+  user->id = put_string (&p, id, id_len);
+  user->name = put_string (&p, name, name_len);
+  user->vehicle = put_string (&p, vehicle, vehicle_len);
   user->last_seen = g_get_monotonic_time ();
   return user;
 }
@@ -53,7 +63,7 @@ void
 evcp_user_unref (EvcpUser *user)
 {
   g_return_if_fail (user != NULL);
-  g_atomic_rc_box_release_full (user, evcp_user_clear);
+  g_atomic_rc_box_release (user);
 }
 
 const gchar *
@@ -248,7 +258,7 @@ replace_user (EvcpUserRegistry *self, GList *link, EvcpUser *user)
   EvcpUser *old = link->data;
 
   link->data = user;
-  g_hash_table_replace (self->users, user->id, link);
+  g_hash_table_replace (self->users, (gpointer) user->id, link);
   evcp_user_unref (old);
 }
 
@@ -310,7 +320,7 @@ evcp_user_registry_update (EvcpUserRegistry  *self,
         }
       user = evcp_user_new (user_id, name, vehicle);
       g_queue_push_tail (&self->lru, user);
-      g_hash_table_insert (self->users, user->id, self->lru.tail);
+      g_hash_table_insert (self->users, (gpointer) user->id, self->lru.tail);
     }
   g_mutex_unlock (&self->mutex);
 
