@@ -623,6 +623,83 @@ test_refusal_flood (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* ---- a local queue drained faster than librdkafka looks at it ----------- */
+
+/* librdkafka 2.0.2 stops fetching while its local queue is over
+ * queued.min.messages and looks again only when its broker thread wakes,
+ * at most once a second on its own. With a queue of 20 messages and fetches
+ * of one batch of 40 per partition, 4000 messages take about 50 stops:
+ * without the service waking the fetcher they would take about a minute,
+ * past the deadline. The wake-ups (seeks to the consumer's own position) must not
+ * skip, repeat or reorder anything: each partition's offsets come one after
+ * the other. */
+typedef struct {
+  GHashTable *next_offset;   /* partition -> the offset expected next */
+  guint       out_of_order;
+  guint       count;
+} OffsetTrack;
+
+static void
+track_offsets (EvcpMessage *message, const GError *dead_letter_error, gpointer user_data)
+{
+  OffsetTrack *t = user_data;
+  gpointer key = GINT_TO_POINTER (evcp_message_get_partition (message));
+  gint64 offset = evcp_message_get_offset (message);
+  gpointer expected;
+
+  if (g_hash_table_lookup_extended (t->next_offset, key, NULL, &expected) &&
+      offset != (gint64) GPOINTER_TO_SIZE (expected))
+    t->out_of_order++;
+  g_hash_table_insert (t->next_offset, key, GSIZE_TO_POINTER ((gsize) offset + 1));
+  t->count++;
+}
+
+static void
+test_fetcher_woken (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GVariant) metrics = NULL;
+  OffsetTrack t = { g_hash_table_new (NULL, NULL), 0, 0 };
+  SeenAll all = { f, 4000 };
+  guint64 wakeups = 0;
+
+  g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("queued.min.messages"), g_strdup ("20"));
+  g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("max.partition.fetch.bytes"), g_strdup ("2048"));
+  /* everything on Kafka before the Engine starts, so that it catches up:
+   * 100 batches of 40 (a fetch brings at least one whole batch), under
+   * eight keys, so both partitions have some */
+  for (guint k = 0; k < 100; k++)
+    {
+      g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      g_autofree gchar *key = g_strdup_printf ("key-%u", k % 8);
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = k * 40; i < (k + 1) * 40; i++)
+        {
+          gchar *json = g_strdup_printf ("{\"kind\":\"TRACK\",\"data\":{\"id\":%u}}", i);
+
+          g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
+        }
+      evcp_test_produce_batch (b, evcp_test_topic ("user_messages"), key, values, 20000, &error);
+      g_assert_no_error (error);
+    }
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), track_offsets, &t);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+
+  for (guint i = 0; i < 4000; i++)
+    g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (f->seen, GINT_TO_POINTER (i))), ==, 1);
+  g_assert_cmpuint (t.out_of_order, ==, 0);
+  g_assert_cmpuint (t.count, ==, 4000);
+  g_assert_cmpuint (g_hash_table_size (t.next_offset), ==, 2);
+  metrics = evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine));
+  g_assert_true (g_variant_lookup (metrics, "fetcher-wakeups", "t", &wakeups));
+  g_test_message ("4000 messages, fetcher woken %" G_GUINT64_FORMAT " times", wakeups);
+  g_assert_cmpuint (wakeups, >, 0);
+  g_hash_table_unref (t.next_offset);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -641,6 +718,8 @@ main (int argc, char **argv)
               fixture_set_up, test_broker_starts_later, fixture_tear_down);
   g_test_add ("/kafka-service/uncommitted-redelivered", Fixture, NULL,
               fixture_set_up, test_uncommitted_redelivered, fixture_tear_down);
+  g_test_add ("/kafka-service/fetcher-woken", Fixture, NULL,
+              fixture_set_up, test_fetcher_woken, fixture_tear_down);
   g_test_add ("/kafka-service/refusal-flood", Fixture, NULL,
               fixture_set_up, test_refusal_flood, fixture_tear_down);
   return g_test_run ();

@@ -47,6 +47,8 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
     { "dead-letters", "evcp_engine_dead_letters_total", "Messages written to the dead-letter topic." },
     { "dead-letter-failures", "evcp_engine_dead_letter_failures_total",
       "Attempts to write a dead letter that failed (each is retried)." },
+    { "fetcher-wakeups", "evcp_engine_kafka_fetcher_wakeups_total",
+      "Seeks to the consumer's own position that woke librdkafka's stopped fetcher." },
   };
   const gchar *cp[] = { "cp_id", cp_id, NULL };
   g_autoptr(GVariant) metrics = NULL;

@@ -60,7 +60,23 @@ struct _EvcpKafkaService
   gboolean           in_process;   /* process() is on the stack */
   gboolean           closing;      /* the consumer is being closed: no blocking commit */
   guint              close_timeout_ms;
-  guint              since_empty;  /* messages polled since the queue was last empty */
+
+  /* waking librdkafka's fetcher (see "waking librdkafka's fetcher") */
+  rd_kafka_queue_t  *consumer_q;
+  gint64             fetch_stop_messages;   /* queued.min.messages */
+  gint64             fetch_stop_bytes;      /* queued.max.messages.kbytes */
+  gboolean           fetcher_stopped;       /* seen over either since the last seek */
+  gint64             queued_estimate;       /* at the last look, minus those polled since */
+  guint              since_sample;
+  guint              sample_every;          /* a small part of the threshold */
+  gdouble            mean_size;             /* of a message's value, running */
+  const gchar       *early_topic;           /* interned; the last message handled */
+  int32_t            early_partition;
+  int64_t            early_next;
+  guint              nudge_timer;
+  guint              nudge_delay_ms;
+  guint              fetch_rtt_ms;          /* brokers' p99 round trip, from the statistics */
+  guint64            nudges;
 
   /* who listens to the per-message signals, looked up once per batch */
   gboolean           want_received;
@@ -456,43 +472,174 @@ consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
     }
 }
 
-/* librdkafka 2.0.2 stops fetching while the local queue is over its
- * thresholds and re-evaluates that only when its broker thread wakes, at
- * most once a second (2.2 added fetch.queue.backoff.ms for this): a queue
- * drained faster than that stays empty for up to 1 s. A seek to the
- * application's own position (the next offset to consume, so nothing is
- * skipped or repeated) wakes the broker threads at once. Done only after a
- * large batch, when the fetcher may have backed off. */
-#define WAKE_AFTER_MESSAGES 256
+/* ---- waking librdkafka's fetcher -------------------------------------------
+ *
+ * librdkafka 2.0.2 stops fetching for a partition while the local queue
+ * holds queued.min.messages or queued.max.messages.kbytes (with the consumer
+ * queue, these count the whole queue), and decides again only when its
+ * broker thread wakes: on an answer, an operation, or after at most 1 s (2.2
+ * added fetch.queue.backoff.ms for this). The application draining the queue
+ * wakes nobody, so a queue drained faster than that stays empty for up to a
+ * second. A seek to the application's own position (the next offset to
+ * consume: nothing skipped, nothing repeated) is an operation: it wakes the
+ * broker thread at once, which then decides for all its partitions.
+ *
+ * A seek is not free: what was fetched for that partition and not yet
+ * consumed, or is being fetched, becomes outdated and is fetched again, and
+ * outdated messages count in the queue until polled (a seek at the wrong
+ * moment can keep the fetcher stopped). So the service seeks only:
+ *  - when it has seen the queue over a threshold since the last seek (then
+ *    the broker decided to stop at that size and, with nothing in flight,
+ *    nothing can arrive), as soon as the queue is below the thresholds again
+ *    (where librdkafka would fetch if it looked) and the partition whose
+ *    messages it was reading has none left in it, so that the next answer
+ *    comes while the rest is handled; or, failing that, when the queue is
+ *    empty;
+ *  - otherwise, when the queue stayed empty while a partition is behind its
+ *    high watermark for longer than a fetch takes (twice the brokers' p99
+ *    round trip from the statistics, at least NUDGE_DELAY_MIN_MS), doubling
+ *    that delay while seeks bring nothing.
+ * With partitions led by several brokers, the early seek wakes one broker's
+ * thread; the others are woken at the empty queue (all partitions are
+ * sought then) or by the fallback. */
+#define NUDGE_SAMPLE_EVERY   32     /* at most, messages between two looks at the queue */
+#define NUDGE_DELAY_MIN_MS   10
+#define NUDGE_DELAY_START_MS 100    /* before the statistics tell the round trip */
+#define NUDGE_DELAY_MAX_MS   500
 
 static void
-wake_fetcher (EvcpKafkaService *self)
+seek_to_positions (EvcpKafkaService *self, rd_kafka_topic_partition_list_t *seek)
 {
-  rd_kafka_topic_partition_list_t *assignment = NULL;
-  g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
-  g_autoptr(rd_kafka_topic_partition_list_t) seek = NULL;
   rd_kafka_error_t *error;
 
-  if (rd_kafka_assignment (self->rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return;
-  positions = assignment;
-  if (positions->cnt == 0 || rd_kafka_position (self->rk, positions) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return;
-  /* only partitions with a concrete position: seeking one without would
-   * start an offset look-up and hold it back */
-  seek = rd_kafka_topic_partition_list_new (positions->cnt);
-  for (int i = 0; i < positions->cnt; i++)
-    if (positions->elems[i].offset >= 0)
-      rd_kafka_topic_partition_list_add (seek, positions->elems[i].topic,
-                                         positions->elems[i].partition)->offset = positions->elems[i].offset;
   if (seek->cnt == 0)
     return;
+  self->nudges++;
   /* timeout 0: asynchronous */
   error = rd_kafka_seek_partitions (self->rk, seek, 0);
   if (error != NULL)
     {
       g_debug ("Fetcher wake-up: %s", rd_kafka_error_string (error));
       rd_kafka_error_destroy (error);
+    }
+}
+
+/* The assigned partitions with a concrete position; with lagging_only, those
+ * behind their high watermark as last fetched. */
+static rd_kafka_topic_partition_list_t *
+positions_to_seek (EvcpKafkaService *self, gboolean lagging_only)
+{
+  rd_kafka_topic_partition_list_t *assignment = NULL;
+  g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
+  rd_kafka_topic_partition_list_t *seek;
+
+  if (rd_kafka_assignment (self->rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return rd_kafka_topic_partition_list_new (0);
+  positions = assignment;
+  seek = rd_kafka_topic_partition_list_new (positions->cnt);
+  if (positions->cnt == 0 || rd_kafka_position (self->rk, positions) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return seek;
+  for (int i = 0; i < positions->cnt; i++)
+    {
+      rd_kafka_topic_partition_t *p = &positions->elems[i];
+      int64_t low, high;
+
+      /* seeking a partition without a position would start an offset
+       * look-up and hold it back */
+      if (p->offset < 0)
+        continue;
+      if (lagging_only &&
+          (rd_kafka_get_watermark_offsets (self->rk, p->topic, p->partition, &low, &high)
+             != RD_KAFKA_RESP_ERR_NO_ERROR || high <= p->offset))
+        continue;
+      rd_kafka_topic_partition_list_add (seek, p->topic, p->partition)->offset = p->offset;
+    }
+  return seek;
+}
+
+static void
+nudge_all (EvcpKafkaService *self, gboolean lagging_only)
+{
+  g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, lagging_only);
+
+  seek_to_positions (self, seek);
+}
+
+/* the partition whose last message was just handled has none left queued */
+static void
+nudge_one (EvcpKafkaService *self, const gchar *topic, int32_t partition, int64_t next)
+{
+  g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
+
+  rd_kafka_topic_partition_list_add (seek, topic, partition)->offset = next;
+  seek_to_positions (self, seek);
+}
+
+/* A look at the queue: over a threshold, the fetcher has stopped. Between
+ * two looks, up to NUDGE_SAMPLE_EVERY messages leave it. */
+static void
+sample_queue (EvcpKafkaService *self)
+{
+  gint64 queued = rd_kafka_queue_length (self->consumer_q);
+
+  self->queued_estimate = queued;
+  self->since_sample = 0;
+  if (queued + self->sample_every >= self->fetch_stop_messages ||
+      (gdouble) (queued + self->sample_every) * self->mean_size >= (gdouble) self->fetch_stop_bytes)
+    self->fetcher_stopped = TRUE;
+}
+
+static gboolean nudge_timer_cb (gpointer user_data);
+
+static void
+nudge_timer_arm (EvcpKafkaService *self)
+{
+  if (self->nudge_timer != 0)
+    return;
+  if (self->nudge_delay_ms == 0)
+    self->nudge_delay_ms = self->fetch_rtt_ms > 0
+      ? CLAMP (2 * self->fetch_rtt_ms, NUDGE_DELAY_MIN_MS, NUDGE_DELAY_MAX_MS)
+      : NUDGE_DELAY_START_MS;
+  self->nudge_timer = g_timeout_add (self->nudge_delay_ms, nudge_timer_cb, self);
+}
+
+static gboolean
+nudge_timer_cb (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+
+  self->nudge_timer = 0;
+  if (self->rk == NULL || self->current != NULL ||
+      rd_kafka_queue_length (self->consumer_q) > 0)
+    return G_SOURCE_REMOVE;   /* something came: dispatch_next takes over */
+  {
+    g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, TRUE);
+
+    if (seek->cnt == 0)
+      return G_SOURCE_REMOVE;   /* caught up */
+    seek_to_positions (self, seek);
+  }
+  /* if this brings nothing either, wait longer before the next one */
+  self->nudge_delay_ms = MIN (self->nudge_delay_ms * 2, NUDGE_DELAY_MAX_MS);
+  nudge_timer_arm (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* dispatch_next found the queue empty */
+static void
+queue_drained (EvcpKafkaService *self, gboolean polled_any)
+{
+  if (self->fetcher_stopped)
+    {
+      self->fetcher_stopped = FALSE;
+      nudge_all (self, FALSE);
+    }
+  else if (polled_any)
+    {
+      /* maybe a fetch is on its way; if none comes, nudge */
+      self->nudge_delay_ms = 0;
+      g_clear_handle_id (&self->nudge_timer, g_source_remove);
+      nudge_timer_arm (self);
     }
 }
 
@@ -517,26 +664,52 @@ static void
 dispatch_next (EvcpKafkaService *self)
 {
   guint budget = DRAIN_BUDGET;
+  gboolean polled_any = FALSE;
 
   begin_batch (self);
+  if (self->rk != NULL)
+    sample_queue (self);
   while (self->rk != NULL && self->current == NULL && !self->stopping && budget > 0)
     {
       rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
 
       if (m == NULL)
         {
-          if (self->since_empty >= WAKE_AFTER_MESSAGES)
-            wake_fetcher (self);
-          self->since_empty = 0;
+          queue_drained (self, polled_any);
           break;
         }
-      self->since_empty++;
+      if (!polled_any)
+        {
+          /* messages come: the fetcher works */
+          polled_any = TRUE;
+          g_clear_handle_id (&self->nudge_timer, g_source_remove);
+        }
       budget--;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         consumer_error (self, m);
       else
-        process (self, m);
+        {
+          /* the fetcher stopped, the queue is low, and the partition read
+           * until now has nothing left in it: wake the fetcher through it */
+          if (self->fetcher_stopped && self->early_topic != NULL &&
+              (m->partition != self->early_partition || rd_kafka_topic_name (m->rkt) != self->topic_seen) &&
+              self->queued_estimate < self->fetch_stop_messages &&
+              (gdouble) self->queued_estimate * self->mean_size < (gdouble) self->fetch_stop_bytes)
+            {
+              self->fetcher_stopped = FALSE;
+              nudge_one (self, self->early_topic, self->early_partition, self->early_next);
+            }
+          self->mean_size += ((gdouble) m->len - self->mean_size) / 64;
+          process (self, m);
+          self->early_topic = self->topic_interned;
+          self->early_partition = m->partition;
+          self->early_next = m->offset + 1;
+        }
       rd_kafka_message_destroy (m);
+      if (self->queued_estimate > 0)
+        self->queued_estimate--;
+      if (++self->since_sample >= self->sample_every && self->rk != NULL)
+        sample_queue (self);
     }
   end_batch (self);
   flush_offsets (self);
@@ -624,6 +797,7 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
   JsonObject *root, *brokers;
   GList *members;
   gboolean any_up = FALSE;
+  gint64 rtt_us = 0;
 
   if (!json_parser_load_from_data (parser, json, (gssize) json_len, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
@@ -639,9 +813,18 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
 
       if (json_object_get_int_member_with_default (b, "nodeid", -1) >= 0 &&
           g_strcmp0 (json_object_get_string_member_with_default (b, "state", ""), "UP") == 0)
-        any_up = TRUE;
+        {
+          JsonNode *rtt = json_object_get_member (b, "rtt");
+
+          any_up = TRUE;
+          if (rtt != NULL && JSON_NODE_HOLDS_OBJECT (rtt))
+            rtt_us = MAX (rtt_us, json_object_get_int_member_with_default (json_node_get_object (rtt), "p99", 0));
+        }
     }
   g_list_free (members);
+  /* how long a fetch takes, for the fetcher's wake-up (0: no request seen) */
+  if (rtt_us > 0)
+    self->fetch_rtt_ms = (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT);
 
   if (any_up)
     set_state (self, EVCP_KAFKA_STATE_CONNECTED, "broker up");
@@ -702,8 +885,12 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
       g_clear_pointer (&self->source, g_source_unref);
     }
   g_clear_handle_id (&self->drain_timer, g_source_remove);
+  g_clear_handle_id (&self->nudge_timer, g_source_remove);
+  g_clear_pointer (&self->consumer_q, rd_kafka_queue_destroy);
   if (self->rk == NULL)
     return;
+  if (self->nudges > 0)
+    g_debug ("Kafka fetcher woken %" G_GUINT64_FORMAT " times", self->nudges);
 
   if (commit)
     close_consumer (self, self->close_timeout_ms);
@@ -713,6 +900,20 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
 
   if (!commit && !self->stopping)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
+}
+
+/* a property in effect for this client, as a number */
+static gint64
+conf_get_int (rd_kafka_t *rk, const gchar *name, gint64 fallback)
+{
+  gchar value[64];
+  size_t size = sizeof value;
+  gint64 n;
+
+  if (rd_kafka_conf_get (rd_kafka_conf (rk), name, value, &size) != RD_KAFKA_CONF_OK ||
+      !g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &n, NULL))
+    return fallback;
+  return n;
 }
 
 static gboolean
@@ -748,6 +949,16 @@ start_consumer (EvcpKafkaService *self, GError **error)
     }
   conf = NULL; /* owned by rk */
   rd_kafka_poll_set_consumer (self->rk);
+  self->consumer_q = rd_kafka_queue_get_consumer (self->rk);
+  self->fetch_stop_messages = conf_get_int (self->rk, "queued.min.messages", 100000);
+  self->fetch_stop_bytes = conf_get_int (self->rk, "queued.max.messages.kbytes", 65536) * 1024;
+  /* the margin of a look is what leaves the queue until the next one: a
+   * small part of the threshold, so that a look over it is a sure sign */
+  self->sample_every = (guint) CLAMP (self->fetch_stop_messages / 8, 1, NUDGE_SAMPLE_EVERY);
+  self->fetcher_stopped = FALSE;
+  self->mean_size = 256;
+  self->early_topic = NULL;
+  self->nudge_delay_ms = 0;
 
   topics = rd_kafka_topic_partition_list_new (4);
   for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
@@ -896,7 +1107,8 @@ evcp_kafka_service_get_state (EvcpKafkaService *self)
  *
  * Returns: (transfer floating): a{sv} with messages-received,
  *   messages-handled, dead-letters, invalid-messages, dead-letter-failures
- *   (t), kafka-state (s), kafka-connected (b) and kinds (a{s(ttt)})
+ *   (t), fetcher-wakeups (t: seeks that woke librdkafka's stopped fetcher),
+ *   kafka-state (s), kafka-connected (b) and kinds (a{s(ttt)})
  */
 GVariant *
 evcp_kafka_service_get_metrics (EvcpKafkaService *self)
@@ -912,6 +1124,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "invalid-messages", g_variant_new_uint64 (self->invalid));
   g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
                          g_variant_new_uint64 (self->dead_letter_failures));
+  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (self->nudges));
   g_variant_builder_add (&b, "{sv}", "kafka-state",
                          g_variant_new_string (evcp_kafka_state_to_string (self->state)));
   g_variant_builder_add (&b, "{sv}", "kafka-connected",
