@@ -7,6 +7,8 @@
 #include "evcp-error.h"
 #include "evcp-kafka-util.h"
 
+#include <string.h>
+
 /* On librdkafka's threads; g_log_structured is thread-safe. */
 static void
 log_cb (const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -56,6 +58,29 @@ conf_set_all (rd_kafka_conf_t *conf, GHashTable *table, GError **error)
   return TRUE;
 }
 
+/* librdkafka's "debug" lines are logged at the debug level, which GLib
+ * shows only for the domains in G_MESSAGES_DEBUG (on standard output): say
+ * so once, rather than let someone wonder why "debug" does nothing. */
+static void
+warn_hidden_debug (rd_kafka_conf_t *conf)
+{
+  static gsize said = 0;
+  gchar value[512];
+  size_t size = sizeof value;
+  const gchar *domains = g_getenv ("G_MESSAGES_DEBUG");
+
+  if (rd_kafka_conf_get (conf, "debug", value, &size) != RD_KAFKA_CONF_OK || value[0] == '\0')
+    return;
+  if (domains != NULL && (strstr (domains, "all") != NULL || strstr (domains, "evcp-rdkafka") != NULL))
+    return;
+  if (g_once_init_enter (&said))
+    {
+      g_message (_("librdkafka debug contexts “%s” are on, but their lines are hidden: "
+                   "set G_MESSAGES_DEBUG=evcp-rdkafka to see them"), value);
+      g_once_init_leave (&said, 1);
+    }
+}
+
 rd_kafka_conf_t *
 evcp_kafka_conf_new (const gchar        *brokers,
                      const gchar *const *defaults,
@@ -73,6 +98,7 @@ evcp_kafka_conf_new (const gchar        *brokers,
       return NULL;
   if (!conf_set_all (conf, overrides, error) || !conf_set_all (conf, client_overrides, error))
     return NULL;
+  warn_hidden_debug (conf);
   return g_steal_pointer (&conf);
 }
 
