@@ -102,12 +102,14 @@ fixture_set_up (Fixture *f, gconstpointer data)
     "user_messages", "charging_requests", "system_notifications", "dead_letters",
   };
 
-  f->cluster = evcp_test_cluster_new (1);
+  /* data: the number of brokers, if not 1 */
+  f->cluster = evcp_test_cluster_new (data != NULL ? GPOINTER_TO_UINT (data) : 1);
   for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
     {
       g_autoptr(GError) error = NULL;
 
-      evcp_test_cluster_create_topic (f->cluster, evcp_test_topic (topics[i]), 2, &error);
+      evcp_test_cluster_create_topic (f->cluster, evcp_test_topic (topics[i]),
+                                      data != NULL ? 2 * GPOINTER_TO_UINT (data) : 2, &error);
       g_assert_no_error (error);
     }
   f->config = make_config (evcp_test_cluster_get_bootstraps (f->cluster));
@@ -632,7 +634,8 @@ test_refusal_flood (Fixture *f, gconstpointer data)
  * without the service waking the fetcher they would take about a minute,
  * past the deadline. The wake-ups (seeks to the consumer's own position) must not
  * skip, repeat or reorder anything: each partition's offsets come one after
- * the other. */
+ * the other. With three brokers, each leads some partitions and has a
+ * fetcher of its own. */
 typedef struct {
   GHashTable *next_offset;   /* partition -> the offset expected next */
   guint       out_of_order;
@@ -692,7 +695,8 @@ test_fetcher_woken (Fixture *f, gconstpointer data)
     g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (f->seen, GINT_TO_POINTER (i))), ==, 1);
   g_assert_cmpuint (t.out_of_order, ==, 0);
   g_assert_cmpuint (t.count, ==, 4000);
-  g_assert_cmpuint (g_hash_table_size (t.next_offset), ==, 2);
+  /* eight keys over the partitions: most have some */
+  g_assert_cmpuint (g_hash_table_size (t.next_offset), >=, 2);
   metrics = evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine));
   g_assert_true (g_variant_lookup (metrics, "fetcher-wakeups", "t", &wakeups));
   g_test_message ("4000 messages, fetcher woken %" G_GUINT64_FORMAT " times", wakeups);
@@ -719,6 +723,8 @@ main (int argc, char **argv)
   g_test_add ("/kafka-service/uncommitted-redelivered", Fixture, NULL,
               fixture_set_up, test_uncommitted_redelivered, fixture_tear_down);
   g_test_add ("/kafka-service/fetcher-woken", Fixture, NULL,
+              fixture_set_up, test_fetcher_woken, fixture_tear_down);
+  g_test_add ("/kafka-service/fetcher-woken-3-brokers", Fixture, GUINT_TO_POINTER (3),
               fixture_set_up, test_fetcher_woken, fixture_tear_down);
   g_test_add ("/kafka-service/refusal-flood", Fixture, NULL,
               fixture_set_up, test_refusal_flood, fixture_tear_down);

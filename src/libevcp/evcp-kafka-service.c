@@ -66,6 +66,10 @@ struct _EvcpKafkaService
   gint64             fetch_stop_messages;   /* queued.min.messages */
   gint64             fetch_stop_bytes;      /* queued.max.messages.kbytes */
   gboolean           fetcher_stopped;       /* seen over either since the last seek */
+  gboolean           stop_pending;          /* ... since the last seek at an empty queue */
+  GHashTable        *leaders;               /* "topic/partition" -> leader id, from the statistics */
+  GArray            *woken_leaders;         /* of gint32: woken early since then (-1: unknown) */
+  gchar             *early_key;             /* "topic/partition" of the last early seek */
   gint64             queued_estimate;       /* at the last look, minus those polled since */
   guint              since_sample;
   guint              sample_every;          /* a small part of the threshold */
@@ -76,6 +80,8 @@ struct _EvcpKafkaService
   guint              nudge_timer;
   guint              nudge_delay_ms;
   guint              fetch_rtt_ms;          /* brokers' p99 round trip, from the statistics */
+  gint64             nudged_at;             /* monotonic time of a seek not answered yet, or 0 */
+  guint              wake_answer_ms;        /* how long answers to seeks took (decaying max) */
   guint64            nudges;
 
   /* who listens to the per-message signals, looked up once per batch */
@@ -487,22 +493,28 @@ consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
  * A seek is not free: what was fetched for that partition and not yet
  * consumed, or is being fetched, becomes outdated and is fetched again, and
  * outdated messages count in the queue until polled (a seek at the wrong
- * moment can keep the fetcher stopped). So the service seeks only:
- *  - when it has seen the queue over a threshold since the last seek (then
- *    the broker decided to stop at that size and, with nothing in flight,
- *    nothing can arrive), as soon as the queue is below the thresholds again
- *    (where librdkafka would fetch if it looked) and the partition whose
- *    messages it was reading has none left in it, so that the next answer
- *    comes while the rest is handled; or, failing that, when the queue is
- *    empty;
+ * moment can keep the fetcher stopped). So the service looks at the queue's
+ * length every few messages and seeks only:
+ *  - after it saw the queue over a threshold (estimated bytes: its length
+ *    times the mean message size, with a margin): the broker then decided
+ *    to stop at that size, with nothing in flight, and nothing can arrive.
+ *    Early: as soon as the queue is below the thresholds again (where
+ *    librdkafka would fetch if it looked) and the partition just read has
+ *    nothing left in it (the rest of the queue is the tail of one answer:
+ *    each partition once), that partition, so that the next answer comes
+ *    while the rest is handled. Late: when the queue is empty, every
+ *    partition whose broker was not woken early (leaders from the
+ *    statistics; before they come, a partition of unknown leader counts as
+ *    woken if one was, and another broker wakes on its own within 1 s);
  *  - otherwise, when the queue stayed empty while a partition is behind its
  *    high watermark for longer than a fetch takes (twice the brokers' p99
- *    round trip from the statistics, at least NUDGE_DELAY_MIN_MS), doubling
- *    that delay while seeks bring nothing.
- * With partitions led by several brokers, the early seek wakes one broker's
- * thread; the others are woken at the empty queue (all partitions are
- * sought then) or by the fallback. */
+ *    round trip from the statistics, three times the time the last seeks
+ *    took to bring messages, at least NUDGE_DELAY_MIN_MS), doubling that
+ *    delay while seeks bring nothing. */
 #define NUDGE_SAMPLE_EVERY   32     /* at most, messages between two looks at the queue */
+/* the queue's bytes are estimated (its length times the running mean size
+ * of a message): over this share of the threshold, take it as reached */
+#define NUDGE_BYTES_SURE     0.85
 #define NUDGE_DELAY_MIN_MS   10
 #define NUDGE_DELAY_START_MS 100    /* before the statistics tell the round trip */
 #define NUDGE_DELAY_MAX_MS   500
@@ -524,10 +536,49 @@ seek_to_positions (EvcpKafkaService *self, rd_kafka_topic_partition_list_t *seek
     }
 }
 
+static gint32
+partition_leader (EvcpKafkaService *self, const gchar *topic, int32_t partition)
+{
+  g_autofree gchar *key = NULL;
+  gpointer leader;
+
+  if (self->leaders == NULL)
+    return -1;
+  key = g_strdup_printf ("%s/%d", topic, partition);
+  if (!g_hash_table_lookup_extended (self->leaders, key, NULL, &leader))
+    return -1;
+  return GPOINTER_TO_INT (leader);
+}
+
+/* the broker leading this partition was woken early: its fetch may be on
+ * its way */
+static gboolean
+woken_early (EvcpKafkaService *self, const gchar *topic, int32_t partition)
+{
+  gint32 leader = partition_leader (self, topic, partition);
+
+  if (self->early_key != NULL)
+    {
+      g_autofree gchar *key = g_strdup_printf ("%s/%d", topic, partition);
+
+      if (strcmp (key, self->early_key) == 0)
+        return TRUE;
+    }
+  if (leader < 0)
+    /* not known (no statistics yet): likely the same broker, whose fetch a
+     * seek would cancel; another one wakes on its own within a second */
+    return self->early_key != NULL;
+  for (guint i = 0; i < self->woken_leaders->len; i++)
+    if (g_array_index (self->woken_leaders, gint32, i) == leader)
+      return TRUE;
+  return FALSE;
+}
+
 /* The assigned partitions with a concrete position; with lagging_only, those
- * behind their high watermark as last fetched. */
+ * behind their high watermark as last fetched; with skip_woken, not those
+ * whose broker was woken early. */
 static rd_kafka_topic_partition_list_t *
-positions_to_seek (EvcpKafkaService *self, gboolean lagging_only)
+positions_to_seek (EvcpKafkaService *self, gboolean lagging_only, gboolean skip_woken)
 {
   rd_kafka_topic_partition_list_t *assignment = NULL;
   g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
@@ -552,17 +603,20 @@ positions_to_seek (EvcpKafkaService *self, gboolean lagging_only)
           (rd_kafka_get_watermark_offsets (self->rk, p->topic, p->partition, &low, &high)
              != RD_KAFKA_RESP_ERR_NO_ERROR || high <= p->offset))
         continue;
+      if (skip_woken && woken_early (self, p->topic, p->partition))
+        continue;
       rd_kafka_topic_partition_list_add (seek, p->topic, p->partition)->offset = p->offset;
     }
   return seek;
 }
 
-static void
-nudge_all (EvcpKafkaService *self, gboolean lagging_only)
+static gboolean
+nudge_all (EvcpKafkaService *self, gboolean lagging_only, gboolean skip_woken)
 {
-  g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, lagging_only);
+  g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, lagging_only, skip_woken);
 
   seek_to_positions (self, seek);
+  return seek->cnt > 0;
 }
 
 /* the partition whose last message was just handled has none left queued */
@@ -571,8 +625,14 @@ nudge_one (EvcpKafkaService *self, const gchar *topic, int32_t partition, int64_
 {
   g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
 
+  gint32 leader = partition_leader (self, topic, partition);
+
   rd_kafka_topic_partition_list_add (seek, topic, partition)->offset = next;
   seek_to_positions (self, seek);
+  g_free (self->early_key);
+  self->early_key = g_strdup_printf ("%s/%d", topic, partition);
+  if (leader >= 0)
+    g_array_append_val (self->woken_leaders, leader);
 }
 
 /* A look at the queue: over a threshold, the fetcher has stopped. Between
@@ -585,8 +645,8 @@ sample_queue (EvcpKafkaService *self)
   self->queued_estimate = queued;
   self->since_sample = 0;
   if (queued + self->sample_every >= self->fetch_stop_messages ||
-      (gdouble) (queued + self->sample_every) * self->mean_size >= (gdouble) self->fetch_stop_bytes)
-    self->fetcher_stopped = TRUE;
+      (gdouble) (queued + self->sample_every) * self->mean_size >= NUDGE_BYTES_SURE * (gdouble) self->fetch_stop_bytes)
+    self->fetcher_stopped = self->stop_pending = TRUE;
 }
 
 static gboolean nudge_timer_cb (gpointer user_data);
@@ -597,9 +657,15 @@ nudge_timer_arm (EvcpKafkaService *self)
   if (self->nudge_timer != 0)
     return;
   if (self->nudge_delay_ms == 0)
-    self->nudge_delay_ms = self->fetch_rtt_ms > 0
-      ? CLAMP (2 * self->fetch_rtt_ms, NUDGE_DELAY_MIN_MS, NUDGE_DELAY_MAX_MS)
-      : NUDGE_DELAY_START_MS;
+    {
+      /* longer than a fetch takes: twice the brokers' p99 round trip, three
+       * times the longest of the last wake-ups' answers */
+      guint fetch_ms = MAX (2 * self->fetch_rtt_ms, 3 * self->wake_answer_ms);
+
+      self->nudge_delay_ms = fetch_ms > 0
+        ? CLAMP (fetch_ms, NUDGE_DELAY_MIN_MS, NUDGE_DELAY_MAX_MS)
+        : NUDGE_DELAY_START_MS;
+    }
   self->nudge_timer = g_timeout_add (self->nudge_delay_ms, nudge_timer_cb, self);
 }
 
@@ -613,11 +679,13 @@ nudge_timer_cb (gpointer user_data)
       rd_kafka_queue_length (self->consumer_q) > 0)
     return G_SOURCE_REMOVE;   /* something came: dispatch_next takes over */
   {
-    g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, TRUE);
+    g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, TRUE, FALSE);
 
     if (seek->cnt == 0)
       return G_SOURCE_REMOVE;   /* caught up */
     seek_to_positions (self, seek);
+    if (self->nudged_at == 0)
+      self->nudged_at = g_get_monotonic_time ();
   }
   /* if this brings nothing either, wait longer before the next one */
   self->nudge_delay_ms = MIN (self->nudge_delay_ms * 2, NUDGE_DELAY_MAX_MS);
@@ -629,10 +697,22 @@ nudge_timer_cb (gpointer user_data)
 static void
 queue_drained (EvcpKafkaService *self, gboolean polled_any)
 {
-  if (self->fetcher_stopped)
+  if (self->stop_pending)
     {
-      self->fetcher_stopped = FALSE;
-      nudge_all (self, FALSE);
+      /* every broker that stopped and was not woken early yet */
+      gboolean sought = nudge_all (self, FALSE, TRUE);
+
+      self->fetcher_stopped = self->stop_pending = FALSE;
+      g_array_set_size (self->woken_leaders, 0);
+      g_clear_pointer (&self->early_key, g_free);
+      if (sought)
+        self->nudged_at = g_get_monotonic_time ();
+      else if (polled_any)
+        {
+          self->nudge_delay_ms = 0;
+          g_clear_handle_id (&self->nudge_timer, g_source_remove);
+          nudge_timer_arm (self);
+        }
     }
   else if (polled_any)
     {
@@ -683,6 +763,15 @@ dispatch_next (EvcpKafkaService *self)
           /* messages come: the fetcher works */
           polled_any = TRUE;
           g_clear_handle_id (&self->nudge_timer, g_source_remove);
+          if (self->nudged_at != 0)
+            {
+              /* how long a woken fetcher took to answer: the largest of
+               * the last ones, slowly forgotten */
+              guint ms = (guint) MIN ((g_get_monotonic_time () - self->nudged_at) / 1000 + 1, G_MAXUINT / 4);
+
+              self->wake_answer_ms = MAX (ms, self->wake_answer_ms - self->wake_answer_ms / 8);
+              self->nudged_at = 0;
+            }
         }
       budget--;
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -822,6 +911,44 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
         }
     }
   g_list_free (members);
+  /* who leads each partition, for the fetcher's wake-up */
+  if (json_object_has_member (root, "topics") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "topics")))
+    {
+      JsonObject *topics = json_object_get_object_member (root, "topics");
+      GHashTable *leaders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      GList *names = json_object_get_members (topics);
+
+      for (GList *t = names; t != NULL; t = t->next)
+        {
+          JsonNode *topic = json_object_get_member (topics, t->data);
+          JsonNode *parts;
+          GList *ids;
+
+          if (!JSON_NODE_HOLDS_OBJECT (topic) ||
+              (parts = json_object_get_member (json_node_get_object (topic), "partitions")) == NULL ||
+              !JSON_NODE_HOLDS_OBJECT (parts))
+            continue;
+          ids = json_object_get_members (json_node_get_object (parts));
+          for (GList *i = ids; i != NULL; i = i->next)
+            {
+              JsonNode *part = json_object_get_member (json_node_get_object (parts), i->data);
+              gint64 leader;
+
+              if (!JSON_NODE_HOLDS_OBJECT (part) || strcmp (i->data, "-1") == 0)
+                continue;
+              leader = json_object_get_int_member_with_default (json_node_get_object (part), "leader", -1);
+              if (leader >= 0 && leader <= G_MAXINT32)
+                g_hash_table_insert (leaders, g_strdup_printf ("%s/%s", (const gchar *) t->data, (const gchar *) i->data),
+                                     GINT_TO_POINTER ((gint) leader));
+            }
+          g_list_free (ids);
+        }
+      g_list_free (names);
+      g_clear_pointer (&self->leaders, g_hash_table_unref);
+      self->leaders = leaders;
+    }
+
   /* how long a fetch takes, for the fetcher's wake-up (0: no request seen) */
   if (rtt_us > 0)
     self->fetch_rtt_ms = (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT);
@@ -955,10 +1082,14 @@ start_consumer (EvcpKafkaService *self, GError **error)
   /* the margin of a look is what leaves the queue until the next one: a
    * small part of the threshold, so that a look over it is a sure sign */
   self->sample_every = (guint) CLAMP (self->fetch_stop_messages / 8, 1, NUDGE_SAMPLE_EVERY);
-  self->fetcher_stopped = FALSE;
+  self->fetcher_stopped = self->stop_pending = FALSE;
+  g_array_set_size (self->woken_leaders, 0);
+  g_clear_pointer (&self->early_key, g_free);
   self->mean_size = 256;
   self->early_topic = NULL;
   self->nudge_delay_ms = 0;
+  self->nudged_at = 0;
+  self->wake_answer_ms = 0;
 
   topics = rd_kafka_topic_partition_list_new (4);
   for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
@@ -1232,6 +1363,9 @@ evcp_kafka_service_finalize (GObject *object)
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
   g_array_unref (self->done_hooks);
+  g_array_unref (self->woken_leaders);
+  g_clear_pointer (&self->leaders, g_hash_table_unref);
+  g_free (self->early_key);
   g_clear_pointer (&self->config, evcp_config_free);
   G_OBJECT_CLASS (evcp_kafka_service_parent_class)->finalize (object);
 }
@@ -1303,6 +1437,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
+  self->woken_leaders = g_array_new (FALSE, FALSE, sizeof (gint32));
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
 }
