@@ -6,6 +6,11 @@
 #include <string.h>
 #ifdef G_OS_UNIX
 #include <signal.h>
+#include <unistd.h>
+#endif
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include <glib/gstdio.h>
@@ -68,6 +73,50 @@ evcp_test_free_port (void)
   g_assert_no_error (error);
   g_socket_close (sock, NULL);
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* ------------------------------------------------------------------------- */
+/* Child processes */
+
+#ifdef __linux__
+/* In the child, between fork and exec (async-signal-safe calls only): SIGKILL
+ * when the test dies. If the test died before prctl(), the child was
+ * reparented already and no signal will come: it leaves now. GSubprocess
+ * forks once (G_SPAWN_DO_NOT_REAP_CHILD, no intermediate process), so the
+ * parent is the test itself. The setting survives exec, but not a change of
+ * user (setpriv --pdeathsig=keep restores it). */
+static void
+die_with_parent (gpointer user_data)
+{
+  pid_t parent = (pid_t) GPOINTER_TO_INT (user_data);
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (127);
+}
+#endif
+
+GSubprocessLauncher *
+evcp_test_launcher_new (GSubprocessFlags flags)
+{
+  GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
+
+#ifdef __linux__
+  /* the signal comes when the spawning *thread* exits: only the main one,
+   * which lives as long as the test, may spawn */
+  g_assert_cmpint (syscall (SYS_gettid), ==, getpid ());
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent,
+                                         GINT_TO_POINTER ((gint) getpid ()), NULL);
+#endif
+  return launcher;
+}
+
+GSubprocess *
+evcp_test_subprocess_newv (const gchar * const *argv, GSubprocessFlags flags, GError **error)
+{
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (flags);
+
+  return g_subprocess_launcher_spawnv (launcher, argv, error);
 }
 
 /* librdkafka's log lines are debug output for tests: a broker that is down on
@@ -371,8 +420,8 @@ evcp_test_real_broker_run (const gchar *command, GError **error)
       g_ptr_array_add (argv, g_strdup (words[i]));
   g_ptr_array_add (argv, NULL);
   /* stdout (the address) to /dev/null, stderr to the test log */
-  script = g_subprocess_newv ((const gchar * const *) argv->pdata,
-                              G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error);
+  script = evcp_test_subprocess_newv ((const gchar * const *) argv->pdata,
+                                      G_SUBPROCESS_FLAGS_STDOUT_SILENCE, error);
   if (script == NULL)
     return FALSE;
   g_subprocess_wait_check_async (script, NULL, script_done_cb, &run);
@@ -1045,9 +1094,9 @@ evcp_test_mock_process_start (const gchar * const *args, GError **error)
     }
   g_ptr_array_add (argv, NULL);
 
-  proc->subprocess = g_subprocess_newv ((const gchar * const *) argv->pdata,
-                                        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
-                                        error);
+  proc->subprocess = evcp_test_subprocess_newv ((const gchar * const *) argv->pdata,
+                                                G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                                                error);
   if (proc->subprocess == NULL)
     {
       proc->exited = TRUE;

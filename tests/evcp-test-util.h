@@ -60,6 +60,49 @@ gboolean evcp_test_wait_until (GMainContext       *ctx,
 guint16  evcp_test_free_port (void);
 
 /* ------------------------------------------------------------------------- */
+/* Child processes
+ *
+ * Every program a test spawns goes through these, so that it dies with the
+ * test: on Linux the child asks for SIGKILL when its parent dies
+ * (prctl(PR_SET_PDEATHSIG)), and exits at once if the test died before it
+ * could ask. A test that aborts on a failed assertion, or that meson kills
+ * on its timeout, leaves no Engine, Central, mock or dbus-daemon behind.
+ * Elsewhere they are plain g_subprocess_launcher_new() and
+ * g_subprocess_newv().
+ *
+ * The signal comes when the *thread* that spawned the child exits: spawn
+ * from the test's main thread only (GTest runs tests there; the launcher
+ * asserts it). A change of user in the child clears it (hence setpriv
+ * --pdeathsig=keep in tests/dbus). Processes the child starts in turn are
+ * not covered: services that a private dbus-daemon activates (it forks them
+ * off, they are not even its children) leave when their bus goes away.
+ */
+
+/**
+ * evcp_test_launcher_new:
+ * @flags: as for g_subprocess_launcher_new()
+ *
+ * A launcher whose children die with the test. It has a child setup
+ * function of its own: do not replace it with
+ * g_subprocess_launcher_set_child_setup().
+ *
+ * Returns: (transfer full): the launcher.
+ */
+GSubprocessLauncher *evcp_test_launcher_new   (GSubprocessFlags      flags);
+
+/**
+ * evcp_test_subprocess_newv:
+ *
+ * g_subprocess_newv() whose child dies with the test
+ * (evcp_test_launcher_new()).
+ *
+ * Returns: (transfer full) (nullable): the child, or %NULL with @error set.
+ */
+GSubprocess         *evcp_test_subprocess_newv (const gchar * const  *argv,
+                                                GSubprocessFlags      flags,
+                                                GError              **error);
+
+/* ------------------------------------------------------------------------- */
 /* A real Kafka instead of the mock
  *
  * In a test program run with EVCP_TEST_KAFKA_REAL=1 (suite real-kafka in
@@ -433,7 +476,9 @@ const gchar         *evcp_test_mock_process_path      (void);
  * Spawns evcp-kafka-mock with pipes on its stdin and stdout (stderr is
  * inherited, so its messages appear in the test log) and waits for its
  * BOOTSTRAP line, iterating the thread-default main context. If the test
- * dies, the program sees the end of its stdin and exits by itself.
+ * dies, the program dies with it (evcp_test_launcher_new()); elsewhere than
+ * on Linux it sees the end of its stdin and exits by itself (not with
+ * --no-stdin).
  *
  * With a real Kafka (evcp_test_kafka_is_real()) nothing is spawned: the
  * result stands for that cluster (its address; no subprocess; commands fail
