@@ -4,7 +4,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -239,13 +238,6 @@ struct _EvcpSysEngine
   guint16      health_port;
 };
 
-/* In the child: it dies with the test, should the test die first. */
-static void
-die_with_parent (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static gboolean
 engine_exited (gpointer data)
 {
@@ -257,7 +249,7 @@ EvcpSysEngine *
 evcp_sys_engine_spawn (const EvcpSysEngineOptions *o)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+    evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   g_autofree gchar *central_port = g_strdup_printf ("%u", o->central_port);
@@ -292,7 +284,6 @@ evcp_sys_engine_spawn (const EvcpSysEngineOptions *o)
       g_subprocess_launcher_setenv (launcher, kv[0], kv[1], TRUE);
     }
   g_subprocess_launcher_set_stdout_file_path (launcher, o->log_path);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
 
   g_ptr_array_add (argv, (gpointer) exe);
   g_ptr_array_add (argv, (gpointer) "--verbose");

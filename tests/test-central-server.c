@@ -611,7 +611,7 @@ test_panel (Fixture *f, gconstpointer data)
 {
   g_autoptr(EvcpTestPeer) engine = NULL;
   g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *out_path = g_build_filename (f->tmpdir, "panel.out", NULL);
   g_autofree gchar *err_path = g_build_filename (f->tmpdir, "panel.log", NULL);
@@ -677,9 +677,9 @@ run_central (const gchar * const *args, gint *status, gchar **out, gchar **err)
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_newv ((const gchar * const *) argv->pdata,
-                            G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                            G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  proc = evcp_test_subprocess_newv ((const gchar * const *) argv->pdata,
+                                    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                    G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (proc, "", NULL, out, err, &error));
   g_assert_no_error (error);

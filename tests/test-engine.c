@@ -83,7 +83,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 static GSubprocess *
 spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, f->n_engines++);
   g_autofree gchar *topics = g_strjoin (",", evcp_test_topic ("user_messages"),
@@ -319,7 +319,7 @@ run_engine (Fixture *f, const gchar * const *args, gint *status, gchar **out, gc
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) proc = NULL;
   g_autoptr(GError) error = NULL;
 

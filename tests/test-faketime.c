@@ -95,8 +95,8 @@ set_fake_offset (Fixture *f, gint offset_s)
 static gchar *
 probe_libfaketime (Fixture *f)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                                                       G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                    G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) date = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *out = NULL, *err = NULL;

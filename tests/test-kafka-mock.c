@@ -152,8 +152,8 @@ run_kcat (const gchar *const *args, const gchar *input)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
 
-  run.proc = g_subprocess_newv ((const gchar * const *) argv->pdata,
-                                G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  run.proc = evcp_test_subprocess_newv ((const gchar * const *) argv->pdata,
+                                        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (run.proc, input != NULL ? input : "", NULL, kcat_done_cb, &run);
   if (!evcp_test_wait_until (NULL, kcat_is_done, &run, KCAT_TIMEOUT_MS))

@@ -249,7 +249,7 @@ test_kcat_both_shapes (Fixture *f, gconstpointer data)
   g_ptr_array_add (argv, g_strdup ("-k"));
   g_ptr_array_add (argv, g_strdup (CP));
   g_ptr_array_add (argv, NULL);
-  kcat = g_subprocess_newv ((const gchar * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDIN_PIPE, &error);
+  kcat = evcp_test_subprocess_newv ((const gchar * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDIN_PIPE, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (kcat, lines, NULL, NULL, NULL, &error));
   g_assert_no_error (error);

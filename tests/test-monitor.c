@@ -1619,7 +1619,7 @@ test_program (Fixture *f, gconstpointer data)
   gint64 t0;
 
   g_assert_nonnull (exe);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_subprocess_launcher_setenv (launcher, "CP_ID", CP, TRUE);
   g_subprocess_launcher_setenv (launcher, "KAFKA_BROKERS", evcp_test_cluster_get_bootstraps (f->cluster), TRUE);
   g_subprocess_launcher_setenv (launcher, "ENGINE_HOST", "127.0.0.1", TRUE);

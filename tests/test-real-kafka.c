@@ -115,7 +115,7 @@ typedef struct {
 static Engine *
 engine_spawn (Fixture *f)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *topics = g_strjoin (",", f->topic, evcp_test_topic ("charging_requests"),
                                         evcp_test_topic ("system_notifications"), NULL);
