@@ -114,7 +114,7 @@ bus_connected (gpointer data)
 gboolean
 evcp_test_bus_start (EvcpTestBus *bus, const gchar *type, const gchar *extra_config, GError **error)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autofree gchar *config_path = g_build_filename (bus->dir, "bus.conf", NULL);
   g_autofree gchar *config = NULL;
   g_autofree gchar *config_arg = NULL;
@@ -335,7 +335,7 @@ EvcpTestRun *
 evcp_test_run (const gchar * const *env, const gchar * const *argv)
 {
   g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *command = g_strjoinv (" ", (gchar **) argv);
@@ -367,6 +367,26 @@ evcp_test_run (const gchar * const *env, const gchar * const *argv)
   return run;
 }
 
+/* Whether setpriv has --pdeathsig (util-linux 2.33). */
+static gboolean
+setpriv_keeps_pdeathsig (const gchar *setpriv)
+{
+  static gint known = -1;
+
+  if (known < 0)
+    {
+      g_autoptr(GSubprocess) help = NULL;
+      g_autofree gchar *out = NULL;
+
+      help = evcp_test_subprocess_newv ((const gchar * const []) { setpriv, "--help", NULL },
+                                        G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, NULL);
+      known = help != NULL &&
+              g_subprocess_communicate_utf8 (help, NULL, NULL, &out, NULL, NULL) &&
+              out != NULL && strstr (out, "--pdeathsig") != NULL;
+    }
+  return known;
+}
+
 EvcpTestRun *
 evcp_test_run_unprivileged (const gchar * const *env, const gchar * const *argv, gchar **why)
 {
@@ -391,6 +411,10 @@ evcp_test_run_unprivileged (const gchar * const *env, const gchar * const *argv,
       g_ptr_array_add (args, g_strdup_printf ("--reuid=%u", (guint) nobody->pw_uid));
       g_ptr_array_add (args, g_strdup_printf ("--regid=%u", (guint) nobody->pw_gid));
       g_ptr_array_add (args, g_strdup ("--clear-groups"));
+      /* the kernel forgets the parent-death signal when the user changes:
+       * the program still dies with the test (evcp_test_launcher_new()) */
+      if (setpriv_keeps_pdeathsig (setpriv))
+        g_ptr_array_add (args, g_strdup ("--pdeathsig=keep"));
       g_ptr_array_add (args, g_strdup ("--"));
     }
   else if (runuser != NULL)

@@ -353,7 +353,7 @@ log_has (gpointer data)
 static GSubprocess *
 spawn_monitor (EvcpTestBus *bus, const gchar *err_path, const gchar * const *args)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   LogWait w = { err_path, "following the Engine and the Monitor" };

@@ -700,7 +700,7 @@ log_has (gpointer data)
 static GSubprocess *
 spawn_engine (EvcpTestBus *bus, const gchar *log, const gchar * const *extra)
 {
-  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   g_autofree gchar *state_dir = g_strdup_printf ("%s.state", log);
