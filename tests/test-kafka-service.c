@@ -704,6 +704,81 @@ test_fetcher_woken (Fixture *f, gconstpointer data)
   g_hash_table_unref (t.next_offset);
 }
 
+/* ---- stopped just after Kafka went away --------------------------------- */
+
+/* Kafka goes away and the Engine is stopped before it noticed (the
+ * statistics tell every 5 s): the final commit and the group's leaving
+ * must give up at the shutdown deadline (3 s) instead of waiting for the
+ * coordinator (for ever, or the session timeout). A watchdog thread fails
+ * the test if evcp_engine_stop() has not returned after 20 s. */
+typedef struct {
+  GMutex   lock;
+  GCond    cond;
+  gboolean returned;
+  gint64   started;
+} Watchdog;
+
+static gpointer
+watchdog_thread (gpointer data)
+{
+  Watchdog *w = data;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+
+  g_mutex_lock (&w->lock);
+  while (!w->returned)
+    if (!g_cond_wait_until (&w->cond, &w->lock, deadline))
+      g_error ("evcp_engine_stop() did not return within 20 s of Kafka going away");
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+static void
+test_stop_after_kafka_gone (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autoptr(EvcpEngine) engine = NULL;
+  SeenAll all = { f, 20 };
+  Watchdog w = { 0 };
+  GThread *thread;
+
+  /* the mock's broker goes down at once, before the Engine can notice;
+   * stopping a real broker's JVM takes seconds, while the main loop runs */
+  if (evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("needs a broker that goes down at once (the mock cluster)");
+      return;
+    }
+  /* what was handled stays uncommitted until the final commit; a session
+   * timeout as long as librdkafka's default (45 s), which the old close
+   * waited for */
+  g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("auto.commit.interval.ms"), g_strdup ("600000"));
+  g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("session.timeout.ms"), g_strdup ("45000"));
+  engine = start_engine (f);
+  produce_track (f, b, 0, 20);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+
+  g_assert_true (evcp_test_cluster_set_down (f->cluster, -1));
+  /* the main loop did not run since: the Engine still believes in Kafka */
+  g_assert_cmpint (evcp_kafka_service_get_state (evcp_engine_get_kafka_service (engine)), ==,
+                   EVCP_KAFKA_STATE_CONNECTED);
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  thread = g_thread_new ("watchdog", watchdog_thread, &w);
+  w.started = g_get_monotonic_time ();
+  evcp_engine_stop (engine);
+  g_test_message ("evcp_engine_stop() took %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - w.started) / 1000);
+  g_mutex_lock (&w.lock);
+  w.returned = TRUE;
+  g_cond_signal (&w.cond);
+  g_mutex_unlock (&w.lock);
+  g_thread_join (thread);
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  g_assert_true (evcp_test_cluster_set_up (f->cluster, -1));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -726,6 +801,8 @@ main (int argc, char **argv)
               fixture_set_up, test_fetcher_woken, fixture_tear_down);
   g_test_add ("/kafka-service/fetcher-woken-3-brokers", Fixture, GUINT_TO_POINTER (3),
               fixture_set_up, test_fetcher_woken, fixture_tear_down);
+  g_test_add ("/kafka-service/stop-after-kafka-gone", Fixture, NULL,
+              fixture_set_up, test_stop_after_kafka_gone, fixture_tear_down);
   g_test_add ("/kafka-service/refusal-flood", Fixture, NULL,
               fixture_set_up, test_refusal_flood, fixture_tear_down);
   return g_test_run ();

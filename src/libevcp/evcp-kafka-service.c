@@ -977,29 +977,44 @@ restart_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Commit what is finished and leave the group within the deadline
- * (evcp_kafka_consumer_close_bounded); the rebalance callback it serves must
- * not commit again, synchronously. */
+/* Commit what is finished and leave the group within the deadline.
+ *
+ * The state may still say connected when Kafka has just gone (the
+ * statistics tell every 5 s), and then rd_kafka_commit(),
+ * rd_kafka_consumer_close() and even rd_kafka_destroy() after a commit
+ * left unanswered wait for the coordinator as long as it is away (minutes;
+ * the session timeout at least). So the coordinator is asked first, within
+ * two thirds of the time, for the committed offsets of the assignment: if
+ * it answers, the final commit and librdkafka's own close follow, which
+ * then complete promptly (a close cut short during a group join crashed an
+ * Engine in the real-broker rebalance test); if not, nothing more is asked
+ * of it: the consumer is destroyed without leaving the group, and what was
+ * handled since the last commit comes again (at least once). When Kafka is
+ * known to be gone, the commit and the leaving are tried within the
+ * deadline. The rebalance callback this serves must not commit again,
+ * synchronously. */
 static void
 close_consumer (EvcpKafkaService *self, guint timeout_ms)
 {
-  flush_offsets (self);
-  if (self->state == EVCP_KAFKA_STATE_CONNECTED)
-    {
-      rd_kafka_resp_err_t err = rd_kafka_commit (self->rk, NULL, 0);
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + (gint64) timeout_ms * 1000;
 
-      /* Kafka is there: librdkafka's own close, which completes promptly
-       * (the bounded close below, when run during a group join, crashed an
-       * Engine in the real-broker rebalance test) */
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+  flush_offsets (self);
+  self->closing = TRUE;
+  if (self->state != EVCP_KAFKA_STATE_CONNECTED)
+    evcp_kafka_consumer_close_bounded (self->rk, timeout_ms);
+  else if (evcp_kafka_coordinator_answers (self->rk, start + (deadline - start) * 2 / 3))
+    {
+      evcp_kafka_commit_bounded (self->rk, deadline);
       rd_kafka_consumer_close (self->rk);
       rd_kafka_destroy (self->rk);
-      return;
     }
-  /* Kafka gone: leave within the deadline instead of the session timeout */
-  self->closing = TRUE;
-  evcp_kafka_consumer_close_bounded (self->rk, timeout_ms);
+  else
+    {
+      g_warning (_("Kafka does not answer: the consumer stops without the final commit; "
+                   "what was handled since the last commit will be delivered again"));
+      rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
   self->closing = FALSE;
 }
 

@@ -131,13 +131,18 @@ remaining_ms (gint64 deadline)
   return (gint) CLAMP ((deadline - g_get_monotonic_time ()) / 1000, 0, G_MAXINT);
 }
 
+/**
+ * evcp_kafka_commit_bounded:
+ *
+ * Commits the stored offsets and waits for Kafka's answer until the
+ * deadline (monotonic, µs), not longer: rd_kafka_commit() without a queue
+ * waits for as long as the coordinator is unreachable.
+ */
 void
-evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
+evcp_kafka_commit_bounded (rd_kafka_t *rk, gint64 deadline)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   rd_kafka_queue_t *queue = rd_kafka_queue_new (rk);
   rd_kafka_resp_err_t err;
-  rd_kafka_error_t *error;
 
   err = rd_kafka_commit_queue (rk, NULL, queue, NULL, NULL);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -156,7 +161,48 @@ evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
     }
   else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
     g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+  rd_kafka_queue_destroy (queue);
+}
 
+/**
+ * evcp_kafka_coordinator_answers:
+ *
+ * Asks the group coordinator for the committed offsets of the assignment
+ * (with no assignment, any broker for the metadata), until the deadline
+ * (monotonic, µs): whether it answered.
+ */
+gboolean
+evcp_kafka_coordinator_answers (rd_kafka_t *rk, gint64 deadline)
+{
+  rd_kafka_topic_partition_list_t *assignment = NULL;
+  rd_kafka_resp_err_t err;
+
+  if (rd_kafka_assignment (rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return FALSE;
+  if (assignment->cnt > 0)
+    err = rd_kafka_committed (rk, assignment, MAX (remaining_ms (deadline), 1));
+  else
+    {
+      /* no partitions to ask about: whether any broker answers */
+      const struct rd_kafka_metadata *md = NULL;
+
+      err = rd_kafka_metadata (rk, 0, NULL, &md, MAX (remaining_ms (deadline), 1));
+      if (md != NULL)
+        rd_kafka_metadata_destroy (md);
+    }
+  rd_kafka_topic_partition_list_destroy (assignment);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* rd_kafka_consumer_close() within the deadline (monotonic, µs), the
+ * commit done: for when Kafka may be gone */
+static void
+close_bounded_after_commit (rd_kafka_t *rk, gint64 deadline)
+{
+  rd_kafka_queue_t *queue;
+  rd_kafka_error_t *error;
+
+  queue = rd_kafka_queue_new (rk);
   error = rd_kafka_consumer_close_queue (rk, queue);
   if (error != NULL)
     {
@@ -175,3 +221,13 @@ evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
   /* closed above: destroy must not close again */
   rd_kafka_destroy_flags (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
+
+void
+evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  evcp_kafka_commit_bounded (rk, deadline);
+  close_bounded_after_commit (rk, deadline);
+}
+

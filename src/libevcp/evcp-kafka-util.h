@@ -29,6 +29,10 @@ gboolean         evcp_kafka_check_properties (const gchar *brokers,
  * @timeout_ms whatever the brokers do (rd_kafka_consumer_close() waits for
  * the session timeout when they are gone). What was not committed in time is
  * delivered again. Rebalance callbacks are served meanwhile. */
+void             evcp_kafka_commit_bounded         (rd_kafka_t *rk,
+                                                    gint64      deadline);
+gboolean         evcp_kafka_coordinator_answers    (rd_kafka_t *rk,
+                                                    gint64      deadline);
 void             evcp_kafka_consumer_close_bounded (rd_kafka_t *rk,
                                                     guint       timeout_ms);
 void             evcp_kafka_set_error  (GError            **error,
