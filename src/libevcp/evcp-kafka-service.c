@@ -624,7 +624,6 @@ static void
 nudge_one (EvcpKafkaService *self, const gchar *topic, int32_t partition, int64_t next)
 {
   g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
-
   gint32 leader = partition_leader (self, topic, partition);
 
   rd_kafka_topic_partition_list_add (seek, topic, partition)->offset = next;
@@ -697,24 +696,19 @@ nudge_timer_cb (gpointer user_data)
 static void
 queue_drained (EvcpKafkaService *self, gboolean polled_any)
 {
+  gboolean sought = FALSE;
+
   if (self->stop_pending)
     {
       /* every broker that stopped and was not woken early yet */
-      gboolean sought = nudge_all (self, FALSE, TRUE);
-
+      sought = nudge_all (self, FALSE, TRUE);
       self->fetcher_stopped = self->stop_pending = FALSE;
       g_array_set_size (self->woken_leaders, 0);
       g_clear_pointer (&self->early_key, g_free);
       if (sought)
         self->nudged_at = g_get_monotonic_time ();
-      else if (polled_any)
-        {
-          self->nudge_delay_ms = 0;
-          g_clear_handle_id (&self->nudge_timer, g_source_remove);
-          nudge_timer_arm (self);
-        }
     }
-  else if (polled_any)
+  if (!sought && polled_any)
     {
       /* maybe a fetch is on its way; if none comes, nudge */
       self->nudge_delay_ms = 0;
