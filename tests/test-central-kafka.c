@@ -275,11 +275,45 @@ test_kafka_down (Fixture *f, gconstpointer data)
   g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 1);
 }
 
+/* Kafka goes away while Central is consuming, and Central is told to quit
+ * at once, before it noticed: it must leave within its deadline (about 3 s)
+ * instead of waiting for the coordinator (the session timeout, 45 s, or for
+ * ever after a commit left unanswered). */
+static void
+test_quit_after_kafka_gone (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *brokers = g_strdup_printf ("--kafka-brokers=%s", evcp_test_mock_process_get_bootstrap (f->mock));
+  g_autofree gchar *group = g_strdup_printf ("--kafka-group=test-central-%08x", g_random_int ());
+  const gchar *args[] = { brokers, group, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *answer = NULL;
+  gint64 start;
+
+  f->central = evcp_test_central_start (f->db_path, args);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_connected, f->central, KAFKA_WAIT_MS));
+  produce (f, "charging_sessions", "CP-K4",
+           "{\"kind\":\"SESSION_ENDED\",\"timestamp\":\"2026-11-26T10:00:00Z\","
+           "\"data\":{\"cp_id\":\"CP-K4\",\"session_id\":\"S-4\",\"user_id\":\"u4\","
+           "\"kwh\":1.0,\"eur\":0.3,\"reason\":\"COMPLETED\",\"seq\":1}}");
+  wait_stat (f->central, "kafka_messages", 1);
+
+  answer = evcp_test_mock_process_command (f->mock, "down all", &error);
+  g_assert_no_error (error);
+  start = g_get_monotonic_time ();
+  /* exits within EVCP_TEST_CENTRAL_WAIT_MS (10 s), or the test fails */
+  g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
+  g_test_message ("quit right after Kafka went away: %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - start) / 1000);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/central-kafka/link-and-kafka", Fixture, NULL, fixture_set_up, test_link_and_kafka, fixture_tear_down);
   g_test_add ("/central-kafka/kafka-down", Fixture, NULL, fixture_set_up, test_kafka_down, fixture_tear_down);
+  g_test_add ("/central-kafka/quit-after-kafka-gone", Fixture, NULL, fixture_set_up,
+              test_quit_after_kafka_gone, fixture_tear_down);
   return g_test_run ();
 }

@@ -984,9 +984,9 @@ restart_cb (gpointer user_data)
  * Engine in the real-broker rebalance test); if not, nothing more is asked
  * of it: the consumer is destroyed without leaving the group, and what was
  * handled since the last commit comes again (at least once). When Kafka is
- * known to be gone, the commit and the leaving are tried within the
- * deadline. The rebalance callback this serves must not commit again,
- * synchronously. */
+ * known to be gone, evcp_kafka_consumer_close_bounded() asks the same
+ * question and tries the leaving within the deadline. The rebalance
+ * callback this serves must not commit again, synchronously. */
 static void
 close_consumer (EvcpKafkaService *self, guint timeout_ms)
 {
@@ -1007,7 +1007,9 @@ close_consumer (EvcpKafkaService *self, guint timeout_ms)
     {
       g_warning (_("Kafka does not answer: the consumer stops without the final commit; "
                    "what was handled since the last commit will be delivered again"));
-      rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+      /* a commit in flight (an automatic one) holds rd_kafka_destroy() */
+      evcp_kafka_destroy_within (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
+                                 MAX (deadline, g_get_monotonic_time () + 500 * 1000));
     }
   self->closing = FALSE;
 }

@@ -194,6 +194,81 @@ evcp_kafka_coordinator_answers (rd_kafka_t *rk, gint64 deadline)
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* rd_kafka_destroy() waits for the consumer group to end, and that waits
+ * for every commit in flight (an automatic one, too) to be answered, or, if
+ * the coordinator is away, for session.timeout.ms (45 s by default). Run it
+ * in a thread of its own and wait for it until the deadline: past that, the
+ * caller goes on and librdkafka finishes in the background (or the process
+ * ends first). */
+typedef struct {
+  rd_kafka_t *rk;
+  int         flags;
+  GMutex      lock;
+  GCond       cond;
+  gboolean    done;
+  gint        refs;     /* the caller and the thread */
+} Destroy;
+
+static void
+destroy_unref (Destroy *d)
+{
+  if (!g_atomic_int_dec_and_test (&d->refs))
+    return;
+  g_mutex_clear (&d->lock);
+  g_cond_clear (&d->cond);
+  g_free (d);
+}
+
+static gpointer
+destroy_thread (gpointer data)
+{
+  Destroy *d = data;
+
+  rd_kafka_destroy_flags (d->rk, d->flags);
+  g_mutex_lock (&d->lock);
+  d->done = TRUE;
+  g_cond_signal (&d->cond);
+  g_mutex_unlock (&d->lock);
+  destroy_unref (d);
+  return NULL;
+}
+
+/**
+ * evcp_kafka_destroy_within:
+ *
+ * rd_kafka_destroy_flags() that returns by the deadline (monotonic, µs)
+ * whatever the brokers do; returns whether librdkafka was done by then.
+ */
+gboolean
+evcp_kafka_destroy_within (rd_kafka_t *rk, int flags, gint64 deadline)
+{
+  Destroy *d = g_new0 (Destroy, 1);
+  GThread *thread;
+  gboolean done;
+
+  d->rk = rk;
+  d->flags = flags;
+  d->refs = 2;
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->cond);
+  thread = g_thread_new ("evcp-kafka-destroy", destroy_thread, d);
+  g_mutex_lock (&d->lock);
+  while (!d->done)
+    if (!g_cond_wait_until (&d->cond, &d->lock, deadline))
+      break;
+  done = d->done;
+  g_mutex_unlock (&d->lock);
+  if (done)
+    g_thread_join (thread);
+  else
+    {
+      g_message (_("librdkafka is still waiting for Kafka; it finishes in the background"));
+      g_thread_unref (thread);
+    }
+  destroy_unref (d);
+  return done;
+}
+
 /* rd_kafka_consumer_close() within the deadline (monotonic, µs), the
  * commit done: for when Kafka may be gone */
 static void
@@ -219,14 +294,26 @@ close_bounded_after_commit (rd_kafka_t *rk, gint64 deadline)
     }
   rd_kafka_queue_destroy (queue);
   /* closed above: destroy must not close again */
-  rd_kafka_destroy_flags (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  evcp_kafka_destroy_within (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
+                             MAX (deadline, g_get_monotonic_time () + 500 * 1000));
 }
 
 void
 evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 start = g_get_monotonic_time ();
+  gint64 deadline = start + (gint64) timeout_ms * 1000;
 
+  /* A coordinator that does not answer would keep a commit waiting, and
+   * then rd_kafka_destroy() too, for as long as it is away: ask it first */
+  if (!evcp_kafka_coordinator_answers (rk, start + (deadline - start) * 2 / 3))
+    {
+      g_warning (_("Kafka does not answer: the consumer stops without the final commit; "
+                   "what was handled since the last commit will be delivered again"));
+      evcp_kafka_destroy_within (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
+                                 MAX (deadline, g_get_monotonic_time () + 500 * 1000));
+      return;
+    }
   evcp_kafka_commit_bounded (rk, deadline);
   close_bounded_after_commit (rk, deadline);
 }

@@ -25,14 +25,21 @@ gboolean         evcp_kafka_check_properties (const gchar *brokers,
                                               GHashTable  *consumer,
                                               GHashTable  *producer,
                                               GError     **error);
-/* Commits the stored offsets, leaves the group and destroys @rk, all within
- * @timeout_ms whatever the brokers do (rd_kafka_consumer_close() waits for
- * the session timeout when they are gone). What was not committed in time is
- * delivered again. Rebalance callbacks are served meanwhile. */
+/* Deadlines are monotonic times in µs (g_get_monotonic_time ()). */
 void             evcp_kafka_commit_bounded         (rd_kafka_t *rk,
                                                     gint64      deadline);
 gboolean         evcp_kafka_coordinator_answers    (rd_kafka_t *rk,
                                                     gint64      deadline);
+gboolean         evcp_kafka_destroy_within         (rd_kafka_t *rk,
+                                                    int         flags,
+                                                    gint64      deadline);
+/* Commits the stored offsets, leaves the group and destroys @rk, all within
+ * @timeout_ms whatever the brokers do (rd_kafka_consumer_close() waits for
+ * the session timeout when they are gone, and a commit left unanswered
+ * holds rd_kafka_destroy()): the coordinator is asked first, and if it does
+ * not answer within two thirds of the time, @rk is destroyed without the
+ * commit or the leaving. What was not committed is delivered again.
+ * Rebalance callbacks are served meanwhile. */
 void             evcp_kafka_consumer_close_bounded (rd_kafka_t *rk,
                                                     guint       timeout_ms);
 void             evcp_kafka_set_error  (GError            **error,
