@@ -288,7 +288,7 @@ evcp_central_kafka_stop (EvcpCentralKafka *self)
     return;
   flush_offsets (self);
   /* within seconds even when Kafka is gone */
-  evcp_kafka_consumer_close_bounded (self->rk, 3000);
+  evcp_kafka_consumer_close_bounded (self->rk, 3000, FALSE);
   self->rk = NULL;
   set_status (self, "stopped", _("shutdown"));
 }

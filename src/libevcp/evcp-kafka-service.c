@@ -971,46 +971,21 @@ restart_cb (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Commit what is finished and leave the group within the deadline.
- *
- * The state may still say connected when Kafka has just gone (the
- * statistics tell every 5 s), and then rd_kafka_commit(),
- * rd_kafka_consumer_close() and even rd_kafka_destroy() after a commit
- * left unanswered wait for the coordinator as long as it is away (minutes;
- * the session timeout at least). So the coordinator is asked first, within
- * two thirds of the time, for the committed offsets of the assignment: if
- * it answers, the final commit and librdkafka's own close follow, which
- * then complete promptly (a close cut short during a group join crashed an
- * Engine in the real-broker rebalance test); if not, nothing more is asked
- * of it: the consumer is destroyed without leaving the group, and what was
- * handled since the last commit comes again (at least once). When Kafka is
- * known to be gone, evcp_kafka_consumer_close_bounded() asks the same
- * question and tries the leaving within the deadline. The rebalance
- * callback this serves must not commit again, synchronously. */
+/* Commit what is finished and leave the group within the deadline
+ * (evcp_kafka_consumer_close_bounded: the coordinator is asked first). The
+ * state may still say connected when Kafka has just gone (the statistics
+ * tell every 5 s): that question decides. While connected, a coordinator
+ * that answered gets librdkafka's own close, which is prompt then (a close
+ * cut short during a group join crashed an Engine in the real-broker
+ * rebalance test). The rebalance callback this serves must not commit
+ * again, synchronously. */
 static void
 close_consumer (EvcpKafkaService *self, guint timeout_ms)
 {
-  gint64 start = g_get_monotonic_time ();
-  gint64 deadline = start + (gint64) timeout_ms * 1000;
-
   flush_offsets (self);
   self->closing = TRUE;
-  if (self->state != EVCP_KAFKA_STATE_CONNECTED)
-    evcp_kafka_consumer_close_bounded (self->rk, timeout_ms);
-  else if (evcp_kafka_coordinator_answers (self->rk, start + (deadline - start) * 2 / 3))
-    {
-      evcp_kafka_commit_bounded (self->rk, deadline);
-      rd_kafka_consumer_close (self->rk);
-      rd_kafka_destroy (self->rk);
-    }
-  else
-    {
-      g_warning (_("Kafka does not answer: the consumer stops without the final commit; "
-                   "what was handled since the last commit will be delivered again"));
-      /* a commit in flight (an automatic one) holds rd_kafka_destroy() */
-      evcp_kafka_destroy_within (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
-                                 MAX (deadline, g_get_monotonic_time () + 500 * 1000));
-    }
+  evcp_kafka_consumer_close_bounded (self->rk, timeout_ms,
+                                     self->state == EVCP_KAFKA_STATE_CONNECTED);
   self->closing = FALSE;
 }
 

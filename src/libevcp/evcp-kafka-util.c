@@ -299,7 +299,7 @@ close_bounded_after_commit (rd_kafka_t *rk, gint64 deadline)
 }
 
 void
-evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
+evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms, gboolean own_close)
 {
   gint64 start = g_get_monotonic_time ();
   gint64 deadline = start + (gint64) timeout_ms * 1000;
@@ -310,11 +310,18 @@ evcp_kafka_consumer_close_bounded (rd_kafka_t *rk, guint timeout_ms)
     {
       g_warning (_("Kafka does not answer: the consumer stops without the final commit; "
                    "what was handled since the last commit will be delivered again"));
+      /* a commit in flight (an automatic one) holds rd_kafka_destroy() */
       evcp_kafka_destroy_within (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE,
                                  MAX (deadline, g_get_monotonic_time () + 500 * 1000));
       return;
     }
   evcp_kafka_commit_bounded (rk, deadline);
-  close_bounded_after_commit (rk, deadline);
+  if (own_close)
+    {
+      rd_kafka_consumer_close (rk);
+      rd_kafka_destroy (rk);
+    }
+  else
+    close_bounded_after_commit (rk, deadline);
 }
 

@@ -39,9 +39,12 @@ gboolean         evcp_kafka_destroy_within         (rd_kafka_t *rk,
  * holds rd_kafka_destroy()): the coordinator is asked first, and if it does
  * not answer within two thirds of the time, @rk is destroyed without the
  * commit or the leaving. What was not committed is delivered again.
- * Rebalance callbacks are served meanwhile. */
+ * With @own_close, a coordinator that answered gets librdkafka's own,
+ * unbounded close (prompt then; a close cut short during a group join
+ * crashed librdkafka 2.0.2). Rebalance callbacks are served meanwhile. */
 void             evcp_kafka_consumer_close_bounded (rd_kafka_t *rk,
-                                                    guint       timeout_ms);
+                                                    guint       timeout_ms,
+                                                    gboolean    own_close);
 void             evcp_kafka_set_error  (GError            **error,
                                         rd_kafka_resp_err_t err,
                                         const gchar        *what);
