@@ -779,6 +779,269 @@ test_stop_after_kafka_gone (Fixture *f, gconstpointer data)
   g_assert_true (evcp_test_cluster_set_up (f->cluster, -1));
 }
 
+/* ---- poison messages: a dead letter that could not fit (issue 22) -------- */
+
+typedef struct {
+  guint     done;
+  guint     dead;
+  guint     dead_at_first_good;   /* dead letters done when the first good one was */
+  gboolean  good_seen;
+  gint64    first, last;          /* monotonic times of the first and last done */
+} Flow;
+
+static void
+flow_done (EvcpMessage *message, const GError *dead_letter_error, gpointer data)
+{
+  Flow *flow = data;
+
+  flow->done++;
+  flow->last = g_get_monotonic_time ();
+  if (flow->first == 0)
+    flow->first = flow->last;
+  if (dead_letter_error != NULL)
+    flow->dead++;
+  else if (!flow->good_seen)
+    {
+      flow->good_seen = TRUE;
+      flow->dead_at_first_good = flow->dead;
+    }
+}
+
+static gboolean
+flow_done_n (gpointer data)
+{
+  Flow *flow = ((gpointer *) data)[0];
+
+  return flow->done >= GPOINTER_TO_UINT (((gpointer *) data)[1]);
+}
+
+static gchar *
+header_string (EvcpTestRecord *r, const gchar *name)
+{
+  GBytes *b = g_hash_table_lookup (r->headers, name);
+
+  return b != NULL ? g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b)) : NULL;
+}
+
+static guint64
+metric_u64 (EvcpEngine *engine, const gchar *name)
+{
+  g_autoptr(GVariant) metrics = g_variant_ref_sink (evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine)));
+  guint64 v = G_MAXUINT64;
+
+  g_assert_true (g_variant_lookup (metrics, name, "t", &v));
+  return v;
+}
+
+/* A valid 520 KB message whose kind is the whole message, and a bad value
+ * under a key of almost 1 MB: neither dead letter fitted the producer's
+ * message.max.bytes, each was retried forever, and nothing after it was
+ * served. Now both are bounded as a whole record, and the requests after
+ * them are served. */
+static void
+test_poison_messages (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autoptr(GString) kind = g_string_new ("{\"kind\":\"");
+  g_autofree gchar *big_key = g_strnfill (990000, 'K');
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(EvcpTestConsumer) consumer = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll all = { f, 20 };
+  Flow flow = { 0 };
+
+  while (kind->len < 520000)
+    g_string_append (kind, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk");
+  g_string_append (kind, "\"}");
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("user_messages"), CP, kind->str, (gssize) kind->len, &error));
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("user_messages"), big_key, "not json", -1, &error));
+  g_assert_no_error (error);
+  produce_track (f, b, 0, 20);
+
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+  {
+    gpointer args[] = { &flow, GUINT_TO_POINTER (22) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, WAIT_MS));
+  }
+  g_assert_cmpuint (flow.dead, ==, 2);
+  g_assert_cmpuint (metric_u64 (engine, "dead-letters"), ==, 2);
+  g_assert_cmpuint (metric_u64 (engine, "dead-letters-lost"), ==, 0);
+
+  consumer = evcp_test_consumer_new (b, evcp_test_topic ("dead_letters"));
+  records = evcp_test_consumer_wait_for (consumer, 2, WAIT_MS);
+  g_assert_cmpuint (records->len, ==, 2);
+  for (guint i = 0; i < records->len; i++)
+    {
+      EvcpTestRecord *r = records->pdata[i];
+      g_autofree gchar *err = header_string (r, "evcp.error");
+      g_autofree gchar *size = header_string (r, "evcp.original.size");
+      g_autofree gchar *key_size = header_string (r, "evcp.original.key.size");
+      gsize len;
+      const gchar *value = g_bytes_get_data (r->value, &len);
+
+      g_assert_nonnull (err);
+      g_assert_cmpuint (strlen (err), <=, 1024);
+      g_assert_true (g_utf8_validate (err, -1, NULL));
+      if (r->key != NULL && strcmp (r->key, CP) == 0)
+        {
+          /* the long kind: the original whole, the error header cut */
+          g_autofree gchar *expected = g_strdup_printf ("%" G_GSIZE_FORMAT, kind->len);
+
+          g_assert_cmpstr (size, ==, expected);
+          g_assert_cmpmem (value, len, kind->str, kind->len);
+          g_assert_null (key_size);
+        }
+      else
+        {
+          /* the long key: its first 4096 bytes, the value whole */
+          g_assert_nonnull (r->key);
+          g_assert_cmpuint (strlen (r->key), ==, 4096);
+          g_assert_cmpstr (key_size, ==, "990000");
+          g_assert_cmpmem (value, len, "not json", 8);
+        }
+      g_test_message ("dead letter: key %zu bytes, value %zu bytes, error %zu bytes",
+                      r->key != NULL ? strlen (r->key) : 0, len, strlen (err));
+    }
+  evcp_engine_stop (engine);
+}
+
+/* Dead letters do not hold back the good messages after them (they were
+ * written one at a time, each waiting for its acknowledgement), and what is
+ * committed never passes one not yet acknowledged: a second Engine of the
+ * group gets nothing again. EVCP_TEST_DEAD_LETTERS=N for a larger run. */
+static void
+test_dead_letters_in_flight (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  guint n_bad = (guint) g_ascii_strtoull (g_getenv ("EVCP_TEST_DEAD_LETTERS") ?: "400", NULL, 10);
+  guint n_good = 50;
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll all = { f, n_good };
+  Flow flow = { 0 }, again = { 0 };
+  gint64 start;
+  gdouble secs;
+
+  /* malformed: cut short */
+  for (guint i = 0; i < n_bad; i++)
+    {
+      gchar *s = g_strdup_printf ("{\"kind\":\"TRACK\",\"data\":{\"id\":%u", i);
+
+      g_ptr_array_add (values, g_bytes_new_take (s, strlen (s)));
+    }
+  evcp_test_produce_batch (b, evcp_test_topic ("user_messages"), CP, values, 60000, &error);
+  g_assert_no_error (error);
+  produce_track (f, b, 0, n_good);
+  /* every answer 5 ms late, as on a real network */
+  evcp_test_cluster_set_rtt (f->cluster, -1, 5);
+
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  start = g_get_monotonic_time ();
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, 120000));
+  {
+    gpointer args[] = { &flow, GUINT_TO_POINTER (n_bad + n_good) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, 120000));
+  }
+  secs = (gdouble) (flow.last - flow.first) / G_USEC_PER_SEC;
+  g_test_message ("%u dead letters and %u good messages done in %.2f s from the first (%.0f/s; "
+                  "%.2f s from the start); the first good one was done after %u dead letters",
+                  n_bad, n_good, secs, (n_bad + n_good) / secs,
+                  (gdouble) (flow.last - start) / G_USEC_PER_SEC, flow.dead_at_first_good);
+  g_assert_cmpuint (flow.dead, ==, n_bad);
+  /* good messages were handled while dead letters were on their way */
+  g_assert_cmpuint (flow.dead_at_first_good, <, n_bad);
+  evcp_engine_stop (engine);
+  g_clear_object (&engine);
+
+  /* committed: nothing comes again to the next Engine of the group */
+  g_hash_table_remove_all (f->seen);
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &again);
+  produce_track (f, b, 1000, 1001);
+  {
+    gpointer args[] = { &again, GUINT_TO_POINTER (1) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, WAIT_MS));
+  }
+  g_assert_cmpuint (again.done, ==, 1);
+  g_assert_cmpuint (again.dead, ==, 0);
+  g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (1000)));
+  evcp_engine_stop (engine);
+}
+
+static gboolean
+stalled (gpointer data)
+{
+  g_autofree gchar *reason = evcp_kafka_service_get_stall_reason (evcp_engine_get_kafka_service (data));
+
+  return reason != NULL;
+}
+
+static gboolean
+not_stalled (gpointer data)
+{
+  return !stalled (data);
+}
+
+/* A dead letter that cannot be written for a while (the broker refuses the
+ * dead-letter topic) does not stop the good messages after it, shows as a
+ * stall, and is written when the broker takes it again. */
+static void
+test_dead_letter_stall_visible (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll all = { f, 5 };
+  Flow flow = { 0 };
+
+  if (evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("errors are injected with the mock cluster");
+      return;
+    }
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("user_messages"), CP, "{bad", -1, &error));
+  g_assert_no_error (error);
+  produce_track (f, b, 0, 5);
+  rd_kafka_mock_push_request_errors (evcp_test_cluster_get_mock (f->cluster), 0 /* Produce */, 3,
+                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+                                     RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  g_assert_true (evcp_test_wait_until (NULL, stalled, engine, WAIT_MS));
+  {
+    g_autofree gchar *reason = evcp_kafka_service_get_stall_reason (evcp_engine_get_kafka_service (engine));
+    g_autoptr(GVariant) metrics = g_variant_ref_sink (evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine)));
+    const gchar *shown = NULL;
+
+    g_test_message ("stalled: %s", reason);
+    g_assert_true (strstr (reason, evcp_test_topic ("dead_letters")) != NULL);
+    g_assert_true (g_variant_lookup (metrics, "consumer-stalled", "&s", &shown));
+    g_assert_cmpstr (shown, ==, reason);
+  }
+  /* the good messages go on meanwhile */
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, not_stalled, engine, WAIT_MS));
+  {
+    gpointer args[] = { &flow, GUINT_TO_POINTER (6) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, WAIT_MS));
+  }
+  g_assert_cmpuint (flow.dead, ==, 1);
+  g_assert_cmpuint (metric_u64 (engine, "dead-letter-failures"), >=, 1);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -805,5 +1068,11 @@ main (int argc, char **argv)
               fixture_set_up, test_stop_after_kafka_gone, fixture_tear_down);
   g_test_add ("/kafka-service/refusal-flood", Fixture, NULL,
               fixture_set_up, test_refusal_flood, fixture_tear_down);
+  g_test_add ("/kafka-service/poison-messages", Fixture, NULL,
+              fixture_set_up, test_poison_messages, fixture_tear_down);
+  g_test_add ("/kafka-service/dead-letters-in-flight", Fixture, NULL,
+              fixture_set_up, test_dead_letters_in_flight, fixture_tear_down);
+  g_test_add ("/kafka-service/dead-letter-stall-visible", Fixture, NULL,
+              fixture_set_up, test_dead_letter_stall_visible, fixture_tear_down);
   return g_test_run ();
 }

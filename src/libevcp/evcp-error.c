@@ -23,6 +23,7 @@ evcp_error_to_string (EvcpError code)
     case EVCP_ERROR_NOT_FOUND: return "not-found";
     case EVCP_ERROR_REFUSED: return "refused";
     case EVCP_ERROR_CANCELLED: return "cancelled";
+    case EVCP_ERROR_KAFKA_RECORD: return "kafka-record";
     default: return "unknown";
     }
 }
@@ -42,6 +43,7 @@ evcp_error_is_permanent (const GError *error)
     case EVCP_ERROR_NOT_UTF8:
     case EVCP_ERROR_NO_HANDLER:
     case EVCP_ERROR_REFUSED:
+    case EVCP_ERROR_KAFKA_RECORD:
       return TRUE;
     default:
       return FALSE;

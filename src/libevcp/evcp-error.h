@@ -23,6 +23,8 @@ G_BEGIN_DECLS
  * @EVCP_ERROR_NOT_FOUND: no object with that name
  * @EVCP_ERROR_REFUSED: a request was refused (busy, stopped, fault)
  * @EVCP_ERROR_CANCELLED: the operation was cancelled by a shutdown
+ * @EVCP_ERROR_KAFKA_RECORD: librdkafka or the broker refused a record itself
+ *   (too large, invalid): sending the same record again cannot succeed
  */
 typedef enum {
   EVCP_ERROR_FAILED,
@@ -39,6 +41,7 @@ typedef enum {
   EVCP_ERROR_NOT_FOUND,
   EVCP_ERROR_REFUSED,
   EVCP_ERROR_CANCELLED,
+  EVCP_ERROR_KAFKA_RECORD,
 } EvcpError;
 
 GQuark        evcp_error_quark      (void);

@@ -37,6 +37,9 @@ gboolean           evcp_kafka_producer_produce      (EvcpKafkaProducer     *self
                                                      gpointer               user_data,
                                                      GError               **error);
 guint              evcp_kafka_producer_get_in_flight (EvcpKafkaProducer    *self);
+gint64             evcp_kafka_producer_get_conf_int (EvcpKafkaProducer     *self,
+                                                     const gchar           *name,
+                                                     gint64                 fallback);
 guint              evcp_kafka_producer_close        (EvcpKafkaProducer     *self,
                                                      guint                  timeout_ms);
 

@@ -6,6 +6,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
 #include "evcp-kafka-service.h"
@@ -15,9 +16,12 @@
 #include "evcp-message-private.h"
 
 #define DRAIN_BUDGET            256
-#define DEAD_LETTER_MAX_BYTES   (900 * 1000)   /* under the default message.max.bytes */
+#define DEAD_LETTER_MAX_BYTES   (900 * 1000)   /* a record, at most (and under message.max.bytes) */
 #define DEAD_LETTER_BACKOFF_MS  500
 #define DEAD_LETTER_BACKOFF_MAX 30000
+/* dead letters on their way at once: consumption goes on meanwhile, and
+ * pauses only at these bounds (bytes: half the producer's queue) */
+#define DEAD_LETTER_IN_FLIGHT   256
 #define RESTART_BACKOFF_MS      1000
 
 /* What evcp chooses; the config file's [librdkafka] section overrides it.
@@ -90,11 +94,17 @@ struct _EvcpKafkaService
   gboolean           want_done;
   gboolean           in_batch;       /* the flags above are current */
 
-  /* the one message whose handling is not finished (retries, dead letter) */
+  /* the one message whose handling is not finished (handler retries) */
   EvcpMessage       *current;
-  GError            *current_error;
-  guint              dead_letter_attempts;
-  guint              dead_letter_retry_id;
+
+  /* dead letters on their way (see "dead letters") */
+  GQueue             dead_q;          /* of DeadLetter, in consumption order */
+  GHashTable        *gates;           /* Gate: partitions with dead letters on their way */
+  gsize              dead_bytes;      /* of the records on their way */
+  gsize              dead_bytes_max;
+  gsize              dead_record_max;
+  guint              dead_failing;    /* whose last attempt failed */
+  gchar             *dead_last_error;
 
   rd_kafka_topic_partition_list_t *to_store;
   GArray            *done_hooks;   /* of DoneHook */
@@ -111,7 +121,30 @@ struct _EvcpKafkaService
   guint64            dead_letters;
   guint64            invalid;
   guint64            dead_letter_failures;
+  guint64            dead_letters_reduced;
+  guint64            dead_letters_lost;
 };
+
+/* a message on its way to the dead letters */
+typedef struct {
+  EvcpKafkaService *service;
+  EvcpMessage      *message;
+  GError           *error;
+  guint             attempts;
+  guint             retry_id;
+  gsize             size;       /* of the record on its way, or 0 */
+  gboolean          reduced;    /* without key and value: the whole was refused */
+  gboolean          failing;    /* the last attempt failed */
+} DeadLetter;
+
+/* A partition with dead letters on their way: its offset is stored no
+ * further than the first of them, whatever was handled after it. */
+typedef struct {
+  const gchar *topic;        /* interned */
+  gint32       partition;
+  guint        outstanding;
+  gint64       done_next;    /* after the last message finished, or -1 */
+} Gate;
 
 typedef struct {
   guint             id;
@@ -146,7 +179,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void dispatch_next (EvcpKafkaService *self);
-static void dead_letter (EvcpKafkaService *self);
+static void dead_letter_send (DeadLetter *dl);
 static gboolean start_consumer (EvcpKafkaService *self, GError **error);
 static void stop_consumer (EvcpKafkaService *self, gboolean commit);
 
@@ -214,12 +247,9 @@ flush_offsets (EvcpKafkaService *self)
   self->last_stored = -1;
 }
 
-/* The message is finished: handled, or safely in dead_letters. */
 static void
-complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_letter_error)
+store_offset (EvcpKafkaService *self, const gchar *topic, gint32 partition, gint64 next)
 {
-  const gchar *topic = evcp_message_get_topic (message);
-  gint32 partition = evcp_message_get_partition (message);
   rd_kafka_topic_partition_t *tp = NULL;
 
   /* consecutive messages mostly come from one partition: try the last first */
@@ -234,8 +264,37 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
       self->last_stored = (gint) (tp - self->to_store->elems);
       self->last_stored_topic = topic;
     }
-  tp->offset = evcp_message_get_offset (message) + 1;
+  tp->offset = next;
+}
 
+static Gate *
+gate_lookup (EvcpKafkaService *self, const gchar *topic, gint32 partition)
+{
+  Gate key = { topic, partition, 0, 0 };
+
+  return g_hash_table_lookup (self->gates, &key);
+}
+
+static guint
+gate_hash (gconstpointer p)
+{
+  const Gate *g = p;
+
+  return g_direct_hash (g->topic) ^ ((guint) g->partition * 2654435761u);
+}
+
+static gboolean
+gate_equal (gconstpointer a, gconstpointer b)
+{
+  const Gate *x = a, *y = b;
+
+  return x->topic == y->topic && x->partition == y->partition;
+}
+
+/* Tells who listens that the message is finished. */
+static void
+notify_done (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_letter_error)
+{
   if (dead_letter_error == NULL)
     self->handled++;
   for (guint i = 0; i < self->done_hooks->len; i++)
@@ -248,7 +307,316 @@ complete (EvcpKafkaService *self, EvcpMessage *message, const GError *dead_lette
     g_signal_emit (self, signals[SIGNAL_MESSAGE_DONE], 0, message, dead_letter_error);
 }
 
-/* ---- dead letters -------------------------------------------------------- */
+/* The message is handled. Its offset is stored unless a dead letter of an
+ * earlier message of its partition is still on its way: then the gate keeps
+ * it, and stores it when that one arrives. */
+static void
+complete (EvcpKafkaService *self, EvcpMessage *message)
+{
+  const gchar *topic = evcp_message_get_topic (message);
+  gint32 partition = evcp_message_get_partition (message);
+  gint64 next = evcp_message_get_offset (message) + 1;
+  Gate *gate;
+
+  if (G_UNLIKELY (g_hash_table_size (self->gates) > 0) &&
+      (gate = gate_lookup (self, topic, partition)) != NULL)
+    gate->done_next = MAX (gate->done_next, next);
+  else
+    store_offset (self, topic, partition, next);
+  notify_done (self, message, NULL);
+}
+
+/* ---- dead letters ----------------------------------------------------------
+ *
+ * A message that failed goes to the dead-letter topic without holding back
+ * the messages after it: up to DEAD_LETTER_IN_FLIGHT records (and half the
+ * producer's queue in bytes) are on their way at once, and consumption goes
+ * on. Handled messages keep their order; what is committed never passes a
+ * dead letter not yet acknowledged (the partition's gate), so a crash
+ * meanwhile delivers it again (at least once).
+ *
+ * A record is bounded as a whole (key, value, headers: evcp-dead-letter.c)
+ * under the producer's message.max.bytes. A record refused for good (too
+ * large for the broker, invalid) goes again without key and value, the
+ * headers telling why; if even that is refused, the message is committed
+ * without a dead letter, loudly, and counted (dead-letters-lost): one
+ * message can never stop consumption. Failures that may pass (Kafka away,
+ * a full queue) are retried with a capped backoff; while one is failing the
+ * consumer reports itself stalled (evcp_kafka_service_get_stall_reason). */
+
+static gboolean
+dead_letters_full (EvcpKafkaService *self)
+{
+  return self->dead_q.length >= DEAD_LETTER_IN_FLIGHT ||
+         (self->dead_bytes > 0 && self->dead_bytes >= self->dead_bytes_max);
+}
+
+static void
+dead_letter_free (DeadLetter *dl)
+{
+  g_clear_handle_id (&dl->retry_id, g_source_remove);
+  evcp_message_unref (dl->message);
+  g_clear_error (&dl->error);
+  g_free (dl);
+}
+
+static void
+dead_letter_set_failing (DeadLetter *dl, gboolean failing)
+{
+  EvcpKafkaService *self = dl->service;
+
+  if (dl->failing == failing)
+    return;
+  dl->failing = failing;
+  if (failing)
+    self->dead_failing++;
+  else
+    self->dead_failing--;
+}
+
+/* Off the queue: finished (@store), or abandoned (not committed). */
+static void
+dead_letter_remove (DeadLetter *dl, gboolean store)
+{
+  EvcpKafkaService *self = dl->service;
+  const gchar *topic = evcp_message_get_topic (dl->message);
+  gint32 partition = evcp_message_get_partition (dl->message);
+  gboolean was_full = dead_letters_full (self);
+  Gate *gate = gate_lookup (self, topic, partition);
+
+  g_queue_remove (&self->dead_q, dl);
+  dead_letter_set_failing (dl, FALSE);
+  self->dead_bytes -= dl->size;
+  dl->size = 0;
+  if (store && gate != NULL)
+    {
+      gate->outstanding--;
+      gate->done_next = MAX (gate->done_next, evcp_message_get_offset (dl->message) + 1);
+      if (gate->outstanding == 0)
+        {
+          store_offset (self, topic, partition, gate->done_next);
+          g_hash_table_remove (self->gates, gate);
+        }
+      else
+        {
+          /* up to the first one still on its way: everything before it is done */
+          for (GList *l = self->dead_q.head; l != NULL; l = l->next)
+            {
+              DeadLetter *other = l->data;
+
+              if (evcp_message_get_topic (other->message) == topic &&
+                  evcp_message_get_partition (other->message) == partition)
+                {
+                  store_offset (self, topic, partition, evcp_message_get_offset (other->message));
+                  break;
+                }
+            }
+        }
+    }
+  if (self->dead_failing == 0)
+    g_clear_pointer (&self->dead_last_error, g_free);
+  if (was_full && !dead_letters_full (self) && self->source != NULL)
+    evcp_kafka_source_wake (self->source);
+}
+
+static void
+dead_letter_finish (DeadLetter *dl)
+{
+  EvcpKafkaService *self = dl->service;
+  g_autoptr(EvcpMessage) message = evcp_message_ref (dl->message);
+  g_autoptr(GError) error = g_steal_pointer (&dl->error);
+
+  dead_letter_remove (dl, TRUE);
+  dead_letter_free (dl);
+  notify_done (self, message, error);
+  flush_offsets (self);
+}
+
+static gboolean
+dead_letter_retry_cb (gpointer user_data)
+{
+  DeadLetter *dl = user_data;
+
+  dl->retry_id = 0;
+  dead_letter_send (dl);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+dead_letter_failed (DeadLetter *dl, const GError *error)
+{
+  EvcpKafkaService *self = dl->service;
+  guint delay = DEAD_LETTER_BACKOFF_MS;
+  g_autofree gchar *what = evcp_message_describe (dl->message);
+
+  self->dead_bytes -= dl->size;
+  dl->size = 0;
+  if (self->stopping)
+    {
+      /* not committed: delivered again after the restart */
+      g_warning ("Dead letter of %s not written before shutdown (%s); the message will be consumed again",
+                 what, error->message);
+      dead_letter_remove (dl, FALSE);
+      dead_letter_free (dl);
+      return;
+    }
+  if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_KAFKA_RECORD))
+    {
+      if (!dl->reduced)
+        {
+          /* the record itself is refused: its headers alone, then */
+          g_warning (_("Dead letter of %s refused (%s); sending it without key and value"),
+                     what, error->message);
+          dl->reduced = TRUE;
+          dead_letter_send (dl);
+          return;
+        }
+      self->dead_letters_lost++;
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "EVCP_ERROR_CODE", "dead-letter-lost",
+                        "MESSAGE", _("Message %s cannot be dead-lettered at all (%s): "
+                                     "committed without a dead letter so that consumption goes on"),
+                        what, error->message);
+      dead_letter_finish (dl);
+      return;
+    }
+  self->dead_letter_failures++;
+  for (guint i = 1; i < dl->attempts && delay < DEAD_LETTER_BACKOFF_MAX; i++)
+    delay *= 2;
+  delay = MIN (delay, DEAD_LETTER_BACKOFF_MAX);
+  if (!dl->failing)
+    g_warning (_("Cannot write the dead letter of %s to %s (%s); retrying in %u ms"),
+               what, self->config->dead_letter_topic, error->message, delay);
+  else
+    g_debug ("Dead letter of %s: %s; retrying in %u ms", what, error->message, delay);
+  dead_letter_set_failing (dl, TRUE);
+  g_free (self->dead_last_error);
+  self->dead_last_error = evcp_utf8_cut (error->message, 512);
+  dl->retry_id = g_timeout_add (delay, dead_letter_retry_cb, dl);
+}
+
+static void
+dead_letter_delivered (EvcpKafkaProducer *producer,
+                       const GError      *error,
+                       gint32             partition,
+                       gint64             offset,
+                       gpointer           user_data)
+{
+  DeadLetter *dl = user_data;
+  EvcpKafkaService *self = dl->service;
+
+  if (error != NULL)
+    {
+      dead_letter_failed (dl, error);
+      return;
+    }
+  self->dead_letters++;
+  if (dl->reduced)
+    self->dead_letters_reduced++;
+  g_debug ("Dead letter written to %s[%d]@%" G_GINT64_FORMAT,
+           self->config->dead_letter_topic, partition, offset);
+  dead_letter_finish (dl);
+}
+
+static void
+dead_letter_send (DeadLetter *dl)
+{
+  EvcpKafkaService *self = dl->service;
+  g_autoptr(EvcpDeadLetterRecord) record = NULL;
+  g_autoptr(GError) error = NULL;
+  const EvcpKafkaHeader *headers;
+  guint n_headers;
+
+  dl->attempts++;
+  record = evcp_dead_letter_record_new (dl->message, dl->error, self->config->cp_id,
+                                        self->dead_record_max,
+                                        dl->reduced ? "the whole record was refused by Kafka" : NULL);
+  if (evcp_dead_letter_record_is_cut (record) && dl->attempts == 1)
+    {
+      g_autofree gchar *what = evcp_message_describe (dl->message);
+
+      g_warning (_("Dead letter of %s cut to %" G_GSIZE_FORMAT " bytes (its original size is in its headers)"),
+                 what, evcp_dead_letter_record_get_size (record));
+    }
+  headers = evcp_dead_letter_record_get_headers (record, &n_headers);
+  if (self->producer == NULL ||
+      !evcp_kafka_producer_produce (self->producer, self->config->dead_letter_topic,
+                                    evcp_dead_letter_record_get_key (record),
+                                    evcp_dead_letter_record_get_value (record),
+                                    headers, n_headers,
+                                    dead_letter_delivered, dl, &error))
+    {
+      if (error == NULL)
+        g_set_error_literal (&error, EVCP_ERROR, EVCP_ERROR_KAFKA, _("No producer"));
+      dead_letter_failed (dl, error);
+      return;
+    }
+  dl->size = evcp_dead_letter_record_get_size (record);
+  self->dead_bytes += dl->size;
+}
+
+/* The message failed for good: it goes to the dead letters, and
+ * consumption goes on. */
+static void
+dead_letter_add (EvcpKafkaService *self, EvcpMessage *message, const GError *error)
+{
+  DeadLetter *dl = g_new0 (DeadLetter, 1);
+  const gchar *topic = evcp_message_get_topic (message);
+  gint32 partition = evcp_message_get_partition (message);
+  Gate *gate = gate_lookup (self, topic, partition);
+
+  if (gate == NULL)
+    {
+      gate = g_new0 (Gate, 1);
+      gate->topic = topic;
+      gate->partition = partition;
+      gate->done_next = -1;
+      g_hash_table_add (self->gates, gate);
+    }
+  gate->outstanding++;
+  dl->service = self;
+  dl->message = evcp_message_ref (message);
+  dl->error = g_error_copy (error);
+  g_queue_push_tail (&self->dead_q, dl);
+  dead_letter_send (dl);
+}
+
+/* Shutdown: what is still on its way is abandoned, not committed. */
+static void
+dead_letters_abandon (EvcpKafkaService *self)
+{
+  DeadLetter *dl;
+
+  while ((dl = g_queue_peek_head (&self->dead_q)) != NULL)
+    {
+      dead_letter_remove (dl, FALSE);
+      dead_letter_free (dl);
+    }
+  g_hash_table_remove_all (self->gates);
+  self->dead_bytes = 0;
+}
+
+/**
+ * evcp_kafka_service_get_stall_reason:
+ *
+ * Returns: (nullable) (transfer full): why consumption is held back for
+ *   longer than a message takes (dead letters that cannot be written), or
+ *   %NULL while it flows
+ */
+gchar *
+evcp_kafka_service_get_stall_reason (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+
+  if (self->dead_failing == 0)
+    return NULL;
+  return g_strdup_printf ("%u dead letters cannot be written to %s (%s)%s",
+                          self->dead_failing, self->config->dead_letter_topic,
+                          self->dead_last_error != NULL ? self->dead_last_error : "?",
+                          dead_letters_full (self) ? "; consumption paused" : "");
+}
+
+/* ---- the message whose handlers are still retrying ----------------------- */
 
 static void
 set_current (EvcpKafkaService *self, EvcpMessage *message)
@@ -263,112 +631,9 @@ static void
 finish_current (EvcpKafkaService *self)
 {
   g_clear_pointer (&self->current, evcp_message_unref);
-  g_clear_error (&self->current_error);
-  self->dead_letter_attempts = 0;
   flush_offsets (self);
   if (self->source != NULL)
     evcp_kafka_source_wake (self->source);
-}
-
-static gboolean
-dead_letter_retry_cb (gpointer user_data)
-{
-  EvcpKafkaService *self = user_data;
-
-  self->dead_letter_retry_id = 0;
-  dead_letter (self);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-dead_letter_failed (EvcpKafkaService *self, const GError *error)
-{
-  guint delay = DEAD_LETTER_BACKOFF_MS;
-
-  self->dead_letter_failures++;
-  for (guint i = 1; i < self->dead_letter_attempts && delay < DEAD_LETTER_BACKOFF_MAX; i++)
-    delay *= 2;
-  delay = MIN (delay, DEAD_LETTER_BACKOFF_MAX);
-  if (self->stopping)
-    {
-      /* not committed: delivered again after the restart */
-      g_warning ("Dead letter not written before shutdown (%s); the message will be consumed again",
-                 error->message);
-      finish_current (self);
-      return;
-    }
-  g_warning ("Cannot write dead letter to %s (%s); retrying in %u ms",
-             self->config->dead_letter_topic, error->message, delay);
-  self->dead_letter_retry_id = g_timeout_add (delay, dead_letter_retry_cb, self);
-}
-
-static void
-dead_letter_delivered (EvcpKafkaProducer *producer,
-                       const GError      *error,
-                       gint32             partition,
-                       gint64             offset,
-                       gpointer           user_data)
-{
-  EvcpKafkaService *self = user_data;
-
-  if (error != NULL)
-    {
-      dead_letter_failed (self, error);
-      return;
-    }
-  self->dead_letters++;
-  g_debug ("Dead letter written to %s[%d]@%" G_GINT64_FORMAT,
-           self->config->dead_letter_topic, partition, offset);
-  complete (self, self->current, self->current_error);
-  finish_current (self);
-}
-
-static void
-dead_letter (EvcpKafkaService *self)
-{
-  EvcpMessage *message = self->current;
-  GBytes *raw = evcp_message_get_raw (message);
-  g_autoptr(GBytes) value = NULL;
-  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
-  g_autoptr(GError) error = NULL;
-  g_autofree gchar *partition = g_strdup_printf ("%d", evcp_message_get_partition (message));
-  g_autofree gchar *offset = g_strdup_printf ("%" G_GINT64_FORMAT, evcp_message_get_offset (message));
-  g_autofree gchar *timestamp = g_date_time_format_iso8601 (now);
-  g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT, g_bytes_get_size (raw));
-  EvcpKafkaHeader headers[] = {
-    { "evcp.error", self->current_error->message },
-    { "evcp.error.code", (gchar *) (self->current_error->domain == EVCP_ERROR ?
-                                    evcp_error_to_string (self->current_error->code) : "failed") },
-    { "evcp.origin.topic", (gchar *) evcp_message_get_topic (message) },
-    { "evcp.origin.partition", partition },
-    { "evcp.origin.offset", offset },
-    { "evcp.cp_id", self->config->cp_id },
-    { "evcp.timestamp", timestamp },
-    { "evcp.original.size", size },
-  };
-
-  self->dead_letter_attempts++;
-  /* The original bytes, unchanged, unless they are too large to produce at
-   * all: then the first part, and evcp.original.size says how much is cut. */
-  if (g_bytes_get_size (raw) > DEAD_LETTER_MAX_BYTES)
-    {
-      value = g_bytes_new_from_bytes (raw, 0, DEAD_LETTER_MAX_BYTES);
-      g_warning ("Dead letter for %s truncated from %" G_GSIZE_FORMAT " to %d bytes",
-                 offset, g_bytes_get_size (raw), DEAD_LETTER_MAX_BYTES);
-    }
-  else
-    value = g_bytes_ref (raw);
-
-  if (self->producer == NULL ||
-      !evcp_kafka_producer_produce (self->producer, self->config->dead_letter_topic,
-                                    evcp_message_get_key_bytes (message), value,
-                                    headers, G_N_ELEMENTS (headers),
-                                    dead_letter_delivered, self, &error))
-    {
-      if (error == NULL)
-        g_set_error_literal (&error, EVCP_ERROR, EVCP_ERROR_KAFKA, _("No producer"));
-      dead_letter_failed (self, error);
-    }
 }
 
 /* ---- handling ------------------------------------------------------------ */
@@ -384,7 +649,7 @@ on_dispatched (EvcpDispatcher *dispatcher,
 
   if (error == NULL)
     {
-      complete (self, message, NULL);
+      complete (self, message);
       if (async)
         finish_current (self);
       return;
@@ -399,18 +664,18 @@ on_dispatched (EvcpDispatcher *dispatcher,
 
   {
     g_autofree gchar *what = evcp_message_describe (message);
+    g_autofree gchar *why = evcp_utf8_cut (error->message, EVCP_DEAD_LETTER_ERROR_MAX);
 
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                       "EVCP_ERROR_CODE", error->domain == EVCP_ERROR ?
                                                evcp_error_to_string (error->code) : "failed",
                       "MESSAGE", _("Message %s goes to %s: %s"),
-                      what, self->config->dead_letter_topic, error->message);
+                      what, self->config->dead_letter_topic, why);
   }
-  set_current (self, message);
-  g_clear_error (&self->current_error);
-  self->current_error = g_error_copy (error);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_DEAD_LETTERED], 0, message, error);
-  dead_letter (self);
+  dead_letter_add (self, message, error);
+  if (async)
+    finish_current (self);
 }
 
 static const gchar *
@@ -743,7 +1008,8 @@ dispatch_next (EvcpKafkaService *self)
   begin_batch (self);
   if (self->rk != NULL)
     sample_queue (self);
-  while (self->rk != NULL && self->current == NULL && !self->stopping && budget > 0)
+  while (self->rk != NULL && self->current == NULL && !dead_letters_full (self) &&
+         !self->stopping && budget > 0)
     {
       rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
 
@@ -797,7 +1063,7 @@ dispatch_next (EvcpKafkaService *self)
   end_batch (self);
   flush_offsets (self);
   /* More may be queued: come back after other sources had their turn. */
-  if (budget == 0 && self->current == NULL && self->source != NULL)
+  if (budget == 0 && self->current == NULL && !dead_letters_full (self) && self->source != NULL)
     evcp_kafka_source_wake (self->source);
 }
 
@@ -1122,6 +1388,12 @@ evcp_kafka_service_start (EvcpKafkaService *self, GError **error)
                                             self->config->rdkafka_producer, error);
   if (self->producer == NULL)
     return FALSE;
+  /* a dead letter fits what the producer may send, and its queue */
+  self->dead_record_max = (gsize) MIN (DEAD_LETTER_MAX_BYTES,
+                                       evcp_kafka_producer_get_conf_int (self->producer, "message.max.bytes",
+                                                                         1000000));
+  self->dead_bytes_max = (gsize) evcp_kafka_producer_get_conf_int (self->producer,
+                                                                   "queue.buffering.max.kbytes", 1024) * 512;
   if (!start_consumer (self, error))
     {
       g_clear_object (&self->producer);
@@ -1159,12 +1431,12 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
     timeout_ms = MIN (timeout_ms, 500);
   self->close_timeout_ms = MAX (timeout_ms, 100);
   g_clear_handle_id (&self->restart_id, g_source_remove);
-  g_clear_handle_id (&self->dead_letter_retry_id, g_source_remove);
   evcp_dispatcher_cancel_all (self->dispatcher);
   if (self->producer != NULL)
     evcp_kafka_producer_close (self->producer, timeout_ms);
+  dead_letters_abandon (self);  /* those that never made it: not committed */
   if (self->current != NULL)
-    finish_current (self);  /* a dead letter that never made it: not committed */
+    finish_current (self);
   stop_consumer (self, TRUE);
   self->started = FALSE;
   set_state (self, EVCP_KAFKA_STATE_STOPPED, "stopped");
@@ -1242,6 +1514,14 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
                          g_variant_new_uint64 (self->dead_letter_failures));
   g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (self->nudges));
+  g_variant_builder_add (&b, "{sv}", "dead-letters-reduced", g_variant_new_uint64 (self->dead_letters_reduced));
+  g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
+  g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
+  {
+    g_autofree gchar *stall = evcp_kafka_service_get_stall_reason (self);
+
+    g_variant_builder_add (&b, "{sv}", "consumer-stalled", g_variant_new_string (stall != NULL ? stall : ""));
+  }
   g_variant_builder_add (&b, "{sv}", "kafka-state",
                          g_variant_new_string (evcp_kafka_state_to_string (self->state)));
   g_variant_builder_add (&b, "{sv}", "kafka-connected",
@@ -1344,7 +1624,9 @@ evcp_kafka_service_finalize (GObject *object)
   EvcpKafkaService *self = EVCP_KAFKA_SERVICE (object);
 
   g_clear_pointer (&self->current, evcp_message_unref);
-  g_clear_error (&self->current_error);
+  dead_letters_abandon (self);
+  g_hash_table_unref (self->gates);
+  g_free (self->dead_last_error);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
@@ -1420,6 +1702,8 @@ static void
 evcp_kafka_service_init (EvcpKafkaService *self)
 {
   self->dispatcher = evcp_dispatcher_new ();
+  g_queue_init (&self->dead_q);
+  self->gates = g_hash_table_new_full (gate_hash, gate_equal, g_free, NULL);
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));

@@ -39,6 +39,7 @@ EvcpDispatcher    *evcp_kafka_service_get_dispatcher     (EvcpKafkaService    *s
 EvcpKafkaProducer *evcp_kafka_service_get_producer       (EvcpKafkaService    *self);
 EvcpKafkaState     evcp_kafka_service_get_state          (EvcpKafkaService    *self);
 GVariant          *evcp_kafka_service_get_metrics        (EvcpKafkaService    *self);
+gchar             *evcp_kafka_service_get_stall_reason   (EvcpKafkaService    *self);
 
 /**
  * EvcpKafkaDoneFunc:

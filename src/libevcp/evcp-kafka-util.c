@@ -105,7 +105,24 @@ evcp_kafka_conf_new (const gchar        *brokers,
 void
 evcp_kafka_set_error (GError **error, rd_kafka_resp_err_t err, const gchar *what)
 {
-  g_set_error (error, EVCP_ERROR, EVCP_ERROR_KAFKA, "%s: %s (%s)",
+  gint code;
+
+  switch (err)
+    {
+    /* the record itself is refused: the same record can never succeed */
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      code = EVCP_ERROR_KAFKA_RECORD;
+      break;
+    default:
+      code = EVCP_ERROR_KAFKA;
+      break;
+    }
+  g_set_error (error, EVCP_ERROR, code, "%s: %s (%s)",
                what, rd_kafka_err2str (err), rd_kafka_err2name (err));
 }
 

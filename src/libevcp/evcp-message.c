@@ -7,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-json-scan.h"
 #include "evcp-message-private.h"
@@ -550,11 +551,14 @@ evcp_message_get_offset (EvcpMessage *self)
 gchar *
 evcp_message_describe (EvcpMessage *self)
 {
+  g_autofree gchar *kind = NULL;
+
   g_return_val_if_fail (self != NULL, NULL);
+  /* a kind may be as long as the message: a log line quotes its start */
+  kind = evcp_utf8_cut (self->kind != NULL ? self->kind : "?", 128);
   return g_strdup_printf ("%s[%d]@%" G_GINT64_FORMAT " kind=%s",
                           self->topic != NULL ? self->topic : "-",
-                          self->partition, self->offset,
-                          self->kind != NULL ? self->kind : "?");
+                          self->partition, self->offset, kind);
 }
 
 JsonNode *
