@@ -7,6 +7,7 @@
 
 #include "evcp-config.h"
 #include "evcp-error.h"
+#include "evcp-frame-field.h"
 
 static gchar *
 write_key_file (const gchar *contents)
@@ -164,6 +165,93 @@ test_config_validate_cp_id (void)
     }
 }
 
+/* Every value that reaches a frame is checked at start, naming its key: a
+ * 4085-byte location or a 4090-byte CP_ID made an AUTH frame over 4096
+ * bytes (a crash), a location with "#" cut the Engine off Central. */
+static void
+test_config_validate_frame_fields (void)
+{
+  g_autofree gchar *long_cp = g_strnfill (4090, 'C');
+  g_autofree gchar *long_location = g_strnfill (4085, 'L');
+  g_autofree gchar *max_cp = g_strnfill (EVCP_FIELD_CP_ID_MAX, 'C');
+  g_autofree gchar *max_location = g_strnfill (EVCP_FIELD_TEXT_MAX, 'L');
+  const struct {
+    const gchar *cp_id;
+    const gchar *location;
+    const gchar *named;     /* NULL: valid */
+  } cases[] = {
+    { long_cp, "here", "CP_ID" },
+    { "CP\n1", "here", "CP_ID" },
+    { "CP\x7f", "here", "CP_ID" },
+    { "CP-\xc3", "here", "CP_ID" },
+    { "CP-1", long_location, "[evcp] location" },
+    { "CP-1", "Main St #5", "[evcp] location" },
+    { "CP-1", "a\tb", "[evcp] location" },
+    { "CP-1", "\x04", "[evcp] location" },
+    { max_cp, max_location, NULL },
+    { "CP-ñ€𝄞", "Calle Mayor, 5 — Málaga", NULL },
+    { "CP-1", "", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_free (config->cp_id);
+      config->cp_id = g_strdup (cases[i].cp_id);
+      g_free (config->location);
+      config->location = g_strdup (cases[i].location);
+      if (cases[i].named == NULL)
+        {
+          g_assert_true (evcp_config_validate (config, &error));
+          g_assert_no_error (error);
+          continue;
+        }
+      g_assert_false (evcp_config_validate (config, &error));
+      g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].named));
+    }
+}
+
+static void
+test_config_validate_topics (void)
+{
+  const struct {
+    const gchar *topics;
+    const gchar *dead_letters;
+    const gchar *named;
+  } cases[] = {
+    { "user_messages,charging_requests", "charging_requests", "dead-letter-topic" },
+    { "user_messages", "user_messages", "dead-letter-topic" },
+    { "user messages", "dead_letters", "KAFKA_TOPICS" },
+    { "user_messages", "dead#letters", "dead-letter-topic" },
+    { "user_messages", "", "dead-letter-topic" },
+    { "user_messages", "dead_letters", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (evcp_config_set_topics (config, cases[i].topics, &error) || cases[i].named != NULL);
+      g_clear_error (&error);
+      g_free (config->dead_letter_topic);
+      config->dead_letter_topic = g_strdup (cases[i].dead_letters);
+      if (cases[i].named == NULL)
+        {
+          g_assert_true (evcp_config_validate (config, &error));
+          continue;
+        }
+      g_assert_false (evcp_config_validate (config, &error));
+      g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].named));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -174,5 +262,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/key-file-overrides-environment", test_config_key_file_overrides_environment);
   g_test_add_func ("/config/key-file-invalid", test_config_key_file_invalid);
   g_test_add_func ("/config/validate-cp-id", test_config_validate_cp_id);
+  g_test_add_func ("/config/validate-frame-fields", test_config_validate_frame_fields);
+  g_test_add_func ("/config/validate-topics", test_config_validate_topics);
   return g_test_run ();
 }

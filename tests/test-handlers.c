@@ -4,6 +4,7 @@
 
 #include "evcp-charging-request-handler.h"
 #include "evcp-error.h"
+#include "evcp-frame-field.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-user-info-handler.h"
 #include "evcp-user-registry.h"
@@ -634,6 +635,12 @@ test_charging_request_invalid (void)
     { CR ("'cp_id':'CP-001','user_id':{},'requested_power':50,'max_duration':3600"), "user_id" },
     { "{'kind':'CHARGING_REQUEST','user_id':'u1','data':{'user_id':5,'cp_id':'CP-001',"
       "'requested_power':50,'max_duration':3600}}", "user_id" },
+    /* what cannot stand in Central's frames: the ticket could not be written */
+    { CR ("'cp_id':'CP-001','user_id':'u#1','requested_power':50,'max_duration':3600"), "user_id" },
+    { CR ("'cp_id':'CP-001','user_id':'u\\u0002x','requested_power':50,'max_duration':3600"), "user_id" },
+    { CR ("'cp_id':'CP-001','user_id':'u\\u0004x','requested_power':50,'max_duration':3600"), "user_id" },
+    { CR ("'cp_id':'CP-001','user_id':'u\\nx','requested_power':50,'max_duration':3600"), "user_id" },
+    { CR ("'cp_id':'CP-001','user_id':'u\\u007fx','requested_power':50,'max_duration':3600"), "user_id" },
     /* requested_power */
     { CR_OK_BUT ("'max_duration':3600"), "requested_power" },
     { CR_OK_BUT ("'requested_power':'50','max_duration':3600"), "requested_power" },
@@ -667,9 +674,24 @@ test_charging_request_invalid (void)
       g_assert_false (handle (handler, cases[i].json, &error));
       assert_invalid_naming (error, cases[i].field);
     }
-  g_assert_cmpuint (rec.n, ==, 0);
-  g_assert_cmpuint (evcp_charging_request_handler_get_rejected (handler), ==, G_N_ELEMENTS (cases));
-  g_assert_cmpuint (evcp_charging_request_handler_get_accepted (handler), ==, 0);
+  /* a user_id longer than a frame's field may be (EVCP_FIELD_ID_MAX) */
+  {
+    g_autofree gchar *id = g_strnfill (EVCP_FIELD_ID_MAX + 1, 'u');
+    g_autofree gchar *json = g_strdup_printf (CR ("'cp_id':'CP-001','user_id':'%s','requested_power':50,"
+                                                  "'max_duration':3600"), id);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (handle (handler, json, &error));
+    assert_invalid_naming (error, "user_id");
+    /* the longest one accepted */
+    id[EVCP_FIELD_ID_MAX] = '\0';
+    g_clear_pointer (&json, g_free);
+    json = g_strdup_printf (CR ("'cp_id':'CP-001','user_id':'%s','requested_power':50,'max_duration':3600"), id);
+    g_assert_true (handle (handler, json, NULL));
+  }
+  g_assert_cmpuint (rec.n, ==, 1);
+  g_assert_cmpuint (evcp_charging_request_handler_get_rejected (handler), ==, G_N_ELEMENTS (cases) + 1);
+  g_assert_cmpuint (evcp_charging_request_handler_get_accepted (handler), ==, 1);
   g_assert_cmpuint (evcp_charging_request_handler_get_skipped (handler), ==, 0);
 }
 

@@ -1042,6 +1042,62 @@ test_dead_letter_stall_visible (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+static gboolean
+supplying (gpointer data)
+{
+  return evcp_supply_get_state (evcp_engine_get_supply (data)) == EVCP_CP_STATE_SUPPLYING;
+}
+
+/* A charging request whose user_id cannot stand in a ticket's frame ("#", a
+ * control byte, longer than a field) starts no supply: it goes to the dead
+ * letters saying why, and the good request after it is served. Before, such
+ * a session supplied energy and its ticket could never be written. */
+static void
+test_request_fields_checked (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  g_autofree gchar *long_id = g_strnfill (5000, 'u');
+  const gchar *bad_ids[] = { "drv#1", "drv\\u0002x", long_id };
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(EvcpTestConsumer) consumer = NULL;
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+  Flow flow = { 0 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_ids) + 1; i++)
+    {
+      g_autofree gchar *json =
+        g_strdup_printf ("{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"user_id\":\"%s\",\"cp_id\":\"" CP "\","
+                         "\"requested_power\":11,\"max_duration\":60}}",
+                         i < G_N_ELEMENTS (bad_ids) ? bad_ids[i] : "drv-good");
+
+      g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, json, -1, &error));
+      g_assert_no_error (error);
+    }
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  g_assert_true (evcp_test_wait_until (NULL, supplying, engine, WAIT_MS));
+  g_assert_cmpstr (evcp_supply_get_session (evcp_engine_get_supply (engine))->driver, ==, "drv-good");
+  {
+    gpointer args[] = { &flow, GUINT_TO_POINTER (G_N_ELEMENTS (bad_ids) + 1) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, WAIT_MS));
+  }
+  g_assert_cmpuint (flow.dead, ==, G_N_ELEMENTS (bad_ids));
+
+  consumer = evcp_test_consumer_new (b, evcp_test_topic ("dead_letters"));
+  records = evcp_test_consumer_wait_for (consumer, G_N_ELEMENTS (bad_ids), WAIT_MS);
+  g_assert_cmpuint (records->len, ==, G_N_ELEMENTS (bad_ids));
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autofree gchar *err = header_string (records->pdata[i], "evcp.error");
+
+      g_test_message ("refused: %s", err);
+      g_assert_nonnull (strstr (err, "user_id"));
+    }
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1074,5 +1130,7 @@ main (int argc, char **argv)
               fixture_set_up, test_dead_letters_in_flight, fixture_tear_down);
   g_test_add ("/kafka-service/dead-letter-stall-visible", Fixture, NULL,
               fixture_set_up, test_dead_letter_stall_visible, fixture_tear_down);
+  g_test_add ("/kafka-service/request-fields-checked", Fixture, NULL,
+              fixture_set_up, test_request_fields_checked, fixture_tear_down);
   return g_test_run ();
 }

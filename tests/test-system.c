@@ -945,6 +945,16 @@ test_engine_commands (Fixture *f, gconstpointer data)
   fake_send (fc, "STOP#CP-OTHER");
   fake_send (fc, "AUTHORIZE#CP-S2#drv-z#sess-z#-5#10");
   g_assert_true (evcp_sys_engine_wait_log (engine, "AUTHORIZE with bad figures ignored", WAIT_MS));
+  /* a driver or session that cannot stand in the ticket's frame starts nothing */
+  {
+    g_autofree gchar *long_driver = g_strnfill (200, 'd');
+    g_autofree gchar *frame_long = g_strdup_printf ("AUTHORIZE#CP-S2#%s#sess-l#50#5", long_driver);
+
+    fake_send (fc, frame_long);
+    g_assert_true (evcp_sys_engine_wait_log (engine, "Invalid supply request (central)", WAIT_MS));
+    fake_send (fc, "AUTHORIZE#CP-S2#drv\x01q#sess-c#50#5");
+    g_assert_true (evcp_sys_engine_wait_log (engine, "from “drv\\001q”", WAIT_MS));
+  }
   /* extra fields ignored: served */
   fake_send (fc, "AUTHORIZE#CP-S2#drv-x#sess-x#360#2#extra#fields");
   /* the next frame: not STOPPED (the STOP was for another CP) */

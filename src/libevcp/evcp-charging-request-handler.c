@@ -8,6 +8,7 @@
 
 #include "evcp-charging-request-handler.h"
 #include "evcp-error.h"
+#include "evcp-frame-field.h"
 #include "evcp-log.h"
 
 struct _EvcpChargingRequestHandler
@@ -137,7 +138,11 @@ evcp_charging_request_handler_handle (EvcpMessageHandler  *handler,
       return TRUE;
     }
 
+  /* the user_id reaches Central's frames (the ticket): refused here, before
+   * a session starts, rather than a supply whose ticket cannot be written */
   if (!get_nonempty_string (message, "user_id", &user_id, error) ||
+      !evcp_frame_field_check (user_id, 1, EVCP_FIELD_ID_MAX, "Field \"user_id\"",
+                               EVCP_ERROR_INVALID_MESSAGE, error) ||
       !get_requested_power (message, &power, error) ||
       !get_max_duration (message, &duration, error))
     return reject (self);

@@ -11,6 +11,7 @@
 #include "evcp-config.h"
 #include "evcp-dispatcher.h"
 #include "evcp-error.h"
+#include "evcp-frame-field.h"
 #include "evcp-message.h"
 
 G_DEFINE_BOXED_TYPE (EvcpConfig, evcp_config, evcp_config_copy, evcp_config_free)
@@ -390,31 +391,94 @@ fail:
   return FALSE;
 }
 
-gboolean
-evcp_config_validate (EvcpConfig *config, GError **error)
+/* printable UTF-8 of @min to @max bytes (NULL counts as empty) */
+static gboolean
+check_text (const gchar *value, gsize min, gsize max, const gchar *name, GError **error)
 {
-  g_return_val_if_fail (config != NULL, FALSE);
+  gsize len = value != NULL ? strlen (value) : 0;
 
-  if (config->cp_id == NULL || *config->cp_id == '\0' ||
-      strpbrk (config->cp_id, "#\x02\x03\x04\x06\x15") != NULL ||
-      !g_utf8_validate (config->cp_id, -1, NULL))
+  if (len >= min && len <= max && (value == NULL || g_utf8_validate (value, -1, NULL)))
     {
-      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-                   _("CP_ID must be a non-empty UTF-8 name without “#” or control bytes"));
-      return FALSE;
+      const gchar *p;
+
+      for (p = value; p != NULL && *p != '\0'; p++)
+        if ((guchar) *p < 0x20 || *p == 0x7f)
+          break;
+      if (p == NULL || *p == '\0')
+        return TRUE;
     }
-  if (config->kafka_brokers == NULL || *config->kafka_brokers == '\0')
-    {
-      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-                           _("No Kafka brokers configured"));
-      return FALSE;
-    }
+  {
+    g_autofree gchar *min_str = g_strdup_printf ("%" G_GSIZE_FORMAT, min);
+    g_autofree gchar *max_str = g_strdup_printf ("%" G_GSIZE_FORMAT, max);
+    g_autofree gchar *got = g_strdup_printf ("%" G_GSIZE_FORMAT, len);
+
+    g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                 /* TRANSLATORS: a setting; bounds in bytes; its length */
+                 _("%s must be %s to %s bytes of UTF-8 text without control characters (it has %s bytes)"),
+                 name, min_str, max_str, got);
+    return FALSE;
+  }
+}
+
+/* Kafka's rule for a topic name: 1 to 249 of [a-zA-Z0-9._-] */
+static gboolean
+check_topic (const gchar *topic, const gchar *name, GError **error)
+{
+  gsize len = topic != NULL ? strlen (topic) : 0;
+
+  if (len >= 1 && len <= 249 && topic[strspn (topic, "abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                     "0123456789._-")] == '\0')
+    return TRUE;
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+               /* TRANSLATORS: a setting; the value */
+               _("%s must be a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, “.”, “_”, “-”), not “%.64s”"),
+               name, topic != NULL ? topic : "");
+  return FALSE;
+}
+
+static gboolean
+check_topics (EvcpConfig *config, GError **error)
+{
   if (config->kafka_topics == NULL || config->kafka_topics[0] == NULL)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
                            _("No Kafka topics configured"));
       return FALSE;
     }
+  for (guint i = 0; config->kafka_topics[i] != NULL; i++)
+    if (!check_topic (config->kafka_topics[i], "KAFKA_TOPICS ([kafka] topics)", error))
+      return FALSE;
+  if (!check_topic (config->dead_letter_topic, "[kafka] dead-letter-topic", error) ||
+      !check_topic (config->monitoring_topic, "[monitor] topic", error))
+    return FALSE;
+  /* a bad message would be consumed again from there, for ever */
+  if (g_strv_contains ((const gchar * const *) config->kafka_topics, config->dead_letter_topic))
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("[kafka] dead-letter-topic “%s” is one of the consumed topics (KAFKA_TOPICS): "
+                     "a dead letter would be consumed again"),
+                   config->dead_letter_topic);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+evcp_config_validate (EvcpConfig *config, GError **error)
+{
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  if (!evcp_frame_field_check (config->cp_id, 1, EVCP_FIELD_CP_ID_MAX,
+                               "CP_ID (--cp-id, [evcp] cp-id)", EVCP_ERROR_CONFIG, error) ||
+      !evcp_frame_field_check (config->location, 0, EVCP_FIELD_TEXT_MAX,
+                               "[evcp] location", EVCP_ERROR_CONFIG, error) ||
+      !check_text (config->kafka_brokers, 1, 4096, "KAFKA_BROKERS ([kafka] brokers)", error) ||
+      !check_text (config->kafka_group_id, 0, 255, "KAFKA_GROUP_ID ([kafka] group-id)", error) ||
+      !check_text (config->central_host, 1, 255, "CENTRAL_HOST ([central] host)", error) ||
+      !check_text (config->engine_host, 1, 255, "ENGINE_HOST ([monitor] engine-host)", error) ||
+      !check_topics (config, error))
+    return FALSE;
   if (config->health_interval_ms < EVCP_MIN_HEALTH_INTERVAL_MS)
     {
       g_autofree gchar *min_str = g_strdup_printf ("%d", EVCP_MIN_HEALTH_INTERVAL_MS);
@@ -430,14 +494,12 @@ evcp_config_validate (EvcpConfig *config, GError **error)
                            _("ENGINE_HOST and ENGINE_PORT must name the Engine's health socket"));
       return FALSE;
     }
-  if (config->monitoring_topic == NULL || *config->monitoring_topic == '\0')
+  if (config->retry_backoff_max_ms < config->retry_backoff_ms)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-                           _("No topic for monitoring events"));
+                           _("[kafka] retry-backoff-max-ms must not be less than [kafka] retry-backoff-ms"));
       return FALSE;
     }
-  if (config->retry_backoff_max_ms < config->retry_backoff_ms)
-    config->retry_backoff_max_ms = config->retry_backoff_ms;
   return TRUE;
 }
 

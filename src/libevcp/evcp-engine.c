@@ -377,7 +377,13 @@ start_supply (EvcpEngine  *self,
   if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_REFUSED))
     refuse (self, driver, error->message);
   else
-    g_warning (_("Invalid supply request from %s: %s"), driver, error->message);
+    {
+      /* the driver may be what is wrong with it: quoted, escaped and cut */
+      g_autofree gchar *cut = g_strndup (driver, 64);
+      g_autofree gchar *shown = g_strescape (cut, NULL);
+
+      g_warning (_("Invalid supply request (%s) from “%s”: %s"), source, shown, error->message);
+    }
 }
 
 /* A session the previous process left open: close it with its ticket,

@@ -368,13 +368,6 @@ schedule_check (EvcpMonitoringService *self)
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-static gboolean
-is_frame_safe (const gchar *text)
-{
-  return text != NULL && g_utf8_validate (text, -1, NULL) &&
-         strpbrk (text, "#\x02\x03\x04\x06\x15") == NULL;
-}
-
 gboolean
 evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
 {
@@ -388,14 +381,9 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
   g_return_val_if_fail (!self->started, FALSE);
 
   config = self->config;
+  /* the same checks as the Engine's: what reaches Central's frames too */
   if (!evcp_config_validate (config, error))
     return FALSE;
-  if (!is_frame_safe (config->location))
-    {
-      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-                           _("The location must be UTF-8 text without “#” or control bytes"));
-      return FALSE;
-    }
 
   g_free (self->state_dir);
   self->state_dir = config->state_dir != NULL ? g_strdup (config->state_dir)

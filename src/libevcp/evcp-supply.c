@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-frame-field.h"
 #include "evcp-supply.h"
 
 #define DEFAULT_INTERVAL_MS 1000
@@ -287,6 +288,12 @@ evcp_supply_request (EvcpSupply   *self,
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_REFUSED, EVCP_REFUSED_FAULT);
       return FALSE;
     }
+  /* the driver and the session id go into every frame of the session */
+  if (!evcp_frame_field_check (driver, 1, EVCP_FIELD_ID_MAX, _("The driver"),
+                               EVCP_ERROR_INVALID_MESSAGE, error) ||
+      (session_id != NULL && !evcp_frame_field_check (session_id, 0, EVCP_FIELD_ID_MAX, _("The session id"),
+                                                      EVCP_ERROR_INVALID_MESSAGE, error)))
+    return FALSE;
   if (!(power_kw > 0 && power_kw <= MAX_POWER_KW) ||
       max_duration_s <= 0 || max_duration_s > MAX_DURATION_S ||
       !(max_kwh >= 0 && isfinite (max_kwh)) || *driver == '\0')
