@@ -353,6 +353,47 @@ test_kind_stats_bounded (void)
   g_clear_error (&o.error);
 }
 
+/* A kind is a metric label: a 500 KB one, or one that is no name, is
+ * counted under "(other)", not kept (256 of them were up to 128 MB). */
+static void
+test_kind_stats_names (void)
+{
+  g_autoptr(EvcpDispatcher) d = evcp_dispatcher_new ();
+  g_autoptr(GVariant) stats = NULL;
+  g_autofree gchar *huge = g_strnfill (500000, 'k');
+  g_autofree gchar *longest = g_strnfill (64, 'K');
+  const gchar *odd[] = { huge, "with space", "quote\\\"", "ñandú", "a{b}", "x\\u0001" };
+  guint64 received = 0, handled = 0, failed = 0;
+  gsize key_bytes = 0;
+  Outcome o = { 0 };
+  GVariantIter iter;
+  const gchar *kind;
+
+  for (guint i = 0; i < G_N_ELEMENTS (odd); i++)
+    {
+      g_autoptr(EvcpMessage) m = msg (odd[i]);
+
+      evcp_dispatcher_dispatch (d, m, on_done, &o);
+    }
+  {
+    g_autoptr(EvcpMessage) m = msg (longest);
+
+    evcp_dispatcher_dispatch (d, m, on_done, &o);
+  }
+  g_assert_cmpuint (o.done, ==, G_N_ELEMENTS (odd) + 1);
+  stats = evcp_dispatcher_get_kind_stats (d);
+  g_assert_cmpuint (g_variant_n_children (stats), ==, 2);
+  g_assert_true (g_variant_lookup (stats, "(other)", "(ttt)", &received, &handled, &failed));
+  g_assert_cmpuint (received, ==, G_N_ELEMENTS (odd));
+  g_assert_true (g_variant_lookup (stats, longest, "(ttt)", &received, &handled, &failed));
+  g_assert_cmpuint (received, ==, 1);
+  g_variant_iter_init (&iter, stats);
+  while (g_variant_iter_next (&iter, "{&s(ttt)}", &kind, NULL, NULL, NULL))
+    key_bytes += strlen (kind);
+  g_assert_cmpuint (key_bytes, <=, 64 + strlen ("(other)"));
+  g_clear_error (&o.error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -369,5 +410,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dispatcher/unregister-during-retry", test_unregister_during_retry);
   g_test_add_func ("/dispatcher/cancel-all", test_cancel_all);
   g_test_add_func ("/dispatcher/kind-stats-bounded", test_kind_stats_bounded);
+  g_test_add_func ("/dispatcher/kind-stats-names", test_kind_stats_names);
   return g_test_run ();
 }

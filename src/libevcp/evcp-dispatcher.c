@@ -2,6 +2,8 @@
 
 #include "evcp-build-config.h"
 
+#include <string.h>
+
 #include <glib/gi18n-lib.h>
 
 #include "evcp-dispatcher-private.h"
@@ -9,6 +11,8 @@
 #include "evcp-marshal.h"
 
 #define MAX_KINDS 256
+#define MAX_KIND_BYTES 64
+#define KIND_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
 
 /* One registration. Shared by every snapshot that lists it; "registered"
  * turns FALSE when it is removed, so that a dispatch in progress stops
@@ -151,7 +155,10 @@ kind_stats (EvcpDispatcher *self, const gchar *kind)
 
   if (stats != NULL)
     return stats;
-  if (g_hash_table_size (self->kinds) >= MAX_KINDS)
+  /* bounded in number and size: a kind is whatever a producer wrote (a
+   * 500 KB one, 100,000 distinct ones), and each becomes a metric label */
+  if (g_hash_table_size (self->kinds) >= MAX_KINDS || strlen (kind) > MAX_KIND_BYTES ||
+      kind[strspn (kind, KIND_CHARS)] != '\0')
     kind = "(other)";
   stats = g_hash_table_lookup (self->kinds, kind);
   if (stats == NULL)
