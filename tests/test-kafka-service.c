@@ -10,6 +10,7 @@
 #include "evcp-callback-handler.h"
 #include "evcp-engine.h"
 #include "evcp-error.h"
+#include "evcp-health-checker.h"
 #include "evcp-kafka-service.h"
 #include "evcp-test-util.h"
 
@@ -977,6 +978,35 @@ test_dead_letters_in_flight (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+static void
+on_health (GObject *source, GAsyncResult *res, gpointer data)
+{
+  EvcpHealthResult **out = data;
+  g_autoptr(GError) error = NULL;
+
+  *out = evcp_health_checker_check_finish (EVCP_HEALTH_CHECKER (source), res, &error);
+  g_assert_no_error (error);
+}
+
+static gboolean
+pointer_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
+/* one health check of the Engine, as the Monitor makes it */
+static EvcpHealthResult *
+check_health (EvcpEngine *engine)
+{
+  g_autoptr(EvcpHealthChecker) checker =
+    evcp_health_checker_new ("127.0.0.1", evcp_engine_get_health_port (engine), CP);
+  EvcpHealthResult *result = NULL;
+
+  evcp_health_checker_check_async (checker, 5000, NULL, on_health, &result);
+  g_assert_true (evcp_test_wait_until (NULL, pointer_set, &result, WAIT_MS));
+  return result;
+}
+
 static gboolean
 stalled (gpointer data)
 {
@@ -1029,6 +1059,14 @@ test_dead_letter_stall_visible (Fixture *f, gconstpointer data)
     g_assert_true (g_variant_lookup (metrics, "consumer-stalled", "&s", &shown));
     g_assert_cmpstr (shown, ==, reason);
   }
+  /* the Monitor hears it: healthy, with the warning */
+  {
+    g_autoptr(EvcpHealthResult) health = check_health (engine);
+
+    g_assert_cmpint (health->outcome, ==, EVCP_HEALTH_OUTCOME_OK);
+    g_assert_nonnull (health->warning);
+    g_assert_nonnull (strstr (health->warning, "dead letters cannot be written"));
+  }
   /* the good messages go on meanwhile */
   g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, not_stalled, engine, WAIT_MS));
@@ -1039,6 +1077,12 @@ test_dead_letter_stall_visible (Fixture *f, gconstpointer data)
   }
   g_assert_cmpuint (flow.dead, ==, 1);
   g_assert_cmpuint (metric_u64 (engine, "dead-letter-failures"), >=, 1);
+  {
+    g_autoptr(EvcpHealthResult) health = check_health (engine);
+
+    g_assert_cmpint (health->outcome, ==, EVCP_HEALTH_OUTCOME_OK);
+    g_assert_null (health->warning);
+  }
   evcp_engine_stop (engine);
 }
 

@@ -262,6 +262,7 @@ typedef enum {
   ENGINE_SILENT,   /* reads, answers nothing, not even ACK */
   ENGINE_CLOSE,    /* closes the connection on HEALTH */
   ENGINE_BAD,      /* ACKs, then answers with a bad LRC */
+  ENGINE_WARN,     /* OK with a warning: OK#<cp>#<warning> */
 } EngineMode;
 
 typedef struct {
@@ -287,6 +288,13 @@ engine_answer (FakeEngine *engine, Peer *peer, EngineMode mode)
     case ENGINE_OK:
       {
         const gchar *ok[] = { "OK", CP, NULL };
+
+        peer_send_fields (peer, ok);
+      }
+      break;
+    case ENGINE_WARN:
+      {
+        const gchar *ok[] = { "OK", CP, "3 dead letters cannot be written to dead_letters (Broker: Topic authorization failed)", NULL };
 
         peer_send_fields (peer, ok);
       }
@@ -1163,6 +1171,46 @@ test_alert_faults (Fixture *f, gconstpointer data)
   events_clear (&e);
 }
 
+/* An Engine that serves but warns (its dead letters cannot be written):
+ * still OK, no FAULT, an ENGINE alert with its words, resolved when the
+ * warning goes. Always on: no threshold to set. */
+static void
+test_alert_engine_warning (Fixture *f, gconstpointer data)
+{
+  Events e;
+  g_autoptr(GPtrArray) alerts = NULL;
+  const EvcpMonitorAlert *a;
+  JsonObject *alert;
+
+  events_init (&e, f);
+  start_service (f);
+  wait_change (f, 1, EVCP_MONITOR_OK);
+  engine_set_mode (f, ENGINE_WARN);
+  wait_events (&e, "ALERT", 1);
+  a = f->alerts->pdata[0];
+  g_assert_cmpint (a->kind, ==, EVCP_MONITOR_ALERT_ENGINE);
+  g_assert_true (a->firing);
+  g_assert_nonnull (strstr (a->message, "dead letters cannot be written"));
+  g_assert_cmpint (evcp_monitoring_service_get_state (f->service), ==, EVCP_MONITOR_OK);
+  alerts = events_of (&e, "ALERT");
+  alert = json_object_get_object_member (alerts->pdata[0], "alert");
+  g_assert_cmpstr (json_object_get_string_member (alert, "kind"), ==, "ENGINE");
+  g_assert_cmpstr (json_object_get_string_member (alert, "state"), ==, "FIRING");
+  g_assert_cmpstr (json_object_get_string_member (alerts->pdata[0], "status"), ==, "OK");
+
+  /* the same warning again: no second alert; then none: resolved */
+  wait_checks (f, 2);
+  g_assert_cmpuint (f->alerts->len, ==, 1);
+  engine_set_mode (f, ENGINE_OK);
+  wait_events (&e, "ALERT", 2);
+  a = f->alerts->pdata[1];
+  g_assert_cmpint (a->kind, ==, EVCP_MONITOR_ALERT_ENGINE);
+  g_assert_false (a->firing);
+  /* never a status change */
+  g_assert_cmpint (evcp_monitoring_service_get_state (f->service), ==, EVCP_MONITOR_OK);
+  events_clear (&e);
+}
+
 /* A slow but healthy Engine: the latency alert, and its resolution; the
  * availability alert when it stops answering. Intervals long enough that
  * the test's own pauses (fsync of the outbox) stay far under the bounds. */
@@ -1670,6 +1718,7 @@ main (int argc, char **argv)
   MONITOR_TEST ("/monitor/thresholds", test_thresholds);
   MONITOR_TEST ("/monitor/alert/faults", test_alert_faults);
   MONITOR_TEST ("/monitor/alert/latency-availability", test_alert_latency_availability);
+  MONITOR_TEST ("/monitor/alert/engine-warning", test_alert_engine_warning);
   MONITOR_TEST ("/monitor/central-away", test_central_away);
   MONITOR_TEST ("/monitor/kafka-away", test_kafka_away);
   MONITOR_TEST ("/monitor/periodic", test_periodic);

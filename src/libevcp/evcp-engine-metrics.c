@@ -47,6 +47,10 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
     { "dead-letters", "evcp_engine_dead_letters_total", "Messages written to the dead-letter topic." },
     { "dead-letter-failures", "evcp_engine_dead_letter_failures_total",
       "Attempts to write a dead letter that failed (each is retried)." },
+    { "dead-letters-reduced", "evcp_engine_dead_letters_reduced_total",
+      "Dead letters sent as headers only, the whole record having been refused by Kafka." },
+    { "dead-letters-lost", "evcp_engine_dead_letters_lost_total",
+      "Failed messages committed without a dead letter: even the headers alone were refused." },
     { "fetcher-wakeups", "evcp_engine_kafka_fetcher_wakeups_total",
       "Seeks to the consumer's own position that woke librdkafka's stopped fetcher." },
   };
@@ -81,6 +85,14 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
   evcp_prometheus_family (out, "evcp_engine_kafka_connected", "gauge",
                           "1 while the Engine's consumer has its partitions and a broker.");
   evcp_prometheus_sample (out, "evcp_engine_kafka_connected", cp, state == EVCP_KAFKA_STATE_CONNECTED);
+  evcp_prometheus_family (out, "evcp_engine_kafka_consumer_stalled", "gauge",
+                          "1 while dead letters cannot be written (consumption held back; see the log).");
+  {
+    const gchar *stall = NULL;
+
+    g_variant_lookup (metrics, "consumer-stalled", "&s", &stall);
+    evcp_prometheus_sample (out, "evcp_engine_kafka_consumer_stalled", cp, stall != NULL && *stall != '\0');
+  }
   evcp_prometheus_family (out, "evcp_engine_kafka_state", "gauge",
                           "The Kafka connection state (one series per state, 1 for the current one).");
   for (guint i = 0; i < G_N_ELEMENTS (states); i++)

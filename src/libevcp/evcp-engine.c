@@ -465,7 +465,11 @@ health (gpointer user_data, gchar **reason)
   EvcpEngine *self = user_data;
 
   if (evcp_supply_get_state (self->supply) != EVCP_CP_STATE_FAULT)
-    return TRUE;
+    {
+      /* serving, but Kafka's consumption is held back: say so */
+      *reason = evcp_kafka_service_get_stall_reason (self->kafka);
+      return TRUE;
+    }
   *reason = g_strdup (evcp_supply_get_fault_reason (self->supply));
   return FALSE;
 }

@@ -88,6 +88,7 @@ evcp_health_result_copy (const EvcpHealthResult *result)
   copy = g_new (EvcpHealthResult, 1);
   *copy = *result;
   copy->reason = g_strdup (result->reason);
+  copy->warning = g_strdup (result->warning);
   return copy;
 }
 
@@ -97,6 +98,7 @@ evcp_health_result_free (EvcpHealthResult *result)
   if (result == NULL)
     return;
   g_free (result->reason);
+  g_free (result->warning);
   g_free (result);
 }
 
@@ -173,6 +175,9 @@ finish (GTask *task, EvcpHealthOutcome outcome, const gchar *reason)
 
   result->outcome = outcome;
   result->reason = evcp_health_sanitize_reason (outcome == EVCP_HEALTH_OUTCOME_OK ? "" : reason);
+  /* an OK answer's third field: the Engine serves, with a warning */
+  if (outcome == EVCP_HEALTH_OUTCOME_OK && reason != NULL && *reason != '\0')
+    result->warning = evcp_health_sanitize_reason (reason);
   result->latency_ms = (gdouble) (g_get_monotonic_time () - check->start_us) / 1000.0;
   result->answered = outcome == EVCP_HEALTH_OUTCOME_OK || outcome == EVCP_HEALTH_OUTCOME_KO;
   result->connected = check->connected;
@@ -316,7 +321,7 @@ handle_frame (EvcpHealthChecker *self, Check *check, const gchar *data)
       return;
     }
   if (g_str_equal (fields[0], "OK"))
-    decide (check, EVCP_HEALTH_OUTCOME_OK, "");
+    decide (check, EVCP_HEALTH_OUTCOME_OK, fields[2] != NULL ? fields[2] : "");
   else if (g_str_equal (fields[0], "KO"))
     decide (check, EVCP_HEALTH_OUTCOME_KO,
             fields[2] != NULL && *fields[2] != '\0' ? fields[2] : "KO");

@@ -43,6 +43,8 @@ const gchar *evcp_health_outcome_to_string (EvcpHealthOutcome outcome);
  *   failure), on monotonic time, connecting included
  * @answered: whether the Engine answered (OK or KO)
  * @connected: whether this check opened a new connection
+ * @warning: the warning of an OK answer (OK#<cp>#<warning>: the Engine
+ *   serves, but something is held back), sanitized as @reason; %NULL if none
  */
 typedef struct {
   EvcpHealthOutcome  outcome;
@@ -50,6 +52,7 @@ typedef struct {
   gdouble            latency_ms;
   gboolean           answered;
   gboolean           connected;
+  gchar             *warning;
 } EvcpHealthResult;
 
 GType             evcp_health_result_get_type (void) G_GNUC_CONST;

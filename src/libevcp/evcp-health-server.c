@@ -145,7 +145,12 @@ answer_health (Peer *peer)
   ok = self->func (self->user_data, &reason);
   if (ok)
     {
-      const gchar *fields[] = { "OK", self->cp_id, NULL };
+      /* healthy, with a warning as a third field when there is one (a
+       * Monitor that knows none ignores it) */
+      const gchar *fields[] = { "OK", self->cp_id, NULL, NULL };
+
+      if (reason != NULL)
+        fields[2] = safe = sanitize (reason);
       frame = evcp_frame_encode_fields (fields, &error);
     }
   else

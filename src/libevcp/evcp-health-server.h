@@ -6,7 +6,9 @@ G_BEGIN_DECLS
 
 /**
  * EvcpHealthFunc:
- * @reason: (out): why it is not healthy, when it returns %FALSE
+ * @reason: (out): why it is not healthy, when it returns %FALSE; when it
+ *   returns %TRUE, a warning (degraded but serving: OK#<cp>#<warning>) or
+ *   left %NULL
  *
  * Returns: %TRUE when the Engine is healthy
  */
@@ -17,10 +19,11 @@ G_DECLARE_FINAL_TYPE (EvcpHealthServer, evcp_health_server, EVCP, HEALTH_SERVER,
 
 /*
  * The Engine's side of the health check (docs/protocol.md): every good frame
- * is ACKed, bad bytes NACKed; HEALTH#<cp> is answered OK#<cp> or
- * KO#<cp>#<reason>, the answer resent on NACK (at most 3 times); a HEALTH for
- * another CP and unknown verbs are ACKed and ignored (unknown ones logged);
- * EOT closes the connection. Any number of connections, async GIO.
+ * is ACKed, bad bytes NACKed; HEALTH#<cp> is answered OK#<cp> (or
+ * OK#<cp>#<warning> when healthy with a warning) or KO#<cp>#<reason>, the
+ * answer resent on NACK (at most 3 times); a HEALTH for another CP and
+ * unknown verbs are ACKed and ignored (unknown ones logged); EOT closes the
+ * connection. Any number of connections, async GIO.
  */
 EvcpHealthServer *evcp_health_server_new    (const gchar      *cp_id,
                                              EvcpHealthFunc    func,

@@ -7,7 +7,8 @@
 G_DEFINE_ENUM_TYPE (EvcpMonitorAlertKind, evcp_monitor_alert_kind,
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_LATENCY, "LATENCY"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_AVAILABILITY, "AVAILABILITY"),
-  G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_FAULTS, "FAULTS"))
+  G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_FAULTS, "FAULTS"),
+  G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_ENGINE, "ENGINE"))
 
 G_DEFINE_BOXED_TYPE (EvcpMonitorAlert, evcp_monitor_alert,
                      evcp_monitor_alert_copy, evcp_monitor_alert_free)
@@ -20,6 +21,7 @@ evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind)
     case EVCP_MONITOR_ALERT_LATENCY: return "LATENCY";
     case EVCP_MONITOR_ALERT_AVAILABILITY: return "AVAILABILITY";
     case EVCP_MONITOR_ALERT_FAULTS: return "FAULTS";
+    case EVCP_MONITOR_ALERT_ENGINE: return "ENGINE";
     default: return "UNKNOWN";
     }
 }
@@ -43,6 +45,9 @@ describe (EvcpMonitorAlertKind kind, gboolean firing, gdouble value, gdouble thr
       g_ascii_formatd (t, sizeof t, "%.4f", threshold);
       return g_strdup_printf (firing ? "availability %s is under %s"
                                      : "availability %s is back at or above %s", v, t);
+    case EVCP_MONITOR_ALERT_ENGINE:
+      /* evcp_monitor_metrics_set_engine_warning() words it */
+      return g_strdup (firing ? "the Engine warns" : "the Engine's warning is over");
     case EVCP_MONITOR_ALERT_FAULTS:
     default:
       g_ascii_formatd (v, sizeof v, "%.0f", value);

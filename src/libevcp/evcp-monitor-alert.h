@@ -13,18 +13,22 @@ G_BEGIN_DECLS
  *   is under [monitor] alert-availability
  * @EVCP_MONITOR_ALERT_FAULTS: at least [monitor] alert-faults faults
  *   happened within [monitor] alert-faults-window-s
+ * @EVCP_MONITOR_ALERT_ENGINE: the Engine answers OK with a warning
+ *   (OK#<cp>#<warning>): it serves, but something is held back (dead
+ *   letters that cannot be written); always on
  */
 typedef enum {
   EVCP_MONITOR_ALERT_LATENCY,
   EVCP_MONITOR_ALERT_AVAILABILITY,
   EVCP_MONITOR_ALERT_FAULTS,
+  EVCP_MONITOR_ALERT_ENGINE,
 } EvcpMonitorAlertKind;
 
-#define EVCP_MONITOR_ALERT_N_KINDS 3
+#define EVCP_MONITOR_ALERT_N_KINDS 4
 
 GType        evcp_monitor_alert_kind_get_type  (void) G_GNUC_CONST;
 #define EVCP_TYPE_MONITOR_ALERT_KIND (evcp_monitor_alert_kind_get_type ())
-/* "LATENCY", "AVAILABILITY" or "FAULTS" */
+/* "LATENCY", "AVAILABILITY", "FAULTS" or "ENGINE" */
 const gchar *evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind);
 
 /**

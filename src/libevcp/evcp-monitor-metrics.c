@@ -61,6 +61,7 @@ struct _EvcpMonitorMetrics
   GArray           *fault_times;       /* gint64 µs, oldest first */
 
   gboolean          firing[EVCP_MONITOR_ALERT_N_KINDS];
+  gchar            *engine_warning;   /* while the ENGINE alert fires */
 };
 
 void
@@ -110,6 +111,7 @@ evcp_monitor_metrics_free (EvcpMonitorMetrics *self)
     return;
   g_array_unref (self->fault_times);
   g_free (self->reason);
+  g_free (self->engine_warning);
   g_free (self);
 }
 
@@ -448,6 +450,38 @@ evcp_monitor_metrics_update_alerts (EvcpMonitorMetrics *self, gint64 now_us, GPt
                     faults, self->t.alert_faults, changed, &n);
     }
   return n;
+}
+
+/**
+ * evcp_monitor_metrics_set_engine_warning:
+ * @warning: (nullable): the warning of an OK answer, %NULL or "" for none
+ * @changed: (element-type EvcpMonitorAlert): where to add the ENGINE alert
+ *   when it fires, changes its warning, or is resolved
+ *
+ * Returns: how many alerts were added (0 or 1)
+ */
+guint
+evcp_monitor_metrics_set_engine_warning (EvcpMonitorMetrics *self,
+                                         const gchar        *warning,
+                                         GPtrArray          *changed)
+{
+  gboolean firing = warning != NULL && *warning != '\0';
+  EvcpMonitorAlert *alert;
+
+  g_return_val_if_fail (self != NULL && changed != NULL, 0);
+
+  if (firing == self->firing[EVCP_MONITOR_ALERT_ENGINE] &&
+      (!firing || g_strcmp0 (warning, self->engine_warning) == 0))
+    return 0;
+  self->firing[EVCP_MONITOR_ALERT_ENGINE] = firing;
+  alert = evcp_monitor_alert_new (EVCP_MONITOR_ALERT_ENGINE, firing, firing ? 1 : 0, 0);
+  g_free (alert->message);
+  alert->message = firing ? g_strdup_printf ("the Engine warns: %s", warning)
+                          : g_strdup_printf ("the Engine's warning is over (it was: %s)", self->engine_warning);
+  g_free (self->engine_warning);
+  self->engine_warning = firing ? g_strdup (warning) : NULL;
+  g_ptr_array_add (changed, alert);
+  return 1;
 }
 
 gboolean

@@ -94,6 +94,9 @@ gboolean            evcp_monitor_metrics_record  (EvcpMonitorMetrics          *s
 guint               evcp_monitor_metrics_update_alerts (EvcpMonitorMetrics   *self,
                                                         gint64                now_us,
                                                         GPtrArray            *changed);
+guint               evcp_monitor_metrics_set_engine_warning (EvcpMonitorMetrics *self,
+                                                             const gchar        *warning,
+                                                             GPtrArray          *changed);
 gboolean            evcp_monitor_metrics_alert_is_firing (EvcpMonitorMetrics  *self,
                                                           EvcpMonitorAlertKind kind);
 

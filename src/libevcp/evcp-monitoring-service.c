@@ -251,13 +251,18 @@ status_changed (EvcpMonitoringService *self, gint64 now_us)
   g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0, status);
 }
 
+/* @result: the check just done, or NULL */
 static void
-update_alerts (EvcpMonitoringService *self, gint64 now_us)
+update_alerts (EvcpMonitoringService *self, gint64 now_us, const EvcpHealthResult *result)
 {
   g_autoptr(GPtrArray) changed = g_ptr_array_new_with_free_func ((GDestroyNotify) evcp_monitor_alert_free);
   g_autoptr(EvcpMonitorStatus) status = NULL;
+  guint n = evcp_monitor_metrics_update_alerts (self->metrics, now_us, changed);
 
-  if (evcp_monitor_metrics_update_alerts (self->metrics, now_us, changed) == 0)
+  /* an OK answer says whether the Engine warns (a KO one: the status says) */
+  if (result != NULL && result->outcome == EVCP_HEALTH_OUTCOME_OK)
+    n += evcp_monitor_metrics_set_engine_warning (self->metrics, result->warning, changed);
+  if (n == 0)
     return;
   status = snapshot (self, now_us);
   for (guint i = 0; i < changed->len; i++)
@@ -328,7 +333,7 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                    result->outcome == EVCP_HEALTH_OUTCOME_OK,
                                    result->answered, result->latency_ms, result->reason))
     status_changed (self, now_us);
-  update_alerts (self, now_us);
+  update_alerts (self, now_us, result);
   g_signal_emit (self, signals[SIGNAL_CHECK_COMPLETED], 0, result);
   if (self->started)
     schedule_check (self);
