@@ -530,6 +530,55 @@ evcp_test_cluster_create_topic (EvcpTestCluster  *cluster,
   return TRUE;
 }
 
+gboolean
+evcp_test_kafka_delete_topic (const gchar *bootstraps, const gchar *name, GError **error)
+{
+  rd_kafka_t *rk;
+  rd_kafka_queue_t *queue;
+  rd_kafka_DeleteTopic_t *topic;
+  rd_kafka_AdminOptions_t *options;
+  rd_kafka_event_t *event;
+  rd_kafka_resp_err_t err;
+  const gchar *reason = NULL;
+  char errstr[512];
+
+  g_return_val_if_fail (bootstraps != NULL && name != NULL, FALSE);
+
+  rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (bootstraps));
+  queue = rd_kafka_queue_new (rk);
+  topic = rd_kafka_DeleteTopic_new (name);
+  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
+      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
+    g_error ("admin options: %s", errstr);
+  rd_kafka_DeleteTopics (rk, &topic, 1, options, queue);
+  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
+  if (event == NULL)
+    err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    reason = rd_kafka_event_error_string (event);
+  else
+    {
+      const rd_kafka_DeleteTopics_result_t *result = rd_kafka_event_DeleteTopics_result (event);
+      size_t count = 0;
+      const rd_kafka_topic_result_t **results = rd_kafka_DeleteTopics_result_topics (result, &count);
+
+      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
+      if (count == 1)
+        reason = rd_kafka_topic_result_error_string (results[0]);
+    }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot delete topic %s at %s: %s", name, bootstraps,
+                 reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
+  if (event != NULL)
+    rd_kafka_event_destroy (event);
+  rd_kafka_AdminOptions_destroy (options);
+  rd_kafka_DeleteTopic_destroy (topic);
+  rd_kafka_queue_destroy (queue);
+  rd_kafka_destroy (rk);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* A real broker down or up: tests/kafka/real-broker stop or start. */
 static gboolean
 real_broker_set (gboolean up)

@@ -181,6 +181,18 @@ gboolean     evcp_test_kafka_create_topic     (const gchar  *bootstraps,
                                                GError      **error);
 
 /**
+ * evcp_test_kafka_delete_topic:
+ *
+ * Deletes a topic with the Admin API (a real Kafka only: the mock cluster
+ * has no DeleteTopics).
+ *
+ * Returns: whether the broker deleted it.
+ */
+gboolean     evcp_test_kafka_delete_topic     (const gchar  *bootstraps,
+                                               const gchar  *name,
+                                               GError      **error);
+
+/**
  * evcp_test_real_broker_can_control:
  *
  * Returns: whether the real broker can be stopped and started by the tests

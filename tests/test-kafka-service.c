@@ -539,6 +539,7 @@ test_uncommitted_redelivered (Fixture *f, gconstpointer data)
 
   f->config->handler_attempts = 100;
   f->config->retry_backoff_ms = 50;
+  f->config->retry_backoff_max_ms = 50;
   first = start_engine (f);
   produce_track (f, b, 0, 5);
   g_assert_true (evcp_test_wait_until (NULL, seen_all, &five, WAIT_MS));
@@ -1142,6 +1143,52 @@ test_request_fields_checked (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* A topic deleted and created again while the Engine consumes it (an
+ * operator's clean-up, a migration): its offsets start again from 0, under
+ * the consumer's position. The first requests of the new topic must be
+ * served, not skipped. Real Kafka only (the mock cannot delete a topic). */
+static void
+test_recreated_topic (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  const gchar *topic = evcp_test_topic ("user_messages");
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll first = { f, 3 };
+  Flow flow = { 0 };
+
+  if (!evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("the mock cluster cannot delete a topic");
+      return;
+    }
+  if (g_getenv ("EVCP_TEST_RDKAFKA_DEBUG") != NULL)
+    g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("debug"), g_strdup (g_getenv ("EVCP_TEST_RDKAFKA_DEBUG")));
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  produce_track (f, b, 0, 3);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &first, WAIT_MS));
+
+  g_assert_true (evcp_test_kafka_delete_topic (b, topic, &error));
+  g_assert_no_error (error);
+  /* the deletion takes a moment to complete on the broker */
+  while (!evcp_test_kafka_create_topic (b, topic, 2, &error))
+    {
+      g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+      g_clear_error (&error);
+      g_usleep (100 * 1000);   /* polls the broker's state, not a synchronisation */
+    }
+  /* the new topic's offsets 0, 1, 2: up to the consumer's position (3),
+   * which the broker finds in range */
+  g_hash_table_remove_all (f->seen);
+  produce_track (f, b, 100, 103);
+  produce_track (f, b, 103, 104);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 4 }, 60000));
+  for (guint i = 100; i < 104; i++)
+    g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (i)));
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1176,5 +1223,7 @@ main (int argc, char **argv)
               fixture_set_up, test_dead_letter_stall_visible, fixture_tear_down);
   g_test_add ("/kafka-service/request-fields-checked", Fixture, NULL,
               fixture_set_up, test_request_fields_checked, fixture_tear_down);
+  g_test_add ("/kafka-service/recreated-topic", Fixture, NULL,
+              fixture_set_up, test_recreated_topic, fixture_tear_down);
   return g_test_run ();
 }
