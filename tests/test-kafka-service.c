@@ -72,6 +72,8 @@ make_config (const gchar *bootstraps)
   config->handler_attempts = 3;
   config->retry_backoff_ms = 10;
   config->retry_backoff_max_ms = 20;
+  /* the records read are checked every second: none may be taken for gone */
+  config->record_check_s = 1;
   g_strfreev (config->kafka_topics);
   config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) evcp_test_topic ("user_messages"),
                                                   (gchar *) evcp_test_topic ("charging_requests"),
@@ -960,6 +962,7 @@ test_dead_letters_in_flight (Fixture *f, gconstpointer data)
   g_assert_cmpuint (flow.dead, ==, n_bad);
   /* good messages were handled while dead letters were on their way */
   g_assert_cmpuint (flow.dead_at_first_good, <, n_bad);
+  g_assert_cmpuint (metric_u64 (engine, "partitions-reread"), ==, 0);
   evcp_engine_stop (engine);
   g_clear_object (&engine);
 
@@ -1186,6 +1189,7 @@ test_recreated_topic (Fixture *f, gconstpointer data)
   g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 4 }, 60000));
   for (guint i = 100; i < 104; i++)
     g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (i)));
+  g_assert_cmpuint (metric_u64 (engine, "partitions-reread"), >=, 1);
   evcp_engine_stop (engine);
 }
 

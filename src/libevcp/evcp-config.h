@@ -31,6 +31,7 @@ typedef struct {
   guint       handler_attempts;
   guint       retry_backoff_ms;
   guint       retry_backoff_max_ms;
+  guint       record_check_s;          /* re-read a handled record this often; 0: off */
 
   /* [librdkafka]: any librdkafka property, passed through to both clients;
    * [librdkafka-consumer] and [librdkafka-producer]: to one of them only */

@@ -51,6 +51,8 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
       "Dead letters sent as headers only, the whole record having been refused by Kafka." },
     { "dead-letters-lost", "evcp_engine_dead_letters_lost_total",
       "Failed messages committed without a dead letter: even the headers alone were refused." },
+    { "partitions-reread", "evcp_engine_kafka_partitions_reread_total",
+      "Partitions read again from their beginning: a record read there was gone (offsets went back)." },
     { "fetcher-wakeups", "evcp_engine_kafka_fetcher_wakeups_total",
       "Seeks to the consumer's own position that woke librdkafka's stopped fetcher." },
   };

@@ -9,6 +9,7 @@
 #include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
+#include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
 #include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
@@ -123,7 +124,28 @@ struct _EvcpKafkaService
   guint64            dead_letter_failures;
   guint64            dead_letters_reduced;
   guint64            dead_letters_lost;
+
+  /* whether the records handled are still where they were read (see
+   * evcp-kafka-record-check.h) */
+  GHashTable        *marks;           /* PartMarks of the partitions read */
+  gpointer           last_marks;      /* PartMarks of the last message */
+  EvcpKafkaRecordCheck *record_check;
+  GCancellable      *check_cancel;
+  guint              check_timer;
+  gboolean           checking;
+  guint64            partitions_reread;
 };
+
+typedef struct {
+  const gchar    *topic;        /* interned */
+  gint32          partition;
+  gboolean        has_anchor;
+  gboolean        has_latest;
+  gboolean        has_next;
+  EvcpRecordMark  anchor;       /* checked at the next run */
+  EvcpRecordMark  latest;       /* the last record read */
+  EvcpRecordMark  next;         /* the anchor after a run that found the anchor in place */
+} PartMarks;
 
 /* a message on its way to the dead letters */
 typedef struct {
@@ -636,6 +658,201 @@ finish_current (EvcpKafkaService *self)
     evcp_kafka_source_wake (self->source);
 }
 
+/* ---- records still where they were read --------------------------------- */
+
+static guint
+marks_hash (gconstpointer p)
+{
+  const PartMarks *pm = p;
+
+  return g_direct_hash (pm->topic) ^ ((guint) pm->partition * 2654435761u);
+}
+
+static gboolean
+marks_equal (gconstpointer a, gconstpointer b)
+{
+  const PartMarks *x = a, *y = b;
+
+  return x->topic == y->topic && x->partition == y->partition;
+}
+
+/* one record read: the latest of its partition, and the first anchor */
+static void
+mark_read (EvcpKafkaService *self, const rd_kafka_message_t *m)
+{
+  PartMarks *pm = self->last_marks;
+
+  if (pm == NULL || pm->topic != self->topic_interned || pm->partition != m->partition)
+    {
+      PartMarks key = { .topic = self->topic_interned, .partition = m->partition };
+
+      pm = g_hash_table_lookup (self->marks, &key);
+      if (pm == NULL)
+        {
+          pm = g_new0 (PartMarks, 1);
+          pm->topic = key.topic;
+          pm->partition = key.partition;
+          g_hash_table_add (self->marks, pm);
+        }
+      self->last_marks = pm;
+    }
+  evcp_record_mark_set (&pm->latest, m);
+  pm->has_latest = TRUE;
+  if (!pm->has_anchor)
+    {
+      pm->anchor = pm->latest;
+      pm->has_anchor = TRUE;
+    }
+}
+
+static void
+marks_clear (EvcpKafkaService *self)
+{
+  self->last_marks = NULL;
+  if (self->marks != NULL)
+    g_hash_table_remove_all (self->marks);
+}
+
+static void
+on_record_check (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(rd_kafka_topic_partition_list_t) went_back =
+    evcp_kafka_record_check_run_finish (EVCP_KAFKA_RECORD_CHECK (source), res, &error);
+  EvcpKafkaService *self = user_data;
+  GHashTableIter iter;
+  PartMarks *pm;
+
+  if (went_back == NULL)
+    return;   /* cancelled: the service may be gone */
+  self->checking = FALSE;
+  for (int i = 0; i < went_back->cnt; i++)
+    {
+      rd_kafka_topic_partition_t *p = &went_back->elems[i];
+      PartMarks key = { .topic = g_intern_string (p->topic), .partition = p->partition };
+      g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
+      rd_kafka_error_t *serr;
+
+      pm = g_hash_table_lookup (self->marks, &key);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
+                        "EVCP_KAFKA_TOPIC", p->topic,
+                        "MESSAGE", _("Kafka %s[%d]: the record read at offset %" G_GINT64_FORMAT " is not there any "
+                                     "more (%s): the partition's offsets went back (the topic was deleted and "
+                                     "created again?); reading it again from its beginning"),
+                        p->topic, p->partition, pm != NULL ? pm->anchor.offset : (gint64) -1,
+                        p->err == RD_KAFKA_RESP_ERR__BAD_MSG ? "another record is there"
+                                                             : "the partition ends before it");
+      self->partitions_reread++;
+      if (pm != NULL)
+        {
+          if (self->last_marks == pm)
+            self->last_marks = NULL;
+          g_hash_table_remove (self->marks, pm);
+        }
+      if (self->rk == NULL)
+        continue;
+      rd_kafka_topic_partition_list_add (seek, p->topic, p->partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+      serr = rd_kafka_seek_partitions (self->rk, seek, 0);
+      if (serr != NULL)
+        {
+          g_warning ("Cannot read %s[%d] again: %s", p->topic, p->partition, rd_kafka_error_string (serr));
+          rd_kafka_error_destroy (serr);
+        }
+    }
+  /* the others were in place: their next anchor is what was read by then */
+  g_hash_table_iter_init (&iter, self->marks);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &pm, NULL))
+    if (pm->has_next)
+      {
+        pm->anchor = pm->next;
+        pm->has_next = FALSE;
+      }
+}
+
+static gboolean
+record_check_cb (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+  g_autoptr(rd_kafka_topic_partition_list_t) parts = NULL;
+  GHashTableIter iter;
+  PartMarks *pm;
+
+  if (self->checking || self->rk == NULL || self->record_check == NULL ||
+      g_hash_table_size (self->marks) == 0)
+    return G_SOURCE_CONTINUE;
+  parts = rd_kafka_topic_partition_list_new ((int) g_hash_table_size (self->marks));
+  g_hash_table_iter_init (&iter, self->marks);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &pm, NULL))
+    {
+      rd_kafka_topic_partition_t *p;
+
+      if (!pm->has_anchor)
+        continue;
+      p = rd_kafka_topic_partition_list_add (parts, pm->topic, pm->partition);
+      p->offset = pm->anchor.offset;
+      p->opaque = &pm->anchor;   /* copied by the run */
+      pm->next = pm->latest;
+      pm->has_next = pm->has_latest;
+    }
+  if (parts->cnt > 0)
+    {
+      self->checking = TRUE;
+      evcp_kafka_record_check_run_async (self->record_check, parts, 10000, self->check_cancel,
+                                         on_record_check, self);
+    }
+  for (int i = 0; i < parts->cnt; i++)
+    parts->elems[i].opaque = NULL;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+record_check_start (EvcpKafkaService *self)
+{
+  g_autoptr(GError) error = NULL;
+  rd_kafka_conf_t *conf;
+  g_autofree gchar *group = NULL;
+  gchar errstr[512];
+
+  if (self->config->record_check_s == 0)
+    return;
+  conf = evcp_kafka_conf_new (self->config->kafka_brokers, NULL, self->config->rdkafka, NULL, &error);
+  if (conf == NULL)
+    {
+      g_warning ("Record check off: %s", error->message);
+      return;
+    }
+  /* a group id that is never joined (the consumer API needs one) */
+  group = g_strdup_printf ("%s.record-check", evcp_config_get_group_id (self->config));
+  if (rd_kafka_conf_set (conf, "group.id", group, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    {
+      g_warning ("Record check off: %s", errstr);
+      rd_kafka_conf_destroy (conf);
+      return;
+    }
+  self->record_check = evcp_kafka_record_check_new (conf, &error);
+  if (self->record_check == NULL)
+    {
+      g_warning ("Record check off: %s", error->message);
+      return;
+    }
+  self->marks = g_hash_table_new_full (marks_hash, marks_equal, g_free, NULL);
+  self->check_cancel = g_cancellable_new ();
+  self->check_timer = g_timeout_add_seconds (self->config->record_check_s, record_check_cb, self);
+}
+
+static void
+record_check_stop (EvcpKafkaService *self)
+{
+  g_clear_handle_id (&self->check_timer, g_source_remove);
+  if (self->check_cancel != NULL)
+    g_cancellable_cancel (self->check_cancel);
+  g_clear_object (&self->check_cancel);
+  g_clear_object (&self->record_check);   /* a run still going holds its own reference */
+  self->checking = FALSE;
+  marks_clear (self);
+  g_clear_pointer (&self->marks, g_hash_table_unref);
+}
+
 /* ---- handling ------------------------------------------------------------ */
 
 static void
@@ -706,6 +923,8 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
   g_autoptr(GError) error = NULL;
 
   self->received++;
+  if (self->marks != NULL)
+    mark_read (self, m);
   if (self->want_received)
     g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, message);
 
@@ -1098,6 +1317,7 @@ rebalance_cb (rd_kafka_t                      *rk,
     }
 
   g_message (_("Kafka revoked %d partitions: %s"), partitions->cnt, list->str);
+  marks_clear (self);
   flush_offsets (self);
   /* while closing, the final commit was done already, with a deadline */
   if (!self->closing && !rd_kafka_assignment_lost (rk))
@@ -1400,6 +1620,7 @@ evcp_kafka_service_start (EvcpKafkaService *self, GError **error)
       return FALSE;
     }
   self->started = TRUE;
+  record_check_start (self);
   {
     g_autofree gchar *topics = g_strjoinv (",", self->config->kafka_topics);
 
@@ -1425,6 +1646,7 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
   if (!self->started)
     return;
   self->stopping = TRUE;
+  record_check_stop (self);
   /* Kafka known to be gone: waiting for it to confirm anything cannot help
    * (what was not committed comes again, the outbox keeps what was not sent) */
   if (self->state != EVCP_KAFKA_STATE_CONNECTED)
@@ -1517,6 +1739,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "dead-letters-reduced", g_variant_new_uint64 (self->dead_letters_reduced));
   g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
+  g_variant_builder_add (&b, "{sv}", "partitions-reread", g_variant_new_uint64 (self->partitions_reread));
   {
     g_autofree gchar *stall = evcp_kafka_service_get_stall_reason (self);
 
