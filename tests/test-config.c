@@ -252,6 +252,91 @@ test_config_validate_topics (void)
     }
 }
 
+/* Loads @env, then @key_file, then validates: one of them must refuse,
+ * naming @named; nothing is clamped, cut or guessed. */
+static void
+expect_refused (const gchar *env_entry, const gchar *key_file, const gchar *named)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *path = key_file != NULL ? write_key_file (key_file) : NULL;
+  const gchar *env[] = { env_entry, NULL };
+  gboolean ok = TRUE;
+
+  if (env_entry != NULL)
+    ok = evcp_config_load_environment (config, env, &error);
+  if (ok && path != NULL)
+    ok = evcp_config_load_key_file (config, path, &error);
+  if (ok)
+    ok = evcp_config_validate (config, &error);
+  if (path != NULL)
+    g_unlink (path);
+  if (ok)
+    g_error ("accepted: %.80s / %.80s", env_entry != NULL ? env_entry : "", key_file != NULL ? key_file : "");
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+  if (strstr (error->message, named) == NULL)
+    g_error ("“%s” does not name %s", error->message, named);
+  g_test_message ("refused: %.160s", error->message);
+}
+
+/* Values at and past every limit, in the environment and the key file */
+static void
+test_config_hostile (void)
+{
+  g_autofree gchar *huge = g_strnfill (100000, 'C');
+  g_autofree gchar *cp_huge = g_strconcat ("CP_ID=", huge, NULL);
+  g_autofree gchar *topic_long = g_strconcat ("KAFKA_TOPICS=", huge + 99700, NULL);   /* 300 */
+  g_autofree gchar *brokers_long = g_strconcat ("KAFKA_BROKERS=", huge + 95000, NULL);
+  g_autofree gchar *group_long = g_strconcat ("KAFKA_GROUP_ID=", huge + 99700, NULL);
+  g_autofree gchar *host_long = g_strconcat ("CENTRAL_HOST=", huge + 99700, NULL);
+  g_autofree gchar *location_long = g_strconcat ("[evcp]\nlocation=", huge + 99700, "\n", NULL);
+  static const struct { const gchar *env, *key_file, *named; } cases[] = {
+    { "CENTRAL_PORT=0", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=65536", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=-1", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=18446744073709551616", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=80 ", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=０８０", NULL, "CENTRAL_PORT" },
+    { "CENTRAL_PORT=0x50", NULL, "CENTRAL_PORT" },
+    { "ENGINE_PORT=99999", NULL, "ENGINE_PORT" },
+    { "CP_ID=CP\n1", NULL, "CP_ID" },
+    { "CP_ID=CP\xff", NULL, "CP_ID" },
+    { "CP_ID=CP\u2028", NULL, NULL },   /* placeholder: replaced below */
+    { "KAFKA_TOPICS=a,b c", NULL, "KAFKA_TOPICS" },
+    { "KAFKA_TOPICS=ñ", NULL, "KAFKA_TOPICS" },
+    { "KAFKA_BROKERS=host:9092\nother:9092", NULL, "KAFKA_BROKERS" },
+    { "CENTRAL_HOST=central\t", NULL, "CENTRAL_HOST" },
+    { NULL, "[kafka]\nmax-message-size=67108865\n", "max-message-size" },
+    { NULL, "[kafka]\nmax-depth=1001\n", "max-depth" },
+    { NULL, "[kafka]\nmax-depth=0\n", "max-depth" },
+    { NULL, "[kafka]\nretry-backoff-ms=600001\n", "retry-backoff-ms" },
+    { NULL, "[kafka]\nretry-backoff-ms=5000\n", "retry-backoff-max-ms" },
+    { NULL, "[kafka]\nrecord-check-s=86401\n", "record-check-s" },
+    { NULL, "[kafka]\ndead-letter-topic=user_messages\n", "dead-letter-topic" },
+    { NULL, "[monitor]\ninterval-ms=3600001\n", "interval-ms" },
+    { NULL, "[monitor]\nalert-availability=1.5\n", "alert-availability" },
+    { NULL, "[monitor]\nalert-availability=nan\n", "alert-availability" },
+    { NULL, "[monitor]\nalert-latency-ms=inf\n", "alert-latency-ms" },
+    { NULL, "[monitor]\nalert-latency-ms=-1\n", "alert-latency-ms" },
+    { NULL, "[evcp]\nprice=1e308\n", "price" },
+    { NULL, "[evcp]\nprice=nan\n", "price" },
+    { NULL, "[evcp]\nlocation=Main St #5\n", "location" },
+    { NULL, "[central]\nport=65535x\n", "port" },
+    { NULL, "[evcp]\ncp-id=CP\x02" "1\n", "CP_ID" },
+    { NULL, "[evcp]\ncp-id=CP\\n1\n", "CP_ID" },   /* GKeyFile's escape: a newline */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    if (cases[i].named != NULL)
+      expect_refused (cases[i].env, cases[i].key_file, cases[i].named);
+  expect_refused (cp_huge, NULL, "CP_ID");
+  expect_refused (topic_long, NULL, "KAFKA_TOPICS");
+  expect_refused (brokers_long, NULL, "KAFKA_BROKERS");
+  expect_refused (group_long, NULL, "KAFKA_GROUP_ID");
+  expect_refused (host_long, NULL, "CENTRAL_HOST");
+  expect_refused (NULL, location_long, "location");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -264,5 +349,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/validate-cp-id", test_config_validate_cp_id);
   g_test_add_func ("/config/validate-frame-fields", test_config_validate_frame_fields);
   g_test_add_func ("/config/validate-topics", test_config_validate_topics);
+  g_test_add_func ("/config/hostile", test_config_hostile);
   return g_test_run ();
 }
