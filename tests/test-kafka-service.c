@@ -9,6 +9,7 @@
 
 #include "evcp-callback-handler.h"
 #include "evcp-engine.h"
+#include "evcp-engine-metrics.h"
 #include "evcp-error.h"
 #include "evcp-health-checker.h"
 #include "evcp-kafka-service.h"
@@ -1193,6 +1194,73 @@ test_recreated_topic (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+static gsize
+rss_kb (void)
+{
+  g_autofree gchar *status = NULL;
+  const gchar *line;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL) ||
+      (line = strstr (status, "VmRSS:")) == NULL)
+    return 0;
+  return (gsize) g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+/* 100,000 distinct kinds, then one of 500 KB, then a request of a known
+ * kind: the request is served, the per-kind counters and the metric labels
+ * stay bounded (256 kinds of at most 64 bytes, the rest as "(other)"). */
+static void
+test_kinds_cardinality (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  guint n = (guint) g_ascii_strtoull (g_getenv ("EVCP_TEST_KINDS") ?: "100000", NULL, 10);
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr(GString) big = g_string_new ("{\"kind\":\"");
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) kinds = NULL;
+  g_autoptr(GString) prom = g_string_new (NULL);
+  SeenAll all = { f, 1 };
+  Flow flow = { 0 };
+  gsize rss_before, rss_after;
+
+  for (guint i = 0; i < n; i++)
+    {
+      gchar *json = g_strdup_printf ("{\"kind\":\"K%u\",\"data\":{}}", i);
+
+      g_ptr_array_add (values, g_bytes_new_take (json, strlen (json)));
+    }
+  evcp_test_produce_batch (b, evcp_test_topic ("user_messages"), CP, values, 120000, &error);
+  g_assert_no_error (error);
+  while (big->len < 500000)
+    g_string_append (big, "0123456789abcdef0123456789abcdef");
+  g_string_append (big, "\"}");
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("user_messages"), CP, big->str, (gssize) big->len, &error));
+  g_assert_no_error (error);
+  produce_track (f, b, 0, 1);
+
+  engine = start_engine (f);
+  evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
+  rss_before = rss_kb ();
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &all, 120000));
+  {
+    gpointer args[] = { &flow, GUINT_TO_POINTER (n + 2) };
+
+    g_assert_true (evcp_test_wait_until (NULL, flow_done_n, args, 120000));
+  }
+  rss_after = rss_kb ();
+  g_assert_cmpuint (flow.dead, ==, n + 1);
+  kinds = g_variant_ref_sink (evcp_dispatcher_get_kind_stats (evcp_kafka_service_get_dispatcher (
+                                evcp_engine_get_kafka_service (engine))));
+  g_assert_cmpuint (g_variant_n_children (kinds), <=, 257);
+  evcp_engine_metrics_format (evcp_engine_get_kafka_service (engine), CP, prom);
+  g_test_message ("%u kinds: %" G_GSIZE_FORMAT " kind rows, Prometheus text %" G_GSIZE_FORMAT
+                  " bytes, RSS %" G_GSIZE_FORMAT " -> %" G_GSIZE_FORMAT " kB",
+                  n + 2, g_variant_n_children (kinds), prom->len, rss_before, rss_after);
+  g_assert_cmpuint (prom->len, <, 256 * 1024);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1229,5 +1297,7 @@ main (int argc, char **argv)
               fixture_set_up, test_request_fields_checked, fixture_tear_down);
   g_test_add ("/kafka-service/recreated-topic", Fixture, NULL,
               fixture_set_up, test_recreated_topic, fixture_tear_down);
+  g_test_add ("/kafka-service/kinds-cardinality", Fixture, NULL,
+              fixture_set_up, test_kinds_cardinality, fixture_tear_down);
   return g_test_run ();
 }
