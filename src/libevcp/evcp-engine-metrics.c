@@ -32,7 +32,7 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
 {
   static const EvcpKafkaState states[] = {
     EVCP_KAFKA_STATE_STOPPED, EVCP_KAFKA_STATE_CONNECTING,
-    EVCP_KAFKA_STATE_CONNECTED, EVCP_KAFKA_STATE_DISCONNECTED,
+    EVCP_KAFKA_STATE_CONNECTED, EVCP_KAFKA_STATE_DISCONNECTED, EVCP_KAFKA_STATE_ASSIGNING,
   };
   static const struct {
     const gchar *key;

@@ -60,6 +60,7 @@ struct _EvcpKafkaService
   guint              restart_id;
 
   EvcpKafkaState     state;
+  gint               assigned;     /* partitions assigned (rebalance callback) */
   gboolean           started;
   gboolean           stopping;
   gboolean           in_process;   /* process() is on the stack */
@@ -180,7 +181,8 @@ G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
   G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_STOPPED, "stopped"),
   G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTING, "connecting"),
   G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTED, "connected"),
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_DISCONNECTED, "disconnected"))
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_DISCONNECTED, "disconnected"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_ASSIGNING, "assigning"))
 
 enum {
   PROP_0,
@@ -214,6 +216,7 @@ evcp_kafka_state_to_string (EvcpKafkaState state)
     case EVCP_KAFKA_STATE_CONNECTING: return "CONNECTING";
     case EVCP_KAFKA_STATE_CONNECTED: return "CONNECTED";
     case EVCP_KAFKA_STATE_DISCONNECTED: return "DISCONNECTED";
+    case EVCP_KAFKA_STATE_ASSIGNING: return "ASSIGNING";
     default: return "UNKNOWN";
     }
 }
@@ -914,7 +917,7 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
   /* the first message proves the first connection; after an outage, messages
    * fetched before it prove nothing, and the statistics (every 5 s) tell */
-  if (G_UNLIKELY (self->state == EVCP_KAFKA_STATE_CONNECTING))
+  if (G_UNLIKELY (self->state == EVCP_KAFKA_STATE_CONNECTING || self->state == EVCP_KAFKA_STATE_ASSIGNING))
     set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
 
   g_autoptr(EvcpMessage) message = evcp_message_new_consumed (m->payload, m->len, m->key, m->key_len,
@@ -1312,7 +1315,9 @@ rebalance_cb (rd_kafka_t                      *rk,
     {
       g_message (_("Kafka assigned %d partitions: %s"), partitions->cnt, list->str);
       rd_kafka_assign (rk, partitions);
-      set_state (self, EVCP_KAFKA_STATE_CONNECTED, "partitions assigned");
+      self->assigned = partitions->cnt;
+      set_state (self, partitions->cnt > 0 ? EVCP_KAFKA_STATE_CONNECTED : EVCP_KAFKA_STATE_ASSIGNING,
+                 partitions->cnt > 0 ? "partitions assigned" : "the group gave no partition");
       return;
     }
 
@@ -1328,6 +1333,9 @@ rebalance_cb (rd_kafka_t                      *rk,
         g_warning ("Commit on revoke failed: %s", rd_kafka_err2str (cerr));
     }
   rd_kafka_assign (rk, NULL);
+  self->assigned = 0;
+  if (self->state == EVCP_KAFKA_STATE_CONNECTED && !self->closing && !self->stopping)
+    set_state (self, EVCP_KAFKA_STATE_ASSIGNING, "partitions revoked");
 }
 
 static void
@@ -1433,9 +1441,11 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
   if (rtt_us > 0)
     self->fetch_rtt_ms = (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT);
 
+  /* consuming only with partitions: up but without them is ASSIGNING */
   if (any_up)
-    set_state (self, EVCP_KAFKA_STATE_CONNECTED, "broker up");
-  else if (self->state == EVCP_KAFKA_STATE_CONNECTED)
+    set_state (self, self->assigned > 0 ? EVCP_KAFKA_STATE_CONNECTED : EVCP_KAFKA_STATE_ASSIGNING,
+               self->assigned > 0 ? "broker up" : "broker up, waiting for partitions");
+  else if (self->state == EVCP_KAFKA_STATE_CONNECTED || self->state == EVCP_KAFKA_STATE_ASSIGNING)
     set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, "no broker up");
   return 0; /* we did not keep json */
 }
@@ -1496,6 +1506,7 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
   else
     rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   self->rk = NULL;
+  self->assigned = 0;
 
   if (!commit && !self->stopping)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
@@ -1531,6 +1542,18 @@ start_consumer (EvcpKafkaService *self, GError **error)
                          errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.id: %s", errstr);
+      return FALSE;
+    }
+  /* Static membership: a restarted Engine takes its partitions back at
+   * once, instead of waiting behind its previous run's member until that
+   * session expires (45 s by default, reported CONNECTED meanwhile). The CP
+   * id is unique in a fleet; [librdkafka-consumer] group.instance.id
+   * overrides it. */
+  if (!g_hash_table_contains (self->config->rdkafka, "group.instance.id") &&
+      !g_hash_table_contains (self->config->rdkafka_consumer, "group.instance.id") &&
+      rd_kafka_conf_set (conf, "group.instance.id", self->config->cp_id, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.instance.id: %s", errstr);
       return FALSE;
     }
   self->topic_seen = NULL;   /* names of another consumer's topics */

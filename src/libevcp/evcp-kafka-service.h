@@ -9,11 +9,22 @@
 
 G_BEGIN_DECLS
 
+/**
+ * EvcpKafkaState:
+ * @EVCP_KAFKA_STATE_STOPPED: not started, or stopped
+ * @EVCP_KAFKA_STATE_CONNECTING: started, no broker has answered yet
+ * @EVCP_KAFKA_STATE_CONNECTED: consuming: a broker answers and the
+ *   consumer has its partitions
+ * @EVCP_KAFKA_STATE_DISCONNECTED: no broker answers (the service reconnects)
+ * @EVCP_KAFKA_STATE_ASSIGNING: a broker answers, but the consumer has no
+ *   partition (joining its group, or the group gave it none)
+ */
 typedef enum {
   EVCP_KAFKA_STATE_STOPPED,
   EVCP_KAFKA_STATE_CONNECTING,
   EVCP_KAFKA_STATE_CONNECTED,
   EVCP_KAFKA_STATE_DISCONNECTED,
+  EVCP_KAFKA_STATE_ASSIGNING,
 } EvcpKafkaState;
 
 GType        evcp_kafka_state_get_type  (void) G_GNUC_CONST;
