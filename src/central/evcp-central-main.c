@@ -196,6 +196,38 @@ kafka_requested (const gchar *option, const gchar *config_file)
          g_key_file_has_key (key_file, "kafka", "brokers", NULL);
 }
 
+/* [cp-secrets] of the key file: <cp id> = <secret>, for this run (they
+ * take precedence over those of the database). */
+static gboolean
+load_secrets (EvcpCentralServer *server, const gchar *config_file, GError **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_auto(GStrv) ids = NULL;
+
+  if (config_file == NULL)
+    return TRUE;
+  if (!g_key_file_load_from_file (key_file, config_file, G_KEY_FILE_NONE, error))
+    return FALSE;
+  ids = g_key_file_get_keys (key_file, "cp-secrets", NULL, NULL);
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    {
+      g_autofree gchar *secret = g_key_file_get_value (key_file, "cp-secrets", ids[i], error);
+
+      if (secret == NULL)
+        return FALSE;
+      if (*secret == '\0')
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       /* TRANSLATORS: %s is a CP id, then the key file */
+                       _("[cp-secrets] %s in %s: the secret is empty"), ids[i], config_file);
+          return FALSE;
+        }
+      if (!evcp_central_server_set_secret (server, ids[i], secret, FALSE, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -220,6 +252,7 @@ main (int argc, char **argv)
   gboolean no_panel = FALSE;
   gboolean no_kafka = FALSE;
   gboolean no_stdin = FALSE;
+  gboolean require_secret = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   const gchar *env_config;
@@ -249,6 +282,8 @@ main (int argc, char **argv)
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
     { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
       N_("Send a frame again when no ACK came within this time (default 1000; for tests)"), N_("MS") },
+    { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
+      N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       N_("Show debug messages"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -322,6 +357,9 @@ main (int argc, char **argv)
   if (db == NULL)
     goto fail;
   server = evcp_central_server_new (db);
+  if (!load_secrets (server, config_file, &error))
+    goto fail;
+  evcp_central_server_set_require_secret (server, require_secret);
   if (ack_timeout_ms > 0)
     evcp_central_server_set_timing (server, (guint) ack_timeout_ms, 0);
 

@@ -7,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-central-auth.h"
 #include "evcp-central-kafka.h"
 #include "evcp-central-link.h"
 #include "evcp-central-server.h"
@@ -36,6 +37,15 @@ typedef struct {
   Cp                *cp;      /* NULL until AUTH_OK */
   Role               role;
   gboolean           dead;
+
+  /* an AUTH waiting for its PROOF: nothing of it is applied before */
+  struct {
+    gchar           *cp_id;   /* NULL: no CHALLENGE outstanding */
+    Role             role;
+    gchar           *location;
+    gdouble          price;
+    gchar           *nonce;
+  } pending;
 } Peer;
 
 /* One charging point of the registry; lives as long as the server. */
@@ -77,6 +87,8 @@ struct _EvcpCentralServer
 
   GPtrArray         *peers;   /* Peer*, owned */
   GHashTable        *cps;     /* id → Cp*, owned */
+  GHashTable        *secrets; /* id → secret: those CPs must prove it in AUTH */
+  gboolean           require_secret;
   EvcpCentralKafka  *kafka;
   guint              prune_id;
   gboolean           shut_down;
@@ -88,6 +100,7 @@ struct _EvcpCentralServer
     guint64 duplicate_tickets;
     guint64 gaps;
     guint64 kafka_messages;
+    guint64 auth_refused;
   } stats;
 };
 
@@ -468,17 +481,107 @@ auth_ko (Peer *peer, const gchar *cp_id, const gchar *reason)
 }
 
 static void
-handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+clear_pending (Peer *peer)
 {
-  const gchar *cp_id = n > 1 ? fields[1] : "";
+  g_clear_pointer (&peer->pending.cp_id, g_free);
+  g_clear_pointer (&peer->pending.location, g_free);
+  g_clear_pointer (&peer->pending.nonce, g_free);
+}
+
+/* The peer is this CP's Engine or Monitor from now on. */
+static void
+accept_auth (EvcpCentralServer *self, Peer *peer, const gchar *cp_id, Role role,
+             const gchar *location, gdouble price)
+{
   const gchar *ok[] = { "AUTH_OK", cp_id, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *price_text = NULL;
+  Cp *cp = ensure_cp (self, cp_id);
+
+  if (cp->peers[role] != NULL && cp->peers[role] != peer)
+    {
+      Peer *old = cp->peers[role];
+
+      /* TRANSLATORS: CP id, role, the old connection's address */
+      g_message (_("%s: a new %s connection replaces the one from %s"),
+                 cp_id, role_names[role], peer_name (old));
+      cp->peers[role] = NULL;
+      old->cp = NULL;
+      evcp_central_link_close (old->link, TRUE, _("replaced by a new connection"));
+    }
+  peer->cp = cp;
+  peer->role = role;
+  cp->peers[role] = peer;
+  if (g_strcmp0 (cp->location, location) != 0)
+    {
+      g_free (cp->location);
+      cp->location = g_strdup (location);
+    }
+  cp->price_eur_kwh = price;
+  touch (cp);
+  if (!evcp_central_db_save_cp (self->db, cp_id, location, price, &error))
+    g_warning ("%s", error->message);
+  refresh_state (self, cp);
+
+  peer_send (peer, ok);
+  price_text = format_amount (price, "%.2f");
+  /* TRANSLATORS: CP id, ENGINE or MONITOR, address, location, price */
+  g_message (_("%s: %s connected from %s (%s, %s EUR/kWh)"),
+             cp_id, role_names[role], peer_name (peer), location, price_text);
+  changed (self);
+}
+
+/* A CP with a secret: a CHALLENGE first, AUTH_OK only on the right PROOF
+ * (docs/protocol.md, A1..A8). */
+static void
+challenge (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n, Role role, gdouble price)
+{
+  const gchar *cp_id = fields[1];
+  const gchar *frame[] = { "CHALLENGE", cp_id, NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *nonce = NULL;
+
+  if (n < 6 || !g_str_equal (fields[5], EVCP_CENTRAL_AUTH_MECHANISM))
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "secret required");
+      return;
+    }
+  nonce = evcp_central_auth_new_nonce (&error);
+  if (nonce == NULL)
+    {
+      g_warning ("%s", error->message);
+      auth_ko (peer, cp_id, "no challenge possible");
+      return;
+    }
+  peer->pending.cp_id = g_strdup (cp_id);
+  peer->pending.role = role;
+  peer->pending.location = g_strdup (fields[3]);
+  peer->pending.price = price;
+  peer->pending.nonce = g_strdup (nonce);
+  frame[2] = nonce;
+  g_debug ("%s: CHALLENGE for %s", peer_name (peer), cp_id);
+  peer_send (peer, frame);
+}
+
+static void
+handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+{
+  const gchar *cp_id = n > 1 ? fields[1] : "";
   gdouble price;
   Role role;
-  Cp *cp;
 
-  /* AUTH#<cp>#<role>#<location>#<price>; fields beyond are ignored */
+  /* A connection that authenticates again, maybe as another CP, is no
+   * longer the one it was until it has proved the new identity. */
+  clear_pending (peer);
+  if (peer->cp != NULL && peer->cp->peers[peer->role] == peer)
+    {
+      peer->cp->peers[peer->role] = NULL;
+      changed (self);
+    }
+  peer->cp = NULL;
+
+  /* AUTH#<cp>#<role>#<location>#<price>[#<mechanism>]; fields beyond are ignored */
   if (n < 5)
     {
       auth_ko (peer, cp_id, "wrong field count");
@@ -503,40 +606,43 @@ handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
       auth_ko (peer, cp_id, "bad price");
       return;
     }
-
-  /* a connection that authenticates again, maybe as another CP */
-  if (peer->cp != NULL && peer->cp->peers[peer->role] == peer)
-    peer->cp->peers[peer->role] = NULL;
-
-  cp = ensure_cp (self, cp_id);
-  if (cp->peers[role] != NULL && cp->peers[role] != peer)
+  if (g_hash_table_contains (self->secrets, cp_id))
     {
-      Peer *old = cp->peers[role];
-
-      /* TRANSLATORS: CP id, role, the old connection's address */
-      g_message (_("%s: a new %s connection replaces the one from %s"),
-                 cp_id, role_names[role], peer_name (old));
-      cp->peers[role] = NULL;
-      old->cp = NULL;
-      evcp_central_link_close (old->link, TRUE, _("replaced by a new connection"));
+      challenge (self, peer, fields, n, role, price);
+      return;
     }
-  peer->cp = cp;
-  peer->role = role;
-  cp->peers[role] = peer;
-  g_free (cp->location);
-  cp->location = g_strdup (fields[3]);
-  cp->price_eur_kwh = price;
-  touch (cp);
-  if (!evcp_central_db_save_cp (self->db, cp_id, fields[3], price, &error))
-    g_warning ("%s", error->message);
-  refresh_state (self, cp);
+  if (self->require_secret)
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "unknown CP");
+      return;
+    }
+  accept_auth (self, peer, cp_id, role, fields[3], price);
+}
 
-  peer_send (peer, ok);
-  price_text = format_amount (price, "%.2f");
-  /* TRANSLATORS: CP id, ENGINE or MONITOR, address, location, price */
-  g_message (_("%s: %s connected from %s (%s, %s EUR/kWh)"),
-             cp_id, role_names[role], peer_name (peer), fields[3], price_text);
-  changed (self);
+/* PROOF#<cp>#<hmac>: the answer to the CHALLENGE; the nonce is used once. */
+static void
+handle_proof (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+{
+  const gchar *cp_id = n > 1 ? fields[1] : "";
+  const gchar *secret = g_hash_table_lookup (self->secrets, cp_id);
+  g_autofree gchar *pending_cp = g_steal_pointer (&peer->pending.cp_id);
+  g_autofree gchar *location = g_steal_pointer (&peer->pending.location);
+  g_autofree gchar *nonce = g_steal_pointer (&peer->pending.nonce);
+
+  if (pending_cp == NULL || !g_str_equal (pending_cp, cp_id) || n < 3 || secret == NULL)
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "no challenge");
+      return;
+    }
+  if (!evcp_central_auth_check (secret, nonce, cp_id, role_names[peer->pending.role], fields[2]))
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "bad proof");
+      return;
+    }
+  accept_auth (self, peer, cp_id, peer->pending.role, location, peer->pending.price);
 }
 
 static void
@@ -653,6 +759,11 @@ on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_
       handle_auth (self, peer, fields, n);
       return;
     }
+  if (g_str_equal (verb, "PROOF"))
+    {
+      handle_proof (self, peer, fields, n);
+      return;
+    }
   if (g_str_equal (verb, "PING"))
     {
       const gchar *pong[] = { "PONG", n > 1 ? fields[1] : (peer->cp != NULL ? peer->cp->id : ""), NULL };
@@ -761,6 +872,7 @@ on_closed (EvcpCentralLink *link, const gchar *reason, gpointer user_data)
 static void
 peer_free (Peer *peer)
 {
+  clear_pending (peer);
   g_signal_handlers_disconnect_by_data (peer->link, peer);
   g_object_unref (peer->link);
   g_free (peer);
@@ -1064,6 +1176,18 @@ evcp_central_server_new (EvcpCentralDb *db)
 
   self = g_object_new (EVCP_TYPE_CENTRAL_SERVER, NULL);
   self->db = g_object_ref (db);
+  {
+    g_autoptr(GHashTable) secrets = evcp_central_db_list_secrets (db, &error);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (secrets == NULL)
+      g_warning ("%s", error->message);
+    g_clear_error (&error);
+    g_hash_table_iter_init (&iter, secrets);
+    while (secrets != NULL && g_hash_table_iter_next (&iter, &key, &value))
+      g_hash_table_insert (self->secrets, g_strdup (key), g_strdup (value));
+  }
   known = evcp_central_db_list_cps (db, &error);
   if (known == NULL)
     g_warning ("%s", error->message);
@@ -1149,6 +1273,44 @@ evcp_central_server_listen (EvcpCentralServer  *self,
     g_message (_("Listening on %s port %s"), self->address, port_text);
   }
   return TRUE;
+}
+
+/**
+ * evcp_central_server_set_secret:
+ * @secret: (nullable): the CP's secret; %NULL or empty: none (AUTH as in
+ *   the contract)
+ * @persist: also keep it in the database (else for this run only)
+ *
+ * From now on an AUTH of @cp_id must prove the secret (docs/protocol.md,
+ * A1..A8). The connections already authenticated stay.
+ */
+gboolean
+evcp_central_server_set_secret (EvcpCentralServer  *self,
+                                const gchar        *cp_id,
+                                const gchar        *secret,
+                                gboolean            persist,
+                                GError            **error)
+{
+  g_return_val_if_fail (EVCP_IS_CENTRAL_SERVER (self), FALSE);
+  g_return_val_if_fail (cp_id != NULL, FALSE);
+
+  if (secret != NULL && *secret == '\0')
+    secret = NULL;
+  if (persist && !evcp_central_db_set_secret (self->db, cp_id, secret, error))
+    return FALSE;
+  if (secret != NULL)
+    g_hash_table_insert (self->secrets, g_strdup (cp_id), g_strdup (secret));
+  else
+    g_hash_table_remove (self->secrets, cp_id);
+  return TRUE;
+}
+
+/* With @require, a CP without a secret is refused (AUTH_KO "unknown CP"). */
+void
+evcp_central_server_set_require_secret (EvcpCentralServer *self, gboolean require)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_SERVER (self));
+  self->require_secret = require;
 }
 
 guint16
@@ -1343,6 +1505,7 @@ evcp_central_server_to_json (EvcpCentralServer *self)
   add_uint (builder, "duplicate_tickets", self->stats.duplicate_tickets);
   add_uint (builder, "gaps", self->stats.gaps);
   add_uint (builder, "kafka_messages", self->stats.kafka_messages);
+  add_uint (builder, "auth_refused", self->stats.auth_refused);
   json_builder_end_object (builder);
 
   json_builder_set_member_name (builder, "cps");
@@ -1469,6 +1632,7 @@ evcp_central_server_finalize (GObject *object)
 
   g_ptr_array_unref (self->peers);
   g_hash_table_unref (self->cps);
+  g_hash_table_unref (self->secrets);
   g_clear_object (&self->db);
   g_free (self->address);
   G_OBJECT_CLASS (evcp_central_server_parent_class)->finalize (object);
@@ -1492,6 +1656,7 @@ evcp_central_server_init (EvcpCentralServer *self)
 {
   self->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
   self->cps = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) cp_free);
+  self->secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->ack_timeout_ms = EVCP_CENTRAL_LINK_ACK_TIMEOUT_MS;
   self->max_resends = EVCP_CENTRAL_LINK_MAX_RESENDS;
   self->address = g_strdup (EVCP_CENTRAL_DEFAULT_LISTEN_ADDRESS);

@@ -34,6 +34,14 @@ gboolean           evcp_central_server_listen       (EvcpCentralServer  *self,
                                                      const gchar        *address,
                                                      guint16             port,
                                                      GError            **error);
+/* A CP's secret for AUTH (NULL: none); @persist keeps it in the database. */
+gboolean           evcp_central_server_set_secret   (EvcpCentralServer  *self,
+                                                     const gchar        *cp_id,
+                                                     const gchar        *secret,
+                                                     gboolean            persist,
+                                                     GError            **error);
+void               evcp_central_server_set_require_secret (EvcpCentralServer *self,
+                                                     gboolean            require);
 guint16            evcp_central_server_get_port     (EvcpCentralServer  *self);
 gboolean           evcp_central_server_start_kafka  (EvcpCentralServer  *self,
                                                      const gchar        *brokers,
