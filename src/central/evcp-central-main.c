@@ -248,6 +248,10 @@ main (int argc, char **argv)
   g_autofree gchar *group_id = NULL;
   gint port = -1;
   gint ack_timeout_ms = 0;
+  gint max_connections = 0;
+  gint max_unauthenticated = 0;
+  gint auth_timeout_ms = 0;
+  gint idle_timeout_ms = 0;
   gboolean use_panel = FALSE;
   gboolean no_panel = FALSE;
   gboolean no_kafka = FALSE;
@@ -282,6 +286,14 @@ main (int argc, char **argv)
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
     { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
       N_("Send a frame again when no ACK came within this time (default 1000; for tests)"), N_("MS") },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      N_("Accept at most this many connections (default 512)"), N_("N") },
+    { "max-unauthenticated", 0, 0, G_OPTION_ARG_INT, &max_unauthenticated,
+      N_("Keep at most this many connections without AUTH; the oldest goes for a new one (default 64)"), N_("N") },
+    { "auth-timeout", 0, 0, G_OPTION_ARG_INT, &auth_timeout_ms,
+      N_("Drop a connection not authenticated within this time (default 10000)"), N_("MS") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout_ms,
+      N_("Drop an authenticated connection that sent nothing of use for this time (default 30000)"), N_("MS") },
     { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
       N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
@@ -304,7 +316,7 @@ main (int argc, char **argv)
       "Prints “LISTENING <port>” once it listens, then reads commands from standard input,\n"
       "one per line, each answered with “OK …” or “ERR <reason>”:\n"
       "  stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>,\n"
-      "  list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
+      "  secret <cp> <secret>|-, list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
@@ -317,10 +329,12 @@ main (int argc, char **argv)
       g_print ("evcp-central %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
-  if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel))
+  if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel) ||
+      max_connections < 0 || max_unauthenticated < 0 || auth_timeout_ms < 0 || idle_timeout_ms < 0)
     {
       g_printerr ("evcp-central: %s\n",
-                  _("Invalid options: --port takes 0 to 65535, --ack-timeout a positive number, "
+                  _("Invalid options: --port takes 0 to 65535, --ack-timeout, --max-connections, "
+                    "--max-unauthenticated, --auth-timeout and --idle-timeout a positive number, "
                     "and --panel and --no-panel exclude each other"));
       return 2;
     }
@@ -360,6 +374,8 @@ main (int argc, char **argv)
   if (!load_secrets (server, config_file, &error))
     goto fail;
   evcp_central_server_set_require_secret (server, require_secret);
+  evcp_central_server_set_limits (server, (guint) max_connections, (guint) max_unauthenticated,
+                                  (guint) auth_timeout_ms, (guint) idle_timeout_ms);
   if (ack_timeout_ms > 0)
     evcp_central_server_set_timing (server, (guint) ack_timeout_ms, 0);
 

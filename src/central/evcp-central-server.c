@@ -16,6 +16,13 @@
 
 #define PRUNE_INTERVAL_MS 100
 
+/* Defaults of the limits against hostile or stuck peers (docs/central.md,
+ * "Limits"); evcp_central_server_set_limits() changes them. */
+#define DEFAULT_MAX_CONNECTIONS     512
+#define DEFAULT_MAX_UNAUTHENTICATED 64
+#define DEFAULT_AUTH_TIMEOUT_MS     10000
+#define DEFAULT_IDLE_TIMEOUT_MS     30000
+
 typedef enum {
   ROLE_ENGINE,
   ROLE_MONITOR,
@@ -37,6 +44,8 @@ typedef struct {
   Cp                *cp;      /* NULL until AUTH_OK */
   Role               role;
   gboolean           dead;
+  gint64             accepted_at;  /* monotonic */
+  gint64             useful_at;    /* monotonic: the last frame of use */
 
   /* an AUTH waiting for its PROOF: nothing of it is applied before */
   struct {
@@ -91,7 +100,15 @@ struct _EvcpCentralServer
   gboolean           require_secret;
   EvcpCentralKafka  *kafka;
   guint              prune_id;
+  guint              sweep_id;
   gboolean           shut_down;
+
+  struct {
+    guint max_connections;
+    guint max_unauthenticated;
+    guint auth_timeout_ms;
+    guint idle_timeout_ms;
+  } limits;
 
   struct {
     guint64 frames;
@@ -101,6 +118,7 @@ struct _EvcpCentralServer
     guint64 gaps;
     guint64 kafka_messages;
     guint64 auth_refused;
+    guint64 dropped;          /* connections closed or refused by a limit */
   } stats;
 };
 
@@ -741,6 +759,70 @@ static const struct {
   { "RECOVERED", ROLE_MONITOR, 2, handle_recovered },
 };
 
+/* A frame of use: the peer's strikes start again, and it is not idle. */
+static void
+useful (Peer *peer)
+{
+  peer->useful_at = g_get_monotonic_time ();
+  evcp_central_link_forgive (peer->link);
+}
+
+/* A frame of no use: a strike (too many in a row close the link); logged
+ * while the strikes are few. Returns: whether to log it. */
+static gboolean
+useless (Peer *peer, const gchar *why)
+{
+  return evcp_central_link_strike (peer->link, why) <= EVCP_CENTRAL_LINK_LOGGED_STRIKES;
+}
+
+static void
+dispatch (EvcpCentralServer *self, Peer *peer, const gchar *data, gchar **fields, guint n)
+{
+  const gchar *verb = fields[0];
+  Cp *cp = peer->cp;
+
+  for (guint i = 0; i < G_N_ELEMENTS (frame_handlers); i++)
+    {
+      if (!g_str_equal (verb, frame_handlers[i].verb))
+        continue;
+      if (cp == NULL)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: the peer's address, a verb */
+            g_warning (_("%s: %s before AUTH, ignored"), peer_name (peer), verb);
+          return;
+        }
+      if (n < 2 || !g_str_equal (fields[1], cp->id))
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, verb, the CP id of the frame */
+            g_warning (_("%s: %s for another CP (“%s”), ignored"), cp->id, verb, n > 1 ? fields[1] : "");
+          return;
+        }
+      touch (cp);
+      if (peer->role != frame_handlers[i].role)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, verb, ENGINE or MONITOR */
+            g_warning (_("%s: %s from the %s, ignored"), cp->id, verb, role_names[peer->role]);
+          return;
+        }
+      if (n < frame_handlers[i].min_fields)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, the frame */
+            g_warning (_("%s: malformed frame “%s”, ignored"), cp->id, data);
+          return;
+        }
+      useful (peer);
+      frame_handlers[i].handler (self, cp, fields, n);
+      return;
+    }
+  if (useless (peer, verb))
+    /* TRANSLATORS: the peer's address, a verb */
+    g_warning (_("%s: unknown verb “%s”, acknowledged and ignored"), peer_name (peer), verb);
+}
+
 static void
 on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_data)
 {
@@ -754,14 +836,17 @@ on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_
   self->stats.frames++;
   g_debug ("%s: received %s", peer_name (peer), data);
 
-  if (g_str_equal (verb, "AUTH"))
+  if (g_str_equal (verb, "AUTH") || g_str_equal (verb, "PROOF"))
     {
-      handle_auth (self, peer, fields, n);
-      return;
-    }
-  if (g_str_equal (verb, "PROOF"))
-    {
-      handle_proof (self, peer, fields, n);
+      if (g_str_equal (verb, "AUTH"))
+        handle_auth (self, peer, fields, n);
+      else
+        handle_proof (self, peer, fields, n);
+      /* an AUTH refused is a strike: no endless guessing on one connection */
+      if (peer->cp != NULL || peer->pending.cp_id != NULL)
+        useful (peer);
+      else
+        useless (peer, verb);
       return;
     }
   if (g_str_equal (verb, "PING"))
@@ -769,57 +854,27 @@ on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_
       const gchar *pong[] = { "PONG", n > 1 ? fields[1] : (peer->cp != NULL ? peer->cp->id : ""), NULL };
 
       if (peer->cp != NULL)
-        touch (peer->cp);
+        {
+          touch (peer->cp);
+          useful (peer);
+        }
+      else
+        useless (peer, verb);
       peer_send (peer, pong);
       return;
     }
-
-  for (guint i = 0; i < G_N_ELEMENTS (frame_handlers); i++)
-    {
-      Cp *cp = peer->cp;
-
-      if (!g_str_equal (verb, frame_handlers[i].verb))
-        continue;
-      if (cp == NULL)
-        {
-          /* TRANSLATORS: the peer's address, a verb */
-          g_warning (_("%s: %s before AUTH, ignored"), peer_name (peer), verb);
-          return;
-        }
-      if (n < 2 || !g_str_equal (fields[1], cp->id))
-        {
-          /* TRANSLATORS: CP id, verb, the CP id of the frame */
-          g_warning (_("%s: %s for another CP (“%s”), ignored"), cp->id, verb, n > 1 ? fields[1] : "");
-          return;
-        }
-      touch (cp);
-      if (peer->role != frame_handlers[i].role)
-        {
-          /* TRANSLATORS: CP id, verb, ENGINE or MONITOR */
-          g_warning (_("%s: %s from the %s, ignored"), cp->id, verb, role_names[peer->role]);
-          return;
-        }
-      if (n < frame_handlers[i].min_fields)
-        {
-          /* TRANSLATORS: CP id, the frame */
-          g_warning (_("%s: malformed frame “%s”, ignored"), cp->id, data);
-          return;
-        }
-      frame_handlers[i].handler (self, cp, fields, n);
-      return;
-    }
-  /* TRANSLATORS: the peer's address, a verb */
-  g_warning (_("%s: unknown verb “%s”, acknowledged and ignored"), peer_name (peer), verb);
+  dispatch (self, peer, data, fields, n);
 }
 
 static void
-on_bad (EvcpCentralLink *link, const gchar *reason, gpointer user_data)
+on_bad (EvcpCentralLink *link, const gchar *reason, guint strikes, gpointer user_data)
 {
   Peer *peer = user_data;
 
   peer->server->stats.bad++;
-  /* TRANSLATORS: the peer's address, then why (bad-lrc, outside-frame…) */
-  g_message (_("%s: bytes dropped (%s), answered NACK"), peer_name (peer), reason);
+  if (strikes <= EVCP_CENTRAL_LINK_LOGGED_STRIKES)
+    /* TRANSLATORS: the peer's address, then why (bad-lrc, outside-frame…) */
+    g_message (_("%s: bytes dropped (%s), answered NACK"), peer_name (peer), reason);
 }
 
 static gboolean
@@ -916,6 +971,81 @@ schedule_prune (EvcpCentralServer *self)
     self->prune_id = g_timeout_add (PRUNE_INTERVAL_MS, prune_cb, self);
 }
 
+/* Closes a connection because of a limit. */
+static void
+drop_peer (EvcpCentralServer *self, Peer *peer, const gchar *why)
+{
+  self->stats.dropped++;
+  /* TRANSLATORS: the peer's address, why it is dropped */
+  g_message (_("%s: connection dropped: %s"), peer_name (peer), why);
+  evcp_central_link_close (peer->link, FALSE, why);
+}
+
+/* Room for one more connection: at most max_unauthenticated that have not
+ * authenticated (the oldest of them goes for a new one), at most
+ * max_connections in all. Returns: FALSE if the new one must be refused. */
+static gboolean
+make_room (EvcpCentralServer *self)
+{
+  Peer *oldest = NULL;
+  guint live = 0, unauthenticated = 0;
+
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i);
+
+      if (peer->dead)
+        continue;
+      live++;
+      if (peer->cp != NULL)
+        continue;
+      unauthenticated++;
+      if (oldest == NULL || peer->accepted_at < oldest->accepted_at)
+        oldest = peer;
+    }
+  if (oldest != NULL && (unauthenticated >= self->limits.max_unauthenticated ||
+                         live >= self->limits.max_connections))
+    {
+      drop_peer (self, oldest, _("too many connections without AUTH: the oldest goes"));
+      live--;
+    }
+  return live < self->limits.max_connections;
+}
+
+/* Drops the connections that did not authenticate in time, and those idle
+ * for too long (an Engine or Monitor sends PING every 5 s). */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  EvcpCentralServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 auth_us = (gint64) self->limits.auth_timeout_ms * 1000;
+  gint64 idle_us = (gint64) self->limits.idle_timeout_ms * 1000;
+
+  /* closing emits "closed", which frees nothing: prune() does, later */
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i);
+
+      if (peer->dead)
+        continue;
+      if (peer->cp == NULL && now - peer->accepted_at > auth_us)
+        drop_peer (self, peer, _("not authenticated in time"));
+      else if (peer->cp != NULL && now - peer->useful_at > idle_us)
+        drop_peer (self, peer, _("idle for too long"));
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_sweep (EvcpCentralServer *self)
+{
+  guint interval = MIN (self->limits.auth_timeout_ms, self->limits.idle_timeout_ms) / 4;
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  self->sweep_id = g_timeout_add (CLAMP (interval, 10, 1000), sweep_cb, self);
+}
+
 static gboolean
 on_incoming (GSocketService    *service,
              GSocketConnection *connection,
@@ -930,8 +1060,16 @@ on_incoming (GSocketService    *service,
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
       return TRUE;
     }
+  if (!make_room (self))
+    {
+      self->stats.dropped++;
+      g_debug ("connection refused: %u connections already", self->limits.max_connections);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
   peer = g_new0 (Peer, 1);
   peer->server = self;
+  peer->accepted_at = peer->useful_at = g_get_monotonic_time ();
   peer->link = evcp_central_link_new (connection, self->ack_timeout_ms, self->max_resends);
   g_signal_connect (peer->link, "frame", G_CALLBACK (on_frame), peer);
   g_signal_connect (peer->link, "bad", G_CALLBACK (on_bad), peer);
@@ -1267,6 +1405,7 @@ evcp_central_server_listen (EvcpCentralServer  *self,
   self->address = g_inet_address_to_string (inet);
   g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   g_socket_service_start (self->service);
+  start_sweep (self);
   {
     g_autofree gchar *port_text = g_strdup_printf ("%u", self->port);
 
@@ -1303,6 +1442,33 @@ evcp_central_server_set_secret (EvcpCentralServer  *self,
   else
     g_hash_table_remove (self->secrets, cp_id);
   return TRUE;
+}
+
+/**
+ * evcp_central_server_set_limits:
+ *
+ * Before listening; 0 keeps a default (512 connections, 64 of them
+ * without AUTH, AUTH within 10 s, idle at most 30 s).
+ */
+void
+evcp_central_server_set_limits (EvcpCentralServer *self,
+                                guint              max_connections,
+                                guint              max_unauthenticated,
+                                guint              auth_timeout_ms,
+                                guint              idle_timeout_ms)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_SERVER (self));
+
+  if (max_connections > 0)
+    self->limits.max_connections = max_connections;
+  if (max_unauthenticated > 0)
+    self->limits.max_unauthenticated = max_unauthenticated;
+  if (auth_timeout_ms > 0)
+    self->limits.auth_timeout_ms = auth_timeout_ms;
+  if (idle_timeout_ms > 0)
+    self->limits.idle_timeout_ms = idle_timeout_ms;
+  if (self->sweep_id != 0)
+    start_sweep (self);
 }
 
 /* With @require, a CP without a secret is refused (AUTH_KO "unknown CP"). */
@@ -1506,6 +1672,8 @@ evcp_central_server_to_json (EvcpCentralServer *self)
   add_uint (builder, "gaps", self->stats.gaps);
   add_uint (builder, "kafka_messages", self->stats.kafka_messages);
   add_uint (builder, "auth_refused", self->stats.auth_refused);
+  add_uint (builder, "dropped", self->stats.dropped);
+  add_uint (builder, "connections", self->peers->len);
   json_builder_end_object (builder);
 
   json_builder_set_member_name (builder, "cps");
@@ -1573,6 +1741,7 @@ evcp_central_server_shutdown (EvcpCentralServer *self)
   if (self->shut_down)
     return;
   self->shut_down = TRUE;
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->service != NULL)
     {
       g_socket_service_stop (self->service);
@@ -1608,6 +1777,7 @@ evcp_central_server_dispose (GObject *object)
   EvcpCentralServer *self = EVCP_CENTRAL_SERVER (object);
 
   g_clear_handle_id (&self->prune_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->service != NULL)
     {
       g_socket_service_stop (self->service);
@@ -1659,5 +1829,9 @@ evcp_central_server_init (EvcpCentralServer *self)
   self->secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->ack_timeout_ms = EVCP_CENTRAL_LINK_ACK_TIMEOUT_MS;
   self->max_resends = EVCP_CENTRAL_LINK_MAX_RESENDS;
+  self->limits.max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->limits.max_unauthenticated = DEFAULT_MAX_UNAUTHENTICATED;
+  self->limits.auth_timeout_ms = DEFAULT_AUTH_TIMEOUT_MS;
+  self->limits.idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
   self->address = g_strdup (EVCP_CENTRAL_DEFAULT_LISTEN_ADDRESS);
 }

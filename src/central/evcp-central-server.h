@@ -29,6 +29,12 @@ EvcpCentralServer *evcp_central_server_new          (EvcpCentralDb      *db);
 void               evcp_central_server_set_timing   (EvcpCentralServer  *self,
                                                      guint               ack_timeout_ms,
                                                      guint               max_resends);
+/* Before listening. 0 keeps a default (docs/central.md, "Limits"). */
+void               evcp_central_server_set_limits   (EvcpCentralServer  *self,
+                                                     guint               max_connections,
+                                                     guint               max_unauthenticated,
+                                                     guint               auth_timeout_ms,
+                                                     guint               idle_timeout_ms);
 /* @port 0: any free port; see evcp_central_server_get_port(). */
 gboolean           evcp_central_server_listen       (EvcpCentralServer  *self,
                                                      const gchar        *address,
