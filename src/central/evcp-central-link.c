@@ -37,6 +37,7 @@ struct _EvcpCentralLink
   GQueue             raw;          /* GBytes to write, in order */
   gsize              raw_bytes;    /* their total size */
   guint              strikes;      /* bytes dropped and answers to nothing, in a row */
+  gsize              useless_bytes; /* read since the last thing of use */
   gboolean           writing;
   gboolean           reading;
 
@@ -261,6 +262,7 @@ on_ack (EvcpCentralLink *self)
     return;
   /* an earlier copy's ACK is as good: the frame arrived */
   self->strikes = 0;
+  self->useless_bytes = 0;
   frame = g_steal_pointer (&self->in_flight);
   g_clear_handle_id (&self->ack_timer, g_source_remove);
   g_debug ("%s: %s acknowledged", self->peer, frame->data);
@@ -353,8 +355,11 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   len = (gsize) n;
+  self->useless_bytes += len;
   while (!self->closed && evcp_frame_decoder_next (self->decoder, &p, &len, &event))
     handle_event (self, &event);
+  if (!self->closed && self->useless_bytes > EVCP_CENTRAL_LINK_MAX_USELESS_BYTES)
+    evcp_central_link_close (self, FALSE, _("too many bytes without a frame of use"));
   if (self->closed)
     close_stream_when_idle (self);
   else
@@ -527,6 +532,7 @@ evcp_central_link_forgive (EvcpCentralLink *self)
 {
   g_return_if_fail (EVCP_IS_CENTRAL_LINK (self));
   self->strikes = 0;
+  self->useless_bytes = 0;
 }
 
 gboolean

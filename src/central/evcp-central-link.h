@@ -24,10 +24,11 @@ G_BEGIN_DECLS
 #define EVCP_CENTRAL_LINK_ACK_TIMEOUT_MS 1000
 #define EVCP_CENTRAL_LINK_MAX_RESENDS    3
 /* Bounds against a hostile or stuck peer (docs/central.md, "Limits"):
- * bytes waiting to be written to it, and useless or bad frames in a row
- * (the first few of them are logged). */
+ * bytes waiting to be written to it, useless or bad frames in a row (the
+ * first few of them are logged), bytes read since the last thing of use. */
 #define EVCP_CENTRAL_LINK_MAX_BACKLOG    (64 * 1024)
 #define EVCP_CENTRAL_LINK_MAX_STRIKES    100
+#define EVCP_CENTRAL_LINK_MAX_USELESS_BYTES (64 * 1024)
 #define EVCP_CENTRAL_LINK_LOGGED_STRIKES 10
 
 #define EVCP_TYPE_CENTRAL_LINK (evcp_central_link_get_type ())
