@@ -971,13 +971,17 @@ schedule_prune (EvcpCentralServer *self)
     self->prune_id = g_timeout_add (PRUNE_INTERVAL_MS, prune_cb, self);
 }
 
-/* Closes a connection because of a limit. */
+/* Closes a connection because of a limit; @quiet during a flood of
+ * connections, whose every drop would flood the log. */
 static void
-drop_peer (EvcpCentralServer *self, Peer *peer, const gchar *why)
+drop_peer (EvcpCentralServer *self, Peer *peer, const gchar *why, gboolean quiet)
 {
   self->stats.dropped++;
-  /* TRANSLATORS: the peer's address, why it is dropped */
-  g_message (_("%s: connection dropped: %s"), peer_name (peer), why);
+  if (quiet)
+    g_debug ("%s: connection dropped: %s", peer_name (peer), why);
+  else
+    /* TRANSLATORS: the peer's address, why it is dropped */
+    g_message (_("%s: connection dropped: %s"), peer_name (peer), why);
   evcp_central_link_close (peer->link, FALSE, why);
 }
 
@@ -1006,7 +1010,7 @@ make_room (EvcpCentralServer *self)
   if (oldest != NULL && (unauthenticated >= self->limits.max_unauthenticated ||
                          live >= self->limits.max_connections))
     {
-      drop_peer (self, oldest, _("too many connections without AUTH: the oldest goes"));
+      drop_peer (self, oldest, _("too many connections without AUTH: the oldest goes"), TRUE);
       live--;
     }
   return live < self->limits.max_connections;
@@ -1030,9 +1034,9 @@ sweep_cb (gpointer user_data)
       if (peer->dead)
         continue;
       if (peer->cp == NULL && now - peer->accepted_at > auth_us)
-        drop_peer (self, peer, _("not authenticated in time"));
+        drop_peer (self, peer, _("not authenticated in time"), FALSE);
       else if (peer->cp != NULL && now - peer->useful_at > idle_us)
-        drop_peer (self, peer, _("idle for too long"));
+        drop_peer (self, peer, _("idle for too long"), FALSE);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -1390,6 +1394,9 @@ evcp_central_server_listen (EvcpCentralServer  *self,
     }
   requested = g_inet_socket_address_new (inet, port);
   self->service = g_socket_service_new ();
+  /* a flood of connections must not fill the queue of those not yet
+   * accepted (GIO's default is 10): the server drops them itself */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), requested,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, error))

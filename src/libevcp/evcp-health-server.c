@@ -456,6 +456,9 @@ evcp_health_server_listen (EvcpHealthServer  *self,
     }
   sockaddr = g_inet_socket_address_new (inet, port);
   self->service = g_socket_service_new ();
+  /* a flood of connections must not fill the queue of those not yet
+   * accepted (GIO's default is 10): the server drops them itself */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), sockaddr,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, error))
