@@ -462,9 +462,11 @@ flood_tick_and_closed (gpointer data)
       gsize len = MIN (sizeof chunk, scale.flood_bytes - a->sent);
       gsize before = a->sent;
 
+      /* garbage without EOT: an EOT ends the conversation politely, and an
+       * attacker wants the connection to last */
       for (gsize i = 0; i < len; i++)
         chunk[i] = f->kind == ATTACK_ACKS ? ((a->sent + i) % 2 == 0 ? 0x06 : 0x15)
-                                          : (guint8) g_rand_int_range (f->rand, 0, 256);
+                                          : (guint8) g_rand_int_range (f->rand, 5, 256);
       if (!attacker_send (a, chunk, len) || a->sent == before)
         break;  /* closed, or the socket is full for now */
       budget -= MIN (budget, a->sent - before);
