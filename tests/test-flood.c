@@ -697,8 +697,9 @@ test_flood (Fixture *f, gconstpointer data)
   /* bounded: the fds the server holds, and its memory */
   g_assert_cmpuint (f->fds_peak, <=, f->fds_base + max_held (f) + 16);
   g_assert_cmpuint (f->rss_peak_kib, <=, f->rss_base_kib + 16 * 1024);
-  /* a flood is cut short: the server does not read it all */
-  if (f->kind == ATTACK_GARBAGE || f->kind == ATTACK_ACKS)
+  /* a flood is cut short: the server does not read it all (at full size
+   * only: the kernel's buffers on loopback alone can take a few MiB) */
+  if (scale.full && (f->kind == ATTACK_GARBAGE || f->kind == ATTACK_ACKS))
     g_assert_cmpuint (sent, <, scale.flood_bytes);
   /* the Monitor's checks: every one answered OK within the interval */
   g_assert_cmpuint (f->checks, >=, 2);
