@@ -710,6 +710,97 @@ test_flood (Fixture *f, gconstpointer data)
   g_assert_true (legit);
 }
 
+/* ---- idle peers ------------------------------------------------------------------ */
+
+typedef struct {
+  Fixture      *f;
+  EvcpTestPeer *silent;
+  EvcpTestPeer *pinging;
+  Attacker     *asked_once;
+  gint64        last_ping;
+} Idle;
+
+static gboolean
+idle_tick_and_dropped (gpointer data)
+{
+  Idle *w = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (w->pinging != NULL && now - w->last_ping >= 300 * 1000)
+    {
+      w->last_ping = now;
+      evcp_test_peer_send (w->pinging, "PING#CP-BUSY");
+    }
+  if (w->asked_once != NULL)
+    {
+      attacker_poll (w->asked_once);
+      return w->asked_once->closed;
+    }
+  return evcp_test_peer_is_closed (w->silent);
+}
+
+/* An authenticated peer that goes silent is dropped after the idle time;
+ * one that sends PING (the Monitor's checks, at the health port) stays. */
+static void
+test_idle (Fixture *f, gconstpointer data)
+{
+  Idle w = { f, NULL, NULL, NULL, 0 };
+  guint idle_ms = f->target == TARGET_CENTRAL ? scale.central_idle_ms : scale.health_idle_ms;
+  gint64 start;
+  gint64 dropped_ms;
+
+  if (scale.full)
+    {
+      g_test_skip ("the idle timeouts at full size are 30 and 60 s");
+      return;
+    }
+  g_assert_true (evcp_test_wait_until (NULL, not_checking, f, 5000));
+  reset_figures (f);
+  if (f->target == TARGET_CENTRAL)
+    {
+      w.silent = evcp_test_peer_connect (f->central_port);
+      w.pinging = evcp_test_peer_connect (f->central_port);
+      evcp_test_peer_auth (w.silent, "CP-SILENT", "ENGINE");
+      evcp_test_peer_auth (w.pinging, "CP-BUSY", "ENGINE");
+    }
+  else
+    {
+      const gchar health[] = "\002HEALTH#" CP_FLOOD "\003";
+      guint8 frame[sizeof health + 1];
+      guint8 lrc = 0;
+
+      /* one good HEALTH (its LRC computed here), then nothing */
+      memcpy (frame, health, sizeof health - 1);
+      for (gsize i = 1; i < sizeof health - 2; i++)
+        lrc ^= (guint8) health[i];
+      frame[sizeof health - 1] = lrc;
+      w.asked_once = attacker_connect (f);
+      while (w.asked_once->sent == 0 && !w.asked_once->closed)
+        {
+          attacker_send (w.asked_once, frame, sizeof health);
+          g_main_context_iteration (NULL, FALSE);
+        }
+      g_assert_cmpuint (w.asked_once->sent, ==, sizeof health);
+    }
+  start = g_get_monotonic_time ();
+  g_assert_true (evcp_test_wait_until (NULL, idle_tick_and_dropped, &w, idle_ms + 3000));
+  dropped_ms = (g_get_monotonic_time () - start) / 1000;
+  g_test_message ("%s idle: the silent peer dropped after %" G_GINT64_FORMAT " ms (idle timeout %u ms); "
+                  "health checks %u, %u OK, %" G_GUINT64_FORMAT " connection(s) of the checker",
+                  target_names[f->target], dropped_ms, idle_ms, f->checks, f->checks_ok,
+                  evcp_health_checker_get_connections (f->checker));
+  g_assert_cmpint (dropped_ms, >=, idle_ms - 100);
+  if (w.pinging != NULL)
+    {
+      g_assert_false (evcp_test_peer_is_closed (w.pinging));
+      evcp_test_peer_free (w.pinging);
+      evcp_test_peer_free (w.silent);
+    }
+  /* the Monitor's kept connection was never dropped, its checks all OK */
+  g_assert_cmpuint (evcp_health_checker_get_connections (f->checker), ==, 1);
+  g_assert_cmpuint (f->checks_ok, ==, f->checks);
+}
+
 static void
 set_scale (void)
 {
@@ -751,5 +842,9 @@ main (int argc, char **argv)
 
         g_test_add (path, Fixture, GUINT_TO_POINTER (t * 10 + k), fixture_set_up, test_flood, fixture_tear_down);
       }
+  g_test_add ("/flood/central/idle", Fixture, GUINT_TO_POINTER (TARGET_CENTRAL * 10), fixture_set_up, test_idle,
+              fixture_tear_down);
+  g_test_add ("/flood/health/idle", Fixture, GUINT_TO_POINTER (TARGET_HEALTH * 10), fixture_set_up, test_idle,
+              fixture_tear_down);
   return g_test_run ();
 }
