@@ -648,13 +648,13 @@ handle_proof (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
   g_autofree gchar *location = g_steal_pointer (&peer->pending.location);
   g_autofree gchar *nonce = g_steal_pointer (&peer->pending.nonce);
 
-  if (pending_cp == NULL || !g_str_equal (pending_cp, cp_id) || n < 3 || secret == NULL)
+  if (pending_cp == NULL || !g_str_equal (pending_cp, cp_id) || secret == NULL)
     {
       self->stats.auth_refused++;
       auth_ko (peer, cp_id, "no challenge");
       return;
     }
-  if (!evcp_central_auth_check (secret, nonce, cp_id, role_names[peer->pending.role], fields[2]))
+  if (n < 3 || !evcp_central_auth_check (secret, nonce, cp_id, role_names[peer->pending.role], fields[2]))
     {
       self->stats.auth_refused++;
       auth_ko (peer, cp_id, "bad proof");
