@@ -8,6 +8,7 @@
 
 #include <glib/gstdio.h>
 
+#include "evcp-central-auth.h"
 #include "evcp-central-client.h"
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
@@ -72,6 +73,9 @@ struct _FakeCentral
   gboolean        auth_ok;
   gboolean        auth_silent;  /* ACK AUTH, never answer it */
   const gchar    *auth_ko_reason;
+  const gchar    *secret;       /* non-NULL: AUTH must name HMAC-SHA256 and prove it */
+  gchar          *nonce;        /* of the last CHALLENGE */
+  guint           challenges;
   AnswerFunc      answer;
   gpointer        answer_data;
 };
@@ -155,6 +159,31 @@ fake_conn_act (FakeConn *conn, const gchar *data)
   if (g_str_equal (fields[0], "AUTH") && fc->auth_silent)
     {
       return;
+    }
+  else if (g_str_equal (fields[0], "AUTH") && fc->secret != NULL)
+    {
+      const gchar *ko[] = { "AUTH_KO", fields[1], "secret required", NULL };
+      const gchar *challenge[] = { "CHALLENGE", fields[1], NULL, NULL };
+
+      if (g_strv_length (fields) < 6 || !g_str_equal (fields[5], EVCP_CENTRAL_AUTH_MECHANISM))
+        {
+          fake_conn_send_fields (conn, ko);
+          return;
+        }
+      g_free (fc->nonce);
+      fc->nonce = g_strdup_printf ("nonce-%u-%u", conn->number, ++fc->challenges);
+      challenge[2] = fc->nonce;
+      fake_conn_send_fields (conn, challenge);
+    }
+  else if (g_str_equal (fields[0], "PROOF") && fc->secret != NULL)
+    {
+      const gchar *ok[] = { "AUTH_OK", fields[1], NULL };
+      const gchar *ko[] = { "AUTH_KO", fields[1], "bad proof", NULL };
+      gboolean good = fc->nonce != NULL && g_strv_length (fields) == 3 &&
+                      evcp_central_auth_check (fc->secret, fc->nonce, fields[1], "ENGINE", fields[2]);
+
+      g_clear_pointer (&fc->nonce, g_free);
+      fake_conn_send_fields (conn, good ? ok : ko);
     }
   else if (g_str_equal (fields[0], "AUTH"))
     {
@@ -389,6 +418,7 @@ fake_central_free (FakeCentral *fc)
   g_array_unref (fc->frame_acks);
   g_ptr_array_unref (fc->delivered);
   g_hash_table_unref (fc->seen_seqs);
+  g_free (fc->nonce);
   g_free (fc);
 }
 
@@ -1106,6 +1136,85 @@ test_auth_ko_retries (Fixture *f, gconstpointer data)
   g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
 }
 
+/* An AUTH frame that cannot be encoded (over 4096 bytes: a 4085-character
+ * location, a 4090-character CP id) gives a clear error and no link, never
+ * a crash (issue 22 item 4): the client does not even connect. */
+static void
+check_auth_too_long (Fixture *f, const gchar *cp_id, const gchar *location)
+{
+  g_autoptr(EvcpCentralClient) client =
+    evcp_central_client_new ("127.0.0.1", f->fc->port, EVCP_CENTRAL_ROLE_ENGINE, cp_id, location, 0.35, f->outbox);
+  CountWait w = { f, NULL, 1 };
+
+  g_assert_nonnull (client);
+  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*AUTH frame of*cannot be sent*");
+  evcp_central_client_start (client);
+  g_test_assert_expected_messages ();
+  /* a negative check: no connection comes within a while (the old client
+   * connected, then crashed on the AUTH it could not encode) */
+  g_assert_false (evcp_test_wait_until (NULL, accepted_n, &w, 300));
+  g_assert_cmpint (evcp_central_client_get_state (client), ==, EVCP_CENTRAL_STATE_STOPPED);
+  g_assert_cmpuint (f->fc->frames->len, ==, 0);
+  evcp_central_client_stop (client);
+}
+
+static void
+test_auth_too_long (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *location = g_strnfill (4085, 'L');
+  g_autofree gchar *cp_id = g_strnfill (4090, 'C');
+
+  check_auth_too_long (f, CP, location);
+  check_auth_too_long (f, cp_id, LOCATION);
+}
+
+/* A CP with a secret: AUTH names HMAC-SHA256, the CHALLENGE is answered
+ * with the proof, the secret itself never goes on the wire. */
+static void
+test_auth_secret (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *transcript = NULL;
+
+  f->fc->secret = "s3cret-of-CP-T1";
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  evcp_central_client_set_secret (f->client, "s3cret-of-CP-T1");
+  start_and_wait_ready (f);
+  g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
+  g_assert_cmpuint (fake_central_count (f->fc, "AUTH#" CP "#ENGINE#" LOCATION "#0.35#HMAC-SHA256"), ==, 1);
+  g_assert_cmpuint (fake_central_count_prefix (f->fc, "PROOF#" CP "#"), ==, 1);
+  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
+  transcript = fake_central_transcript (f->fc);
+  g_assert_null (strstr (transcript, "s3cret"));
+}
+
+static gboolean
+challenges_n (gpointer data)
+{
+  CountWait *w = data;
+  return w->f->fc->challenges >= w->n;
+}
+
+/* A wrong secret: AUTH_KO, no record sent, AUTH tried again on a new
+ * connection (with a new challenge). */
+static void
+test_auth_secret_wrong (Fixture *f, gconstpointer data)
+{
+  CountWait w = { f, NULL, 2 };
+
+  f->fc->secret = "s3cret-of-CP-T1";
+  append_state (f, "ACTIVE");
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  evcp_central_client_set_secret (f->client, "not-the-secret");
+  evcp_central_client_start (f->client);
+  g_assert_true (evcp_test_wait_until (NULL, challenges_n, &w, WAIT_MS));
+  g_assert_cmpuint (f->auth_failures->len, >=, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->auth_failures, 0), ==, "bad proof");
+  g_assert_false (evcp_central_client_is_ready (f->client));
+  g_assert_cmpuint (fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
+  g_assert_cmpuint (f->fc->accepted, >=, 2);
+}
+
 /* AUTH ACKed but never answered: the link is broken after the keep-alive
  * interval, and AUTH is tried again on a new connection. */
 static void
@@ -1474,6 +1583,9 @@ main (int argc, char **argv)
   ADD ("ack-before-acting", test_ack_before_acting);
   ADD ("auth-ko-retries", test_auth_ko_retries);
   ADD ("auth-no-answer", test_auth_no_answer);
+  ADD ("auth-too-long", test_auth_too_long);
+  ADD ("auth-secret", test_auth_secret);
+  ADD ("auth-secret-wrong", test_auth_secret_wrong);
   ADD ("eot-from-central", test_eot_from_central);
   ADD ("supply-best-effort", test_supply_best_effort);
   ADD ("supply-resent", test_supply_resent);

@@ -76,6 +76,26 @@ run_authorize (EvcpCentralServer *server, GPtrArray *args)
   return g_strdup_printf ("OK authorize %s %s", cp_id, session);
 }
 
+/* secret <cp> <secret>|-: sets (or removes) the CP's secret, in the database */
+static gchar *
+run_secret (EvcpCentralServer *server, GPtrArray *args)
+{
+  const gchar *cp_id, *secret;
+  g_autoptr(GError) error = NULL;
+
+  if (args->len != 3)
+    return g_strdup ("ERR usage: secret <cp> <secret>|-");
+  cp_id = g_ptr_array_index (args, 1);
+  secret = g_ptr_array_index (args, 2);
+  if (g_str_equal (secret, "-"))
+    secret = NULL;
+  if (!evcp_central_server_set_secret (server, cp_id, secret, TRUE, &error))
+    return g_strdup_printf ("ERR %s", error->message);
+  /* the secret itself is never echoed nor logged */
+  g_message (secret != NULL ? _("%s: secret set") : _("%s: secret removed"), cp_id);
+  return g_strdup_printf ("OK secret %s %s", cp_id, secret != NULL ? "set" : "removed");
+}
+
 gchar *
 evcp_central_command_run (EvcpCentralServer *server, const gchar *line, gboolean *quit)
 {
@@ -96,7 +116,7 @@ evcp_central_command_run (EvcpCentralServer *server, const gchar *line, gboolean
   if (args->len == 0 || ((const gchar *) g_ptr_array_index (args, 0))[0] == '#')
     return NULL;
   cmd = g_ptr_array_index (args, 0);
-  g_debug ("command: %s", line);
+  g_debug ("command: %s", g_str_equal (g_ptr_array_index (args, 0), "secret") ? "secret …" : line);
 
   if (g_str_equal (cmd, "stop"))
     return run_on_cps (server, "stop", evcp_central_server_stop_cp, args);
@@ -104,6 +124,8 @@ evcp_central_command_run (EvcpCentralServer *server, const gchar *line, gboolean
     return run_on_cps (server, "resume", evcp_central_server_resume_cp, args);
   if (g_str_equal (cmd, "authorize"))
     return run_authorize (server, args);
+  if (g_str_equal (cmd, "secret"))
+    return run_secret (server, args);
   if (g_str_equal (cmd, "list") && args->len == 1)
     {
       g_autoptr(JsonNode) root = evcp_central_server_to_json (server);

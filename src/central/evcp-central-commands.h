@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  */
 
 #define EVCP_CENTRAL_COMMANDS_USAGE \
-  "stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>, list, help, quit"
+  "stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>, secret <cp> <secret>|-, list, help, quit"
 
 /**
  * evcp_central_command_run:

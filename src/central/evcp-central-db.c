@@ -55,7 +55,13 @@ static const gchar schema[] =
   "  source      TEXT NOT NULL,"
   "  received_at TEXT NOT NULL"
   ");"
-  "CREATE INDEX IF NOT EXISTS events_cp ON events (cp_id, id);";
+  "CREATE INDEX IF NOT EXISTS events_cp ON events (cp_id, id);"
+  /* the per-CP secrets of AUTH (docs/protocol.md, A1..A8); a table of its
+   * own, so that a database of an older evcp-central just gains it */
+  "CREATE TABLE IF NOT EXISTS cp_secrets ("
+  "  cp_id       TEXT PRIMARY KEY,"
+  "  secret      TEXT NOT NULL"
+  ") WITHOUT ROWID;";
 
 struct _EvcpCentralDb
 {
@@ -478,6 +484,57 @@ evcp_central_db_add_event (EvcpCentralDb  *self,
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return db_fail (self, error, "add event");
   return TRUE;
+}
+
+/* Sets (or with @secret NULL, removes) the secret of a CP. */
+gboolean
+evcp_central_db_set_secret (EvcpCentralDb  *self,
+                            const gchar    *cp_id,
+                            const gchar    *secret,
+                            GError        **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+
+  g_return_val_if_fail (EVCP_IS_CENTRAL_DB (self), FALSE);
+  g_return_val_if_fail (cp_id != NULL, FALSE);
+
+  if (secret != NULL)
+    stmt = db_prepare (self,
+                       "INSERT INTO cp_secrets (cp_id, secret) VALUES (?1, ?2) "
+                       "ON CONFLICT (cp_id) DO UPDATE SET secret = ?2", error);
+  else
+    stmt = db_prepare (self, "DELETE FROM cp_secrets WHERE cp_id = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  bind_text (stmt, 1, cp_id);
+  if (secret != NULL)
+    bind_text (stmt, 2, secret);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return db_fail (self, error, "set secret");
+  return TRUE;
+}
+
+/* (element-type utf8 utf8) (transfer full): cp id → secret */
+GHashTable *
+evcp_central_db_list_secrets (EvcpCentralDb *self, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GHashTable) secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  int rc;
+
+  g_return_val_if_fail (EVCP_IS_CENTRAL_DB (self), NULL);
+
+  stmt = db_prepare (self, "SELECT cp_id, secret FROM cp_secrets", error);
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_hash_table_insert (secrets, g_strdup (column_text (stmt, 0)), g_strdup (column_text (stmt, 1)));
+  if (rc != SQLITE_DONE)
+    {
+      db_fail (self, error, "list secrets");
+      return NULL;
+    }
+  return g_steal_pointer (&secrets);
 }
 
 static void

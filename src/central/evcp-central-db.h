@@ -12,6 +12,7 @@ G_BEGIN_DECLS
  *             reliable frames and events, whichever path they came by
  *   tickets   one row per ended session, UNIQUE (cp_id, session_id)
  *   events    state changes, faults, recoveries, with their seq
+ *   cp_secrets the secret of each CP that must prove its identity in AUTH
  *
  * Every write is committed before the call returns (SQLite's default
  * rollback journal, synchronous=FULL), so a file opened read-only after the
@@ -98,6 +99,14 @@ gboolean       evcp_central_db_add_event   (EvcpCentralDb            *self,
                                             const gchar              *detail,
                                             gint64                    seq,
                                             const gchar              *source,
+                                            GError                  **error);
+
+gboolean       evcp_central_db_set_secret  (EvcpCentralDb            *self,
+                                            const gchar              *cp_id,
+                                            const gchar              *secret,
+                                            GError                  **error);
+/* (element-type utf8 utf8) (transfer full): cp id → secret */
+GHashTable    *evcp_central_db_list_secrets (EvcpCentralDb           *self,
                                             GError                  **error);
 
 G_END_DECLS

@@ -35,6 +35,9 @@ struct _EvcpCentralLink
   guint8             buffer[READ_SIZE];
 
   GQueue             raw;          /* GBytes to write, in order */
+  gsize              raw_bytes;    /* their total size */
+  guint              strikes;      /* bytes dropped and answers to nothing, in a row */
+  gsize              useless_bytes; /* read since the last thing of use */
   gboolean           writing;
   gboolean           reading;
 
@@ -104,6 +107,8 @@ write_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 
   self->writing = FALSE;
   done = g_queue_pop_head (&self->raw);
+  if (done != NULL)
+    self->raw_bytes -= g_bytes_get_size (done);
   if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -141,6 +146,14 @@ write_next (EvcpCentralLink *self)
 static void
 write_raw (EvcpCentralLink *self, GBytes *bytes)
 {
+  /* a peer that sends and does not read would make the answers pile up:
+   * past the bound it is stuck, and dropped (an EOT still goes out) */
+  if (!self->closed && self->raw_bytes + g_bytes_get_size (bytes) > EVCP_CENTRAL_LINK_MAX_BACKLOG)
+    {
+      evcp_central_link_close (self, FALSE, _("the peer does not read what is sent to it"));
+      return;
+    }
+  self->raw_bytes += g_bytes_get_size (bytes);
   g_queue_push_tail (&self->raw, g_bytes_ref (bytes));
   write_next (self);
 }
@@ -226,7 +239,8 @@ answered_copy (EvcpCentralLink *self, const gchar *what, guint *id)
 {
   if (g_queue_is_empty (&self->unanswered))
     {
-      g_debug ("%s: %s with nothing to answer, ignored", self->peer, what);
+      if (evcp_central_link_strike (self, what) <= EVCP_CENTRAL_LINK_LOGGED_STRIKES)
+        g_debug ("%s: %s with nothing to answer, ignored", self->peer, what);
       return FALSE;
     }
   *id = GPOINTER_TO_UINT (g_queue_pop_head (&self->unanswered));
@@ -247,6 +261,8 @@ on_ack (EvcpCentralLink *self)
   if (!answered_copy (self, "ACK", &id))
     return;
   /* an earlier copy's ACK is as good: the frame arrived */
+  self->strikes = 0;
+  self->useless_bytes = 0;
   frame = g_steal_pointer (&self->in_flight);
   g_clear_handle_id (&self->ack_timer, g_source_remove);
   g_debug ("%s: %s acknowledged", self->peer, frame->data);
@@ -289,9 +305,16 @@ handle_event (EvcpCentralLink *self, const EvcpFrameEvent *event)
         break;
       }
     case EVCP_FRAME_EVENT_BAD:
-      write_byte (self, EVCP_FRAME_NACK);
-      g_signal_emit (self, signals[SIGNAL_BAD], 0, evcp_frame_bad_reason_to_string (event->reason));
-      break;
+      {
+        guint strikes = evcp_central_link_strike (self, evcp_frame_bad_reason_to_string (event->reason));
+
+        if (self->closed)
+          break;
+        write_byte (self, EVCP_FRAME_NACK);
+        g_signal_emit (self, signals[SIGNAL_BAD], 0, evcp_frame_bad_reason_to_string (event->reason),
+                       strikes);
+        break;
+      }
     case EVCP_FRAME_EVENT_ACK:
       on_ack (self);
       break;
@@ -332,8 +355,11 @@ read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   len = (gsize) n;
+  self->useless_bytes += len;
   while (!self->closed && evcp_frame_decoder_next (self->decoder, &p, &len, &event))
     handle_event (self, &event);
+  if (!self->closed && self->useless_bytes > EVCP_CENTRAL_LINK_MAX_USELESS_BYTES)
+    evcp_central_link_close (self, FALSE, _("too many bytes without a frame of use"));
   if (self->closed)
     close_stream_when_idle (self);
   else
@@ -365,6 +391,7 @@ close_stream_when_idle (EvcpCentralLink *self)
   /* every operation on the streams has finished: closing cannot block */
   g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
   g_queue_clear_full (&self->raw, (GDestroyNotify) g_bytes_unref);
+  self->raw_bytes = 0;
   g_debug ("%s: connection closed", self->peer);
 }
 
@@ -470,6 +497,44 @@ evcp_central_link_send (EvcpCentralLink *self, const gchar * const *fields, GErr
   return TRUE;
 }
 
+/**
+ * evcp_central_link_strike:
+ * @why: for the log
+ *
+ * Counts one thing the peer sent that was of no use: bytes dropped (a
+ * NACK), an ACK or NACK that answers nothing, a frame ignored. Past
+ * EVCP_CENTRAL_LINK_MAX_STRIKES in a row, the link is closed.
+ *
+ * Returns: the strikes in a row, this one included
+ */
+guint
+evcp_central_link_strike (EvcpCentralLink *self, const gchar *why)
+{
+  g_return_val_if_fail (EVCP_IS_CENTRAL_LINK (self), 0);
+
+  if (self->strikes < G_MAXUINT)
+    self->strikes++;
+  if (self->strikes > EVCP_CENTRAL_LINK_MAX_STRIKES && !self->closed)
+    {
+      g_autofree gchar *reason = NULL;
+      g_autofree gchar *count = g_strdup_printf ("%u", EVCP_CENTRAL_LINK_MAX_STRIKES);
+
+      /* TRANSLATORS: a number, then the last thing that was wrong */
+      reason = g_strdup_printf (_("more than %s useless or bad frames in a row (the last: %s)"), count, why);
+      evcp_central_link_close (self, FALSE, reason);
+    }
+  return self->strikes;
+}
+
+/* The peer sent something useful: its strikes start again from 0. */
+void
+evcp_central_link_forgive (EvcpCentralLink *self)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_LINK (self));
+  self->strikes = 0;
+  self->useless_bytes = 0;
+}
+
 gboolean
 evcp_central_link_is_closed (EvcpCentralLink *self)
 {
@@ -545,7 +610,7 @@ evcp_central_link_class_init (EvcpCentralLinkClass *klass)
                   G_TYPE_NONE, 2, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRV);
   signals[SIGNAL_BAD] =
     g_signal_new ("bad", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+                  G_TYPE_NONE, 2, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_UINT);
   signals[SIGNAL_DELIVERED] =
     g_signal_new ("delivered", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);

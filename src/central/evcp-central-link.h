@@ -23,6 +23,13 @@ G_BEGIN_DECLS
 
 #define EVCP_CENTRAL_LINK_ACK_TIMEOUT_MS 1000
 #define EVCP_CENTRAL_LINK_MAX_RESENDS    3
+/* Bounds against a hostile or stuck peer (docs/central.md, "Limits"):
+ * bytes waiting to be written to it, useless or bad frames in a row (the
+ * first few of them are logged), bytes read since the last thing of use. */
+#define EVCP_CENTRAL_LINK_MAX_BACKLOG    (64 * 1024)
+#define EVCP_CENTRAL_LINK_MAX_STRIKES    100
+#define EVCP_CENTRAL_LINK_MAX_USELESS_BYTES (64 * 1024)
+#define EVCP_CENTRAL_LINK_LOGGED_STRIKES 10
 
 #define EVCP_TYPE_CENTRAL_LINK (evcp_central_link_get_type ())
 G_DECLARE_FINAL_TYPE (EvcpCentralLink, evcp_central_link, EVCP, CENTRAL_LINK, GObject)
@@ -40,6 +47,9 @@ gboolean         evcp_central_link_send        (EvcpCentralLink     *self,
 void             evcp_central_link_close       (EvcpCentralLink     *self,
                                                 gboolean             polite,
                                                 const gchar         *reason);
+guint            evcp_central_link_strike      (EvcpCentralLink     *self,
+                                                const gchar         *why);
+void             evcp_central_link_forgive     (EvcpCentralLink     *self);
 gboolean         evcp_central_link_is_closed   (EvcpCentralLink     *self);
 /* Closed, and every pending operation has finished. */
 gboolean         evcp_central_link_is_finished (EvcpCentralLink     *self);
@@ -50,7 +60,8 @@ guint            evcp_central_link_get_pending (EvcpCentralLink     *self);
 /*
  * Signals:
  *   "frame" (const gchar *data, GStrv fields): a frame, already ACKed;
- *   "bad" (const gchar *reason): bytes dropped, already NACKed;
+ *   "bad" (const gchar *reason, guint strikes): bytes dropped, already
+ *     NACKed; the strikes in a row, this one included;
  *   "delivered" (const gchar *data): a frame sent was ACKed;
  *   "failed" (const gchar *data): a frame sent was never ACKed;
  *   "closed" (const gchar *reason): once, when the link closes.

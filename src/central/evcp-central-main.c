@@ -196,6 +196,38 @@ kafka_requested (const gchar *option, const gchar *config_file)
          g_key_file_has_key (key_file, "kafka", "brokers", NULL);
 }
 
+/* [cp-secrets] of the key file: <cp id> = <secret>, for this run (they
+ * take precedence over those of the database). */
+static gboolean
+load_secrets (EvcpCentralServer *server, const gchar *config_file, GError **error)
+{
+  g_autoptr(GKeyFile) key_file = g_key_file_new ();
+  g_auto(GStrv) ids = NULL;
+
+  if (config_file == NULL)
+    return TRUE;
+  if (!g_key_file_load_from_file (key_file, config_file, G_KEY_FILE_NONE, error))
+    return FALSE;
+  ids = g_key_file_get_keys (key_file, "cp-secrets", NULL, NULL);
+  for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
+    {
+      g_autofree gchar *secret = g_key_file_get_value (key_file, "cp-secrets", ids[i], error);
+
+      if (secret == NULL)
+        return FALSE;
+      if (*secret == '\0')
+        {
+          g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                       /* TRANSLATORS: %s is a CP id, then the key file */
+                       _("[cp-secrets] %s in %s: the secret is empty"), ids[i], config_file);
+          return FALSE;
+        }
+      if (!evcp_central_server_set_secret (server, ids[i], secret, FALSE, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -216,10 +248,15 @@ main (int argc, char **argv)
   g_autofree gchar *group_id = NULL;
   gint port = -1;
   gint ack_timeout_ms = 0;
+  gint max_connections = 0;
+  gint max_unauthenticated = 0;
+  gint auth_timeout_ms = 0;
+  gint idle_timeout_ms = 0;
   gboolean use_panel = FALSE;
   gboolean no_panel = FALSE;
   gboolean no_kafka = FALSE;
   gboolean no_stdin = FALSE;
+  gboolean require_secret = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   const gchar *env_config;
@@ -249,6 +286,16 @@ main (int argc, char **argv)
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
     { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
       N_("Send a frame again when no ACK came within this time (default 1000; for tests)"), N_("MS") },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &max_connections,
+      N_("Accept at most this many connections (default 512)"), N_("N") },
+    { "max-unauthenticated", 0, 0, G_OPTION_ARG_INT, &max_unauthenticated,
+      N_("Keep at most this many connections without AUTH; the oldest goes for a new one (default 64)"), N_("N") },
+    { "auth-timeout", 0, 0, G_OPTION_ARG_INT, &auth_timeout_ms,
+      N_("Drop a connection not authenticated within this time (default 10000)"), N_("MS") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout_ms,
+      N_("Drop an authenticated connection that sent nothing of use for this time (default 30000)"), N_("MS") },
+    { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
+      N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
       N_("Show debug messages"), NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version,
@@ -269,7 +316,7 @@ main (int argc, char **argv)
       "Prints “LISTENING <port>” once it listens, then reads commands from standard input,\n"
       "one per line, each answered with “OK …” or “ERR <reason>”:\n"
       "  stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>,\n"
-      "  list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
+      "  secret <cp> <secret>|-, list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (option_context, &argc, &argv, &error))
@@ -282,10 +329,12 @@ main (int argc, char **argv)
       g_print ("evcp-central %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
-  if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel))
+  if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel) ||
+      max_connections < 0 || max_unauthenticated < 0 || auth_timeout_ms < 0 || idle_timeout_ms < 0)
     {
       g_printerr ("evcp-central: %s\n",
-                  _("Invalid options: --port takes 0 to 65535, --ack-timeout a positive number, "
+                  _("Invalid options: --port takes 0 to 65535, --ack-timeout, --max-connections, "
+                    "--max-unauthenticated, --auth-timeout and --idle-timeout a positive number, "
                     "and --panel and --no-panel exclude each other"));
       return 2;
     }
@@ -322,6 +371,11 @@ main (int argc, char **argv)
   if (db == NULL)
     goto fail;
   server = evcp_central_server_new (db);
+  if (!load_secrets (server, config_file, &error))
+    goto fail;
+  evcp_central_server_set_require_secret (server, require_secret);
+  evcp_central_server_set_limits (server, (guint) max_connections, (guint) max_unauthenticated,
+                                  (guint) auth_timeout_ms, (guint) idle_timeout_ms);
   if (ack_timeout_ms > 0)
     evcp_central_server_set_timing (server, (guint) ack_timeout_ms, 0);
 

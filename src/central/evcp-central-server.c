@@ -7,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-central-auth.h"
 #include "evcp-central-kafka.h"
 #include "evcp-central-link.h"
 #include "evcp-central-server.h"
@@ -14,6 +15,13 @@
 #include "evcp-frame-codec.h"
 
 #define PRUNE_INTERVAL_MS 100
+
+/* Defaults of the limits against hostile or stuck peers (docs/central.md,
+ * "Limits"); evcp_central_server_set_limits() changes them. */
+#define DEFAULT_MAX_CONNECTIONS     512
+#define DEFAULT_MAX_UNAUTHENTICATED 64
+#define DEFAULT_AUTH_TIMEOUT_MS     10000
+#define DEFAULT_IDLE_TIMEOUT_MS     30000
 
 typedef enum {
   ROLE_ENGINE,
@@ -36,6 +44,17 @@ typedef struct {
   Cp                *cp;      /* NULL until AUTH_OK */
   Role               role;
   gboolean           dead;
+  gint64             accepted_at;  /* monotonic */
+  gint64             useful_at;    /* monotonic: the last frame of use */
+
+  /* an AUTH waiting for its PROOF: nothing of it is applied before */
+  struct {
+    gchar           *cp_id;   /* NULL: no CHALLENGE outstanding */
+    Role             role;
+    gchar           *location;
+    gdouble          price;
+    gchar           *nonce;
+  } pending;
 } Peer;
 
 /* One charging point of the registry; lives as long as the server. */
@@ -77,9 +96,19 @@ struct _EvcpCentralServer
 
   GPtrArray         *peers;   /* Peer*, owned */
   GHashTable        *cps;     /* id → Cp*, owned */
+  GHashTable        *secrets; /* id → secret: those CPs must prove it in AUTH */
+  gboolean           require_secret;
   EvcpCentralKafka  *kafka;
   guint              prune_id;
+  guint              sweep_id;
   gboolean           shut_down;
+
+  struct {
+    guint max_connections;
+    guint max_unauthenticated;
+    guint auth_timeout_ms;
+    guint idle_timeout_ms;
+  } limits;
 
   struct {
     guint64 frames;
@@ -88,6 +117,8 @@ struct _EvcpCentralServer
     guint64 duplicate_tickets;
     guint64 gaps;
     guint64 kafka_messages;
+    guint64 auth_refused;
+    guint64 dropped;          /* connections closed or refused by a limit */
   } stats;
 };
 
@@ -468,17 +499,107 @@ auth_ko (Peer *peer, const gchar *cp_id, const gchar *reason)
 }
 
 static void
-handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+clear_pending (Peer *peer)
 {
-  const gchar *cp_id = n > 1 ? fields[1] : "";
+  g_clear_pointer (&peer->pending.cp_id, g_free);
+  g_clear_pointer (&peer->pending.location, g_free);
+  g_clear_pointer (&peer->pending.nonce, g_free);
+}
+
+/* The peer is this CP's Engine or Monitor from now on. */
+static void
+accept_auth (EvcpCentralServer *self, Peer *peer, const gchar *cp_id, Role role,
+             const gchar *location, gdouble price)
+{
   const gchar *ok[] = { "AUTH_OK", cp_id, NULL };
   g_autoptr(GError) error = NULL;
   g_autofree gchar *price_text = NULL;
+  Cp *cp = ensure_cp (self, cp_id);
+
+  if (cp->peers[role] != NULL && cp->peers[role] != peer)
+    {
+      Peer *old = cp->peers[role];
+
+      /* TRANSLATORS: CP id, role, the old connection's address */
+      g_message (_("%s: a new %s connection replaces the one from %s"),
+                 cp_id, role_names[role], peer_name (old));
+      cp->peers[role] = NULL;
+      old->cp = NULL;
+      evcp_central_link_close (old->link, TRUE, _("replaced by a new connection"));
+    }
+  peer->cp = cp;
+  peer->role = role;
+  cp->peers[role] = peer;
+  if (g_strcmp0 (cp->location, location) != 0)
+    {
+      g_free (cp->location);
+      cp->location = g_strdup (location);
+    }
+  cp->price_eur_kwh = price;
+  touch (cp);
+  if (!evcp_central_db_save_cp (self->db, cp_id, location, price, &error))
+    g_warning ("%s", error->message);
+  refresh_state (self, cp);
+
+  peer_send (peer, ok);
+  price_text = format_amount (price, "%.2f");
+  /* TRANSLATORS: CP id, ENGINE or MONITOR, address, location, price */
+  g_message (_("%s: %s connected from %s (%s, %s EUR/kWh)"),
+             cp_id, role_names[role], peer_name (peer), location, price_text);
+  changed (self);
+}
+
+/* A CP with a secret: a CHALLENGE first, AUTH_OK only on the right PROOF
+ * (docs/protocol.md, A1..A8). */
+static void
+challenge (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n, Role role, gdouble price)
+{
+  const gchar *cp_id = fields[1];
+  const gchar *frame[] = { "CHALLENGE", cp_id, NULL, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *nonce = NULL;
+
+  if (n < 6 || !g_str_equal (fields[5], EVCP_CENTRAL_AUTH_MECHANISM))
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "secret required");
+      return;
+    }
+  nonce = evcp_central_auth_new_nonce (&error);
+  if (nonce == NULL)
+    {
+      g_warning ("%s", error->message);
+      auth_ko (peer, cp_id, "no challenge possible");
+      return;
+    }
+  peer->pending.cp_id = g_strdup (cp_id);
+  peer->pending.role = role;
+  peer->pending.location = g_strdup (fields[3]);
+  peer->pending.price = price;
+  peer->pending.nonce = g_strdup (nonce);
+  frame[2] = nonce;
+  g_debug ("%s: CHALLENGE for %s", peer_name (peer), cp_id);
+  peer_send (peer, frame);
+}
+
+static void
+handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+{
+  const gchar *cp_id = n > 1 ? fields[1] : "";
   gdouble price;
   Role role;
-  Cp *cp;
 
-  /* AUTH#<cp>#<role>#<location>#<price>; fields beyond are ignored */
+  /* A connection that authenticates again, maybe as another CP, is no
+   * longer the one it was until it has proved the new identity. */
+  clear_pending (peer);
+  if (peer->cp != NULL && peer->cp->peers[peer->role] == peer)
+    {
+      peer->cp->peers[peer->role] = NULL;
+      changed (self);
+    }
+  peer->cp = NULL;
+
+  /* AUTH#<cp>#<role>#<location>#<price>[#<mechanism>]; fields beyond are ignored */
   if (n < 5)
     {
       auth_ko (peer, cp_id, "wrong field count");
@@ -503,40 +624,43 @@ handle_auth (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
       auth_ko (peer, cp_id, "bad price");
       return;
     }
-
-  /* a connection that authenticates again, maybe as another CP */
-  if (peer->cp != NULL && peer->cp->peers[peer->role] == peer)
-    peer->cp->peers[peer->role] = NULL;
-
-  cp = ensure_cp (self, cp_id);
-  if (cp->peers[role] != NULL && cp->peers[role] != peer)
+  if (g_hash_table_contains (self->secrets, cp_id))
     {
-      Peer *old = cp->peers[role];
-
-      /* TRANSLATORS: CP id, role, the old connection's address */
-      g_message (_("%s: a new %s connection replaces the one from %s"),
-                 cp_id, role_names[role], peer_name (old));
-      cp->peers[role] = NULL;
-      old->cp = NULL;
-      evcp_central_link_close (old->link, TRUE, _("replaced by a new connection"));
+      challenge (self, peer, fields, n, role, price);
+      return;
     }
-  peer->cp = cp;
-  peer->role = role;
-  cp->peers[role] = peer;
-  g_free (cp->location);
-  cp->location = g_strdup (fields[3]);
-  cp->price_eur_kwh = price;
-  touch (cp);
-  if (!evcp_central_db_save_cp (self->db, cp_id, fields[3], price, &error))
-    g_warning ("%s", error->message);
-  refresh_state (self, cp);
+  if (self->require_secret)
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "unknown CP");
+      return;
+    }
+  accept_auth (self, peer, cp_id, role, fields[3], price);
+}
 
-  peer_send (peer, ok);
-  price_text = format_amount (price, "%.2f");
-  /* TRANSLATORS: CP id, ENGINE or MONITOR, address, location, price */
-  g_message (_("%s: %s connected from %s (%s, %s EUR/kWh)"),
-             cp_id, role_names[role], peer_name (peer), fields[3], price_text);
-  changed (self);
+/* PROOF#<cp>#<hmac>: the answer to the CHALLENGE; the nonce is used once. */
+static void
+handle_proof (EvcpCentralServer *self, Peer *peer, gchar **fields, guint n)
+{
+  const gchar *cp_id = n > 1 ? fields[1] : "";
+  const gchar *secret = g_hash_table_lookup (self->secrets, cp_id);
+  g_autofree gchar *pending_cp = g_steal_pointer (&peer->pending.cp_id);
+  g_autofree gchar *location = g_steal_pointer (&peer->pending.location);
+  g_autofree gchar *nonce = g_steal_pointer (&peer->pending.nonce);
+
+  if (pending_cp == NULL || !g_str_equal (pending_cp, cp_id) || secret == NULL)
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "no challenge");
+      return;
+    }
+  if (n < 3 || !evcp_central_auth_check (secret, nonce, cp_id, role_names[peer->pending.role], fields[2]))
+    {
+      self->stats.auth_refused++;
+      auth_ko (peer, cp_id, "bad proof");
+      return;
+    }
+  accept_auth (self, peer, cp_id, peer->pending.role, location, peer->pending.price);
 }
 
 static void
@@ -635,6 +759,70 @@ static const struct {
   { "RECOVERED", ROLE_MONITOR, 2, handle_recovered },
 };
 
+/* A frame of use: the peer's strikes start again, and it is not idle. */
+static void
+useful (Peer *peer)
+{
+  peer->useful_at = g_get_monotonic_time ();
+  evcp_central_link_forgive (peer->link);
+}
+
+/* A frame of no use: a strike (too many in a row close the link); logged
+ * while the strikes are few. Returns: whether to log it. */
+static gboolean
+useless (Peer *peer, const gchar *why)
+{
+  return evcp_central_link_strike (peer->link, why) <= EVCP_CENTRAL_LINK_LOGGED_STRIKES;
+}
+
+static void
+dispatch (EvcpCentralServer *self, Peer *peer, const gchar *data, gchar **fields, guint n)
+{
+  const gchar *verb = fields[0];
+  Cp *cp = peer->cp;
+
+  for (guint i = 0; i < G_N_ELEMENTS (frame_handlers); i++)
+    {
+      if (!g_str_equal (verb, frame_handlers[i].verb))
+        continue;
+      if (cp == NULL)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: the peer's address, a verb */
+            g_warning (_("%s: %s before AUTH, ignored"), peer_name (peer), verb);
+          return;
+        }
+      if (n < 2 || !g_str_equal (fields[1], cp->id))
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, verb, the CP id of the frame */
+            g_warning (_("%s: %s for another CP (“%s”), ignored"), cp->id, verb, n > 1 ? fields[1] : "");
+          return;
+        }
+      touch (cp);
+      if (peer->role != frame_handlers[i].role)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, verb, ENGINE or MONITOR */
+            g_warning (_("%s: %s from the %s, ignored"), cp->id, verb, role_names[peer->role]);
+          return;
+        }
+      if (n < frame_handlers[i].min_fields)
+        {
+          if (useless (peer, verb))
+            /* TRANSLATORS: CP id, the frame */
+            g_warning (_("%s: malformed frame “%s”, ignored"), cp->id, data);
+          return;
+        }
+      useful (peer);
+      frame_handlers[i].handler (self, cp, fields, n);
+      return;
+    }
+  if (useless (peer, verb))
+    /* TRANSLATORS: the peer's address, a verb */
+    g_warning (_("%s: unknown verb “%s”, acknowledged and ignored"), peer_name (peer), verb);
+}
+
 static void
 on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_data)
 {
@@ -648,9 +836,17 @@ on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_
   self->stats.frames++;
   g_debug ("%s: received %s", peer_name (peer), data);
 
-  if (g_str_equal (verb, "AUTH"))
+  if (g_str_equal (verb, "AUTH") || g_str_equal (verb, "PROOF"))
     {
-      handle_auth (self, peer, fields, n);
+      if (g_str_equal (verb, "AUTH"))
+        handle_auth (self, peer, fields, n);
+      else
+        handle_proof (self, peer, fields, n);
+      /* an AUTH refused is a strike: no endless guessing on one connection */
+      if (peer->cp != NULL || peer->pending.cp_id != NULL)
+        useful (peer);
+      else
+        useless (peer, verb);
       return;
     }
   if (g_str_equal (verb, "PING"))
@@ -658,57 +854,27 @@ on_frame (EvcpCentralLink *link, const gchar *data, GStrv fields, gpointer user_
       const gchar *pong[] = { "PONG", n > 1 ? fields[1] : (peer->cp != NULL ? peer->cp->id : ""), NULL };
 
       if (peer->cp != NULL)
-        touch (peer->cp);
+        {
+          touch (peer->cp);
+          useful (peer);
+        }
+      else
+        useless (peer, verb);
       peer_send (peer, pong);
       return;
     }
-
-  for (guint i = 0; i < G_N_ELEMENTS (frame_handlers); i++)
-    {
-      Cp *cp = peer->cp;
-
-      if (!g_str_equal (verb, frame_handlers[i].verb))
-        continue;
-      if (cp == NULL)
-        {
-          /* TRANSLATORS: the peer's address, a verb */
-          g_warning (_("%s: %s before AUTH, ignored"), peer_name (peer), verb);
-          return;
-        }
-      if (n < 2 || !g_str_equal (fields[1], cp->id))
-        {
-          /* TRANSLATORS: CP id, verb, the CP id of the frame */
-          g_warning (_("%s: %s for another CP (“%s”), ignored"), cp->id, verb, n > 1 ? fields[1] : "");
-          return;
-        }
-      touch (cp);
-      if (peer->role != frame_handlers[i].role)
-        {
-          /* TRANSLATORS: CP id, verb, ENGINE or MONITOR */
-          g_warning (_("%s: %s from the %s, ignored"), cp->id, verb, role_names[peer->role]);
-          return;
-        }
-      if (n < frame_handlers[i].min_fields)
-        {
-          /* TRANSLATORS: CP id, the frame */
-          g_warning (_("%s: malformed frame “%s”, ignored"), cp->id, data);
-          return;
-        }
-      frame_handlers[i].handler (self, cp, fields, n);
-      return;
-    }
-  /* TRANSLATORS: the peer's address, a verb */
-  g_warning (_("%s: unknown verb “%s”, acknowledged and ignored"), peer_name (peer), verb);
+  dispatch (self, peer, data, fields, n);
 }
 
 static void
-on_bad (EvcpCentralLink *link, const gchar *reason, gpointer user_data)
+on_bad (EvcpCentralLink *link, const gchar *reason, guint strikes, gpointer user_data)
 {
   Peer *peer = user_data;
 
   peer->server->stats.bad++;
-  /* TRANSLATORS: the peer's address, then why (bad-lrc, outside-frame…) */
-  g_message (_("%s: bytes dropped (%s), answered NACK"), peer_name (peer), reason);
+  if (strikes <= EVCP_CENTRAL_LINK_LOGGED_STRIKES)
+    /* TRANSLATORS: the peer's address, then why (bad-lrc, outside-frame…) */
+    g_message (_("%s: bytes dropped (%s), answered NACK"), peer_name (peer), reason);
 }
 
 static gboolean
@@ -761,6 +927,7 @@ on_closed (EvcpCentralLink *link, const gchar *reason, gpointer user_data)
 static void
 peer_free (Peer *peer)
 {
+  clear_pending (peer);
   g_signal_handlers_disconnect_by_data (peer->link, peer);
   g_object_unref (peer->link);
   g_free (peer);
@@ -804,6 +971,85 @@ schedule_prune (EvcpCentralServer *self)
     self->prune_id = g_timeout_add (PRUNE_INTERVAL_MS, prune_cb, self);
 }
 
+/* Closes a connection because of a limit; @quiet during a flood of
+ * connections, whose every drop would flood the log. */
+static void
+drop_peer (EvcpCentralServer *self, Peer *peer, const gchar *why, gboolean quiet)
+{
+  self->stats.dropped++;
+  if (quiet)
+    g_debug ("%s: connection dropped: %s", peer_name (peer), why);
+  else
+    /* TRANSLATORS: the peer's address, why it is dropped */
+    g_message (_("%s: connection dropped: %s"), peer_name (peer), why);
+  evcp_central_link_close (peer->link, FALSE, why);
+}
+
+/* Room for one more connection: at most max_unauthenticated that have not
+ * authenticated (the oldest of them goes for a new one), at most
+ * max_connections in all. Returns: FALSE if the new one must be refused. */
+static gboolean
+make_room (EvcpCentralServer *self)
+{
+  Peer *oldest = NULL;
+  guint live = 0, unauthenticated = 0;
+
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i);
+
+      if (peer->dead)
+        continue;
+      live++;
+      if (peer->cp != NULL)
+        continue;
+      unauthenticated++;
+      if (oldest == NULL || peer->accepted_at < oldest->accepted_at)
+        oldest = peer;
+    }
+  if (oldest != NULL && (unauthenticated >= self->limits.max_unauthenticated ||
+                         live >= self->limits.max_connections))
+    {
+      drop_peer (self, oldest, _("too many connections without AUTH: the oldest goes"), TRUE);
+      live--;
+    }
+  return live < self->limits.max_connections;
+}
+
+/* Drops the connections that did not authenticate in time, and those idle
+ * for too long (an Engine or Monitor sends PING every 5 s). */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  EvcpCentralServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 auth_us = (gint64) self->limits.auth_timeout_ms * 1000;
+  gint64 idle_us = (gint64) self->limits.idle_timeout_ms * 1000;
+
+  /* closing emits "closed", which frees nothing: prune() does, later */
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i);
+
+      if (peer->dead)
+        continue;
+      if (peer->cp == NULL && now - peer->accepted_at > auth_us)
+        drop_peer (self, peer, _("not authenticated in time"), FALSE);
+      else if (peer->cp != NULL && now - peer->useful_at > idle_us)
+        drop_peer (self, peer, _("idle for too long"), FALSE);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_sweep (EvcpCentralServer *self)
+{
+  guint interval = MIN (self->limits.auth_timeout_ms, self->limits.idle_timeout_ms) / 4;
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  self->sweep_id = g_timeout_add (CLAMP (interval, 10, 1000), sweep_cb, self);
+}
+
 static gboolean
 on_incoming (GSocketService    *service,
              GSocketConnection *connection,
@@ -818,8 +1064,16 @@ on_incoming (GSocketService    *service,
       g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
       return TRUE;
     }
+  if (!make_room (self))
+    {
+      self->stats.dropped++;
+      g_debug ("connection refused: %u connections already", self->limits.max_connections);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
   peer = g_new0 (Peer, 1);
   peer->server = self;
+  peer->accepted_at = peer->useful_at = g_get_monotonic_time ();
   peer->link = evcp_central_link_new (connection, self->ack_timeout_ms, self->max_resends);
   g_signal_connect (peer->link, "frame", G_CALLBACK (on_frame), peer);
   g_signal_connect (peer->link, "bad", G_CALLBACK (on_bad), peer);
@@ -1064,6 +1318,18 @@ evcp_central_server_new (EvcpCentralDb *db)
 
   self = g_object_new (EVCP_TYPE_CENTRAL_SERVER, NULL);
   self->db = g_object_ref (db);
+  {
+    g_autoptr(GHashTable) secrets = evcp_central_db_list_secrets (db, &error);
+    GHashTableIter iter;
+    gpointer key, value;
+
+    if (secrets == NULL)
+      g_warning ("%s", error->message);
+    g_clear_error (&error);
+    g_hash_table_iter_init (&iter, secrets);
+    while (secrets != NULL && g_hash_table_iter_next (&iter, &key, &value))
+      g_hash_table_insert (self->secrets, g_strdup (key), g_strdup (value));
+  }
   known = evcp_central_db_list_cps (db, &error);
   if (known == NULL)
     g_warning ("%s", error->message);
@@ -1128,6 +1394,9 @@ evcp_central_server_listen (EvcpCentralServer  *self,
     }
   requested = g_inet_socket_address_new (inet, port);
   self->service = g_socket_service_new ();
+  /* a flood of connections must not fill the queue of those not yet
+   * accepted (GIO's default is 10): the server drops them itself */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), requested,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, error))
@@ -1143,12 +1412,78 @@ evcp_central_server_listen (EvcpCentralServer  *self,
   self->address = g_inet_address_to_string (inet);
   g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   g_socket_service_start (self->service);
+  start_sweep (self);
   {
     g_autofree gchar *port_text = g_strdup_printf ("%u", self->port);
 
     g_message (_("Listening on %s port %s"), self->address, port_text);
   }
   return TRUE;
+}
+
+/**
+ * evcp_central_server_set_secret:
+ * @secret: (nullable): the CP's secret; %NULL or empty: none (AUTH as in
+ *   the contract)
+ * @persist: also keep it in the database (else for this run only)
+ *
+ * From now on an AUTH of @cp_id must prove the secret (docs/protocol.md,
+ * A1..A8). The connections already authenticated stay.
+ */
+gboolean
+evcp_central_server_set_secret (EvcpCentralServer  *self,
+                                const gchar        *cp_id,
+                                const gchar        *secret,
+                                gboolean            persist,
+                                GError            **error)
+{
+  g_return_val_if_fail (EVCP_IS_CENTRAL_SERVER (self), FALSE);
+  g_return_val_if_fail (cp_id != NULL, FALSE);
+
+  if (secret != NULL && *secret == '\0')
+    secret = NULL;
+  if (persist && !evcp_central_db_set_secret (self->db, cp_id, secret, error))
+    return FALSE;
+  if (secret != NULL)
+    g_hash_table_insert (self->secrets, g_strdup (cp_id), g_strdup (secret));
+  else
+    g_hash_table_remove (self->secrets, cp_id);
+  return TRUE;
+}
+
+/**
+ * evcp_central_server_set_limits:
+ *
+ * Before listening; 0 keeps a default (512 connections, 64 of them
+ * without AUTH, AUTH within 10 s, idle at most 30 s).
+ */
+void
+evcp_central_server_set_limits (EvcpCentralServer *self,
+                                guint              max_connections,
+                                guint              max_unauthenticated,
+                                guint              auth_timeout_ms,
+                                guint              idle_timeout_ms)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_SERVER (self));
+
+  if (max_connections > 0)
+    self->limits.max_connections = max_connections;
+  if (max_unauthenticated > 0)
+    self->limits.max_unauthenticated = max_unauthenticated;
+  if (auth_timeout_ms > 0)
+    self->limits.auth_timeout_ms = auth_timeout_ms;
+  if (idle_timeout_ms > 0)
+    self->limits.idle_timeout_ms = idle_timeout_ms;
+  if (self->sweep_id != 0)
+    start_sweep (self);
+}
+
+/* With @require, a CP without a secret is refused (AUTH_KO "unknown CP"). */
+void
+evcp_central_server_set_require_secret (EvcpCentralServer *self, gboolean require)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_SERVER (self));
+  self->require_secret = require;
 }
 
 guint16
@@ -1343,6 +1678,9 @@ evcp_central_server_to_json (EvcpCentralServer *self)
   add_uint (builder, "duplicate_tickets", self->stats.duplicate_tickets);
   add_uint (builder, "gaps", self->stats.gaps);
   add_uint (builder, "kafka_messages", self->stats.kafka_messages);
+  add_uint (builder, "auth_refused", self->stats.auth_refused);
+  add_uint (builder, "dropped", self->stats.dropped);
+  add_uint (builder, "connections", self->peers->len);
   json_builder_end_object (builder);
 
   json_builder_set_member_name (builder, "cps");
@@ -1410,6 +1748,7 @@ evcp_central_server_shutdown (EvcpCentralServer *self)
   if (self->shut_down)
     return;
   self->shut_down = TRUE;
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->service != NULL)
     {
       g_socket_service_stop (self->service);
@@ -1445,6 +1784,7 @@ evcp_central_server_dispose (GObject *object)
   EvcpCentralServer *self = EVCP_CENTRAL_SERVER (object);
 
   g_clear_handle_id (&self->prune_id, g_source_remove);
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->service != NULL)
     {
       g_socket_service_stop (self->service);
@@ -1469,6 +1809,7 @@ evcp_central_server_finalize (GObject *object)
 
   g_ptr_array_unref (self->peers);
   g_hash_table_unref (self->cps);
+  g_hash_table_unref (self->secrets);
   g_clear_object (&self->db);
   g_free (self->address);
   G_OBJECT_CLASS (evcp_central_server_parent_class)->finalize (object);
@@ -1492,7 +1833,12 @@ evcp_central_server_init (EvcpCentralServer *self)
 {
   self->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
   self->cps = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) cp_free);
+  self->secrets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->ack_timeout_ms = EVCP_CENTRAL_LINK_ACK_TIMEOUT_MS;
   self->max_resends = EVCP_CENTRAL_LINK_MAX_RESENDS;
+  self->limits.max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->limits.max_unauthenticated = DEFAULT_MAX_UNAUTHENTICATED;
+  self->limits.auth_timeout_ms = DEFAULT_AUTH_TIMEOUT_MS;
+  self->limits.idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
   self->address = g_strdup (EVCP_CENTRAL_DEFAULT_LISTEN_ADDRESS);
 }

@@ -29,11 +29,25 @@ EvcpCentralServer *evcp_central_server_new          (EvcpCentralDb      *db);
 void               evcp_central_server_set_timing   (EvcpCentralServer  *self,
                                                      guint               ack_timeout_ms,
                                                      guint               max_resends);
+/* Before listening. 0 keeps a default (docs/central.md, "Limits"). */
+void               evcp_central_server_set_limits   (EvcpCentralServer  *self,
+                                                     guint               max_connections,
+                                                     guint               max_unauthenticated,
+                                                     guint               auth_timeout_ms,
+                                                     guint               idle_timeout_ms);
 /* @port 0: any free port; see evcp_central_server_get_port(). */
 gboolean           evcp_central_server_listen       (EvcpCentralServer  *self,
                                                      const gchar        *address,
                                                      guint16             port,
                                                      GError            **error);
+/* A CP's secret for AUTH (NULL: none); @persist keeps it in the database. */
+gboolean           evcp_central_server_set_secret   (EvcpCentralServer  *self,
+                                                     const gchar        *cp_id,
+                                                     const gchar        *secret,
+                                                     gboolean            persist,
+                                                     GError            **error);
+void               evcp_central_server_set_require_secret (EvcpCentralServer *self,
+                                                     gboolean            require);
 guint16            evcp_central_server_get_port     (EvcpCentralServer  *self);
 gboolean           evcp_central_server_start_kafka  (EvcpCentralServer  *self,
                                                      const gchar        *brokers,

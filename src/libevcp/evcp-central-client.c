@@ -8,6 +8,7 @@
 #include <gio/gnetworking.h>
 #include <glib/gi18n-lib.h>
 
+#include "evcp-central-auth.h"
 #include "evcp-central-client.h"
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
@@ -60,6 +61,8 @@ struct _EvcpCentralClient
   gchar             *cp_id;
   gchar             *location;
   gchar             *price;        /* formatted with a dot */
+  gchar             *secret;       /* NULL: AUTH as in the contract, no proof */
+  gchar             *auth_data;    /* DATA of AUTH, checked by _start() */
   EvcpOutbox        *outbox;
   gulong             appended_id;
 
@@ -563,8 +566,10 @@ keepalive_cb (gpointer user_data)
       return G_SOURCE_REMOVE;
     }
   data = g_strconcat ("PING#", self->cp_id, NULL);
+  /* shorter than AUTH, which went out: it fits */
   self->current = frame_new (self, FRAME_PING, data, NULL);
-  transmit (self);
+  if (self->current != NULL)
+    transmit (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -656,6 +661,38 @@ peer_ended (EvcpCentralClient *self)
   schedule_reconnect (self);
 }
 
+static const gchar *role_to_string (EvcpCentralRole role);
+
+/* CHALLENGE#<cp>#<nonce>: Central asks for the proof (docs/protocol.md, A2). */
+static void
+on_challenge (EvcpCentralClient *self, gchar **fields)
+{
+  g_autofree gchar *proof = NULL;
+  g_autofree gchar *data = NULL;
+
+  if (self->state != EVCP_CENTRAL_STATE_AUTHENTICATING || self->secret == NULL ||
+      fields[2] == NULL || *fields[2] == '\0')
+    {
+      g_warning (_("Central link %s: unexpected CHALLENGE (%s, %s); ignored"), self->address,
+                 evcp_central_state_to_string (self->state),
+                 self->secret == NULL ? _("this CP has no secret") : _("no nonce"));
+      return;
+    }
+  /* Central answered AUTH, so AUTH reached it even if its ACK did not come */
+  clear_source (&self->auth_timer);
+  if (self->current != NULL && self->current->kind == FRAME_AUTH)
+    {
+      clear_source (&self->ack_timer);
+      g_clear_pointer (&self->current, frame_free);
+    }
+  proof = evcp_central_auth_proof (self->secret, fields[2], self->cp_id, role_to_string (self->role));
+  data = g_strjoin ("#", "PROOF", self->cp_id, proof, NULL);
+  /* like AUTH: once ACKed, AUTH_OK or AUTH_KO is due within the keep-alive */
+  self->current = frame_new (self, FRAME_AUTH, data, NULL);
+  if (self->current != NULL)
+    transmit (self);
+}
+
 /* A frame from Central, already ACKed. */
 static void
 handle_frame (EvcpCentralClient *self, gchar **fields)
@@ -704,6 +741,10 @@ handle_frame (EvcpCentralClient *self, gchar **fields)
       close_link (self, TRUE);
       schedule_reconnect (self);
       g_signal_emit (self, signals[SIGNAL_AUTH_FAILED], 0, reason);
+    }
+  else if (g_str_equal (verb, "CHALLENGE"))
+    {
+      on_challenge (self, fields);
     }
   else if (g_str_equal (verb, "PONG"))
     {
@@ -797,6 +838,33 @@ role_to_string (EvcpCentralRole role)
   return role == EVCP_CENTRAL_ROLE_MONITOR ? "MONITOR" : "ENGINE";
 }
 
+/* A frame of ours cannot be encoded (AUTH too long for a frame, say): no
+ * link rather than a crash or a loop of refused frames. */
+static void
+refuse_to_link (EvcpCentralClient *self, const gchar *why)
+{
+  g_warning (_("Central link %s: no link to Central: the AUTH frame of %s cannot be sent: %s"),
+             self->address, self->cp_id, why);
+  close_link (self, FALSE);
+  clear_source (&self->reconnect_timer);
+  set_state (self, EVCP_CENTRAL_STATE_STOPPED);
+}
+
+/* DATA of AUTH: AUTH#<cp>#<role>#<location>#<price>, and the mechanism of
+ * the proof when the CP has a secret (docs/protocol.md, C5 and A1). */
+static gchar *
+build_auth (EvcpCentralClient *self, GError **error)
+{
+  const gchar *fields[] = { "AUTH", self->cp_id, role_to_string (self->role), self->location,
+                            self->price, self->secret != NULL ? EVCP_CENTRAL_AUTH_MECHANISM : NULL,
+                            NULL };
+  g_autofree gchar *data = evcp_frame_join_fields (fields, error);
+
+  if (data == NULL || !evcp_frame_validate_data (data, -1, error))
+    return NULL;
+  return g_steal_pointer (&data);
+}
+
 static void
 connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -804,8 +872,6 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GSocketConnection) connection =
     g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   g_autoptr(EvcpCentralClient) self = op_finish (user_data);
-  const gchar *fields[6];
-  g_autofree gchar *data = NULL;
   GSocket *socket;
 
   if (self == NULL)
@@ -832,14 +898,13 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   set_state (self, EVCP_CENTRAL_STATE_AUTHENTICATING);
   start_read (self);
 
-  fields[0] = "AUTH";
-  fields[1] = self->cp_id;
-  fields[2] = role_to_string (self->role);
-  fields[3] = self->location;
-  fields[4] = self->price;
-  fields[5] = NULL;
-  data = evcp_frame_join_fields (fields, NULL);  /* checked by _new() */
-  self->current = frame_new (self, FRAME_AUTH, data, NULL);
+  self->current = frame_new (self, FRAME_AUTH, self->auth_data, &error);
+  if (self->current == NULL)
+    {
+      /* _start() checked it: never here, but never a crash either */
+      refuse_to_link (self, error->message);
+      return;
+    }
   transmit (self);
 }
 
@@ -959,10 +1024,19 @@ evcp_central_client_new (const gchar     *host,
 void
 evcp_central_client_start (EvcpCentralClient *self)
 {
+  g_autoptr(GError) error = NULL;
+
   g_return_if_fail (EVCP_IS_CENTRAL_CLIENT (self));
 
   if (self->state != EVCP_CENTRAL_STATE_STOPPED)
     return;
+  g_clear_pointer (&self->auth_data, g_free);
+  self->auth_data = build_auth (self, &error);
+  if (self->auth_data == NULL)
+    {
+      refuse_to_link (self, error->message);
+      return;
+    }
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref_thread_default ();
   self->backoff_next_ms = self->backoff_min_ms;
@@ -1028,6 +1102,24 @@ evcp_central_client_send (EvcpCentralClient   *self,
   g_queue_push_tail (&self->best_effort, frame);
   pump (self);
   return TRUE;
+}
+
+/**
+ * evcp_central_client_set_secret:
+ * @secret: (nullable): this CP's secret at Central; %NULL or empty: none
+ *
+ * Before evcp_central_client_start(). With a secret, AUTH names the
+ * mechanism HMAC-SHA256 and the client answers Central's CHALLENGE with the
+ * proof (docs/protocol.md, "Extension: a per-CP secret"). The secret itself
+ * is never sent.
+ */
+void
+evcp_central_client_set_secret (EvcpCentralClient *self, const gchar *secret)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_CLIENT (self));
+
+  g_free (self->secret);
+  self->secret = secret != NULL && *secret != '\0' ? g_strdup (secret) : NULL;
 }
 
 EvcpCentralState
@@ -1108,6 +1200,8 @@ evcp_central_client_finalize (GObject *object)
   g_free (self->cp_id);
   g_free (self->location);
   g_free (self->price);
+  g_free (self->secret);
+  g_free (self->auth_data);
   G_OBJECT_CLASS (evcp_central_client_parent_class)->finalize (object);
 }
 

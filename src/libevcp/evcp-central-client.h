@@ -54,6 +54,9 @@ void               evcp_central_client_stop       (EvcpCentralClient   *self);
 gboolean           evcp_central_client_send       (EvcpCentralClient   *self,
                                                    const gchar * const *fields);
 
+/* Before _start(): the per-CP secret (NULL: none), docs/protocol.md A1. */
+void               evcp_central_client_set_secret (EvcpCentralClient   *self,
+                                                   const gchar         *secret);
 EvcpCentralState   evcp_central_client_get_state  (EvcpCentralClient   *self);
 gboolean           evcp_central_client_is_ready   (EvcpCentralClient   *self);
 

@@ -78,6 +78,7 @@ evcp_config_copy (const EvcpConfig *config)
   copy->kafka_group_id = g_strdup (config->kafka_group_id);
   copy->dead_letter_topic = g_strdup (config->dead_letter_topic);
   copy->central_host = g_strdup (config->central_host);
+  copy->central_secret = g_strdup (config->central_secret);
   copy->config_file = g_strdup (config->config_file);
   copy->metrics_address = g_strdup (config->metrics_address);
   copy->engine_host = g_strdup (config->engine_host);
@@ -106,6 +107,7 @@ evcp_config_free (EvcpConfig *config)
   g_hash_table_unref (config->rdkafka_consumer);
   g_hash_table_unref (config->rdkafka_producer);
   g_free (config->central_host);
+  g_free (config->central_secret);
   g_free (config->config_file);
   g_free (config->metrics_address);
   g_free (config->engine_host);
@@ -194,6 +196,8 @@ evcp_config_load_environment (EvcpConfig          *config,
     replace (&config->kafka_group_id, v);
   if ((v = g_environ_getenv ((gchar **) envp, "CENTRAL_HOST")) != NULL && *v != '\0')
     replace (&config->central_host, v);
+  if ((v = g_environ_getenv ((gchar **) envp, "CENTRAL_SECRET")) != NULL && *v != '\0')
+    replace (&config->central_secret, v);
   if ((v = g_environ_getenv ((gchar **) envp, "CENTRAL_PORT")) != NULL && *v != '\0')
     {
       guint64 port;
@@ -232,6 +236,37 @@ key_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **field, G
   g_strstrip (value);
   g_free (*field);
   *field = g_steal_pointer (&value);
+  return TRUE;
+}
+
+/* [central] secret-file: the secret is the file's content, without the
+ * white space around it. */
+static gboolean
+key_secret_file (GKeyFile *kf, gchar **field, GError **error)
+{
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *content = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!key_string (kf, "central", "secret-file", &path, error))
+    return FALSE;
+  if (path == NULL)
+    return TRUE;
+  if (!g_file_get_contents (path, &content, NULL, &local_error))
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("[central] secret-file: %s"), local_error->message);
+      return FALSE;
+    }
+  g_strstrip (content);
+  if (*content == '\0')
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("[central] secret-file: %s is empty"), path);
+      return FALSE;
+    }
+  g_free (*field);
+  *field = g_steal_pointer (&content);
   return TRUE;
 }
 
@@ -333,7 +368,9 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
       !key_string (kf, "kafka", "topics", &topics, error) ||
       !key_string (kf, "kafka", "group-id", &config->kafka_group_id, error) ||
       !key_string (kf, "kafka", "dead-letter-topic", &config->dead_letter_topic, error) ||
-      !key_string (kf, "central", "host", &config->central_host, error))
+      !key_string (kf, "central", "host", &config->central_host, error) ||
+      !key_string (kf, "central", "secret", &config->central_secret, error) ||
+      !key_secret_file (kf, &config->central_secret, error))
     goto fail;
   if (price != NULL)
     {

@@ -42,6 +42,7 @@ typedef struct {
   /* [central] */
   gchar      *central_host;
   guint       central_port;
+  gchar      *central_secret;          /* CENTRAL_SECRET; NULL: AUTH without proof */
 
   /* [evcp] metrics-address: the Engine's Prometheus endpoint (NULL: off) */
   gchar      *metrics_address;

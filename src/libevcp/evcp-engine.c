@@ -562,6 +562,7 @@ evcp_engine_start (EvcpEngine *self, GError **error)
                                            EVCP_CENTRAL_ROLE_ENGINE, self->config->cp_id,
                                            self->config->location, self->config->price_eur_kwh,
                                            self->outbox);
+  evcp_central_client_set_secret (self->central, self->config->central_secret);
   g_signal_connect_object (self->central, "command", G_CALLBACK (on_command), self, 0);
   evcp_central_client_start (self->central);
 

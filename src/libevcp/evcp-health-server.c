@@ -11,6 +11,12 @@
 #include "evcp-health-server.h"
 
 #define MAX_RESENDS 3
+/* Bounds against hostile or stuck peers (docs/reliability.md): answers
+ * waiting to be written, bytes and useless frames since the last HEALTH. */
+#define MAX_BACKLOG       (16 * 1024)
+#define MAX_USELESS_BYTES (64 * 1024)
+#define MAX_STRIKES       32
+#define LOGGED_STRIKES    10
 
 struct _EvcpHealthServer
 {
@@ -24,6 +30,9 @@ struct _EvcpHealthServer
   guint16          port;
   GPtrArray       *peers;
   guint64          checks;
+  guint64          dropped;
+  guint            sweep_id;
+  EvcpHealthLimits limits;
 };
 
 G_DEFINE_TYPE (EvcpHealthServer, evcp_health_server, G_TYPE_OBJECT)
@@ -38,7 +47,13 @@ typedef struct {
   gboolean           writing;
   GBytes            *last_answer;     /* resent on NACK */
   guint              resends;
-  gboolean           closing;
+  gboolean           closing;         /* to be closed once the bytes read are handled */
+  gboolean           proven;          /* it asked HEALTH for this CP */
+  gint64             accepted_at;     /* monotonic */
+  gint64             useful_at;       /* monotonic: the last HEALTH */
+  gsize              out_bytes;       /* in @out */
+  gsize              useless_bytes;   /* read since the last HEALTH */
+  guint              strikes;         /* useless or bad frames in a row */
 } Peer;
 
 static void peer_read (Peer *peer);
@@ -82,7 +97,12 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
         }
       return;
     }
-  g_bytes_unref (g_queue_pop_head (&peer->out));
+  {
+    GBytes *done = g_queue_pop_head (&peer->out);
+
+    peer->out_bytes -= g_bytes_get_size (done);
+    g_bytes_unref (done);
+  }
   peer->writing = FALSE;
   peer_flush (peer);
 }
@@ -103,8 +123,33 @@ peer_flush (Peer *peer)
 static void
 peer_send (Peer *peer, GBytes *bytes)
 {
+  if (peer->closing)
+    return;
+  /* a peer that does not read: stuck, dropped */
+  if (peer->out_bytes + g_bytes_get_size (bytes) > MAX_BACKLOG)
+    {
+      g_debug ("Health peer does not read what is sent to it: dropped");
+      peer->server->dropped++;
+      peer->closing = TRUE;
+      return;
+    }
+  peer->out_bytes += g_bytes_get_size (bytes);
   g_queue_push_tail (&peer->out, g_bytes_ref (bytes));
   peer_flush (peer);
+}
+
+/* Something of no use from the peer; too many in a row and it is dropped.
+ * Returns: whether to log it. */
+static gboolean
+peer_strike (Peer *peer)
+{
+  if (++peer->strikes > MAX_STRIKES && !peer->closing)
+    {
+      g_debug ("Health peer sent more than %u useless frames in a row: dropped", MAX_STRIKES);
+      peer->server->dropped++;
+      peer->closing = TRUE;
+    }
+  return peer->strikes <= LOGGED_STRIKES;
 }
 
 static void
@@ -189,16 +234,22 @@ on_frame (Peer *peer, const gchar *data)
   /* ACK before acting (for HEALTH, in the same write as the answer) */
   if (g_strcmp0 (fields[0], "HEALTH") == 0 && g_strcmp0 (fields[1], peer->server->cp_id) == 0)
     {
+      peer->proven = TRUE;
+      peer->strikes = 0;
+      peer->useless_bytes = 0;
+      peer->useful_at = g_get_monotonic_time ();
       answer_health (peer);
       return;
     }
   peer_send_byte (peer, EVCP_FRAME_ACK);
   if (g_strcmp0 (fields[0], "HEALTH") == 0)
     {
-      g_debug ("HEALTH for %s ignored: this is %s", fields[1], peer->server->cp_id);
+      if (peer_strike (peer))
+        g_debug ("HEALTH for %s ignored: this is %s", fields[1], peer->server->cp_id);
       return;
     }
-  g_warning (_("Health link: unknown verb “%s” ignored"), fields[0]);
+  if (peer_strike (peer))
+    g_warning (_("Health link: unknown verb “%s” ignored"), fields[0]);
 }
 
 static gboolean
@@ -206,7 +257,8 @@ handle_bytes (Peer *peer, const guint8 *buf, gsize len)
 {
   EvcpFrameEvent event;
 
-  while (evcp_frame_decoder_next (peer->decoder, &buf, &len, &event))
+  peer->useless_bytes += len;
+  while (!peer->closing && evcp_frame_decoder_next (peer->decoder, &buf, &len, &event))
     {
       switch (event.type)
         {
@@ -214,10 +266,13 @@ handle_bytes (Peer *peer, const guint8 *buf, gsize len)
           on_frame (peer, event.data);
           break;
         case EVCP_FRAME_EVENT_BAD:
-          g_info ("Health link: bad frame (%s), NACK", evcp_frame_bad_reason_to_string (event.reason));
+          if (peer_strike (peer))
+            g_info ("Health link: bad frame (%s), NACK", evcp_frame_bad_reason_to_string (event.reason));
           peer_send_byte (peer, EVCP_FRAME_NACK);
           break;
         case EVCP_FRAME_EVENT_ACK:
+          if (peer->last_answer == NULL)
+            peer_strike (peer);
           g_clear_pointer (&peer->last_answer, g_bytes_unref);
           break;
         case EVCP_FRAME_EVENT_NACK:
@@ -226,6 +281,8 @@ handle_bytes (Peer *peer, const guint8 *buf, gsize len)
               peer->resends++;
               peer_send (peer, peer->last_answer);
             }
+          else
+            peer_strike (peer);
           break;
         case EVCP_FRAME_EVENT_EOT:
           return FALSE;
@@ -233,7 +290,13 @@ handle_bytes (Peer *peer, const guint8 *buf, gsize len)
           break;
         }
     }
-  return TRUE;
+  if (peer->useless_bytes > MAX_USELESS_BYTES && !peer->closing)
+    {
+      g_debug ("Health peer sent %" G_GSIZE_FORMAT " bytes without a HEALTH: dropped", peer->useless_bytes);
+      peer->server->dropped++;
+      peer->closing = TRUE;
+    }
+  return !peer->closing;
 }
 
 static void
@@ -261,15 +324,91 @@ peer_read (Peer *peer)
                              peer->cancellable, read_done, peer);
 }
 
+/* Whether @a should go before @b when the server is full: one that never
+ * asked HEALTH for this CP before one that did (the Monitor's kept
+ * connection did), then the oldest, or the one that asked least recently. */
+static gboolean
+goes_before (Peer *a, Peer *b)
+{
+  if (a->proven != b->proven)
+    return !a->proven;
+  return a->proven ? a->useful_at < b->useful_at : a->accepted_at < b->accepted_at;
+}
+
+/* Room for one more: at most max_connections; when full, one goes (see
+ * goes_before()), so that a new Monitor connection always gets in. */
+static gboolean
+make_room (EvcpHealthServer *self)
+{
+  Peer *victim = NULL;
+
+  if (self->peers->len < self->limits.max_connections)
+    return TRUE;
+  for (guint i = 0; i < self->peers->len; i++)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i);
+
+      if (victim == NULL || goes_before (peer, victim))
+        victim = peer;
+    }
+  if (victim == NULL)
+    return FALSE;
+  g_debug ("Health server full: a connection goes");
+  self->dropped++;
+  peer_close (victim);
+  return TRUE;
+}
+
+/* Drops the connections that did not ask HEALTH in time, and those that
+ * asked nothing for too long. */
+static gboolean
+sweep_cb (gpointer user_data)
+{
+  EvcpHealthServer *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = self->peers->len; i > 0; i--)
+    {
+      Peer *peer = g_ptr_array_index (self->peers, i - 1);
+      gboolean late = !peer->proven && now - peer->accepted_at > (gint64) self->limits.first_timeout_ms * 1000;
+      gboolean idle = peer->proven && now - peer->useful_at > (gint64) self->limits.idle_timeout_ms * 1000;
+
+      if (late || idle)
+        {
+          g_debug ("Health peer %s: dropped", late ? "asked nothing in time" : "idle");
+          self->dropped++;
+          peer_close (peer);
+        }
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_sweep (EvcpHealthServer *self)
+{
+  guint interval = MIN (self->limits.first_timeout_ms, self->limits.idle_timeout_ms) / 4;
+
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
+  self->sweep_id = g_timeout_add (CLAMP (interval, 10, 1000), sweep_cb, self);
+}
+
 static gboolean
 on_incoming (GSocketService     *service,
              GSocketConnection  *connection,
              GObject            *source_object,
              EvcpHealthServer   *self)
 {
-  Peer *peer = g_new0 (Peer, 1);
+  Peer *peer;
 
+  if (!make_room (self))
+    {
+      self->dropped++;
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return TRUE;
+    }
+  peer = g_new0 (Peer, 1);
   peer->server = self;
+  peer->accepted_at = peer->useful_at = g_get_monotonic_time ();
   peer->connection = g_object_ref (connection);
   peer->cancellable = g_cancellable_new ();
   peer->decoder = evcp_frame_decoder_new ();
@@ -322,6 +461,9 @@ evcp_health_server_listen (EvcpHealthServer  *self,
     }
   sockaddr = g_inet_socket_address_new (inet, port);
   self->service = g_socket_service_new ();
+  /* a flood of connections must not fill the queue of those not yet
+   * accepted (GIO's default is 10): the server drops them itself */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (self->service), 128);
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), sockaddr,
                                       G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
                                       NULL, &effective, error))
@@ -333,6 +475,7 @@ evcp_health_server_listen (EvcpHealthServer  *self,
   self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
   g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   g_socket_service_start (self->service);
+  start_sweep (self);
   g_message (_("Answering health checks on %s:%u"), address != NULL ? address : "127.0.0.1",
              self->port);
   return TRUE;
@@ -352,11 +495,43 @@ evcp_health_server_get_checks (EvcpHealthServer *self)
   return self->checks;
 }
 
+guint64
+evcp_health_server_get_dropped (EvcpHealthServer *self)
+{
+  g_return_val_if_fail (EVCP_IS_HEALTH_SERVER (self), 0);
+  return self->dropped;
+}
+
+guint
+evcp_health_server_get_connections (EvcpHealthServer *self)
+{
+  g_return_val_if_fail (EVCP_IS_HEALTH_SERVER (self), 0);
+  return self->peers->len;
+}
+
+/* 0 keeps a field's default (EVCP_HEALTH_DEFAULT_*). */
+void
+evcp_health_server_set_limits (EvcpHealthServer *self, const EvcpHealthLimits *limits)
+{
+  g_return_if_fail (EVCP_IS_HEALTH_SERVER (self));
+  g_return_if_fail (limits != NULL);
+
+  self->limits.max_connections = limits->max_connections > 0 ? limits->max_connections
+                                                             : EVCP_HEALTH_DEFAULT_MAX_CONNECTIONS;
+  self->limits.first_timeout_ms = limits->first_timeout_ms > 0 ? limits->first_timeout_ms
+                                                               : EVCP_HEALTH_DEFAULT_FIRST_TIMEOUT_MS;
+  self->limits.idle_timeout_ms = limits->idle_timeout_ms > 0 ? limits->idle_timeout_ms
+                                                             : EVCP_HEALTH_DEFAULT_IDLE_TIMEOUT_MS;
+  if (self->sweep_id != 0)
+    start_sweep (self);
+}
+
 void
 evcp_health_server_stop (EvcpHealthServer *self)
 {
   g_return_if_fail (EVCP_IS_HEALTH_SERVER (self));
 
+  g_clear_handle_id (&self->sweep_id, g_source_remove);
   if (self->service != NULL)
     {
       g_socket_service_stop (self->service);
@@ -389,4 +564,7 @@ static void
 evcp_health_server_init (EvcpHealthServer *self)
 {
   self->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+  self->limits.max_connections = EVCP_HEALTH_DEFAULT_MAX_CONNECTIONS;
+  self->limits.first_timeout_ms = EVCP_HEALTH_DEFAULT_FIRST_TIMEOUT_MS;
+  self->limits.idle_timeout_ms = EVCP_HEALTH_DEFAULT_IDLE_TIMEOUT_MS;
 }

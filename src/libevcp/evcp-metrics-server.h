@@ -20,6 +20,12 @@ typedef void (*EvcpMetricsFunc) (GString  *out,
  * from a callback. Off unless a program is given an address; an address
  * without a host binds to loopback only.
  */
+/* Limits against hostile or stuck peers (docs/reliability.md): at most
+ * this many connections (the oldest is cut for a new one), each for at most
+ * this long. */
+#define EVCP_METRICS_DEFAULT_MAX_CONNECTIONS 16
+#define EVCP_METRICS_DEFAULT_TIMEOUT_MS      10000
+
 #define EVCP_TYPE_METRICS_SERVER (evcp_metrics_server_get_type ())
 G_DECLARE_FINAL_TYPE (EvcpMetricsServer, evcp_metrics_server, EVCP, METRICS_SERVER, GObject)
 
@@ -44,6 +50,13 @@ guint16            evcp_metrics_server_get_port   (EvcpMetricsServer   *self);
 /* "http://HOST:PORT/metrics", %NULL when not listening. (transfer full) */
 gchar             *evcp_metrics_server_get_url    (EvcpMetricsServer   *self);
 guint64            evcp_metrics_server_get_scrapes (EvcpMetricsServer  *self);
+/* 0 keeps a default. */
+void               evcp_metrics_server_set_limits (EvcpMetricsServer   *self,
+                                                   guint                max_connections,
+                                                   guint                timeout_ms);
+/* Connections libsoup holds now; connections cut by a limit so far. */
+guint              evcp_metrics_server_get_connections (EvcpMetricsServer *self);
+guint64            evcp_metrics_server_get_dropped (EvcpMetricsServer  *self);
 
 /* Parses an address as evcp_metrics_server_listen() does. (transfer full) */
 GInetSocketAddress *evcp_metrics_parse_address    (const gchar         *address,

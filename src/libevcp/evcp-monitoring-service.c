@@ -431,6 +431,7 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
   self->central = evcp_central_client_new (config->central_host, (guint16) config->central_port,
                                            EVCP_CENTRAL_ROLE_MONITOR, config->cp_id,
                                            config->location, config->price_eur_kwh, self->outbox);
+  evcp_central_client_set_secret (self->central, config->central_secret);
   if (self->test_central_ack_ms > 0 || self->test_central_backoff_ms > 0)
     evcp_central_client_set_timing (self->central, self->test_central_ack_ms, 0,
                                     self->test_central_backoff_ms, self->test_central_backoff_ms * 4);
