@@ -27,7 +27,8 @@
  *    the link or Kafka, once), are exactly 1..N with N the last seq the
  *    Engine gave out (its outbox's next_seq - 1): no gap, nothing missing;
  *    and Central's own gap count (link seqs, stats.gaps) is 0;
- *  - every request got a session or a refusal.
+ *  - every request got one session or a refusal, never two (a request
+ *    delivered again after a kill is recognised: issue 12).
  */
 #include "evcp-build-config.h"
 
@@ -87,6 +88,25 @@ typedef struct {
   Run                  runs[RUNS];
   gint64               started_at;
 } Fixture;
+
+/* how many lines of every Engine's log hold @needle */
+static guint
+count_in_engine_logs (Fixture *f, const gchar *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < f->n_engines; i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("%s/engine-%02u.log", f->tmpdir, i);
+      g_autofree gchar *text = NULL;
+
+      if (!g_file_get_contents (path, &text, NULL, NULL))
+        continue;
+      for (const gchar *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+        n++;
+    }
+  return n;
+}
 
 static void
 spawn_engine (Fixture *f)
@@ -524,14 +544,11 @@ test_kill_at_random (Fixture *f, gconstpointer data)
             in_ticket_rewritten++;
         }
       refused += refusals->len;
+      /* a request taken, not yet committed, when the Engine died comes
+       * again to the next one (at least once), which knows it: it takes
+       * effect once (before: a second session and a second ticket) */
       if (sessions > 1)
-        {
-          /* the request was taken, not yet committed, when the Engine died:
-           * the next one got it again (at least once) and served it */
-          g_assert_true (run->via == VIA_KAFKA);
-          g_assert_cmpuint (sessions, ==, 2);
-          redelivered++;
-        }
+        g_error ("the request of %s was served %u times", run->driver, sessions);
       if (run->via == VIA_CENTRAL && sessions == 1)
         g_assert_nonnull (evcp_sys_tickets_find (tickets, run->central_session));
       if (sessions == 0 && refusals->len == 0)
@@ -543,12 +560,13 @@ test_kill_at_random (Fixture *f, gconstpointer data)
           lost_commands++;
         }
     }
+  redelivered = count_in_engine_logs (f, "delivered again: already served");
   g_test_message ("%u sessions (%u DURATION, %u FAULT), %u killed while supplying, %u while a ticket was being "
                   "written (%u of them written by the next Engine), %u closed by the next Engine, %u requests "
-                  "served again after a kill, %u extra SESSION_ENDED copies, %u refusals, %u AUTHORIZE lost with "
-                  "the Engine; Central's seqs 1..%u without gaps", ids->len, by_reason[0], by_reason[1],
-                  killed_supplying, in_ticket, in_ticket_rewritten, recovered, redelivered, copies, refused,
-                  lost_commands, seqs->len);
+                  "delivered again after a kill and not served twice, %u extra SESSION_ENDED copies, %u refusals, "
+                  "%u AUTHORIZE lost with the Engine; Central's seqs 1..%u without gaps", ids->len, by_reason[0],
+                  by_reason[1], killed_supplying, in_ticket, in_ticket_rewritten, recovered, redelivered, copies,
+                  refused, lost_commands, seqs->len);
   /* the test killed the Engine during supplies, not only around them */
   g_assert_cmpuint (killed_supplying, >=, 1);
   g_assert_cmpuint (recovered, >=, 1);

@@ -1261,6 +1261,60 @@ test_kinds_cardinality (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+static gboolean
+active (gpointer data)
+{
+  return evcp_supply_get_state (evcp_engine_get_supply (data)) == EVCP_CP_STATE_ACTIVE;
+}
+
+static gboolean
+repeated_at_least (gpointer data)
+{
+  gpointer *args = data;
+
+  return evcp_engine_get_requests_repeated (args[0]) >= GPOINTER_TO_UINT (args[1]);
+}
+
+/* A charging request delivered again (the same request_id) is recognised:
+ * while its session runs, after it ended, and after a restart on the same
+ * state directory; a new request is served. */
+static void
+test_request_served_once (Fixture *f, gconstpointer data)
+{
+  const gchar *b = evcp_test_cluster_get_bootstraps (f->cluster);
+  const gchar *r1 = "{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"request_id\":\"r-1\",\"user_id\":\"drv-1\","
+                    "\"cp_id\":\"" CP "\",\"requested_power\":360,\"max_duration\":1}}";
+  const gchar *r2 = "{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"request_id\":\"r-2\",\"user_id\":\"drv-2\","
+                    "\"cp_id\":\"" CP "\",\"requested_power\":360,\"max_duration\":1}}";
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+
+  engine = start_engine (f);
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, r1, -1, &error));
+  g_assert_true (evcp_test_wait_until (NULL, supplying, engine, WAIT_MS));
+  /* again while it runs */
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, r1, -1, &error));
+  g_assert_true (evcp_test_wait_until (NULL, repeated_at_least, (gpointer[]) { engine, GUINT_TO_POINTER (1) }, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, active, engine, WAIT_MS));
+  /* again after it ended */
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, r1, -1, &error));
+  g_assert_true (evcp_test_wait_until (NULL, repeated_at_least, (gpointer[]) { engine, GUINT_TO_POINTER (2) }, WAIT_MS));
+  g_assert_true (active (engine));
+  evcp_engine_stop (engine);
+  g_clear_object (&engine);
+
+  /* again after a restart on the same state directory; then a new one */
+  engine = start_engine (f);
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, r1, -1, &error));
+  g_assert_true (evcp_test_produce (b, evcp_test_topic ("charging_requests"), CP, r2, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_wait_until (NULL, supplying, engine, WAIT_MS));
+  g_assert_cmpstr (evcp_supply_get_session (evcp_engine_get_supply (engine))->driver, ==, "drv-2");
+  g_assert_cmpstr (evcp_supply_get_session (evcp_engine_get_supply (engine))->request_id, ==, "id:r-2");
+  g_assert_cmpuint (evcp_engine_get_requests_repeated (engine), ==, 1);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1299,5 +1353,7 @@ main (int argc, char **argv)
               fixture_set_up, test_recreated_topic, fixture_tear_down);
   g_test_add ("/kafka-service/kinds-cardinality", Fixture, NULL,
               fixture_set_up, test_kinds_cardinality, fixture_tear_down);
+  g_test_add ("/kafka-service/request-served-once", Fixture, NULL,
+              fixture_set_up, test_request_served_once, fixture_tear_down);
   return g_test_run ();
 }

@@ -893,6 +893,34 @@ fake_expect (FakeCentral *fc, const gchar *expected)
   return frame;
 }
 
+/* A SUPPLY frame: its energy is the time supplied so far, so a telemetry
+ * tick that fires late (a loaded machine) reports a little more: up to
+ * 50 ms late is taken, the price following the energy. */
+static FakeFrame *
+fake_expect_supply (FakeCentral *fc, const gchar *prefix, gdouble kwh, gdouble price)
+{
+  FakeFrame *frame;
+  g_auto(GStrv) fields = NULL;
+  gdouble got_kwh, got_eur;
+
+  if (!evcp_test_wait_until (NULL, fake_has_frame, fc, WAIT_MS))
+    g_error ("the Engine sent nothing (expected %s…)", prefix);
+  frame = g_queue_pop_head (&fc->frames);
+  if (!g_str_has_prefix (frame->data, prefix))
+    g_error ("expected %s…, got %s", prefix, frame->data);
+  fields = g_strsplit (frame->data, "#", -1);
+  g_assert_cmpuint (g_strv_length (fields), ==, 6);
+  got_kwh = g_ascii_strtod (fields[4], NULL);
+  got_eur = g_ascii_strtod (fields[5], NULL);
+  g_assert_cmpfloat (got_kwh, >=, kwh);
+  g_assert_cmpfloat (got_kwh, <=, kwh + 0.005 + 1e-9);
+  g_assert_cmpfloat (fabs (got_eur - got_kwh * price), <=, 0.005 + 1e-9);
+  /* three decimals for energy, two for money, whatever the locale */
+  g_assert_cmpuint (strlen (strchr (fields[4], '.')), ==, 4);
+  g_assert_cmpuint (strlen (strchr (fields[5], '.')), ==, 3);
+  return frame;
+}
+
 typedef struct {
   FakeCentral *fc;
   guint        acks;
@@ -959,8 +987,8 @@ test_engine_commands (Fixture *f, gconstpointer data)
   fake_send (fc, "AUTHORIZE#CP-S2#drv-x#sess-x#360#2#extra#fields");
   /* the next frame: not STOPPED (the STOP was for another CP) */
   fake_frame_free (fake_expect (fc, "STATE#CP-S2#SUPPLYING#2"));
-  s1 = fake_expect (fc, "SUPPLY#CP-S2#sess-x#drv-x#0.100#0.04");
-  s2 = fake_expect (fc, "SUPPLY#CP-S2#sess-x#drv-x#0.200#0.08");
+  s1 = fake_expect_supply (fc, "SUPPLY#CP-S2#sess-x#drv-x#", 0.100, 0.40);
+  s2 = fake_expect_supply (fc, "SUPPLY#CP-S2#sess-x#drv-x#", 0.200, 0.40);
   g_assert_cmpint (s2->arrived_us - s1->arrived_us, >=, 700000);
   g_assert_cmpint (s2->arrived_us - s1->arrived_us, <=, 1300000);
   fake_frame_free (s1);

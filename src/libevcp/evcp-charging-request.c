@@ -14,6 +14,7 @@ struct _EvcpChargingRequest
   gchar   *user_vehicle;  /* nullable */
   gchar   *origin;
   gchar   *timestamp;     /* nullable */
+  gchar   *request_id;    /* nullable */
 };
 
 G_DEFINE_BOXED_TYPE (EvcpChargingRequest, evcp_charging_request,
@@ -30,6 +31,7 @@ evcp_charging_request_clear (gpointer data)
   g_free (request->user_vehicle);
   g_free (request->origin);
   g_free (request->timestamp);
+  g_free (request->request_id);
 }
 
 /**
@@ -145,4 +147,26 @@ evcp_charging_request_get_timestamp (const EvcpChargingRequest *request)
 {
   g_return_val_if_fail (request != NULL, NULL);
   return request->timestamp;
+}
+
+/**
+ * evcp_charging_request_set_request_id:
+ * @request_id: (nullable): what identifies this request among every
+ *   delivery of it (the producer's `request_id`, else where it was read)
+ *
+ * Set by the handler before the request is emitted.
+ */
+void
+evcp_charging_request_set_request_id (EvcpChargingRequest *request, const gchar *request_id)
+{
+  g_return_if_fail (request != NULL);
+  g_free (request->request_id);
+  request->request_id = g_strdup (request_id);
+}
+
+const gchar *
+evcp_charging_request_get_request_id (const EvcpChargingRequest *request)
+{
+  g_return_val_if_fail (request != NULL, NULL);
+  return request->request_id;
 }

@@ -37,4 +37,8 @@ const gchar         *evcp_charging_request_get_timestamp     (const EvcpCharging
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpChargingRequest, evcp_charging_request_unref)
 
+void                 evcp_charging_request_set_request_id  (EvcpChargingRequest       *request,
+                                                            const gchar               *request_id);
+const gchar         *evcp_charging_request_get_request_id  (const EvcpChargingRequest *request);
+
 G_END_DECLS

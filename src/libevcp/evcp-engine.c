@@ -12,6 +12,7 @@
 #include "evcp-engine.h"
 #include "evcp-error.h"
 #include "evcp-health-server.h"
+#include "evcp-request-log.h"
 #include "evcp-json-scan.h"
 #include "evcp-kafka-outbox-sender.h"
 #include "evcp-kafka-util.h"
@@ -40,6 +41,8 @@ struct _EvcpEngine
   EvcpHealthServer      *health;
   gchar                 *state_dir;
   gchar                 *session_path;
+  EvcpRequestLog        *requests;   /* charging requests that had their session */
+  guint64                requests_repeated;
   gboolean               started;
   /* refusals: a flood of requests for a busy CP must not flood the log */
   gint64                 refusals_logged_at;
@@ -57,8 +60,9 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-static void start_supply (EvcpEngine *self, const gchar *driver, const gchar *session_id,
-                          const gchar *source, gdouble power_kw, gint64 max_duration_s);
+static void start_supply (EvcpEngine *self, const gchar *request_id, const gchar *driver,
+                          const gchar *session_id, const gchar *source, gdouble power_kw,
+                          gint64 max_duration_s);
 
 static void
 on_charging_request (EvcpChargingRequestHandler *handler,
@@ -67,9 +71,23 @@ on_charging_request (EvcpChargingRequestHandler *handler,
 {
   g_autofree gchar *duration = NULL;
 
+  const gchar *request_id = evcp_charging_request_get_request_id (request);
+  const EvcpSession *current = self->supply != NULL ? evcp_supply_get_session (self->supply) : NULL;
+
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
+  /* delivered again (a kill before the commit, a rebalance, an offset
+   * read again): its session ran, or runs; it takes effect once */
+  if (request_id != NULL &&
+      ((self->requests != NULL && evcp_request_log_contains (self->requests, request_id)) ||
+       (current != NULL && g_strcmp0 (current->request_id, request_id) == 0)))
+    {
+      self->requests_repeated++;
+      g_message (_("Charging request %s of %s delivered again: already served, not served twice"),
+                 request_id, evcp_charging_request_get_user_id (request));
+      return;
+    }
   if (self->supply != NULL)
-    start_supply (self, evcp_charging_request_get_user_id (request), NULL, "kafka",
+    start_supply (self, request_id, evcp_charging_request_get_user_id (request), NULL, "kafka",
                   evcp_charging_request_get_requested_power_kw (request),
                   evcp_charging_request_get_max_duration_s (request));
   /* the session logic logs what it does with it */
@@ -263,6 +281,20 @@ save_session (EvcpEngine *self, const EvcpSession *session, guint64 ticket_seq)
     g_critical ("Cannot save the session to %s: %s", self->session_path, error->message);
 }
 
+/* The session's request had its session: recorded before the session file
+ * goes (a kill in between: recover_session() records it). */
+static void
+served (EvcpEngine *self, const EvcpSession *s)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (s->request_id == NULL || self->requests == NULL)
+    return;
+  if (!evcp_request_log_add (self->requests, s->request_id, &error))
+    g_warning (_("Cannot record that request %s was served (%s): delivered again, it would be served again"),
+               s->request_id, error->message);
+}
+
 static void
 ticket (EvcpEngine *self, const EvcpSession *s)
 {
@@ -277,6 +309,7 @@ ticket (EvcpEngine *self, const EvcpSession *s)
    * recover_session() without a second ticket. */
   save_session (self, s, evcp_outbox_get_next_seq (self->outbox));
   append (self, fields, event);
+  served (self, s);
   g_unlink (self->session_path);
 }
 
@@ -364,6 +397,7 @@ refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
 
 static void
 start_supply (EvcpEngine  *self,
+              const gchar *request_id,
               const gchar *driver,
               const gchar *session_id,
               const gchar *source,
@@ -372,7 +406,8 @@ start_supply (EvcpEngine  *self,
 {
   g_autoptr(GError) error = NULL;
 
-  if (evcp_supply_request (self->supply, driver, session_id, source, power_kw, max_duration_s, 0, &error))
+  if (evcp_supply_request_for (self->supply, request_id, driver, session_id, source, power_kw,
+                               max_duration_s, 0, &error))
     return;
   if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_REFUSED))
     refuse (self, driver, error->message);
@@ -419,6 +454,7 @@ recover_session (EvcpEngine *self)
   if (ticket_seq > 0 && evcp_outbox_get_next_seq (self->outbox) > (guint64) ticket_seq)
     {
       /* the ticket is in the outbox (or already delivered) */
+      served (self, s);
       g_unlink (self->session_path);
       return;
     }
@@ -449,7 +485,7 @@ on_command (EvcpCentralClient *central, GStrv fields, EvcpEngine *self)
                      fields[4], fields[5]);
           return;
         }
-      start_supply (self, fields[2], fields[3], "central", power, (gint64) duration);
+      start_supply (self, NULL, fields[2], fields[3], "central", power, (gint64) duration);
     }
   else if (g_strcmp0 (verb, "STOP") == 0)
     evcp_supply_stop (self->supply);
@@ -518,6 +554,13 @@ evcp_engine_start (EvcpEngine *self, GError **error)
     }
   outbox_path = g_build_filename (self->state_dir, "outbox.json", NULL);
   self->session_path = g_build_filename (self->state_dir, "session.json", NULL);
+  {
+    g_autofree gchar *requests_path = g_build_filename (self->state_dir, "requests.log", NULL);
+
+    self->requests = evcp_request_log_open (requests_path, EVCP_REQUEST_LOG_CAPACITY, error);
+    if (self->requests == NULL)
+      return FALSE;
+  }
   self->outbox = evcp_outbox_new (outbox_path, error);
   if (self->outbox == NULL)
     return FALSE;
@@ -633,6 +676,14 @@ evcp_engine_unplug (EvcpEngine *self)
   return evcp_supply_unplug (self->supply);
 }
 
+/* charging requests delivered again and not served twice */
+guint64
+evcp_engine_get_requests_repeated (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), 0);
+  return self->requests_repeated;
+}
+
 EvcpSupply *
 evcp_engine_get_supply (EvcpEngine *self)
 {
@@ -707,6 +758,7 @@ evcp_engine_finalize (GObject *object)
   g_clear_pointer (&self->key, g_bytes_unref);
   g_free (self->state_dir);
   g_free (self->session_path);
+  g_clear_pointer (&self->requests, evcp_request_log_free);
   G_OBJECT_CLASS (evcp_engine_parent_class)->finalize (object);
 }
 

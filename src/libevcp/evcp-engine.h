@@ -40,6 +40,7 @@ EvcpConfig        *evcp_engine_get_config        (EvcpEngine  *self);
 EvcpKafkaService  *evcp_engine_get_kafka_service (EvcpEngine  *self);
 EvcpUserRegistry  *evcp_engine_get_user_registry (EvcpEngine  *self);
 /* After evcp_engine_start(): */
+guint64            evcp_engine_get_requests_repeated (EvcpEngine *self);
 EvcpSupply        *evcp_engine_get_supply        (EvcpEngine  *self);
 EvcpOutbox        *evcp_engine_get_outbox        (EvcpEngine  *self);
 EvcpCentralClient *evcp_engine_get_central       (EvcpEngine  *self);

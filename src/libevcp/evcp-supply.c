@@ -71,6 +71,7 @@ evcp_session_copy (const EvcpSession *session)
   copy->driver = g_strdup (session->driver);
   copy->source = g_strdup (session->source);
   copy->ended_reason = g_strdup (session->ended_reason);
+  copy->request_id = g_strdup (session->request_id);
   return copy;
 }
 
@@ -83,6 +84,7 @@ evcp_session_free (EvcpSession *session)
   g_free (session->driver);
   g_free (session->source);
   g_free (session->ended_reason);
+  g_free (session->request_id);
   g_free (session);
 }
 
@@ -121,6 +123,11 @@ evcp_session_to_json (const EvcpSession *session)
       json_builder_set_member_name (b, "ended_reason");
       json_builder_add_string_value (b, session->ended_reason);
     }
+  if (session->request_id != NULL)
+    {
+      json_builder_set_member_name (b, "request_id");
+      json_builder_add_string_value (b, session->request_id);
+    }
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -150,6 +157,7 @@ evcp_session_from_json (JsonNode *node, GError **error)
   s->started_wall_us = json_object_get_int_member_with_default (o, "started_wall_us", 0);
   s->ticks = (guint) json_object_get_int_member_with_default (o, "ticks", 0);
   s->ended_reason = g_strdup (json_object_get_string_member_with_default (o, "ended_reason", NULL));
+  s->request_id = g_strdup (json_object_get_string_member_with_default (o, "request_id", NULL));
   if (s->session_id == NULL || s->driver == NULL)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
@@ -268,6 +276,28 @@ evcp_supply_request (EvcpSupply   *self,
                      gdouble       max_kwh,
                      GError      **error)
 {
+  return evcp_supply_request_for (self, NULL, driver, session_id, source, power_kw,
+                                  max_duration_s, max_kwh, error);
+}
+
+/**
+ * evcp_supply_request_for:
+ * @request_id: (nullable): the charging request this session serves, kept in
+ *   the session (and so in the session file) until its ticket is written
+ *
+ * As evcp_supply_request().
+ */
+gboolean
+evcp_supply_request_for (EvcpSupply   *self,
+                         const gchar  *request_id,
+                         const gchar  *driver,
+                         const gchar  *session_id,
+                         const gchar  *source,
+                         gdouble       power_kw,
+                         gint64        max_duration_s,
+                         gdouble       max_kwh,
+                         GError      **error)
+{
   EvcpSession *s;
 
   g_return_val_if_fail (EVCP_IS_SUPPLY (self), FALSE);
@@ -307,6 +337,7 @@ evcp_supply_request (EvcpSupply   *self,
   s->session_id = session_id != NULL && *session_id != '\0' ? g_strdup (session_id)
                                                           : g_uuid_string_random ();
   s->driver = g_strdup (driver);
+  s->request_id = g_strdup (request_id);
   s->source = g_strdup (source != NULL ? source : "kafka");
   s->power_kw = power_kw;
   s->max_duration_s = max_duration_s;

@@ -48,6 +48,7 @@ typedef struct {
   gint64   started_wall_us; /* for timestamps only */
   guint    ticks;           /* telemetry reports so far */
   gchar   *ended_reason;
+  gchar   *request_id;      /* the charging request it serves, or NULL */
 } EvcpSession;
 
 GType        evcp_session_get_type (void) G_GNUC_CONST;
@@ -84,6 +85,15 @@ const EvcpSession *evcp_supply_get_session (EvcpSupply   *self);
 /* Refused with EVCP_ERROR_REFUSED, the message one of EVCP_REFUSED_*, when
  * not ACTIVE; EVCP_ERROR_INVALID_MESSAGE for bad figures. */
 gboolean     evcp_supply_request          (EvcpSupply    *self,
+                                           const gchar   *driver,
+                                           const gchar   *session_id,
+                                           const gchar   *source,
+                                           gdouble        power_kw,
+                                           gint64         max_duration_s,
+                                           gdouble        max_kwh,
+                                           GError       **error);
+gboolean     evcp_supply_request_for      (EvcpSupply    *self,
+                                           const gchar   *request_id,
                                            const gchar   *driver,
                                            const gchar   *session_id,
                                            const gchar   *source,
