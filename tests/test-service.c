@@ -387,8 +387,9 @@ test_engine_hang (Fixture *f, gconstpointer data)
                   ms_since (h.frozen_at), WATCHDOG_MS, ko_ms, INTERVAL_MS,
                   ((const Datagram *) g_ptr_array_index (monitor_manager->received, ko))->text);
   /* one check that times out (one interval), plus the one before that
-   * may have started just before the freeze, plus scheduling slack */
-  g_assert_cmpint (ko_ms, <=, 2 * INTERVAL_MS + 500);
+   * may have started just before the freeze, plus slack for a loaded
+   * machine: well within the watchdog's interval either way */
+  g_assert_cmpint (ko_ms, <=, 2 * INTERVAL_MS + 800);
   /* the Monitor's own loop kept pinging meanwhile */
   g_assert_cmpuint (count (monitor_manager, h.from, "WATCHDOG=1"), >=, 1);
 

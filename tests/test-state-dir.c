@@ -12,7 +12,8 @@
  *    side by side, each in <default>/<cp-id>;
  *  - an older version's default directory (the state right in <default>):
  *    another CP leaves it alone; its own CP moves it into <default>/<cp-id>,
- *    sequence numbers and pending events kept.
+ *    sequence numbers and pending events kept;
+ *  - the same for evcp-monitor's state: a second Monitor refused.
  */
 #include "evcp-build-config.h"
 
@@ -73,7 +74,8 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 /* An Engine of @cp_id; its state in @state_dir (--state-dir) if given, else
  * the default under $STATE_DIRECTORY=@default_base. */
 static Engine *
-spawn_engine (Fixture *f, const gchar *cp_id, const gchar *state_dir, const gchar *default_base)
+spawn_program (Fixture *f, const gchar *program_env, const gchar *cp_id, const gchar *state_dir,
+               const gchar *default_base)
 {
   g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
@@ -89,8 +91,9 @@ spawn_engine (Fixture *f, const gchar *cp_id, const gchar *state_dir, const gcha
   evcp_test_isolate_launcher (launcher, default_base != NULL ? default_base : f->tmpdir);
   /* the log in a file, for the assertions on it */
   g_subprocess_launcher_set_stdout_file_path (launcher, e->log);
-  g_ptr_array_add (argv, (gpointer) g_getenv ("EVCP_ENGINE"));
-  g_ptr_array_add (argv, (gpointer) "--no-keys");
+  g_ptr_array_add (argv, (gpointer) g_getenv (program_env));
+  if (g_str_equal (program_env, "EVCP_ENGINE"))
+    g_ptr_array_add (argv, (gpointer) "--no-keys");
   if (state_dir != NULL)
     {
       g_ptr_array_add (argv, (gpointer) "--state-dir");
@@ -99,8 +102,15 @@ spawn_engine (Fixture *f, const gchar *cp_id, const gchar *state_dir, const gcha
   g_ptr_array_add (argv, NULL);
   e->proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
-  g_test_message ("evcp-engine %s of %s started (log %s)", g_subprocess_get_identifier (e->proc), cp_id, e->log);
+  g_test_message ("%s %s of %s started (log %s)", program_env, g_subprocess_get_identifier (e->proc),
+                  cp_id, e->log);
   return e;
+}
+
+static Engine *
+spawn_engine (Fixture *f, const gchar *cp_id, const gchar *state_dir, const gchar *default_base)
+{
+  return spawn_program (f, "EVCP_ENGINE", cp_id, state_dir, default_base);
 }
 
 static gchar *
@@ -396,6 +406,32 @@ test_migration (Fixture *f, gconstpointer data)
   g_assert_cmpuint (outbox_pending (new_a), >, pending);
 }
 
+/* The Monitor's state (its outbox) too: a second Monitor of the CP is
+ * refused; one of another CP keeps its own, by default. */
+static void
+test_monitor (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *base = g_build_filename (f->tmpdir, "default", NULL);
+  g_autofree gchar *cp_id_b = g_build_filename (base, CP_B, "cp-id", NULL);
+  g_autoptr(Engine) first = spawn_program (f, "EVCP_MONITOR", CP_A, NULL, base);
+  g_autoptr(Engine) second = NULL;
+  g_autoptr(Engine) other = NULL;
+  g_autofree gchar *log = NULL;
+  g_autofree gchar *holder = NULL;
+
+  wait_log (first, "Monitor of " CP_A " started");
+  second = spawn_program (f, "EVCP_MONITOR", CP_A, NULL, base);
+  g_assert_cmpint (wait_exit (second), ==, 1);
+  log = read_log (second);
+  holder = g_strdup_printf ("in use by another process (pid %s)", g_subprocess_get_identifier (first->proc));
+  g_assert_nonnull (strstr (log, holder));
+  other = spawn_program (f, "EVCP_MONITOR", CP_B, NULL, base);
+  wait_log (other, "Monitor of " CP_B " started");
+  g_assert_true (g_file_test (cp_id_b, G_FILE_TEST_EXISTS));
+  stop (other);
+  stop (first);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -407,6 +443,7 @@ main (int argc, char **argv)
   STATE_TEST ("/state-dir/other-cp/older-version", GINT_TO_POINTER (TRUE), test_other_cp);
   STATE_TEST ("/state-dir/default-per-cp", NULL, test_default_per_cp);
   STATE_TEST ("/state-dir/migration", NULL, test_migration);
+  STATE_TEST ("/state-dir/monitor", NULL, test_monitor);
 #undef STATE_TEST
   return g_test_run ();
 }

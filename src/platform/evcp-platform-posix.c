@@ -192,15 +192,17 @@ void
 evcp_platform_service_ready (const gchar *status)
 {
   guint64 usec = evcp_platform_watchdog_usec ();
+  GSource *source;
 
   notify_with_status ("READY=1", status);
   if (usec == 0 || watchdog_source != 0)
     return;
   /* default priority: pinged only while the loop serves its sources */
-  watchdog_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) MAX (1, MIN (usec / 2000, G_MAXUINT)),
-                                        on_watchdog, NULL, NULL);
-  g_source_set_static_name (g_main_context_find_source_by_id (NULL, watchdog_source),
-                            "[evcp] service watchdog");
+  source = g_timeout_source_new ((guint) CLAMP (usec / 2000, 1, G_MAXUINT));
+  g_source_set_callback (source, on_watchdog, NULL, NULL);
+  g_source_set_static_name (source, "[evcp] service watchdog");
+  watchdog_source = g_source_attach (source, NULL);
+  g_source_unref (source);
 }
 
 void
