@@ -12,7 +12,8 @@
  *    side by side, each in <default>/<cp-id>;
  *  - an older version's default directory (the state right in <default>):
  *    another CP leaves it alone; its own CP moves it into <default>/<cp-id>,
- *    sequence numbers and pending events kept;
+ *    sequence numbers and pending events kept; a file it would overwrite
+ *    stops it (78), both kept;
  *  - the same for evcp-monitor's state: a second Monitor refused.
  */
 #include "evcp-build-config.h"
@@ -406,6 +407,41 @@ test_migration (Fixture *f, gconstpointer data)
   g_assert_cmpuint (outbox_pending (new_a), >, pending);
 }
 
+/* A move that would overwrite: refused (78), both files kept. */
+static void
+test_migration_conflict (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *base = g_build_filename (f->tmpdir, "default", NULL);
+  g_autofree gchar *new_a = g_build_filename (base, CP_A, NULL);
+  g_autofree gchar *old_cp_id = g_build_filename (base, "cp-id", NULL);
+  g_autofree gchar *new_session = g_build_filename (new_a, "session.json", NULL);
+  g_autofree gchar *old_session = g_build_filename (base, "session.json", NULL);
+  g_autoptr(GHashTable) before = NULL;
+  g_autoptr(GHashTable) after = NULL;
+  g_autoptr(Engine) a = NULL;
+  g_autofree gchar *log = NULL;
+  g_autofree gchar *text = NULL;
+
+  run_once (f, CP_A, base);
+  g_assert_cmpint (g_unlink (old_cp_id), ==, 0);
+  g_assert_true (g_file_set_contents (old_session, "{\"old\":true}", -1, NULL));
+  g_assert_cmpint (g_mkdir_with_parents (new_a, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (new_session, "{\"new\":true}", -1, NULL));
+  before = snapshot (base);
+
+  a = spawn_engine (f, CP_A, NULL, base);
+  g_assert_cmpint (wait_exit (a), ==, 78);
+  log = read_log (a);
+  g_test_message ("refused: %s", log);
+  g_assert_nonnull (strstr (log, "it exists (both kept; put them together by hand)"));
+  after = snapshot (base);
+  g_hash_table_remove (before, "lock");
+  g_hash_table_remove (after, "lock");
+  assert_same_files (before, after);
+  g_assert_true (g_file_get_contents (new_session, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "{\"new\":true}");
+}
+
 /* The Monitor's state (its outbox) too: a second Monitor of the CP is
  * refused; one of another CP keeps its own, by default. */
 static void
@@ -443,6 +479,7 @@ main (int argc, char **argv)
   STATE_TEST ("/state-dir/other-cp/older-version", GINT_TO_POINTER (TRUE), test_other_cp);
   STATE_TEST ("/state-dir/default-per-cp", NULL, test_default_per_cp);
   STATE_TEST ("/state-dir/migration", NULL, test_migration);
+  STATE_TEST ("/state-dir/migration/conflict", NULL, test_migration_conflict);
   STATE_TEST ("/state-dir/monitor", NULL, test_monitor);
 #undef STATE_TEST
   return g_test_run ();

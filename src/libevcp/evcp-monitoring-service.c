@@ -11,13 +11,13 @@
 
 #include "evcp-error.h"
 #include "evcp-kafka-outbox-sender.h"
-#include "evcp-state-dir.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-monitor-metrics.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 #include "evcp-plugin.h"
 #include "evcp-prometheus.h"
+#include "evcp-state-dir.h"
 
 #define OUTBOX_FILE          "outbox.json"
 #define REPORTED_FILE        "monitor-status"

@@ -107,6 +107,14 @@ state_owner (const gchar *dir)
 }
 
 static gboolean
+has_outbox (const gchar *dir)
+{
+  g_autofree gchar *outbox = g_build_filename (dir, OUTBOX_FILE, NULL);
+
+  return g_file_test (outbox, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
 has_state (const gchar *dir)
 {
   g_autofree gchar *outbox = g_build_filename (dir, OUTBOX_FILE, NULL);
@@ -115,9 +123,31 @@ has_state (const gchar *dir)
   return g_file_test (outbox, G_FILE_TEST_EXISTS) || g_file_test (session, G_FILE_TEST_EXISTS);
 }
 
-/* The files of the old default directory, into the new one. A failed
- * rename stops the start: the state is then in one place or the other,
- * never lost, and the next start moves what is left. */
+static gboolean
+move_file (const gchar *from, const gchar *to, const gchar *name, GError **error)
+{
+  g_autofree gchar *src = g_build_filename (from, name, NULL);
+  g_autofree gchar *dst = g_build_filename (to, name, NULL);
+  int saved;
+
+  if (g_file_test (dst, G_FILE_TEST_EXISTS))
+    {
+      /* only a person can tell which is right */
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("Cannot move %s to %s: it exists (both kept; put them together by hand)"), src, dst);
+      return FALSE;
+    }
+  if (g_rename (src, dst) == 0)
+    return TRUE;
+  saved = errno;
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED, _("Cannot move %s to %s: %s"),
+               src, dst, g_strerror (saved));
+  return FALSE;
+}
+
+/* The files of the old default directory, into the new one, the outbox
+ * last: until it is there the move is not done, and a start after a failed
+ * one (its error names the file) moves what is left. */
 static gboolean
 move_files (const gchar *from, const gchar *to, GError **error)
 {
@@ -129,21 +159,14 @@ move_files (const gchar *from, const gchar *to, GError **error)
   while ((name = g_dir_read_name (dir)) != NULL)
     {
       g_autofree gchar *src = g_build_filename (from, name, NULL);
-      g_autofree gchar *dst = g_build_filename (to, name, NULL);
 
-      if (g_strcmp0 (name, LOCK_FILE) == 0 || !g_file_test (src, G_FILE_TEST_IS_REGULAR) ||
-          g_file_test (src, G_FILE_TEST_IS_SYMLINK))
+      if (g_strcmp0 (name, LOCK_FILE) == 0 || g_strcmp0 (name, OUTBOX_FILE) == 0 ||
+          !g_file_test (src, G_FILE_TEST_IS_REGULAR) || g_file_test (src, G_FILE_TEST_IS_SYMLINK))
         continue;
-      if (g_rename (src, dst) != 0)
-        {
-          int saved = errno;
-
-          g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED, _("Cannot move %s to %s: %s"),
-                       src, dst, g_strerror (saved));
-          return FALSE;
-        }
+      if (!move_file (from, to, name, error))
+        return FALSE;
     }
-  return TRUE;
+  return !has_outbox (from) || move_file (from, to, OUTBOX_FILE, error);
 }
 
 static gboolean
@@ -179,7 +202,8 @@ migrate (const gchar *program, const gchar *path, const gchar *cp_id, GError **e
   EvcpPlatformLock *old_lock;
   gboolean moved;
 
-  if (has_state (path) || !has_state (old))
+  /* done once the outbox is in the new directory (moved last) */
+  if (has_outbox (path) || !has_state (old))
     return TRUE;
   /* two programs of different CPs starting at once: one moves, the other
    * then finds the state gone */

@@ -24,9 +24,9 @@ G_BEGIN_DECLS
  *   this CP's unless its outbox holds an event of another CP.
  * - The old default (<default> itself, before the CP id keyed it): if it
  *   holds state (outbox.json or session.json) that is this CP's and the
- *   new directory has none, its files are moved into the new one, once,
- *   logged; another CP's are left where they are (that CP takes them when
- *   it starts).
+ *   new directory has no outbox yet, its files are moved into the new one
+ *   (the outbox last, none overwritten), once, logged; another CP's are
+ *   left where they are (that CP takes them when it starts).
  */
 typedef struct _EvcpStateDir EvcpStateDir;
 

@@ -28,18 +28,20 @@ typedef struct {
 #define EXIT_CONFIG 78
 
 /* For systemctl status: "Engine of CP-001: KO (no answer within 1000 ms)". */
+static gchar *
+status_text (const EvcpMonitorStatus *status)
+{
+  if (status->status == EVCP_MONITOR_KO && status->reason != NULL)
+    return g_strdup_printf (_("Engine of %s: %s (%s)"), status->id,
+                            evcp_monitor_state_to_string (status->status), status->reason);
+  return g_strdup_printf (_("Engine of %s: %s"), status->id, evcp_monitor_state_to_string (status->status));
+}
+
 static void
 on_status_changed (EvcpMonitoringService *service, const EvcpMonitorStatus *status, gpointer user_data)
 {
-  g_autofree gchar *text = NULL;
+  g_autofree gchar *text = status_text (status);
 
-  if (status->status == EVCP_MONITOR_KO)
-    text = g_strdup_printf (_("Engine of %s: %s (%s)"), status->id,
-                            evcp_monitor_state_to_string (status->status),
-                            status->reason != NULL ? status->reason : "");
-  else
-    text = g_strdup_printf (_("Engine of %s: %s"), status->id,
-                            evcp_monitor_state_to_string (status->status));
   evcp_platform_service_status (text);
 }
 
@@ -47,10 +49,8 @@ on_status_changed (EvcpMonitoringService *service, const EvcpMonitorStatus *stat
 static gboolean
 on_loop_running (gpointer user_data)
 {
-  EvcpMonitoringService *service = user_data;
-  g_autoptr(EvcpMonitorStatus) status = evcp_monitoring_service_get_status (service);
-  g_autofree gchar *text = g_strdup_printf (_("Engine of %s: %s"), status->id,
-                                            evcp_monitor_state_to_string (status->status));
+  g_autoptr(EvcpMonitorStatus) status = evcp_monitoring_service_get_status (user_data);
+  g_autofree gchar *text = status_text (status);
 
   evcp_platform_service_ready (text);
   return G_SOURCE_REMOVE;
