@@ -288,6 +288,12 @@ evcp_sys_engine_spawn (const EvcpSysEngineOptions *o)
   g_ptr_array_add (argv, (gpointer) exe);
   g_ptr_array_add (argv, (gpointer) "--verbose");
   g_ptr_array_add (argv, (gpointer) "--no-keys");
+  /* exactly there (not <STATE_DIRECTORY>/<cp-id>): the tests read its files */
+  if (o->state_dir != NULL)
+    {
+      g_ptr_array_add (argv, (gpointer) "--state-dir");
+      g_ptr_array_add (argv, (gpointer) o->state_dir);
+    }
   if (o->config != NULL)
     {
       g_ptr_array_add (argv, (gpointer) "--config");

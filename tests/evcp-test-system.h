@@ -89,7 +89,7 @@ typedef struct {
   const gchar         *brokers;
   const gchar         *group_id;     /* NULL: the Engine's default */
   guint16              central_port;
-  const gchar         *state_dir;    /* STATE_DIRECTORY */
+  const gchar         *state_dir;    /* STATE_DIRECTORY and --state-dir: exactly there */
   const gchar         *config;       /* --config, NULL for none */
   const gchar         *log_path;     /* stdout and stderr */
   const gchar * const *extra_env;    /* NAME=VALUE, NULL-terminated, or NULL */

@@ -8,12 +8,18 @@
 #include <stdlib.h>
 
 #include <glib/gi18n-lib.h>
+#if defined(EVCP_TEST_HOOKS) && defined(G_OS_UNIX)
+#include <signal.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#endif
 
 #include "evcp-config.h"
 #include "evcp-dbus-engine.h"
 #include "evcp-dbus-options.h"
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
+#include "evcp-error.h"
 #include "evcp-metrics-server.h"
 #include "evcp-platform.h"
 
@@ -25,7 +31,64 @@ typedef struct {
   gboolean         dbus_failed;
 } Context;
 
+/* For systemctl status: "CP-001: ACTIVE", a fault with its reason. */
+static gchar *
+status_text (Context *ctx)
+{
+  EvcpSupply *supply = evcp_engine_get_supply (ctx->engine);
+  EvcpCpState state = evcp_supply_get_state (supply);
+  const gchar *cp_id = evcp_engine_get_config (ctx->engine)->cp_id;
+
+  if (state == EVCP_CP_STATE_FAULT)
+    return g_strdup_printf ("%s: %s (%s)", cp_id, evcp_cp_state_to_string (state),
+                            evcp_supply_get_fault_reason (supply));
+  return g_strdup_printf ("%s: %s", cp_id, evcp_cp_state_to_string (state));
+}
+
+static void
+on_state_changed (EvcpSupply *supply, EvcpCpState old, EvcpCpState state, gpointer user_data)
+{
+  g_autofree gchar *status = status_text (user_data);
+
+  evcp_platform_service_status (status);
+}
+
+/* Ready once the main loop turns: the service manager starts what comes
+ * after the Engine, and from now on its watchdog expects the pings. */
+static gboolean
+on_loop_running (gpointer user_data)
+{
+  g_autofree gchar *status = status_text (user_data);
+
+  evcp_platform_service_ready (status);
+  return G_SOURCE_REMOVE;
+}
+
+#if defined(EVCP_TEST_HOOKS) && defined(G_OS_UNIX)
+/* Only in the build for the tests (evcp-engine-test-hooks, not installed):
+ * SIGHUP freezes the main loop, as a hung Engine would, until SIGKILL. */
+static gboolean
+on_freeze (gpointer user_data)
+{
+  evcp_platform_service_status ("Frozen by the test hook (SIGHUP)");
+  for (;;)
+    pause ();
+  return G_SOURCE_REMOVE;
+}
+#endif
+
 static gboolean on_shutdown (gpointer user_data);
+
+/* 78 (EX_CONFIG) for what only a person can fix (a bad setting, another
+ * CP's state directory): the unit does not restart it in a loop
+ * (RestartPreventExitStatus=78); 1 for the rest, which it restarts. */
+#define EXIT_CONFIG 78
+
+static int
+exit_status (const GError *error)
+{
+  return g_error_matches (error, EVCP_ERROR, EVCP_ERROR_CONFIG) ? EXIT_CONFIG : EXIT_FAILURE;
+}
 
 /* The original asked for a key press in the Engine's terminal. */
 static void
@@ -224,6 +287,10 @@ main (int argc, char **argv)
     goto fail;
   ctx.engine = engine;
   evcp_platform_watch_operator_signals (on_fault_signal, on_clear_signal, &ctx);
+  g_signal_connect (evcp_engine_get_supply (engine), "state-changed", G_CALLBACK (on_state_changed), &ctx);
+#if defined(EVCP_TEST_HOOKS) && defined(G_OS_UNIX)
+  g_unix_signal_add (SIGHUP, on_freeze, &ctx);
+#endif
   if (!no_keys && evcp_platform_watch_keys (on_key, &ctx))
     g_print ("%s\n", _("Keys: f = report a fault / clear it, u = unplug, q = quit"));
   if (config->metrics_address != NULL && *config->metrics_address != '\0')
@@ -239,9 +306,12 @@ main (int argc, char **argv)
     goto fail;
   g_signal_connect (dbus_owner, "name-lost", G_CALLBACK (on_dbus_name_lost), &ctx);
   evcp_dbus_owner_start (dbus_owner);
+  g_idle_add (on_loop_running, &ctx);
 
   g_main_loop_run (loop);
 
+  evcp_platform_service_stopping (_("Stopping: the supply ends, the outbox is kept"));
+  g_signal_handlers_disconnect_by_func (evcp_engine_get_supply (engine), on_state_changed, &ctx);
   evcp_engine_stop (engine);
   evcp_dbus_owner_stop (dbus_owner);
   evcp_dbus_options_clear (&ctx.dbus);
@@ -250,5 +320,5 @@ main (int argc, char **argv)
 fail:
   g_printerr ("evcp-engine: %s\n", error->message);
   evcp_dbus_options_clear (&ctx.dbus);
-  return EXIT_FAILURE;
+  return exit_status (error);
 }

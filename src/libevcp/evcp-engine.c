@@ -19,6 +19,7 @@
 #include "evcp-log.h"
 #include "evcp-platform.h"
 #include "evcp-plugin.h"
+#include "evcp-state-dir.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-time.h"
 #include "evcp-user-info-handler.h"
@@ -39,6 +40,7 @@ struct _EvcpEngine
   EvcpCentralClient     *central;
   EvcpKafkaOutboxSender *sender;
   EvcpHealthServer      *health;
+  EvcpStateDir          *state;       /* locked: this process's, this CP's */
   gchar                 *state_dir;
   gchar                 *session_path;
   EvcpRequestLog        *requests;   /* charging requests that had their session */
@@ -544,14 +546,11 @@ evcp_engine_start (EvcpEngine *self, GError **error)
                                     self->config->rdkafka_producer, error))
     return FALSE;
 
-  self->state_dir = self->config->state_dir != NULL ? g_strdup (self->config->state_dir)
-                                                    : evcp_platform_default_state_dir ("engine");
-  if (g_mkdir_with_parents (self->state_dir, 0700) != 0)
-    {
-      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, _("Cannot create the state directory %s"),
-                   self->state_dir);
-      return FALSE;
-    }
+  /* one CP, one process: refused before anything in it is read */
+  self->state = evcp_state_dir_open (self->config->state_dir, "engine", self->config->cp_id, error);
+  if (self->state == NULL)
+    return FALSE;
+  self->state_dir = g_strdup (evcp_state_dir_get_path (self->state));
   outbox_path = g_build_filename (self->state_dir, "outbox.json", NULL);
   self->session_path = g_build_filename (self->state_dir, "session.json", NULL);
   {
@@ -744,6 +743,7 @@ evcp_engine_dispose (GObject *object)
   g_clear_object (&self->health);
   g_clear_object (&self->supply);
   g_clear_object (&self->outbox);
+  g_clear_pointer (&self->state, evcp_state_dir_free);   /* the lock, once the outbox is closed */
   g_clear_object (&self->kafka);
   g_clear_object (&self->users);
   G_OBJECT_CLASS (evcp_engine_parent_class)->dispose (object);

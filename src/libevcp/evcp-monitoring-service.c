@@ -17,6 +17,7 @@
 #include "evcp-platform.h"
 #include "evcp-plugin.h"
 #include "evcp-prometheus.h"
+#include "evcp-state-dir.h"
 
 #define OUTBOX_FILE          "outbox.json"
 #define REPORTED_FILE        "monitor-status"
@@ -40,6 +41,7 @@ struct _EvcpMonitoringService
   guint                  event_timer;
   gint64                 next_check_us;
 
+  EvcpStateDir          *state;
   gchar                 *state_dir;
   EvcpOutbox            *outbox;
   EvcpCentralClient     *central;
@@ -390,17 +392,13 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
   if (!evcp_config_validate (config, error))
     return FALSE;
 
+  /* one CP, one process (evcp-state-dir.h); a start again keeps its own */
+  if (self->state == NULL)
+    self->state = evcp_state_dir_open (config->state_dir, "monitor", config->cp_id, error);
+  if (self->state == NULL)
+    return FALSE;
   g_free (self->state_dir);
-  self->state_dir = config->state_dir != NULL ? g_strdup (config->state_dir)
-                                              : evcp_platform_default_state_dir ("monitor");
-  if (g_mkdir_with_parents (self->state_dir, 0700) != 0)
-    {
-      int saved = errno;
-
-      g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED, _("Cannot create the state directory %s: %s"),
-                   self->state_dir, g_strerror (saved));
-      return FALSE;
-    }
+  self->state_dir = g_strdup (evcp_state_dir_get_path (self->state));
   outbox_path = g_build_filename (self->state_dir, OUTBOX_FILE, NULL);
   outbox = evcp_outbox_new (outbox_path, error);
   if (outbox == NULL)
@@ -718,6 +716,7 @@ evcp_monitoring_service_finalize (GObject *object)
   g_clear_pointer (&self->metrics, evcp_monitor_metrics_free);
   g_clear_pointer (&self->config, evcp_config_free);
   g_strfreev (self->plugins);
+  g_clear_pointer (&self->state, evcp_state_dir_free);
   g_free (self->state_dir);
   G_OBJECT_CLASS (evcp_monitoring_service_parent_class)->finalize (object);
 }

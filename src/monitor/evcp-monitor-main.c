@@ -12,6 +12,7 @@
 #include "evcp-config.h"
 #include "evcp-dbus-monitor.h"
 #include "evcp-dbus-options.h"
+#include "evcp-error.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 
@@ -21,6 +22,39 @@ typedef struct {
   EvcpDbusOptions  dbus;
   gboolean         dbus_failed;
 } Context;
+
+/* 78 (EX_CONFIG): a bad setting, another CP's state directory; the unit
+ * does not restart it in a loop (RestartPreventExitStatus=78). */
+#define EXIT_CONFIG 78
+
+/* For systemctl status: "Engine of CP-001: KO (no answer within 1000 ms)". */
+static gchar *
+status_text (const EvcpMonitorStatus *status)
+{
+  if (status->status == EVCP_MONITOR_KO && status->reason != NULL)
+    return g_strdup_printf (_("Engine of %s: %s (%s)"), status->id,
+                            evcp_monitor_state_to_string (status->status), status->reason);
+  return g_strdup_printf (_("Engine of %s: %s"), status->id, evcp_monitor_state_to_string (status->status));
+}
+
+static void
+on_status_changed (EvcpMonitoringService *service, const EvcpMonitorStatus *status, gpointer user_data)
+{
+  g_autofree gchar *text = status_text (status);
+
+  evcp_platform_service_status (text);
+}
+
+/* Ready once the main loop turns; from now on the watchdog expects pings. */
+static gboolean
+on_loop_running (gpointer user_data)
+{
+  g_autoptr(EvcpMonitorStatus) status = evcp_monitoring_service_get_status (user_data);
+  g_autofree gchar *text = status_text (status);
+
+  evcp_platform_service_ready (text);
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 on_shutdown (gpointer user_data)
@@ -200,9 +234,13 @@ main (int argc, char **argv)
     goto fail;
   g_signal_connect (dbus_owner, "name-lost", G_CALLBACK (on_dbus_name_lost), &ctx);
   evcp_dbus_owner_start (dbus_owner);
+  g_signal_connect (service, "status-changed", G_CALLBACK (on_status_changed), NULL);
+  g_idle_add (on_loop_running, service);
 
   g_main_loop_run (loop);
 
+  evcp_platform_service_stopping (_("Stopping"));
+  g_signal_handlers_disconnect_by_func (service, on_status_changed, NULL);
   evcp_monitoring_service_stop (service);
   evcp_dbus_owner_stop (dbus_owner);
   evcp_dbus_options_clear (&ctx.dbus);
@@ -211,5 +249,5 @@ main (int argc, char **argv)
 fail:
   g_printerr ("evcp-monitor: %s\n", error->message);
   evcp_dbus_options_clear (&ctx.dbus);
-  return EXIT_FAILURE;
+  return g_error_matches (error, EVCP_ERROR, EVCP_ERROR_CONFIG) ? EXIT_CONFIG : EXIT_FAILURE;
 }

@@ -301,3 +301,55 @@ evcp_platform_watch_operator_signals (GSourceFunc on_fault, GSourceFunc on_clear
   watch_operator_event ("fault", on_fault, user_data);
   watch_operator_event ("clear", on_clear, user_data);
 }
+
+/* --- the service manager, locks ----------------------------------------- */
+
+/* The Service Control Manager hears from win32/evcp-service.c (RUNNING once
+ * the main loop runs), not through systemd's protocol; it has no watchdog. */
+void
+evcp_platform_service_ready (const gchar *status)
+{
+}
+
+void
+evcp_platform_service_status (const gchar *status)
+{
+}
+
+void
+evcp_platform_service_stopping (const gchar *status)
+{
+}
+
+guint64
+evcp_platform_watchdog_usec (void)
+{
+  return 0;
+}
+
+struct _EvcpPlatformLock {
+  gchar *path;
+};
+
+/* Not locked on Windows (no LockFileEx here yet): the Service Control
+ * Manager runs a service once, and each service has its own directory. */
+EvcpPlatformLock *
+evcp_platform_lock_acquire (const gchar *path, gchar **holder, GError **error)
+{
+  EvcpPlatformLock *lock = g_new0 (EvcpPlatformLock, 1);
+
+  if (holder != NULL)
+    *holder = NULL;
+  lock->path = g_strdup (path);
+  g_debug ("%s: not locked on Windows", path);
+  return lock;
+}
+
+void
+evcp_platform_lock_release (EvcpPlatformLock *lock)
+{
+  if (lock == NULL)
+    return;
+  g_free (lock->path);
+  g_free (lock);
+}

@@ -391,11 +391,14 @@ test_units (void)
 
       g_assert_true (g_file_get_contents (path, &text, NULL, &error));
       for (const gchar * const *needle = (const gchar * const []) {
-             "Type=dbus\n", "Restart=on-failure\n", "User=evcp\n", "Group=evcp\n", "DynamicUser=no\n",
+             "Type=notify\n", "NotifyAccess=main\n", "WatchdogSec=30s\n", "Restart=always\n",
+             "RestartPreventExitStatus=78\n", "StartLimitIntervalSec=0\n", "User=evcp\n", "Group=evcp\n", "DynamicUser=no\n",
              "ProtectSystem=strict\n", "ProtectHome=yes\n", "NoNewPrivileges=yes\n", "PrivateTmp=yes\n",
              " --system", NULL }; *needle != NULL; needle++)
         g_assert_nonnull (strstr (text, *needle));
       g_assert_nonnull (strstr (text, i == 0 ? "StateDirectory=evcp/engine\n" : "StateDirectory=evcp/monitor\n"));
+      /* Type=dbus would stop the CP when its bus name goes away (issue 12) */
+      g_assert_null (strstr (text, "\nType=dbus"));
       /* the network to Kafka and Central must stay open */
       g_assert_null (strstr (text, "PrivateNetwork=yes"));
       g_assert_null (strstr (text, "IPAddressDeny="));
