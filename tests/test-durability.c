@@ -56,6 +56,7 @@
  * kill it max_duration later, give or take a few ms (AT_END_FROM..AT_END_TO). */
 #define AT_END_FROM_MS  1
 #define AT_END_TO_MS    3
+#define AT_START_RUNS 2
 #define WAIT_MS      30000
 #define QUIET_MS     60000
 
@@ -138,7 +139,10 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_true (g_file_set_contents (f->config,
                                       "[evcp]\nlocation=durability bench\nprice=0.40\n"
                                       "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
-                                      "heartbeat.interval.ms=1000\n", -1, &error));
+                                      "heartbeat.interval.ms=1000\n"
+                                      /* a wider window between handling and
+                                       * commit: more requests come again */
+                                      "auto.commit.interval.ms=5000\n", -1, &error));
   f->mock = evcp_test_mock_process_start (NULL, &error);
   g_assert_no_error (error);
   bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
@@ -374,7 +378,15 @@ run_once (Fixture *f, guint r)
 
   run->via = g_test_rand_int_range (0, 2) == 0 ? VIA_KAFKA : VIA_CENTRAL;
   run->at_end = g_test_rand_int_range (0, 2) == 1;
-  if (run->at_end)
+  if (r < AT_START_RUNS)
+    {
+      /* the first runs: a request from Kafka, killed as its session
+       * starts, before its offset is committed: it comes again */
+      run->via = VIA_KAFKA;
+      run->at_end = TRUE;
+      run->end_offset_ms = -DURATION_S * 1000;
+    }
+  else if (run->at_end)
     run->end_offset_ms = g_test_rand_int_range (AT_END_FROM_MS, AT_END_TO_MS + 1);
   else
     run->kill_ms = g_test_rand_int_range (0, KILL_MAX_MS + 1);
@@ -567,8 +579,10 @@ test_kill_at_random (Fixture *f, gconstpointer data)
                   "%u AUTHORIZE lost with the Engine; Central's seqs 1..%u without gaps", ids->len, by_reason[0],
                   by_reason[1], killed_supplying, in_ticket, in_ticket_rewritten, recovered, redelivered, copies,
                   refused, lost_commands, seqs->len);
-  /* the test killed the Engine during supplies, not only around them */
+  /* the test killed the Engine during supplies, not only around them, and
+   * requests came again */
   g_assert_cmpuint (killed_supplying, >=, 1);
+  g_assert_cmpuint (redelivered, >=, 1);
   g_assert_cmpuint (recovered, >=, 1);
 }
 

@@ -12,6 +12,8 @@
 #include "evcp-engine-metrics.h"
 #include "evcp-error.h"
 #include "evcp-health-checker.h"
+#include "evcp-kafka-partition.h"
+#include "evcp-kafka-producer.h"
 #include "evcp-kafka-service.h"
 #include "evcp-test-util.h"
 
@@ -1315,6 +1317,134 @@ test_request_served_once (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* ---- keyed assignment (fleet mode) --------------------------------------- */
+
+typedef struct {
+  guint delivered;
+  guint failed;
+} Deliveries;
+
+static void
+on_delivered (EvcpKafkaProducer *producer, const GError *error, gint32 partition, gint64 offset, gpointer data)
+{
+  Deliveries *d = data;
+
+  if (error != NULL)
+    d->failed++;
+  else
+    d->delivered++;
+}
+
+static gboolean
+all_delivered (gpointer data)
+{
+  gpointer *args = data;
+  Deliveries *d = args[0];
+
+  return d->delivered + d->failed >= GPOINTER_TO_UINT (args[1]);
+}
+
+/* produces TRACK ids with evcp's own producer (murmur2, as the Java client) */
+static void
+produce_keyed (Fixture *f, const gchar *topic, const gchar *key, guint from, guint to)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpKafkaProducer) producer =
+    evcp_kafka_producer_new (evcp_test_cluster_get_bootstraps (f->cluster), f->config->rdkafka, NULL, &error);
+  Deliveries d = { 0 };
+
+  g_assert_no_error (error);
+  for (guint i = from; i < to; i++)
+    {
+      g_autofree gchar *json = g_strdup_printf ("{\"kind\":\"TRACK\",\"data\":{\"id\":%u}}", i);
+      g_autoptr(GBytes) value = g_bytes_new (json, strlen (json));
+      g_autoptr(GBytes) k = key != NULL ? g_bytes_new (key, strlen (key)) : NULL;
+
+      g_assert_true (evcp_kafka_producer_produce (producer, topic, k, value, NULL, 0, on_delivered, &d, &error));
+    }
+  g_assert_true (evcp_test_wait_until (NULL, all_delivered, (gpointer[]) { &d, GUINT_TO_POINTER (to - from) }, WAIT_MS));
+  g_assert_cmpuint (d.failed, ==, 0);
+}
+
+/* another CP's id whose key lands on this CP's partition among @n */
+static gchar *
+colliding_key (gint32 n, guint which)
+{
+  gint32 mine = evcp_kafka_partition_for_key (CP, strlen (CP), n);
+
+  for (guint i = 0, found = 0;; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("CP-OTHER-%u", i);
+
+      if (evcp_kafka_partition_for_key (key, strlen (key), n) == mine && found++ == which)
+        return g_steal_pointer (&key);
+    }
+}
+
+static gboolean
+skipped_20 (gpointer data)
+{
+  return metric_u64 (data, "skipped-by-key") >= 20;
+}
+
+/* Fleet mode: the CP reads its key's partition of each topic (8 each), and
+ * the whole broadcast topic; records keyed by other CPs that share its
+ * partition are skipped unparsed; what it read is committed, and a restart
+ * resumes there. */
+static void
+test_keyed (Fixture *f, gconstpointer data)
+{
+  const gchar *um = evcp_test_topic ("user_messages-k");
+  const gchar *sn = evcp_test_topic ("system_notifications-k");
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *other1 = colliding_key (8, 0);
+  g_autofree gchar *other2 = colliding_key (8, 1);
+  g_autoptr(GVariant) metrics = NULL;
+  SeenAll first = { f, 20 };
+  guint64 skipped = 0;
+
+  evcp_test_cluster_create_topic (f->cluster, um, 8, &error);
+  g_assert_no_error (error);
+  evcp_test_cluster_create_topic (f->cluster, sn, 4, &error);
+  g_assert_no_error (error);
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, (gchar *) sn, NULL });
+  g_strfreev (f->config->broadcast_topics);
+  f->config->broadcast_topics = g_strdupv ((gchar *[]) { (gchar *) sn, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+
+  /* its own 0..9, other CPs' 1000.. on its partition and elsewhere,
+   * unkeyed broadcasts 10..19 on every partition of the broadcast topic */
+  produce_keyed (f, um, CP, 0, 10);
+  produce_keyed (f, um, other1, 1000, 1010);
+  produce_keyed (f, um, other2, 1010, 1020);
+  produce_keyed (f, um, "CP-FAR-AWAY", 1020, 1030);
+  produce_keyed (f, sn, NULL, 10, 20);
+
+  engine = start_engine (f);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &first, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+  /* the two colliding CPs' records, unparsed */
+  g_assert_true (evcp_test_wait_until (NULL, skipped_20, engine, WAIT_MS));
+  metrics = g_variant_ref_sink (evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine)));
+  g_assert_true (g_variant_lookup (metrics, "skipped-by-key", "t", &skipped));
+  g_assert_cmpuint (skipped, ==, 20);
+  g_assert_cmpuint (g_hash_table_size (f->seen), ==, 20);   /* nothing of other CPs */
+  evcp_engine_stop (engine);
+  g_clear_object (&engine);
+
+  /* a restart resumes at the committed offsets: only the new ones */
+  g_hash_table_remove_all (f->seen);
+  produce_keyed (f, um, CP, 100, 105);
+  engine = start_engine (f);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 5 }, WAIT_MS));
+  for (guint i = 100; i < 105; i++)
+    g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (i)));
+  g_assert_cmpuint (g_hash_table_size (f->seen), ==, 5);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1355,5 +1485,7 @@ main (int argc, char **argv)
               fixture_set_up, test_kinds_cardinality, fixture_tear_down);
   g_test_add ("/kafka-service/request-served-once", Fixture, NULL,
               fixture_set_up, test_request_served_once, fixture_tear_down);
+  g_test_add ("/kafka-service/keyed", Fixture, NULL,
+              fixture_set_up, test_keyed, fixture_tear_down);
   return g_test_run ();
 }

@@ -33,6 +33,8 @@ evcp_config_new (void)
   config->retry_backoff_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MS;
   config->retry_backoff_max_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MAX_MS;
   config->record_check_s = 30;
+  config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_GROUP;
+  config->broadcast_topics = g_strsplit ("system_notifications", ",", -1);
   config->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->rdkafka_consumer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->rdkafka_producer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -75,6 +77,7 @@ evcp_config_copy (const EvcpConfig *config)
   copy->plugin_dir = g_strdup (config->plugin_dir);
   copy->kafka_brokers = g_strdup (config->kafka_brokers);
   copy->kafka_topics = g_strdupv (config->kafka_topics);
+  copy->broadcast_topics = g_strdupv (config->broadcast_topics);
   copy->kafka_group_id = g_strdup (config->kafka_group_id);
   copy->dead_letter_topic = g_strdup (config->dead_letter_topic);
   copy->central_host = g_strdup (config->central_host);
@@ -101,6 +104,7 @@ evcp_config_free (EvcpConfig *config)
   g_free (config->plugin_dir);
   g_free (config->kafka_brokers);
   g_strfreev (config->kafka_topics);
+  g_strfreev (config->broadcast_topics);
   g_free (config->kafka_group_id);
   g_free (config->dead_letter_topic);
   g_hash_table_unref (config->rdkafka);
@@ -167,6 +171,23 @@ parse_uint (const gchar *name, const gchar *text, guint64 min, guint64 max,
   return TRUE;
 }
 
+static gboolean
+parse_assignment (const gchar *name, const gchar *text, EvcpKafkaAssignment *out, GError **error)
+{
+  if (g_strcmp0 (text, "group") == 0)
+    *out = EVCP_KAFKA_ASSIGNMENT_GROUP;
+  else if (g_strcmp0 (text, "keyed") == 0)
+    *out = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  else
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   /* TRANSLATORS: a setting's name, the value given; "group" and "keyed" are values */
+                   _("%s must be “group” or “keyed”, not “%.64s”"), name, text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * evcp_config_load_environment:
  * @envp: (nullable): an environment as from g_get_environ(), %NULL for the
@@ -191,6 +212,9 @@ evcp_config_load_environment (EvcpConfig          *config,
     replace (&config->kafka_brokers, v);
   if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_TOPICS")) != NULL && *v != '\0' &&
       !evcp_config_set_topics (config, v, error))
+    return FALSE;
+  if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_ASSIGNMENT")) != NULL && *v != '\0' &&
+      !parse_assignment ("KAFKA_ASSIGNMENT", v, &config->kafka_assignment, error))
     return FALSE;
   if ((v = g_environ_getenv ((gchar **) envp, "KAFKA_GROUP_ID")) != NULL && *v != '\0')
     replace (&config->kafka_group_id, v);
@@ -387,6 +411,22 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
     }
   if (topics != NULL && !evcp_config_set_topics (config, topics, error))
     goto fail;
+  {
+    g_autofree gchar *assignment = NULL;
+    g_autofree gchar *broadcast = NULL;
+
+    if (!key_string (kf, "kafka", "assignment", &assignment, error) ||
+        !key_string (kf, "kafka", "broadcast-topics", &broadcast, error) ||
+        (assignment != NULL && !parse_assignment ("[kafka] assignment", assignment, &config->kafka_assignment, error)))
+      goto fail;
+    if (broadcast != NULL)
+      {
+        g_strfreev (config->broadcast_topics);
+        config->broadcast_topics = g_strsplit (broadcast, ",", -1);
+        for (guint i = 0; config->broadcast_topics[i] != NULL; i++)
+          g_strstrip (config->broadcast_topics[i]);
+      }
+  }
 
   {
     guint64 max_size = config->max_message_size;
@@ -487,6 +527,10 @@ check_topics (EvcpConfig *config, GError **error)
     }
   for (guint i = 0; config->kafka_topics[i] != NULL; i++)
     if (!check_topic (config->kafka_topics[i], "KAFKA_TOPICS ([kafka] topics)", error))
+      return FALSE;
+  for (guint i = 0; config->broadcast_topics != NULL && config->broadcast_topics[i] != NULL; i++)
+    if (*config->broadcast_topics[i] != '\0' &&
+        !check_topic (config->broadcast_topics[i], "[kafka] broadcast-topics", error))
       return FALSE;
   if (!check_topic (config->dead_letter_topic, "[kafka] dead-letter-topic", error) ||
       !check_topic (config->monitoring_topic, "[monitor] topic", error))

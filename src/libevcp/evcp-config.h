@@ -13,6 +13,19 @@ G_BEGIN_DECLS
  * (which the programs apply by writing the fields). docs/configuration.md
  * documents every key.
  */
+/**
+ * EvcpKafkaAssignment:
+ * @EVCP_KAFKA_ASSIGNMENT_GROUP: every CP its own consumer group on the
+ *   shared topics (the original design): it reads the whole fleet's messages
+ * @EVCP_KAFKA_ASSIGNMENT_KEYED: fleet mode: the CP reads only the partition
+ *   of its own key in each topic (murmur2, as the Java client), and every
+ *   partition of the broadcast topics; no group membership
+ */
+typedef enum {
+  EVCP_KAFKA_ASSIGNMENT_GROUP,
+  EVCP_KAFKA_ASSIGNMENT_KEYED,
+} EvcpKafkaAssignment;
+
 typedef struct {
   /* [evcp] */
   gchar      *cp_id;
@@ -32,6 +45,8 @@ typedef struct {
   guint       retry_backoff_ms;
   guint       retry_backoff_max_ms;
   guint       record_check_s;          /* re-read a handled record this often; 0: off */
+  EvcpKafkaAssignment kafka_assignment; /* KAFKA_ASSIGNMENT, [kafka] assignment */
+  gchar     **broadcast_topics;        /* keyed: read whole ([kafka] broadcast-topics) */
 
   /* [librdkafka]: any librdkafka property, passed through to both clients;
    * [librdkafka-consumer] and [librdkafka-producer]: to one of them only */

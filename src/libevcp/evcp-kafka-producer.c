@@ -13,6 +13,9 @@
 /* What evcp chooses; the config file's [librdkafka] section overrides it. */
 static const gchar *const producer_defaults[] = {
   "enable.idempotence", "true",          /* off by default in 2.0.2 */
+  /* keyed records where the Java client and kafka-python put them (murmur2),
+   * which the fleet mode relies on: a CP reads its key's partition */
+  "partitioner", "murmur2_random",
   "linger.ms", "2",                      /* telemetry is latency-sensitive, not bulky */
   /* bounded: a charging point, not a pipeline. Only best-effort events
    * (telemetry once a second, refusals) can be refused when it is full, and

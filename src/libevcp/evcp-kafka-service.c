@@ -9,6 +9,8 @@
 #include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
+#include "evcp-frame-field.h"
+#include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
 #include "evcp-kafka-source.h"
@@ -135,6 +137,17 @@ struct _EvcpKafkaService
   guint              check_timer;
   gboolean           checking;
   guint64            partitions_reread;
+
+  /* keyed assignment, the fleet mode (see "keyed assignment") */
+  gboolean           keyed;
+  GHashTable        *partition_counts;   /* interned topic -> count, last seen */
+  guint              metadata_timer;
+  guint              metadata_ticks;
+  gboolean           metadata_ok;        /* one answer came */
+  gboolean           metadata_running;   /* a thread uses rk: it outlives no stop */
+  GMutex             metadata_lock;
+  GCond              metadata_cond;
+  guint64            skipped_by_key;
 };
 
 typedef struct {
@@ -965,6 +978,258 @@ consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
     }
 }
 
+/* ---- keyed assignment ------------------------------------------------------
+ *
+ * The fleet mode ([kafka] assignment = keyed): messages for a CP are keyed
+ * by its id and partitioned with murmur2, as the Java client does; the CP
+ * assigns itself the partition of its own key in each topic, and every
+ * partition of the broadcast topics, with no group membership (no
+ * rebalance, no heartbeat). Offsets are committed under the group id as in
+ * group mode. A record keyed by another CP's id is skipped before any
+ * parsing; one without a key, or whose key is no CP id, is handled as in
+ * group mode. The partition counts come from the metadata, asked in a
+ * thread (rd_kafka_metadata() blocks) every second until an answer, then
+ * every METADATA_EVERY_S: a count that changed moves keys, and the CP
+ * assigns itself again. */
+#define METADATA_EVERY_S   30
+#define METADATA_TIMEOUT_MS 5000
+
+static gboolean
+is_broadcast (EvcpKafkaService *self, const gchar *topic)
+{
+  return self->config->broadcast_topics != NULL &&
+         g_strv_contains ((const gchar * const *) self->config->broadcast_topics, topic);
+}
+
+/* a key that is a CP id by the CP_ID rule (docs/protocol.md E9), checked
+ * without a copy: this runs for every record of the fleet's partition */
+static gboolean
+key_is_cp_id (const guint8 *key, gsize len)
+{
+  if (len == 0 || len > EVCP_FIELD_CP_ID_MAX || !g_utf8_validate_len ((const gchar *) key, len, NULL))
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (key[i] == '#' || key[i] < 0x20 || key[i] == 0x7f)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+skip_by_key (EvcpKafkaService *self, const rd_kafka_message_t *m)
+{
+  gsize own = strlen (self->config->cp_id);
+
+  return self->keyed && m->key != NULL && !(m->key_len == own && memcmp (m->key, self->config->cp_id, own) == 0) &&
+         key_is_cp_id (m->key, m->key_len);
+}
+
+static void
+metadata_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  EvcpKafkaService *self = source;
+  const struct rd_kafka_metadata *md = NULL;
+  GHashTable *counts = g_hash_table_new (NULL, NULL);
+  rd_kafka_resp_err_t err = rd_kafka_metadata (self->rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      for (int i = 0; i < md->topic_cnt; i++)
+        if (g_strv_contains ((const gchar * const *) self->config->kafka_topics, md->topics[i].topic))
+          g_hash_table_insert (counts, (gpointer) g_intern_string (md->topics[i].topic),
+                               GINT_TO_POINTER (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ?
+                                                md->topics[i].partition_cnt : -1));
+      rd_kafka_metadata_destroy (md);
+    }
+  g_mutex_lock (&self->metadata_lock);
+  self->metadata_running = FALSE;
+  g_cond_broadcast (&self->metadata_cond);
+  g_mutex_unlock (&self->metadata_lock);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      g_hash_table_unref (counts);
+      g_task_return_new_error (task, EVCP_ERROR, EVCP_ERROR_KAFKA, "metadata: %s", rd_kafka_err2str (err));
+      return;
+    }
+  g_task_return_pointer (task, counts, (GDestroyNotify) g_hash_table_unref);
+}
+
+/* before rk goes: no thread uses it any more (bounded by its timeout) */
+static void
+metadata_wait (EvcpKafkaService *self)
+{
+  gint64 deadline = g_get_monotonic_time () + (METADATA_TIMEOUT_MS + 1000) * G_TIME_SPAN_MILLISECOND;
+
+  g_mutex_lock (&self->metadata_lock);
+  while (self->metadata_running)
+    if (!g_cond_wait_until (&self->metadata_cond, &self->metadata_lock, deadline))
+      break;
+  g_mutex_unlock (&self->metadata_lock);
+}
+
+static gint
+compare_tp (gconstpointer a, gconstpointer b)
+{
+  const rd_kafka_topic_partition_t *x = a, *y = b;
+  gint c = strcmp (x->topic, y->topic);
+
+  return c != 0 ? c : x->partition - y->partition;
+}
+
+static gboolean
+same_partitions (rd_kafka_topic_partition_list_t *a, rd_kafka_topic_partition_list_t *b)
+{
+  if (a->cnt != b->cnt)
+    return FALSE;
+  rd_kafka_topic_partition_list_sort (a, NULL, NULL);
+  rd_kafka_topic_partition_list_sort (b, NULL, NULL);
+  for (int i = 0; i < a->cnt; i++)
+    if (compare_tp (&a->elems[i], &b->elems[i]) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static void
+keyed_assign (EvcpKafkaService *self, GHashTable *counts)
+{
+  g_autoptr(rd_kafka_topic_partition_list_t) wanted = rd_kafka_topic_partition_list_new (8);
+  rd_kafka_topic_partition_list_t *current = NULL;
+  g_autoptr(GString) list = g_string_new (NULL);
+  rd_kafka_resp_err_t err;
+
+  for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
+    {
+      const gchar *topic = g_intern_string (self->config->kafka_topics[i]);
+      gint n = GPOINTER_TO_INT (g_hash_table_lookup (counts, topic));
+      gint before = GPOINTER_TO_INT (g_hash_table_lookup (self->partition_counts, topic));
+
+      if (n <= 0)
+        {
+          if (before >= 0)
+            g_warning (_("Kafka topic %s does not exist (or has no partition): asked again every %d s"),
+                       topic, self->metadata_ok ? METADATA_EVERY_S : 1);
+          g_hash_table_insert (self->partition_counts, (gpointer) topic, GINT_TO_POINTER (-1));
+          continue;
+        }
+      if (before > 0 && before != n)
+        g_warning (_("Kafka topic %s has %d partitions, not %d: the keys moved; this CP reads its key's "
+                     "partition again (a fleet migrates to a new topic rather than adding partitions)"),
+                   topic, n, before);
+      g_hash_table_insert (self->partition_counts, (gpointer) topic, GINT_TO_POINTER (n));
+      if (is_broadcast (self, topic))
+        for (gint p = 0; p < n; p++)
+          rd_kafka_topic_partition_list_add (wanted, topic, p)->offset = RD_KAFKA_OFFSET_INVALID;
+      else
+        rd_kafka_topic_partition_list_add (wanted, topic,
+                                           evcp_kafka_partition_for_key (self->config->cp_id,
+                                                                         strlen (self->config->cp_id), n))
+          ->offset = RD_KAFKA_OFFSET_INVALID;
+    }
+  if (rd_kafka_assignment (self->rk, &current) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      gboolean same = same_partitions (current, wanted);
+
+      rd_kafka_topic_partition_list_destroy (current);
+      if (same)
+        return;
+    }
+  /* what was handled on the partitions left is committed first */
+  flush_offsets (self);
+  if (self->assigned > 0)
+    rd_kafka_commit (self->rk, NULL, 1);
+  marks_clear (self);
+  err = rd_kafka_assign (self->rk, wanted);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      g_warning ("Kafka keyed assignment: %s", rd_kafka_err2str (err));
+      return;
+    }
+  for (int i = 0; i < wanted->cnt; i++)
+    g_string_append_printf (list, "%s%s[%d]", i > 0 ? " " : "", wanted->elems[i].topic, wanted->elems[i].partition);
+  g_message (_("Kafka keyed: %s reads %d partitions: %s"), self->config->cp_id, wanted->cnt, list->str);
+  self->assigned = wanted->cnt;
+  set_state (self, wanted->cnt > 0 ? EVCP_KAFKA_STATE_CONNECTED : EVCP_KAFKA_STATE_ASSIGNING,
+             wanted->cnt > 0 ? "partitions of its key assigned" : "no topic to read yet");
+}
+
+static void
+on_metadata (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (source);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) counts = g_task_propagate_pointer (G_TASK (res), &error);
+
+  if (counts == NULL)
+    {
+      g_debug ("Kafka keyed: %s", error->message);
+      return;
+    }
+  if (self->rk == NULL || self->stopping)
+    return;
+  keyed_assign (self, counts);
+  self->metadata_ok = TRUE;
+}
+
+static gboolean
+metadata_timer_cb (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+  g_autoptr(GTask) task = NULL;
+
+  /* every second until a first answer, then every METADATA_EVERY_S */
+  if (self->metadata_ok && ++self->metadata_ticks % METADATA_EVERY_S != 0)
+    return G_SOURCE_CONTINUE;
+  g_mutex_lock (&self->metadata_lock);
+  if (self->rk == NULL || self->metadata_running)
+    {
+      g_mutex_unlock (&self->metadata_lock);
+      return G_SOURCE_CONTINUE;
+    }
+  self->metadata_running = TRUE;
+  g_mutex_unlock (&self->metadata_lock);
+  task = g_task_new (self, NULL, on_metadata, NULL);
+  g_task_set_source_tag (task, metadata_timer_cb);
+  g_task_run_in_thread (task, metadata_thread);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+keyed_start (EvcpKafkaService *self)
+{
+  self->metadata_ok = FALSE;
+  self->metadata_ticks = 0;
+  g_hash_table_remove_all (self->partition_counts);
+  metadata_timer_cb (self);
+  self->metadata_timer = g_timeout_add_seconds (1, metadata_timer_cb, self);
+}
+
+static void
+keyed_stop (EvcpKafkaService *self)
+{
+  g_clear_handle_id (&self->metadata_timer, g_source_remove);
+  metadata_wait (self);
+}
+
+/* A record for another CP: not parsed, not handled; its offset advances. */
+static void
+skip_record (EvcpKafkaService *self, rd_kafka_message_t *m)
+{
+  const gchar *topic = interned_topic (self, m);
+  gint64 next = m->offset + 1;
+  Gate *gate;
+
+  self->received++;
+  self->skipped_by_key++;
+  if (self->marks != NULL)
+    mark_read (self, m);
+  if (G_UNLIKELY (self->state == EVCP_KAFKA_STATE_CONNECTING || self->state == EVCP_KAFKA_STATE_ASSIGNING))
+    set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
+  if (G_UNLIKELY (g_hash_table_size (self->gates) > 0) &&
+      (gate = gate_lookup (self, topic, m->partition)) != NULL)
+    gate->done_next = MAX (gate->done_next, next);
+  else
+    store_offset (self, topic, m->partition, next);
+}
+
 /* ---- waking librdkafka's fetcher -------------------------------------------
  *
  * librdkafka 2.0.2 stops fetching for a partition while the local queue
@@ -1271,7 +1536,10 @@ dispatch_next (EvcpKafkaService *self)
               nudge_one (self, self->early_topic, self->early_partition, self->early_next);
             }
           self->mean_size += ((gdouble) m->len - self->mean_size) / 64;
-          process (self, m);
+          if (G_UNLIKELY (self->keyed) && skip_by_key (self, m))
+            skip_record (self, m);
+          else
+            process (self, m);
           self->early_topic = self->topic_interned;
           self->early_partition = m->partition;
           self->early_next = m->offset + 1;
@@ -1495,6 +1763,7 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
     }
   g_clear_handle_id (&self->drain_timer, g_source_remove);
   g_clear_handle_id (&self->nudge_timer, g_source_remove);
+  keyed_stop (self);   /* no metadata thread uses rk once it goes */
   g_clear_pointer (&self->consumer_q, rd_kafka_queue_destroy);
   if (self->rk == NULL)
     return;
@@ -1590,7 +1859,9 @@ start_consumer (EvcpKafkaService *self, GError **error)
   for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
     rd_kafka_topic_partition_list_add (topics, self->config->kafka_topics[i],
                                        RD_KAFKA_PARTITION_UA);
-  err = rd_kafka_subscribe (self->rk, topics);
+  /* keyed: no group membership; the partitions of its key, from the
+   * metadata (keyed_start, below) */
+  err = self->keyed ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_subscribe (self->rk, topics);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     {
       evcp_kafka_set_error (error, err, _("Cannot subscribe"));
@@ -1606,6 +1877,8 @@ start_consumer (EvcpKafkaService *self, GError **error)
    * message arrives; 1 Hz costs nothing measurable. */
   self->drain_timer = g_timeout_add_seconds (1, drain_cb, self);
   set_state (self, EVCP_KAFKA_STATE_CONNECTING, self->config->kafka_brokers);
+  if (self->keyed)
+    keyed_start (self);
   return TRUE;
 }
 
@@ -1763,6 +2036,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
   g_variant_builder_add (&b, "{sv}", "partitions-reread", g_variant_new_uint64 (self->partitions_reread));
+  g_variant_builder_add (&b, "{sv}", "skipped-by-key", g_variant_new_uint64 (self->skipped_by_key));
   {
     g_autofree gchar *stall = evcp_kafka_service_get_stall_reason (self);
 
@@ -1832,6 +2106,7 @@ evcp_kafka_service_new (EvcpConfig *config)
 
   self = g_object_new (EVCP_TYPE_KAFKA_SERVICE, NULL);
   self->config = evcp_config_copy (config);
+  self->keyed = config->kafka_assignment == EVCP_KAFKA_ASSIGNMENT_KEYED;
   self->limits.max_size = config->max_message_size;
   self->limits.max_depth = config->max_depth;
   evcp_dispatcher_set_retry_policy (self->dispatcher, config->handler_attempts,
@@ -1872,6 +2147,9 @@ evcp_kafka_service_finalize (GObject *object)
   g_clear_pointer (&self->current, evcp_message_unref);
   dead_letters_abandon (self);
   g_hash_table_unref (self->gates);
+  g_hash_table_unref (self->partition_counts);
+  g_mutex_clear (&self->metadata_lock);
+  g_cond_clear (&self->metadata_cond);
   g_free (self->dead_last_error);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
@@ -1949,6 +2227,9 @@ evcp_kafka_service_init (EvcpKafkaService *self)
 {
   self->dispatcher = evcp_dispatcher_new ();
   g_queue_init (&self->dead_q);
+  self->partition_counts = g_hash_table_new (NULL, NULL);
+  g_mutex_init (&self->metadata_lock);
+  g_cond_init (&self->metadata_cond);
   self->gates = g_hash_table_new_full (gate_hash, gate_equal, g_free, NULL);
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
