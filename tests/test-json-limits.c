@@ -115,6 +115,20 @@ test_strings_do_not_count (void)
   g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (object, "c"), 0), ==, "]]]]");
 }
 
+/* A leading byte order mark, as the message scanner allows it. */
+static void
+test_bom (void)
+{
+  static const gchar text[] = "\xEF\xBB\xBF{\"a\":[1]}";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = evcp_json_parse_object (text, sizeof text - 1, BIG, 2, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+  g_assert_false (evcp_json_check_limits (text, sizeof text - 1, BIG, 1, &error));
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_TOO_DEEP);
+}
+
 /* What json-glib reads in its own way (comments, single-quoted strings)
  * could hide brackets from a count that knows only "…": refused. And the
  * rest of the malformed or hostile texts. */
@@ -273,6 +287,7 @@ main (int argc, char **argv)
   g_test_add_func ("/json-limits/bombs", test_bombs);
   g_test_add_func ("/json-limits/depth-boundary", test_depth_boundary);
   g_test_add_func ("/json-limits/strings-do-not-count", test_strings_do_not_count);
+  g_test_add_func ("/json-limits/bom", test_bom);
   g_test_add_func ("/json-limits/refused", test_refused);
   g_test_add_func ("/json-limits/size", test_size);
   g_test_add_func ("/json-limits/state-file-read", test_state_file_read);

@@ -122,6 +122,10 @@ evcp_json_check_limits (const gchar  *text,
                            _("JSON refused: not valid UTF-8"));
       return FALSE;
     }
+  /* RFC 8259 §8.1: a leading byte order mark may be ignored (the message
+   * scanner and json-glib do) */
+  if (len >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
+    return scan_depth ((const guchar *) text + 3, len - 3, max_depth, error);
   return scan_depth ((const guchar *) text, len, max_depth, error);
 }
 

@@ -17,7 +17,8 @@ G_BEGIN_DECLS
  * escapes); brackets inside strings do not count. It is conservative:
  * outside strings it accepts only what JSON allows there (whitespace,
  * structural characters, digits, signs, '.', letters for true, false, null
- * and exponents), so that nothing json-glib would read differently (its
+ * and exponents; a leading UTF-8 byte order mark is skipped), so that
+ * nothing json-glib would read differently (its
  * comments, single-quoted strings) can hide a bracket from the count. Text
  * it accepts may still be refused by json-glib (a syntax error); text it
  * refuses, json-glib never sees.
