@@ -148,6 +148,7 @@ test_refused (void)
     { "{\"a\":1}}", EVCP_ERROR_INVALID_MESSAGE },
     { "{\"a\":[1}", EVCP_ERROR_INVALID_MESSAGE },   /* json-glib's own error */
     { "", EVCP_ERROR_INVALID_MESSAGE },
+    { " \n\t ", EVCP_ERROR_INVALID_MESSAGE },
     { "{\"a\":\"\xff\xfe\"}", EVCP_ERROR_NOT_UTF8 },
     { "{\"a\":\"\xc3\"}", EVCP_ERROR_NOT_UTF8 },
   };

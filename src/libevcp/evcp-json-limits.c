@@ -143,10 +143,22 @@ evcp_json_parser_load (JsonParser   *parser,
 
   if (!evcp_json_check_limits (text, len, max_size, max_depth, error))
     return FALSE;
+  /* json-glib does not skip a byte order mark itself */
+  if (len >= 3 && memcmp (text, "\xEF\xBB\xBF", 3) == 0)
+    {
+      text += 3;
+      len -= 3;
+    }
   if (len > G_MAXSSIZE || !json_parser_load_from_data (parser, text, (gssize) len, &local_error))
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE, _("Malformed JSON: %s"),
                    local_error != NULL ? local_error->message : _("too large"));
+      return FALSE;
+    }
+  /* json-glib takes whitespace alone for a document without a root */
+  if (json_parser_get_root (parser) == NULL)
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE, _("JSON refused: no value"));
       return FALSE;
     }
   return TRUE;
@@ -165,7 +177,7 @@ evcp_json_parse_object (const gchar  *text,
   if (!evcp_json_parser_load (parser, text, len, max_size, max_depth, error))
     return NULL;
   root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
                            _("JSON refused: not an object"));

@@ -44,7 +44,8 @@ gboolean  evcp_json_check_limits      (const gchar  *text,
                                        guint         max_depth,
                                        GError      **error);
 
-/* evcp_json_check_limits(), then json_parser_load_from_data(). */
+/* evcp_json_check_limits(), then json_parser_load_from_data(); on success
+ * the parser has a root (whitespace alone is refused). */
 gboolean  evcp_json_parser_load       (JsonParser   *parser,
                                        const gchar  *text,
                                        gsize         len,
