@@ -149,6 +149,14 @@ test_refused (void)
     { "{\"a\":[1}", EVCP_ERROR_INVALID_MESSAGE },   /* json-glib's own error */
     { "", EVCP_ERROR_INVALID_MESSAGE },
     { " \n\t ", EVCP_ERROR_INVALID_MESSAGE },
+    /* a second value (json-glib 1.6 leaks the first tree on it) */
+    { "{\"a\":1}{}", EVCP_ERROR_INVALID_MESSAGE },
+    { "{\"a\":1} []", EVCP_ERROR_INVALID_MESSAGE },
+    { "{\"a\":1},", EVCP_ERROR_INVALID_MESSAGE },
+    { "{\"a\":1} 1", EVCP_ERROR_INVALID_MESSAGE },
+    { "\"s\"{}", EVCP_ERROR_INVALID_MESSAGE },
+    { "1 2", EVCP_ERROR_INVALID_MESSAGE },
+    { "true{}", EVCP_ERROR_INVALID_MESSAGE },
     { "{\"a\":\"\xff\xfe\"}", EVCP_ERROR_NOT_UTF8 },
     { "{\"a\":\"\xc3\"}", EVCP_ERROR_NOT_UTF8 },
   };

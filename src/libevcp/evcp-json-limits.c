@@ -46,16 +46,40 @@ refuse_at (GError **error, gint code, const gchar *what, gsize offset)
   return FALSE;
 }
 
-/* Depth and the alphabet outside strings; one pass, no recursion. */
+static inline gboolean
+is_space (guchar c)
+{
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static inline gboolean
+is_scalar_char (guchar c)
+{
+  return c == '-' || c == '+' || c == '.' || g_ascii_isalnum (c);
+}
+
+/* Depth, the alphabet outside strings, and one value at the top (json-glib
+ * 1.6 leaks the tree of a document followed by another value); one pass,
+ * no recursion. */
 static gboolean
 scan_depth (const guchar *p, gsize len, guint max_depth, GError **error)
 {
   guint depth = 0;
+  gboolean done = FALSE;        /* a whole top-level value was seen */
+  gboolean in_scalar = FALSE;   /* inside a top-level number or literal */
 
   for (gsize i = 0; i < len; i++)
     {
       guchar c = p[i];
 
+      if (depth == 0 && is_space (c))
+        {
+          done = done || in_scalar;
+          in_scalar = FALSE;
+          continue;
+        }
+      if (depth == 0 && (done || (in_scalar && !is_scalar_char (c))))
+        return refuse_at (error, EVCP_ERROR_INVALID_MESSAGE, _("data after the JSON value"), i);
       switch (c)
         {
         case '{':
@@ -71,7 +95,7 @@ scan_depth (const guchar *p, gsize len, guint max_depth, GError **error)
         case ']':
           if (depth == 0)
             return refuse_at (error, EVCP_ERROR_INVALID_MESSAGE, _("unbalanced bracket"), i);
-          depth--;
+          done = --depth == 0;
           break;
         case '"':
           for (i++; i < len && p[i] != '"'; i++)
@@ -79,11 +103,13 @@ scan_depth (const guchar *p, gsize len, guint max_depth, GError **error)
               i++;
           if (i >= len)
             return refuse_at (error, EVCP_ERROR_INVALID_MESSAGE, _("unterminated string"), len);
+          done = depth == 0;
           break;
         default:
           if (!allowed_outside_strings (c))
             return refuse_at (error, EVCP_ERROR_INVALID_MESSAGE,
                               _("a character JSON does not allow outside strings"), i);
+          in_scalar = depth == 0;
         }
     }
   if (depth != 0)

@@ -29,7 +29,8 @@ G_BEGIN_DECLS
  * Errors, in the EVCP_ERROR domain: EVCP_ERROR_TOO_LARGE, EVCP_ERROR_TOO_DEEP,
  * EVCP_ERROR_NOT_UTF8 (NUL bytes included), EVCP_ERROR_INVALID_MESSAGE
  * (a character JSON does not allow outside strings, an unterminated string,
- * unbalanced brackets, or json-glib's own syntax error).
+ * unbalanced brackets, data after the top-level value, or json-glib's own
+ * syntax error).
  */
 
 /* Deep enough for every document evcp writes or reads (at most 4 levels)
