@@ -1,8 +1,9 @@
 /* The Engine's state files against hostile contents and a failing disk,
  * with real processes (evcp-kafka-mock, evcp-central, evcp-engine):
- *  - session.json nested 100,000 deep, a symbolic link to /dev/zero, or a
- *    sparse file of 2 GB: the Engine starts at once, small, and moves the
- *    file aside (session.json.unreadable-<time>) instead of deleting it;
+ *  - session.json nested 100,000 deep, a symbolic link to /dev/zero, a
+ *    sparse file of 2 GB, or a session whose ticket no frame can hold: the
+ *    Engine starts at once, small, and moves the file aside
+ *    (session.json.unreadable-<time>) instead of deleting it;
  *  - outbox.json nested 100,000 deep: the Engine refuses to start with a
  *    clear reason and leaves the file where it is;
  *  - a full disk (ENOSPC), then a read-only one (EROFS), made by a shim
@@ -184,7 +185,7 @@ engine_peak_kb (Fixture *f)
   return g_ascii_strtoll (line + strlen ("VmHWM:"), NULL, 10);
 }
 
-typedef enum { BOMB, DEV_ZERO, HUGE } SessionCase;
+typedef enum { BOMB, DEV_ZERO, HUGE, BAD_FIELD } SessionCase;
 
 static void
 write_session_case (Fixture *f, SessionCase c, const gchar *path)
@@ -214,16 +215,22 @@ write_session_case (Fixture *f, SessionCase c, const gchar *path)
         g_assert_cmpint (fclose (file), ==, 0);
         break;
       }
+    case BAD_FIELD:
+      /* valid JSON, but a driver no ticket frame can hold */
+      g_assert_true (g_file_set_contents (path, "{\"session\":{\"session_id\":\"S-1\","
+                                          "\"driver\":\"u#1\\u0003\",\"kwh\":1.5}}", -1, &error));
+      break;
     }
 }
 
 static void
 test_session_file_unreadable (Fixture *f, gconstpointer data)
 {
-  static const gchar *const names[] = { "nested 100,000 deep", "a link to /dev/zero", "2 GB" };
+  static const gchar *const names[] = { "nested 100,000 deep", "a link to /dev/zero", "2 GB",
+                                        "with a driver no frame can hold" };
   g_autofree gchar *path = g_build_filename (f->state_dir, "session.json", NULL);
 
-  for (SessionCase c = BOMB; c <= HUGE; c++)
+  for (SessionCase c = BOMB; c <= BAD_FIELD; c++)
     {
       g_autofree gchar *aside = NULL;
       g_autofree gchar *health = NULL;

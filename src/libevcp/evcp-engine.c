@@ -11,6 +11,7 @@
 #include "evcp-charging-request-handler.h"
 #include "evcp-engine.h"
 #include "evcp-error.h"
+#include "evcp-frame-codec.h"
 #include "evcp-health-server.h"
 #include "evcp-json-limits.h"
 #include "evcp-json-scan.h"
@@ -527,6 +528,22 @@ set_aside_session (EvcpEngine *self, const gchar *why)
                self->session_path, why, error->message);
 }
 
+/* Whether the ticket of @s can be a frame (a session file is input like
+ * any other: a '#' or a control byte in a field, or fields too long, would
+ * make a ticket that can never be written). */
+static gboolean
+ticket_possible (EvcpEngine *self, const EvcpSession *s, GError **error)
+{
+  g_autofree gchar *kwh = fmt ("%.3f", s->kwh);
+  g_autofree gchar *eur = fmt ("%.2f", s->eur);
+  g_autofree gchar *seq = g_strdup_printf ("%" G_GINT64_FORMAT, G_MAXINT64);
+  const gchar *fields[] = { "TICKET", self->config->cp_id, s->session_id, s->driver,
+                            kwh, eur, s->ended_reason, seq, NULL };
+  g_autofree gchar *data = evcp_frame_join_fields (fields, error);
+
+  return data != NULL && evcp_frame_validate_data (data, -1, error);
+}
+
 /* A session the previous process left open: close it with its ticket,
  * unless that ticket was already written. */
 static void
@@ -567,6 +584,11 @@ recover_session (EvcpEngine *self)
     }
   if (s->ended_reason == NULL)
     s->ended_reason = g_strdup (EVCP_END_FAULT);   /* the Engine stopped under it */
+  if (!ticket_possible (self, s, &error))
+    {
+      set_aside_session (self, error->message);
+      return;
+    }
   g_message (_("Closing session %s of %s left open by the previous run: %.3f kWh (%s)"),
              s->session_id, s->driver, s->kwh, s->ended_reason);
   ticket (self, s);
