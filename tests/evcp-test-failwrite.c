@@ -1,4 +1,3 @@
-#undef _FILE_OFFSET_BITS   /* open and open64 are two symbols to wrap here */
 /* A full or read-only disk on demand, for the tests (LD_PRELOAD): while the
  * file named by $EVCP_FAILWRITE_FLAG exists, writes to regular files under
  * the directory $EVCP_FAILWRITE_DIR fail as they would on a full disk
@@ -7,6 +6,7 @@
  * writing fails with EROFS, and so do writes to files already open).
  * Nothing else is touched: sockets, pipes, the log, files elsewhere. No
  * root, no mount: it works wherever LD_PRELOAD does (glibc). */
+#undef _FILE_OFFSET_BITS   /* open and open64 are two symbols to wrap here */
 #define _GNU_SOURCE
 
 #include <dlfcn.h>
