@@ -252,6 +252,38 @@ test_usage (Fixture *f, gconstpointer data)
   g_assert_cmpint (wait_driver (f, WAIT_MS), ==, 2);
 }
 
+/* A nesting bomb and binary garbage among the events: skipped (json-glib
+ * alone overflows its stack on the bomb), the session still followed. */
+static void
+test_hostile_events (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "--cp", "CP-H1", "--user", "u1", "--timeout", "20", NULL };
+  GString *bomb = g_string_sized_new (1000000);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = NULL;
+
+  for (guint i = 0; i < 495000; i++)
+    g_string_append_c (bomb, '[');
+  for (guint i = 0; i < 495000; i++)
+    g_string_append_c (bomb, ']');
+  spawn_driver (f, args);
+  expect_request (f, "CP-H1", "u1", 22, 60);
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), "charging_sessions",
+                                    "CP-H1", bomb->str, (gssize) bomb->len, &error));
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), "charging_sessions",
+                                    "\xff\x01", "{\"kind\":\"\xff\xfe\"}", -1, &error));
+  g_assert_no_error (error);
+  session_event (f, "SESSION_STARTED", "CP-H1", "u1", "S-1", "\"power_kw\":22");
+  session_event (f, "SESSION_ENDED", "CP-H1", "u1", "S-1",
+                 "\"kwh\":0.018,\"eur\":0.006,\"reason\":\"UNPLUGGED\",\"seq\":12");
+
+  g_assert_cmpint (wait_driver (f, WAIT_MS), ==, 0);
+  out = output (f);
+  g_assert_nonnull (strstr (out, "CP-H1: ticket for session S-1: 0.018 kWh, 0.01 EUR (UNPLUGGED)"));
+  g_string_free (bomb, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -260,5 +292,6 @@ main (int argc, char **argv)
   g_test_add ("/driver/one-request", Fixture, NULL, fixture_set_up, test_one_request, fixture_tear_down);
   g_test_add ("/driver/file-of-requests", Fixture, NULL, fixture_set_up, test_file_of_requests, fixture_tear_down);
   g_test_add ("/driver/timeout", Fixture, NULL, fixture_set_up, test_timeout, fixture_tear_down);
+  g_test_add ("/driver/hostile-events", Fixture, NULL, fixture_set_up, test_hostile_events, fixture_tear_down);
   return g_test_run ();
 }

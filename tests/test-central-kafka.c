@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "evcp-test-central.h"
+#include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
 #define KAFKA_WAIT_MS 30000
@@ -307,6 +308,131 @@ test_quit_after_kafka_gone (Fixture *f, gconstpointer data)
   g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 1);
 }
 
+static void
+produce_bytes (Fixture *f, const gchar *topic, const gchar *key, const gchar *value, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock), topic, key,
+                                    value, (gssize) len, &error));
+  g_assert_no_error (error);
+}
+
+/* @depth levels of @open around 1, then the closing ones: a nesting bomb. */
+static gchar *
+nesting_bomb (const gchar *open, const gchar *close, gsize depth, gsize *len)
+{
+  GString *s = g_string_sized_new (depth * (strlen (open) + strlen (close)) + 1);
+
+  for (gsize i = 0; i < depth; i++)
+    g_string_append (s, open);
+  g_string_append_c (s, '1');
+  for (gsize i = 0; i < depth; i++)
+    g_string_append (s, close);
+  *len = s->len;
+  return g_string_free (s, FALSE);
+}
+
+typedef struct {
+  EvcpSysGroupWatch *sessions;
+  EvcpSysGroupWatch *monitoring;
+} Watches;
+
+static gboolean
+committed_everything (gpointer data)
+{
+  Watches *w = data;
+
+  return evcp_sys_group_caught_up (w->sessions) && evcp_sys_group_caught_up (w->monitoring);
+}
+
+/* Hostile records on both topics: nesting bombs of about 1 MB (json-glib
+ * alone overflows its stack on them: issue 22), 1 MB of binary, invalid
+ * UTF-8, a NUL byte, an empty value, binary keys. Central skips each with a
+ * log line and a count, applies the good records around them, commits past
+ * them (a restart does not read them again) and never crashes. */
+static void
+test_hostile_records (Fixture *f, gconstpointer data)
+{
+  const gchar *bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+  g_autofree gchar *brokers = g_strdup_printf ("--kafka-brokers=%s", bootstrap);
+  g_autofree gchar *group_id = g_strdup_printf ("test-central-%08x", g_random_int ());
+  g_autofree gchar *group = g_strdup_printf ("--kafka-group=%s", group_id);
+  g_autofree gchar *config = g_build_filename (f->tmpdir, "central.conf", NULL);
+  g_autofree gchar *config_arg = g_strdup_printf ("--config=%s", config);
+  const gchar *args[] = { brokers, group, config_arg, NULL };
+  gsize arrays_len, objects_len;
+  g_autofree gchar *arrays = nesting_bomb ("[", "]", 495000, &arrays_len);
+  g_autofree gchar *objects = nesting_bomb ("{\"a\":", "}", 160000, &objects_len);
+  g_autofree gchar *binary = g_malloc (990000);
+  static const gchar not_utf8[] =
+    "{\"kind\":\"SESSION_ENDED\",\"data\":{\"cp_id\":\"CP-H1\xff\xfe\",\"session_id\":\"S-X\","
+    "\"user_id\":\"u\xc3\",\"kwh\":1.0,\"eur\":0.3,\"reason\":\"COMPLETED\",\"seq\":1}}";
+  static const gchar with_nul[] = "{\"kind\":\"SESSION_ENDED\",\"data\":{\"cp_id\":\"CP\0H1\"}}";
+  Watches watches = {
+    evcp_sys_group_watch_new (bootstrap, group_id, "charging_sessions"),
+    evcp_sys_group_watch_new (bootstrap, group_id, "monitoring_events"),
+  };
+  const guint hostile = 8;
+
+  /* the restart below takes the partitions back within seconds */
+  g_assert_true (g_file_set_contents (config, "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
+                                      "heartbeat.interval.ms=1000\n", -1, NULL));
+  for (gsize i = 0; i < 990000; i++)
+    binary[i] = (gchar) (g_test_rand_int () & 0xff);
+  g_test_message ("nesting bombs of %" G_GSIZE_FORMAT " and %" G_GSIZE_FORMAT " bytes",
+                  arrays_len, objects_len);
+
+  f->central = evcp_test_central_start (f->db_path, args);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_connected, f->central, KAFKA_WAIT_MS));
+
+  produce_bytes (f, "charging_sessions", "CP-H1", arrays, arrays_len);
+  produce_bytes (f, "monitoring_events", "CP-H1", objects, objects_len);
+  produce_bytes (f, "charging_sessions", "\xff\xfe\x01\x02\x7f", binary, 990000);
+  produce_bytes (f, "monitoring_events", "\x80\x81", binary, 990000);
+  produce_bytes (f, "charging_sessions", "CP-H1", not_utf8, sizeof not_utf8 - 1);
+  produce_bytes (f, "monitoring_events", "CP-H1", not_utf8, sizeof not_utf8 - 1);
+  produce_bytes (f, "charging_sessions", "CP-H1", with_nul, sizeof with_nul - 1);
+  produce_bytes (f, "charging_sessions", "CP-H1", "", 0);
+  /* then good records, one with a binary key (Central reads no key) */
+  produce (f, "charging_sessions", "\xff\xfe\x01",
+           "{\"kind\":\"SESSION_ENDED\",\"timestamp\":\"2026-11-26T10:00:00Z\","
+           "\"data\":{\"cp_id\":\"CP-H1\",\"session_id\":\"S-1\",\"user_id\":\"u1\","
+           "\"kwh\":4.0,\"eur\":1.2,\"reason\":\"COMPLETED\",\"seq\":1}}");
+  produce (f, "monitoring_events", "CP-H1",
+           "{\"kind\":\"MONITORING_EVENT\",\"data\":{\"id\":\"CP-H1\",\"status\":\"KO\","
+           "\"previous_status\":\"OK\",\"reason\":\"timeout\",\"seq\":2}}");
+  wait_stat (f->central, "kafka_messages", 2);
+  g_assert_cmpint (cp_int (f->central, "CP-H1", "tickets"), ==, 1);
+  assert_state (f->central, "CP-H1", "FAULT");
+  g_assert_true (evcp_test_central_log_contains (f->central, "is not a JSON object, skipped"));
+
+  /* everything committed, the bombs included */
+  g_assert_true (evcp_test_wait_until (NULL, committed_everything, &watches, KAFKA_WAIT_MS));
+  g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
+  {
+    g_autofree gchar *summary = g_strdup_printf ("Kafka: %u records were skipped", hostile);
+
+    g_assert_true (evcp_test_central_log_contains (f->central, summary));
+  }
+  g_clear_pointer (&f->central, evcp_test_central_free);
+
+  /* a restart in the same group reads none of them again, and goes on */
+  f->central = evcp_test_central_start (f->db_path, args);
+  g_assert_true (evcp_test_wait_until (NULL, kafka_connected, f->central, KAFKA_WAIT_MS));
+  produce (f, "charging_sessions", "CP-H1",
+           "{\"kind\":\"SESSION_ENDED\",\"data\":{\"cp_id\":\"CP-H1\",\"session_id\":\"S-2\","
+           "\"user_id\":\"u2\",\"kwh\":1.0,\"eur\":0.3,\"reason\":\"COMPLETED\",\"seq\":3}}");
+  wait_stat (f->central, "kafka_messages", 1);
+  g_assert_cmpint (evcp_test_central_get_stat (f->central, "kafka_messages"), ==, 1);
+  g_assert_false (evcp_test_central_log_contains (f->central, "skipped"));
+  g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
+  g_assert_cmpint (db_count (f->db_path, "SELECT COUNT(*) FROM tickets"), ==, 2);
+
+  evcp_sys_group_watch_free (watches.sessions);
+  evcp_sys_group_watch_free (watches.monitoring);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -315,5 +441,7 @@ main (int argc, char **argv)
   g_test_add ("/central-kafka/kafka-down", Fixture, NULL, fixture_set_up, test_kafka_down, fixture_tear_down);
   g_test_add ("/central-kafka/quit-after-kafka-gone", Fixture, NULL, fixture_set_up,
               test_quit_after_kafka_gone, fixture_tear_down);
+  g_test_add ("/central-kafka/hostile-records", Fixture, NULL, fixture_set_up,
+              test_hostile_records, fixture_tear_down);
   return g_test_run ();
 }

@@ -2,7 +2,10 @@
  * format, persistence across reopening, refusal of a corrupt file. */
 #include "evcp-build-config.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -512,6 +515,63 @@ test_write_failure (Fixture *f, gconstpointer data)
   assert_file_valid (f, 3, 2);
 }
 
+/* Hostile files (issue 22): a nesting bomb, a file over the limit, a
+ * symbolic link to /dev/zero, a FIFO: refused at once, without reading
+ * gigabytes or overflowing the stack, and left where they are. */
+static void
+test_hostile_files (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *dir = g_path_get_dirname (f->path);
+  GString *bomb = g_string_new ("{\"version\":1,\"next_seq\":3,\"records\":[");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpOutbox) outbox = NULL;
+  FILE *big;
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (bomb, '[');
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (bomb, ']');
+  g_string_append (bomb, "]}");
+  g_assert_true (g_file_set_contents (f->path, bomb->str, (gssize) bomb->len, &error));
+  outbox = evcp_outbox_new (f->path, &error);
+  g_assert_null (outbox);
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "nesting deeper than"));
+  g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_REGULAR));
+  g_clear_error (&error);
+  g_string_free (bomb, TRUE);
+
+  /* a sparse file one byte over the limit: refused without being read */
+  big = fopen (f->path, "w");
+  g_assert_nonnull (big);
+  g_assert_cmpint (fseek (big, EVCP_OUTBOX_MAX_FILE_SIZE, SEEK_SET), ==, 0);
+  g_assert_cmpint (fputc ('}', big), ==, '}');
+  g_assert_cmpint (fclose (big), ==, 0);
+  outbox = evcp_outbox_new (f->path, &error);
+  g_assert_null (outbox);
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "more than the limit"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_unlink (f->path), ==, 0);
+  g_assert_cmpint (symlink ("/dev/zero", f->path), ==, 0);
+  outbox = evcp_outbox_new (f->path, &error);
+  g_assert_null (outbox);
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE);
+  g_assert_nonnull (strstr (error->message, "not a regular file"));
+  g_assert_true (g_file_test (f->path, G_FILE_TEST_IS_SYMLINK));
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_unlink (f->path), ==, 0);
+  g_assert_cmpint (mkfifo (f->path, 0600), ==, 0);
+  outbox = evcp_outbox_new (f->path, &error);
+  g_assert_null (outbox);
+  g_assert_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE);
+}
+
 static void
 test_corrupt_refused (Fixture *f, gconstpointer data)
 {
@@ -651,6 +711,7 @@ main (int argc, char **argv)
   ADD ("persistence", test_persistence);
   ADD ("atomic", test_atomic);
   ADD ("write-failure", test_write_failure);
+  ADD ("hostile-files", test_hostile_files);
   ADD ("corrupt-refused", test_corrupt_refused);
   ADD ("file-format", test_file_format);
   ADD ("appended-signal", test_appended_signal);

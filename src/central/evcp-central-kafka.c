@@ -6,11 +6,14 @@
 
 #include "evcp-central-kafka.h"
 #include "evcp-error.h"
+#include "evcp-json-limits.h"
 #include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
 
 #define DRAIN_BUDGET   256
 #define MAX_VALUE_SIZE (1024 * 1024)
+/* a record Central reads is at most 3 levels deep ({"data":{…}}) */
+#define MAX_DEPTH      EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH
 
 static const gchar *const consumer_defaults[] = {
   "enable.auto.offset.store", "false",   /* stored once the message is applied */
@@ -38,6 +41,9 @@ struct _EvcpCentralKafka
   guint        drain_timer;
   const gchar *status;
   guint64      received;
+  guint64      skipped;
+  gint64       skipped_logged_at;
+  guint        skipped_unlogged;
 
   rd_kafka_topic_partition_list_t *to_store;
 };
@@ -100,26 +106,47 @@ flush_offsets (EvcpCentralKafka *self)
   self->to_store = rd_kafka_topic_partition_list_new (4);
 }
 
+/* A record that is not a JSON object within the limits: skipped (its
+ * offset is stored like any other), counted, and said in the log at most
+ * once a second, so that a flood of them floods nothing. */
+static void
+skip (EvcpCentralKafka *self, rd_kafka_message_t *m, const gchar *topic, const GError *error)
+{
+  gint64 now = g_get_monotonic_time ();
+  g_autofree gchar *offset = NULL;
+  g_autofree gchar *partition = NULL;
+  g_autofree gchar *count = NULL;
+
+  self->skipped++;
+  if (self->skipped_logged_at != 0 && now - self->skipped_logged_at < G_USEC_PER_SEC)
+    {
+      self->skipped_unlogged++;
+      return;
+    }
+  offset = g_strdup_printf ("%" G_GINT64_FORMAT, m->offset);
+  partition = g_strdup_printf ("%d", m->partition);
+  count = g_strdup_printf ("%" G_GUINT64_FORMAT, self->skipped);
+  if (self->skipped_unlogged > 0)
+    g_warning (_("%u more Kafka records skipped in the last second"), self->skipped_unlogged);
+  /* TRANSLATORS: topic[partition]@offset, the reason, the number skipped so far */
+  g_warning (_("Kafka %s[%s]@%s is not a JSON object, skipped: %s (%s skipped so far)"), topic,
+             partition, offset, error->message, count);
+  self->skipped_logged_at = now;
+  self->skipped_unlogged = 0;
+}
+
 static void
 process (EvcpCentralKafka *self, rd_kafka_message_t *m)
 {
   const gchar *topic = rd_kafka_topic_name (m->rkt);
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
   rd_kafka_topic_partition_t *tp;
-  JsonNode *root;
 
   self->received++;
-  if (m->len == 0 || m->len > MAX_VALUE_SIZE ||
-      !json_parser_load_from_data (parser, m->payload, (gssize) m->len, &error) ||
-      !JSON_NODE_HOLDS_OBJECT (root = json_parser_get_root (parser)))
-    {
-      g_autofree gchar *offset = g_strdup_printf ("%" G_GINT64_FORMAT, m->offset);
-      g_autofree gchar *partition = g_strdup_printf ("%d", m->partition);
-
-      g_warning (_("Kafka %s[%s]@%s is not a JSON object, skipped: %s"), topic, partition, offset,
-                 error != NULL ? error->message : _("empty or too large"));
-    }
+  root = evcp_json_parse_object (m->payload, m->len, MAX_VALUE_SIZE, MAX_DEPTH, &error);
+  if (root == NULL)
+    skip (self, m, topic, error);
   else
     g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, topic, json_node_get_object (root));
 
@@ -290,6 +317,12 @@ evcp_central_kafka_stop (EvcpCentralKafka *self)
   /* within seconds even when Kafka is gone */
   evcp_kafka_consumer_close_bounded (self->rk, 3000, FALSE);
   self->rk = NULL;
+  if (self->skipped > 0)
+    {
+      g_autofree gchar *count = g_strdup_printf ("%" G_GUINT64_FORMAT, self->skipped);
+
+      g_message (_("Kafka: %s records were skipped (not JSON objects within the limits)"), count);
+    }
   set_status (self, "stopped", _("shutdown"));
 }
 
@@ -305,6 +338,13 @@ evcp_central_kafka_get_received (EvcpCentralKafka *self)
 {
   g_return_val_if_fail (EVCP_IS_CENTRAL_KAFKA (self), 0);
   return self->received;
+}
+
+guint64
+evcp_central_kafka_get_skipped (EvcpCentralKafka *self)
+{
+  g_return_val_if_fail (EVCP_IS_CENTRAL_KAFKA (self), 0);
+  return self->skipped;
 }
 
 static void

@@ -35,6 +35,9 @@ void              evcp_central_kafka_stop         (EvcpCentralKafka  *self);
 /* "connecting", "connected" (partitions assigned), "unavailable", "stopped" */
 const gchar      *evcp_central_kafka_get_status   (EvcpCentralKafka  *self);
 guint64           evcp_central_kafka_get_received (EvcpCentralKafka  *self);
+/* Records skipped: not a JSON object within the limits (1 MiB, 64 levels of
+ * nesting, UTF-8); their offsets are committed like the others. */
+guint64           evcp_central_kafka_get_skipped  (EvcpCentralKafka  *self);
 
 /*
  * Signals:

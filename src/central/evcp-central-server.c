@@ -1678,6 +1678,7 @@ evcp_central_server_to_json (EvcpCentralServer *self)
   add_uint (builder, "duplicate_tickets", self->stats.duplicate_tickets);
   add_uint (builder, "gaps", self->stats.gaps);
   add_uint (builder, "kafka_messages", self->stats.kafka_messages);
+  add_uint (builder, "kafka_skipped", self->kafka != NULL ? evcp_central_kafka_get_skipped (self->kafka) : 0);
   add_uint (builder, "auth_refused", self->stats.auth_refused);
   add_uint (builder, "dropped", self->stats.dropped);
   add_uint (builder, "connections", self->peers->len);

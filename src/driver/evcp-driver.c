@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "evcp-config.h"
+#include "evcp-json-limits.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
@@ -34,6 +35,7 @@
 #define MAX_DURATION_S  (7 * 24 * 3600)
 #define METADATA_TRY_MS 1000
 #define CLOSE_TIMEOUT_MS 5000
+#define MAX_EVENT_SIZE  (1024 * 1024)   /* an event it reads is a few hundred bytes */
 
 static const gchar *const consumer_defaults[] = {
   "enable.auto.commit", "false",          /* it assigns, never joins, never commits */
@@ -349,11 +351,15 @@ drain_cb (gpointer user_data)
       polled++;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
         {
-          g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+          g_autoptr(GError) error = NULL;
+          g_autoptr(JsonNode) root = evcp_json_parse_object (m->payload, m->len, MAX_EVENT_SIZE,
+                                                             EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH,
+                                                             &error);
 
-          if (m->len > 0 && json_parser_load_from_data (parser, m->payload, (gssize) m->len, NULL) &&
-              JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-            on_session_event (driver, json_node_get_object (json_parser_get_root (parser)));
+          if (root != NULL)
+            on_session_event (driver, json_node_get_object (root));
+          else
+            g_debug ("charging_sessions@%" G_GINT64_FORMAT " skipped: %s", m->offset, error->message);
         }
       else
         g_debug ("Kafka consumer: %s", rd_kafka_message_errstr (m));

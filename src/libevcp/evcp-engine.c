@@ -11,7 +11,9 @@
 #include "evcp-charging-request-handler.h"
 #include "evcp-engine.h"
 #include "evcp-error.h"
+#include "evcp-frame-codec.h"
 #include "evcp-health-server.h"
+#include "evcp-json-limits.h"
 #include "evcp-request-log.h"
 #include "evcp-json-scan.h"
 #include "evcp-kafka-outbox-sender.h"
@@ -27,6 +29,12 @@
 #define SHUTDOWN_TIMEOUT_MS 3000
 
 #define SESSIONS_TOPIC "charging_sessions"
+
+/* session.json holds one session: a few hundred bytes */
+#define SESSION_MAX_FILE_SIZE (1024 * 1024)
+/* while the outbox cannot be written, it is tried again this often */
+#define UNWRITTEN_RETRY_S     1
+#define REFUSED_STORAGE       "storage"
 
 struct _EvcpEngine
 {
@@ -52,7 +60,20 @@ struct _EvcpEngine
   guint64                best_effort_dropped;
   gint64                 dropped_logged_at;
   GBytes                *key;   /* the CP id: the key of what the Engine produces */
+  /* state the disk refused (full, read-only): kept in memory, in order,
+   * written as soon as it can be; no session starts meanwhile */
+  GQueue                 unwritten;       /* of Unwritten */
+  guint                  unwritten_timer;
+  gboolean               session_unsaved; /* the last write of session.json failed */
 };
+
+/* An event the outbox could not take yet. */
+typedef struct {
+  gchar      **fields;
+  JsonObject  *event;
+  gboolean     ends_session;   /* session.json goes once it is written */
+  gchar       *request_id;     /* then: the request served, recorded first */
+} Unwritten;
 
 G_DEFINE_TYPE (EvcpEngine, evcp_engine, G_TYPE_OBJECT)
 
@@ -193,14 +214,114 @@ session_event (EvcpEngine *self, const gchar *kind, const EvcpSession *s)
 }
 
 static void
-append (EvcpEngine *self, const gchar * const *fields, JsonObject *kafka_event)
+unwritten_free (Unwritten *u)
+{
+  g_strfreev (u->fields);
+  g_free (u->request_id);
+  g_clear_pointer (&u->event, json_object_unref);
+  g_free (u);
+}
+
+static gboolean
+outbox_append (EvcpEngine *self, gchar **fields, JsonObject *kafka_event, GError **error)
+{
+  return evcp_outbox_append (self->outbox, (const gchar * const *) fields,
+                             kafka_event != NULL ? SESSIONS_TOPIC : NULL,
+                             self->config->cp_id, kafka_event, error) != NULL;
+}
+
+/* Writes what the disk refused, oldest first; stops at the first failure. */
+static gboolean
+write_unwritten_cb (gpointer user_data)
+{
+  EvcpEngine *self = user_data;
+  guint written = 0;
+  Unwritten *u;
+
+  while ((u = g_queue_peek_head (&self->unwritten)) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!outbox_append (self, u->fields, u->event, &error))
+        {
+          g_debug ("The outbox still cannot be written: %s", error->message);
+          return G_SOURCE_CONTINUE;
+        }
+      if (u->ends_session)
+        {
+          g_autoptr(GError) log_error = NULL;
+
+          if (u->request_id != NULL && self->requests != NULL &&
+              !evcp_request_log_add (self->requests, u->request_id, &log_error))
+            g_warning (_("Cannot record that request %s was served (%s): delivered again, it would be "
+                         "served again"), u->request_id, log_error->message);
+          g_unlink (self->session_path);
+        }
+      unwritten_free (g_queue_pop_head (&self->unwritten));
+      written++;
+    }
+  g_message (_("The outbox %s can be written again: %u events kept in memory are on disk; "
+               "new sessions are accepted"), evcp_outbox_get_path (self->outbox), written);
+  self->unwritten_timer = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* An event that must not be lost, to the outbox. If the disk refuses it
+ * (full, read-only), it is kept in memory, and so is every later one
+ * behind it so that the seqs keep their order, until the disk takes them;
+ * meanwhile no session starts. FALSE if it is not on disk yet. */
+static gboolean
+append (EvcpEngine *self, const gchar * const *fields, JsonObject *kafka_event, gboolean ends_session)
 {
   g_autoptr(GError) error = NULL;
+  Unwritten *u;
 
-  if (evcp_outbox_append (self->outbox, fields, kafka_event != NULL ? SESSIONS_TOPIC : NULL,
-                          self->config->cp_id, kafka_event, &error) == NULL)
-    g_critical ("Cannot write to the outbox %s: %s", evcp_outbox_get_path (self->outbox),
-                error->message);
+  if (g_queue_is_empty (&self->unwritten) &&
+      outbox_append (self, (gchar **) fields, kafka_event, &error))
+    return TRUE;
+  if (error != NULL && !g_error_matches (error, EVCP_ERROR, EVCP_ERROR_FAILED))
+    {
+      /* an event that can never be written: nothing to wait for */
+      g_critical ("Cannot write to the outbox %s: %s", evcp_outbox_get_path (self->outbox),
+                  error->message);
+      return FALSE;
+    }
+  if (error != NULL)
+    g_warning (_("Cannot write to the outbox (%s): the event is kept in memory and written as soon "
+                 "as the disk takes it; new sessions are refused until then"), error->message);
+  u = g_new0 (Unwritten, 1);
+  u->fields = g_strdupv ((gchar **) fields);
+  u->event = kafka_event != NULL ? json_object_ref (kafka_event) : NULL;
+  u->ends_session = ends_session;
+  g_queue_push_tail (&self->unwritten, u);
+  if (self->unwritten_timer == 0)
+    self->unwritten_timer = g_timeout_add_seconds (UNWRITTEN_RETRY_S, write_unwritten_cb, self);
+  return FALSE;
+}
+
+/* Whether a session could be recorded now: nothing waiting for the disk,
+ * and a small file written and synced in the state directory (a full or
+ * read-only disk refuses it). */
+static gboolean
+state_writable (EvcpEngine *self, gchar **reason)
+{
+  g_autofree gchar *probe = g_strconcat (self->session_path, ".probe", NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_queue_is_empty (&self->unwritten))
+    {
+      *reason = g_strdup_printf (_("%u events wait for the disk"), g_queue_get_length (&self->unwritten));
+      return FALSE;
+    }
+  if (!g_file_set_contents_full (probe, "probe\n", -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0600, &error))
+    {
+      *reason = g_strdup (error->message);
+      return FALSE;
+    }
+  g_unlink (probe);
+  return TRUE;
 }
 
 static void
@@ -280,7 +401,17 @@ save_session (EvcpEngine *self, const EvcpSession *session, guint64 ticket_seq)
   root = json_builder_get_root (b);
   text = json_to_string (root, FALSE);
   if (!g_file_set_contents (self->session_path, text, -1, &error))
-    g_critical ("Cannot save the session to %s: %s", self->session_path, error->message);
+    {
+      /* said once, not at every telemetry tick */
+      if (!self->session_unsaved)
+        g_warning (_("Cannot save the session to %s: %s (the last copy that could be written "
+                     "stays there)"), self->session_path, error->message);
+      self->session_unsaved = TRUE;
+      return;
+    }
+  if (self->session_unsaved)
+    g_message (_("The session is saved to %s again"), self->session_path);
+  self->session_unsaved = FALSE;
 }
 
 /* The session's request had its session: recorded before the session file
@@ -308,11 +439,23 @@ ticket (EvcpEngine *self, const EvcpSession *s)
 
   /* 1: the seq the ticket will get, on disk; 2: the ticket, on disk;
    * 3: the session gone. A kill between any two steps is recovered by
-   * recover_session() without a second ticket. */
-  save_session (self, s, evcp_outbox_get_next_seq (self->outbox));
-  append (self, fields, event);
-  served (self, s);
-  g_unlink (self->session_path);
+   * recover_session() without a second ticket. While the disk refuses
+   * the ticket, the session file stays, so that a kill then still ends
+   * with a ticket; it goes once the ticket is written. Its request is
+   * recorded as served before the file goes. */
+  save_session (self, s, evcp_outbox_get_next_seq (self->outbox) + g_queue_get_length (&self->unwritten));
+  if (append (self, fields, event, TRUE))
+    {
+      served (self, s);
+      g_unlink (self->session_path);
+    }
+  else if (!g_queue_is_empty (&self->unwritten))
+    {
+      /* the ticket waits in memory: its request is recorded when it is written */
+      Unwritten *last = g_queue_peek_tail (&self->unwritten);
+
+      last->request_id = g_strdup (s->request_id);
+    }
 }
 
 static void
@@ -332,10 +475,10 @@ on_state_changed (EvcpSupply *supply, EvcpCpState old, EvcpCpState state, EvcpEn
       g_autoptr(JsonObject) started = session_event (self, "SESSION_STARTED", s);
 
       save_session (self, s, 0);
-      append (self, fields, started);
+      append (self, fields, started, FALSE);
       return;
     }
-  append (self, fields, NULL);
+  append (self, fields, NULL, FALSE);
 }
 
 static void
@@ -407,7 +550,16 @@ start_supply (EvcpEngine  *self,
               gint64       max_duration_s)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree gchar *why = NULL;
 
+  /* a session that could not be recorded does not start */
+  if (evcp_supply_get_state (self->supply) == EVCP_CP_STATE_ACTIVE && !state_writable (self, &why))
+    {
+      g_autofree gchar *reason = g_strdup_printf (REFUSED_STORAGE ": %s", why);
+
+      refuse (self, driver, reason);
+      return;
+    }
   if (evcp_supply_request_for (self->supply, request_id, driver, session_id, source, power_kw,
                                max_duration_s, 0, &error))
     return;
@@ -423,34 +575,68 @@ start_supply (EvcpEngine  *self,
     }
 }
 
+/* A session file that cannot be used: kept for a human, never deleted
+ * (it may hold the only trace of a session that needs a ticket). */
+static void
+set_aside_session (EvcpEngine *self, const gchar *why)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *aside = evcp_state_file_move_aside (self->session_path, &error);
+
+  if (aside != NULL)
+    g_warning (_("Unreadable session file %s (%s): moved to %s; if it held a session, "
+                 "that session has no ticket yet"), self->session_path, why, aside);
+  else
+    g_warning (_("Unreadable session file %s (%s), and it cannot be moved aside (%s): left there"),
+               self->session_path, why, error->message);
+}
+
+/* Whether the ticket of @s can be a frame (a session file is input like
+ * any other: a '#' or a control byte in a field, or fields too long, would
+ * make a ticket that can never be written). */
+static gboolean
+ticket_possible (EvcpEngine *self, const EvcpSession *s, GError **error)
+{
+  g_autofree gchar *kwh = fmt ("%.3f", s->kwh);
+  g_autofree gchar *eur = fmt ("%.2f", s->eur);
+  g_autofree gchar *seq = g_strdup_printf ("%" G_GINT64_FORMAT, G_MAXINT64);
+  const gchar *fields[] = { "TICKET", self->config->cp_id, s->session_id, s->driver,
+                            kwh, eur, s->ended_reason, seq, NULL };
+  g_autofree gchar *data = evcp_frame_join_fields (fields, error);
+
+  return data != NULL && evcp_frame_validate_data (data, -1, error);
+}
+
 /* A session the previous process left open: close it with its ticket,
  * unless that ticket was already written. */
 static void
 recover_session (EvcpEngine *self)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   g_autoptr(EvcpSession) s = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree gchar *text = NULL;
   JsonObject *root;
   gint64 ticket_seq;
+  gsize len = 0;
 
-  if (!g_file_test (self->session_path, G_FILE_TEST_EXISTS))
+  text = evcp_state_file_read (self->session_path, SESSION_MAX_FILE_SIZE, &len, &error);
+  if (text == NULL && g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     return;
-  if (!json_parser_load_from_file (parser, self->session_path, &error) ||
-      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  if (text != NULL)
+    node = evcp_json_parse_object (text, len, SESSION_MAX_FILE_SIZE,
+                                   EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, &error);
+  if (node == NULL)
     {
-      g_warning ("Unreadable session file %s (%s): ignored", self->session_path,
-                 error != NULL ? error->message : "not an object");
-      g_unlink (self->session_path);
+      set_aside_session (self, error->message);
       return;
     }
-  root = json_node_get_object (json_parser_get_root (parser));
+  root = json_node_get_object (node);
   ticket_seq = json_object_get_int_member_with_default (root, "ticket_seq", 0);
   s = evcp_session_from_json (json_object_get_member (root, "session"), &error);
   if (s == NULL)
     {
-      g_warning ("Bad session in %s (%s): ignored", self->session_path, error->message);
-      g_unlink (self->session_path);
+      set_aside_session (self, error->message);
       return;
     }
   if (ticket_seq > 0 && evcp_outbox_get_next_seq (self->outbox) > (guint64) ticket_seq)
@@ -462,6 +648,11 @@ recover_session (EvcpEngine *self)
     }
   if (s->ended_reason == NULL)
     s->ended_reason = g_strdup (EVCP_END_FAULT);   /* the Engine stopped under it */
+  if (!ticket_possible (self, s, &error))
+    {
+      set_aside_session (self, error->message);
+      return;
+    }
   g_message (_("Closing session %s of %s left open by the previous run: %.3f kWh (%s)"),
              s->session_id, s->driver, s->kwh, s->ended_reason);
   ticket (self, s);
@@ -754,6 +945,12 @@ evcp_engine_finalize (GObject *object)
 {
   EvcpEngine *self = EVCP_ENGINE (object);
 
+  if (!g_queue_is_empty (&self->unwritten))
+    g_warning (_("%u events could not be written to the outbox before the end; a session "
+                 "left in the session file gets its ticket at the next start"),
+               g_queue_get_length (&self->unwritten));
+  g_queue_clear_full (&self->unwritten, (GDestroyNotify) unwritten_free);
+  g_clear_handle_id (&self->unwritten_timer, g_source_remove);
   g_clear_pointer (&self->config, evcp_config_free);
   g_clear_pointer (&self->key, g_bytes_unref);
   g_free (self->state_dir);

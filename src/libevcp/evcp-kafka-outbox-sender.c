@@ -7,6 +7,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-error.h"
+#include "evcp-json-limits.h"
 #include "evcp-kafka-outbox-sender.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 200
@@ -65,7 +66,8 @@ mark_replayed (const gchar *value)
   gsize len;
 
   /* the outbox made the value: an object with an object "data" */
-  if (!json_parser_load_from_data (parser, value, -1, NULL) ||
+  if (!evcp_json_parser_load (parser, value, strlen (value), EVCP_OUTBOX_MAX_FILE_SIZE,
+                              EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, NULL) ||
       (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
       (data = json_object_get_member (json_node_get_object (root), "data")) == NULL ||
       !JSON_NODE_HOLDS_OBJECT (data))

@@ -10,6 +10,7 @@
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
 #include "evcp-frame-field.h"
+#include "evcp-json-limits.h"
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
@@ -1644,7 +1645,8 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
   gboolean any_up = FALSE;
   gint64 rtt_us = 0;
 
-  if (!json_parser_load_from_data (parser, json, (gssize) json_len, NULL) ||
+  /* librdkafka's own text, bounded all the same */
+  if (!evcp_json_parser_load (parser, json, json_len, 64 * 1024 * 1024, EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return 0;
   root = json_node_get_object (json_parser_get_root (parser));

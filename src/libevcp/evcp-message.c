@@ -9,6 +9,7 @@
 
 #include "evcp-dead-letter.h"
 #include "evcp-error.h"
+#include "evcp-json-limits.h"
 #include "evcp-json-scan.h"
 #include "evcp-message-private.h"
 
@@ -465,7 +466,9 @@ ensure_tree (EvcpMessage *self)
   text = self->text;
   len = self->len;
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, text, (gssize) len, NULL) ||
+  /* the scanner checked the depth against the configured limit already
+   * (at most EVCP_JSON_LIMITS_MAX_DEPTH): this is the second lock */
+  if (!evcp_json_parser_load (parser, text, len, len, EVCP_JSON_LIMITS_MAX_DEPTH, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_warning ("json-glib refuses a message the scanner accepted");

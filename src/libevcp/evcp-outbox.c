@@ -10,6 +10,7 @@
 
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
+#include "evcp-json-limits.h"
 #include "evcp-outbox.h"
 
 #define OUTBOX_VERSION  1
@@ -182,8 +183,19 @@ save (EvcpOutbox *self, GError **error)
 {
   g_autofree gchar *data = serialize (self);
   g_autoptr(GError) local_error = NULL;
+  gsize len = strlen (data);
 
-  if (!g_file_set_contents_full (self->path, data, -1,
+  /* never a file the next start would refuse to read */
+  if (len > EVCP_OUTBOX_MAX_FILE_SIZE)
+    {
+      g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT, len);
+
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED,
+                   _("Cannot write the outbox %s: %s bytes, more than its limit of %d"),
+                   self->path, size, EVCP_OUTBOX_MAX_FILE_SIZE);
+      return FALSE;
+    }
+  if (!g_file_set_contents_full (self->path, data, (gssize) len,
                                  G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                  0600, &local_error))
     {
@@ -321,18 +333,22 @@ load (EvcpOutbox *self, GError **error)
   JsonArray *records;
   guint64 version, last = 0;
 
-  if (!g_file_get_contents (self->path, &data, &len, &local_error))
+  data = evcp_state_file_read (self->path, EVCP_OUTBOX_MAX_FILE_SIZE, &len, &local_error);
+  if (data == NULL)
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         {
           self->next_seq = 1;
           return TRUE;
         }
+      if (local_error->domain == EVCP_ERROR)
+        return corrupt (error, self->path, local_error->message);
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_FAILED,
                    _("Cannot read the outbox %s: %s"), self->path, local_error->message);
       return FALSE;
     }
-  if (!json_parser_load_from_data (parser, data, (gssize) len, &local_error))
+  if (!evcp_json_parser_load (parser, data, len, EVCP_OUTBOX_MAX_FILE_SIZE,
+                              EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, &local_error))
     return corrupt (error, self->path, local_error->message);
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -423,7 +439,8 @@ make_kafka_value (JsonObject *event, guint64 seq, gint64 wall_time, GError **err
   json_node_set_object (node, event);
   json_generator_set_root (generator, node);
   text = json_generator_to_data (generator, NULL);
-  if (!json_parser_load_from_data (parser, text, -1, error))
+  if (!evcp_json_parser_load (parser, text, strlen (text), EVCP_OUTBOX_MAX_FILE_SIZE,
+                              EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, error))
     return NULL;
   copy = json_node_get_object (json_parser_get_root (parser));
 

@@ -34,6 +34,14 @@ G_BEGIN_DECLS
  * when the file cannot be read or written (nothing changed in memory).
  */
 
+/* The largest outbox file written or read (about 60,000 pending tickets):
+ * an append or acknowledgement that would make it larger fails
+ * (EVCP_ERROR_FAILED) and a larger file is refused at open, like a
+ * corrupt one; so is anything but a regular file (a symbolic link to
+ * /dev/zero, a FIFO), without reading it, and JSON nested deeper than
+ * EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH levels. */
+#define EVCP_OUTBOX_MAX_FILE_SIZE (64 * 1024 * 1024)
+
 typedef enum {
   EVCP_OUTBOX_CENTRAL = 1 << 0,
   EVCP_OUTBOX_KAFKA   = 1 << 1,
