@@ -7,6 +7,7 @@
  *                   [--manual] [PROGRAM OPTIONS…]
  *   evcp-engine.exe --uninstall [--service-name NAME]
  *   evcp-engine.exe --purge [--service-name NAME]   (its state and log file)
+ *   evcp-engine.exe --purge-all                     (all of %ProgramData%\evcp)
  *   evcp-engine.exe [PROGRAM OPTIONS…]          (console; Ctrl+C stops it)
  *
  * As a service: the status goes START_PENDING, then RUNNING once the
@@ -57,6 +58,7 @@ typedef struct {
   gboolean install;
   gboolean uninstall;
   gboolean purge;
+  gboolean purge_all;
   gboolean manual;
   gchar   *name;
   gchar   *log_file;
@@ -111,6 +113,7 @@ parse_service_options (int *argc, char **argv, ServiceOptions *options)
       if (!take_flag (argc, argv, i, "--install", &options->install) &&
           !take_flag (argc, argv, i, "--uninstall", &options->uninstall) &&
           !take_flag (argc, argv, i, "--purge", &options->purge) &&
+          !take_flag (argc, argv, i, "--purge-all", &options->purge_all) &&
           !take_flag (argc, argv, i, "--manual", &options->manual) &&
           !take_value (argc, argv, i, "--service-name", &options->name) &&
           !take_value (argc, argv, i, "--log-file", &options->log_file))
@@ -563,9 +566,7 @@ remove_tree (const gchar *path)
 }
 
 /* The service's state (%ProgramData%\evcp\<service>\) and its log file
- * (%ProgramData%\evcp\<service>.log, where the MSI's services write it): what
- * the MSI removes on uninstall, which has no other way to remove files that
- * it did not install. */
+ * (%ProgramData%\evcp\<service>.log, where the MSI's services write it). */
 static int
 purge (void)
 {
@@ -587,6 +588,21 @@ purge (void)
   if (ok)
     g_print ("Removed %s and %s\n", state_dir, log_file);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* All of %ProgramData%\evcp: the configuration, every service's state and
+ * log. What the MSI's uninstall runs (not its upgrade), which has no other
+ * way to remove files that it did not install or that it keeps across
+ * upgrades (the configuration). */
+static int
+purge_all (void)
+{
+  g_autofree gchar *data_dir = evcp_platform_win32_program_data_dir ();
+
+  if (!remove_tree (data_dir))
+    return EXIT_FAILURE;
+  g_print ("Removed %s\n", data_dir);
+  return EXIT_SUCCESS;
 }
 
 /* Whether services.exe started this process (a service's parent is always
@@ -642,9 +658,9 @@ main (int argc, char **argv)
   service.argc = argc;
   service.argv = argv;
 
-  if (options.install + options.uninstall + options.purge > 1)
+  if (options.install + options.uninstall + options.purge + options.purge_all > 1)
     {
-      g_printerr ("--install, --uninstall and --purge: one of them\n");
+      g_printerr ("--install, --uninstall, --purge and --purge-all: one of them\n");
       return EXIT_FAILURE;
     }
   if (options.install)
@@ -653,6 +669,8 @@ main (int argc, char **argv)
     return uninstall ();
   if (options.purge)
     return purge ();
+  if (options.purge_all)
+    return purge_all ();
 
   if (!maybe_started_by_scm ())
     return evcp_service_program_main (argc, argv);
