@@ -6,6 +6,8 @@
  *   evcp-engine.exe --install [--service-name NAME] [--log-file FILE]
  *                   [--manual] [PROGRAM OPTIONS…]
  *   evcp-engine.exe --uninstall [--service-name NAME]
+ *   evcp-engine.exe --purge [--service-name NAME]   (its state and log file)
+ *   evcp-engine.exe --purge-all                     (all of %ProgramData%\evcp)
  *   evcp-engine.exe [PROGRAM OPTIONS…]          (console; Ctrl+C stops it)
  *
  * As a service: the status goes START_PENDING, then RUNNING once the
@@ -13,13 +15,16 @@
  * and SHUTDOWN set the process's shutdown event, which the main loop turns
  * into the program's own shutdown (src/platform/evcp-platform-win32.c), so
  * the same clean shutdown runs as on Linux. Messages go to the Windows Event
- * Log (source: the service's name) and, with --log-file, to that file too.
+ * Log (source: the service's name, whose message table, win32/evcp-messages.mc,
+ * is a resource of this program: --install registers it, --uninstall removes
+ * it) and, with --log-file, to that file too.
  * State lives in %ProgramData%\evcp\<service> (STATE_DIRECTORY). */
 #include "evcp-build-config.h"
 
 #include <windows.h>
 #include <winsvc.h>
 #include <tlhelp32.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "evcp-messages.h"   /* windmc's, from win32/evcp-messages.mc */
 #include "evcp-platform-win32.h"
 #include "evcp-service.h"
 
@@ -51,6 +57,8 @@ static struct {
 typedef struct {
   gboolean install;
   gboolean uninstall;
+  gboolean purge;
+  gboolean purge_all;
   gboolean manual;
   gchar   *name;
   gchar   *log_file;
@@ -104,6 +112,8 @@ parse_service_options (int *argc, char **argv, ServiceOptions *options)
         break;
       if (!take_flag (argc, argv, i, "--install", &options->install) &&
           !take_flag (argc, argv, i, "--uninstall", &options->uninstall) &&
+          !take_flag (argc, argv, i, "--purge", &options->purge) &&
+          !take_flag (argc, argv, i, "--purge-all", &options->purge_all) &&
           !take_flag (argc, argv, i, "--manual", &options->manual) &&
           !take_value (argc, argv, i, "--service-name", &options->name) &&
           !take_value (argc, argv, i, "--log-file", &options->log_file))
@@ -140,6 +150,7 @@ event_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   g_autofree gchar *text = NULL;
   g_autofree gunichar2 *wtext = NULL;
   WORD type;
+  DWORD id;
 
   if (g_log_writer_default_would_drop (level, NULL))
     {
@@ -160,11 +171,11 @@ event_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                           message != NULL ? message : "");
 
   if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
-    type = EVENTLOG_ERROR_TYPE;
+    type = EVENTLOG_ERROR_TYPE, id = EVCP_MSG_ERROR;
   else if (level & G_LOG_LEVEL_WARNING)
-    type = EVENTLOG_WARNING_TYPE;
+    type = EVENTLOG_WARNING_TYPE, id = EVCP_MSG_WARNING;
   else
-    type = EVENTLOG_INFORMATION_TYPE;
+    type = EVENTLOG_INFORMATION_TYPE, id = EVCP_MSG_INFORMATION;
 
   g_mutex_lock (&service.lock);
   if (service.event_source != NULL)
@@ -173,7 +184,7 @@ event_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 
       wtext = g_utf8_to_utf16 (text, -1, NULL, NULL, NULL);
       strings[0] = (const wchar_t *) wtext;
-      ReportEventW (service.event_source, type, 0, 0, NULL, 1, 0, strings, NULL);
+      ReportEventW (service.event_source, type, 0, id, NULL, 1, 0, strings, NULL);
     }
   if (service.log != NULL)
     {
@@ -358,6 +369,51 @@ append_quoted (GString *line, const gchar *arg)
   g_string_append_c (line, '"');
 }
 
+/* The event source of the service: its messages are this program's. */
+#define EVENT_SOURCES_KEY "SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\"
+
+static gunichar2 *
+event_source_key (void)
+{
+  g_autofree gchar *key = g_strconcat (EVENT_SOURCES_KEY, service.name, NULL);
+
+  return g_utf8_to_utf16 (key, -1, NULL, NULL, NULL);
+}
+
+static gboolean
+register_event_source (const wchar_t *program)
+{
+  g_autofree gunichar2 *key = event_source_key ();
+  DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
+  HKEY handle;
+  LSTATUS status;
+
+  status = RegCreateKeyExW (HKEY_LOCAL_MACHINE, (LPCWSTR) key, 0, NULL, 0, KEY_SET_VALUE, NULL,
+                            &handle, NULL);
+  if (status == ERROR_SUCCESS)
+    {
+      status = RegSetValueExW (handle, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *) program,
+                               (wcslen (program) + 1) * sizeof (wchar_t));
+      if (status == ERROR_SUCCESS)
+        status = RegSetValueExW (handle, L"TypesSupported", 0, REG_DWORD, (const BYTE *) &types,
+                                 sizeof types);
+      RegCloseKey (handle);
+    }
+  if (status != ERROR_SUCCESS)
+    g_printerr ("The event source %s: %s\n", service.name, g_win32_error_message (status));
+  return status == ERROR_SUCCESS;
+}
+
+static void
+unregister_event_source (void)
+{
+  g_autofree gunichar2 *key = event_source_key ();
+  LSTATUS status = RegDeleteKeyW (HKEY_LOCAL_MACHINE, (LPCWSTR) key);
+
+  if (status != ERROR_SUCCESS && status != ERROR_FILE_NOT_FOUND)
+    g_printerr ("The event source %s: %s\n", service.name, g_win32_error_message (status));
+}
+
 static int
 install (const ServiceOptions *options, int argc, char **argv)
 {
@@ -423,6 +479,13 @@ install (const ServiceOptions *options, int argc, char **argv)
       return EXIT_FAILURE;
     }
   ChangeServiceConfig2W (handle, SERVICE_CONFIG_DESCRIPTION, &description);
+  if (!register_event_source (wpath))
+    {
+      DeleteService (handle);
+      CloseServiceHandle (handle);
+      CloseServiceHandle (manager);
+      return EXIT_FAILURE;
+    }
   g_print ("Installed the service %s: %s\n", service.name, line->str);
   g_print ("State and configuration: %s\n", data_dir);
   CloseServiceHandle (handle);
@@ -460,10 +523,86 @@ uninstall (void)
   if (!ok)
     g_printerr ("DeleteService %s: %s\n", service.name, g_win32_error_message (GetLastError ()));
   else
-    g_print ("Removed the service %s\n", service.name);
+    {
+      unregister_event_source ();
+      g_print ("Removed the service %s\n", service.name);
+    }
   CloseServiceHandle (handle);
   CloseServiceHandle (manager);
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* --- purge: what the service left in %ProgramData%\evcp ------------------ */
+
+static gboolean
+remove_tree (const gchar *path)
+{
+  gboolean ok = TRUE;
+
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+      const gchar *name;
+
+      while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree gchar *child = g_build_filename (path, name, NULL);
+
+          ok = remove_tree (child) && ok;
+        }
+      if (g_rmdir (path) != 0)
+        {
+          g_printerr ("Cannot remove %s: %s\n", path, g_strerror (errno));
+          return FALSE;
+        }
+      return ok;
+    }
+  if (g_remove (path) != 0 && errno != ENOENT)
+    {
+      g_printerr ("Cannot remove %s: %s\n", path, g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The service's state (%ProgramData%\evcp\<service>\) and its log file
+ * (%ProgramData%\evcp\<service>.log, where the MSI's services write it). */
+static int
+purge (void)
+{
+  g_autofree gchar *data_dir = evcp_platform_win32_program_data_dir ();
+  g_autofree gchar *state_dir = NULL;
+  g_autofree gchar *log_file = NULL;
+  gboolean ok;
+
+  if (service.name[0] == '\0' || strpbrk (service.name, "\\/:") != NULL ||
+      strcmp (service.name, ".") == 0 || strcmp (service.name, "..") == 0)
+    {
+      g_printerr ("--purge: not a service name: %s\n", service.name);
+      return EXIT_FAILURE;
+    }
+  state_dir = g_build_filename (data_dir, service.name, NULL);
+  log_file = g_strconcat (state_dir, ".log", NULL);
+  ok = remove_tree (state_dir);
+  ok = remove_tree (log_file) && ok;
+  if (ok)
+    g_print ("Removed %s and %s\n", state_dir, log_file);
+  return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* All of %ProgramData%\evcp: the configuration, every service's state and
+ * log. What the MSI's uninstall runs (not its upgrade), which has no other
+ * way to remove files that it did not install or that it keeps across
+ * upgrades (the configuration). */
+static int
+purge_all (void)
+{
+  g_autofree gchar *data_dir = evcp_platform_win32_program_data_dir ();
+
+  if (!remove_tree (data_dir))
+    return EXIT_FAILURE;
+  g_print ("Removed %s\n", data_dir);
+  return EXIT_SUCCESS;
 }
 
 /* Whether services.exe started this process (a service's parent is always
@@ -519,15 +658,19 @@ main (int argc, char **argv)
   service.argc = argc;
   service.argv = argv;
 
-  if (options.install && options.uninstall)
+  if (options.install + options.uninstall + options.purge + options.purge_all > 1)
     {
-      g_printerr ("--install and --uninstall: one or the other\n");
+      g_printerr ("--install, --uninstall, --purge and --purge-all: one of them\n");
       return EXIT_FAILURE;
     }
   if (options.install)
     return install (&options, argc, argv);
   if (options.uninstall)
     return uninstall ();
+  if (options.purge)
+    return purge ();
+  if (options.purge_all)
+    return purge_all ();
 
   if (!maybe_started_by_scm ())
     return evcp_service_program_main (argc, argv);
