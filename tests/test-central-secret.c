@@ -93,7 +93,8 @@ test_config (void)
 
     g_file_set_contents (file, "  s3cret with spaces inside \n", -1, &error);
     g_assert_no_error (error);
-    text = g_strdup_printf ("[central]\nsecret = ignored\nsecret-file = %s\n", file);
+    /* a key file takes "\" as an escape: a Windows path with "/" */
+    text = g_strdup_printf ("[central]\nsecret = ignored\nsecret-file = %s\n", g_strdelimit (file, "\\", '/'));
     g_file_set_contents (conf, text, -1, &error);
     g_assert_no_error (error);
     g_assert_true (evcp_config_load_key_file (config, conf, &error));
@@ -109,7 +110,7 @@ test_config (void)
     g_file_set_contents (empty, "\n \n", -1, &error);
     g_assert_no_error (error);
     g_clear_pointer (&text, g_free);
-    text = g_strdup_printf ("[central]\nsecret-file = %s\n", empty);
+    text = g_strdup_printf ("[central]\nsecret-file = %s\n", g_strdelimit (empty, "\\", '/'));
     g_file_set_contents (conf, text, -1, &error);
     g_assert_no_error (error);
     g_assert_false (evcp_config_load_key_file (config, conf, &error));
@@ -117,7 +118,7 @@ test_config (void)
     g_assert_nonnull (strstr (error->message, "secret-file"));
     g_clear_error (&error);
     g_clear_pointer (&text, g_free);
-    text = g_strdup_printf ("[central]\nsecret-file = %s/missing\n", dir);
+    text = g_strdup_printf ("[central]\nsecret-file = %s/missing\n", g_strdelimit (dir, "\\", '/'));
     g_file_set_contents (conf, text, -1, &error);
     g_assert_no_error (error);
     g_assert_false (evcp_config_load_key_file (config, conf, &error));

@@ -204,7 +204,28 @@ produce_track (Fixture *f, guint from, guint to)
   g_assert_no_error (error);
 }
 
-/* SIGKILL at random moments of a stream, restart: nothing is lost. */
+/* how many times @needle stands in every Engine's log so far */
+static guint
+count_in_logs (Fixture *f, const gchar *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < f->n_engines; i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, i);
+      g_autofree gchar *text = NULL;
+
+      if (!g_file_get_contents (path, &text, NULL, NULL))
+        continue;
+      for (const gchar *p = strstr (text, needle); p != NULL; p = strstr (p + 1, needle))
+        n++;
+    }
+  return n;
+}
+
+/* SIGKILL at random moments of a stream, restart: nothing is lost, and a
+ * charging request (one per round, ahead of the stream) takes effect once
+ * however often it is delivered. */
 static void
 test_kill_and_restart (Fixture *f, gconstpointer data)
 {
@@ -221,6 +242,16 @@ test_kill_and_restart (Fixture *f, gconstpointer data)
       /* kill once this round's stream is partly handled, at a seeded point */
       Progress some = { f, r * per_round + (guint) g_test_rand_int_range (1, per_round) };
 
+      {
+        g_autofree gchar *json = g_strdup_printf ("{\"kind\":\"CHARGING_REQUEST\",\"data\":{\"user_id\":\"drv-k%u\","
+                                                  "\"cp_id\":\"CP-E1\",\"requested_power\":360,"
+                                                  "\"max_duration\":1}}", r);
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true (evcp_test_produce (evcp_test_mock_process_get_bootstrap (f->mock),
+                                          evcp_test_topic ("charging_requests"), "CP-E1", json, -1, &error));
+        g_assert_no_error (error);
+      }
       produce_track (f, r * per_round, (r + 1) * per_round);
       g_assert_true (evcp_test_wait_until (NULL, handled_at_least, &some, WAIT_MS));
       g_subprocess_force_exit (engine);
@@ -258,6 +289,22 @@ test_kill_and_restart (Fixture *f, gconstpointer data)
     }
   /* at least once: what was handled but not yet committed comes again */
   g_test_message ("%u messages, %u handled twice after a kill", rounds * per_round, duplicates);
+  /* but a charging request takes effect once: never two sessions */
+  {
+    guint sessions = 0, again = count_in_logs (f, "delivered again: already served");
+
+    for (guint r = 0; r < rounds; r++)
+      {
+        g_autofree gchar *needle = g_strdup_printf (" for drv-k%u: ", r);
+        guint n = count_in_logs (f, needle);
+
+        g_assert_cmpuint (n, <=, 1);
+        sessions += n;
+      }
+    g_test_message ("%u charging requests: %u sessions, %u deliveries recognised as served already",
+                    rounds, sessions, again);
+    g_assert_cmpuint (sessions, >=, 1);
+  }
 }
 
 /* A handler plugin added without rebuilding, and a clean SIGTERM. */

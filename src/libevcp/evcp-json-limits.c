@@ -283,6 +283,19 @@ evcp_state_file_read (const gchar  *path,
   g_return_val_if_fail (max_size < G_MAXSIZE - 2, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+#ifdef G_OS_WIN32
+  {
+    GStatBuf before;
+
+    /* Windows refuses to open a directory at all (EACCES): say what it is */
+    if (g_stat (path, &before) == 0 && !S_ISREG (before.st_mode))
+      {
+        g_set_error (error, EVCP_ERROR, EVCP_ERROR_INVALID_MESSAGE,
+                     _("%s is not a regular file (a directory, a device or a pipe): refused"), path);
+        return NULL;
+      }
+  }
+#endif
   /* O_NONBLOCK: opening a FIFO must not wait for a writer */
   fd = g_open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_BINARY, 0);
   if (fd < 0)
