@@ -48,6 +48,12 @@ static const gchar *const consumer_defaults[] = {
   NULL
 };
 
+/* A partition, as a hash table key (the first member of Gate and PartMarks) */
+typedef struct {
+  const gchar *topic;        /* interned */
+  gint32       partition;
+} PartKey;
+
 struct _EvcpKafkaService
 {
   GObject            parent_instance;
@@ -152,8 +158,7 @@ struct _EvcpKafkaService
 };
 
 typedef struct {
-  const gchar    *topic;        /* interned */
-  gint32          partition;
+  PartKey         key;
   gboolean        has_anchor;
   gboolean        has_latest;
   gboolean        has_next;
@@ -177,8 +182,7 @@ typedef struct {
 /* A partition with dead letters on their way: its offset is stored no
  * further than the first of them, whatever was handled after it. */
 typedef struct {
-  const gchar *topic;        /* interned */
-  gint32       partition;
+  PartKey      key;
   guint        outstanding;
   gint64       done_next;    /* after the last message finished, or -1 */
 } Gate;
@@ -306,28 +310,28 @@ store_offset (EvcpKafkaService *self, const gchar *topic, gint32 partition, gint
   tp->offset = next;
 }
 
-static Gate *
-gate_lookup (EvcpKafkaService *self, const gchar *topic, gint32 partition)
-{
-  Gate key = { topic, partition, 0, 0 };
-
-  return g_hash_table_lookup (self->gates, &key);
-}
-
 static guint
-gate_hash (gconstpointer p)
+part_key_hash (gconstpointer p)
 {
-  const Gate *g = p;
+  const PartKey *k = p;
 
-  return g_direct_hash (g->topic) ^ ((guint) g->partition * 2654435761u);
+  return g_direct_hash (k->topic) ^ ((guint) k->partition * 2654435761u);
 }
 
 static gboolean
-gate_equal (gconstpointer a, gconstpointer b)
+part_key_equal (gconstpointer a, gconstpointer b)
 {
-  const Gate *x = a, *y = b;
+  const PartKey *x = a, *y = b;
 
   return x->topic == y->topic && x->partition == y->partition;
+}
+
+static Gate *
+gate_lookup (EvcpKafkaService *self, const gchar *topic, gint32 partition)
+{
+  PartKey key = { topic, partition };
+
+  return g_hash_table_lookup (self->gates, &key);
 }
 
 /* Tells who listens that the message is finished. */
@@ -607,8 +611,8 @@ dead_letter_add (EvcpKafkaService *self, EvcpMessage *message, const GError *err
   if (gate == NULL)
     {
       gate = g_new0 (Gate, 1);
-      gate->topic = topic;
-      gate->partition = partition;
+      gate->key.topic = topic;
+      gate->key.partition = partition;
       gate->done_next = -1;
       g_hash_table_add (self->gates, gate);
     }
@@ -677,38 +681,21 @@ finish_current (EvcpKafkaService *self)
 
 /* ---- records still where they were read --------------------------------- */
 
-static guint
-marks_hash (gconstpointer p)
-{
-  const PartMarks *pm = p;
-
-  return g_direct_hash (pm->topic) ^ ((guint) pm->partition * 2654435761u);
-}
-
-static gboolean
-marks_equal (gconstpointer a, gconstpointer b)
-{
-  const PartMarks *x = a, *y = b;
-
-  return x->topic == y->topic && x->partition == y->partition;
-}
-
 /* one record read: the latest of its partition, and the first anchor */
 static void
 mark_read (EvcpKafkaService *self, const rd_kafka_message_t *m)
 {
   PartMarks *pm = self->last_marks;
 
-  if (pm == NULL || pm->topic != self->topic_interned || pm->partition != m->partition)
+  if (pm == NULL || pm->key.topic != self->topic_interned || pm->key.partition != m->partition)
     {
-      PartMarks key = { .topic = self->topic_interned, .partition = m->partition };
+      PartKey key = { self->topic_interned, m->partition };
 
       pm = g_hash_table_lookup (self->marks, &key);
       if (pm == NULL)
         {
           pm = g_new0 (PartMarks, 1);
-          pm->topic = key.topic;
-          pm->partition = key.partition;
+          pm->key = key;
           g_hash_table_add (self->marks, pm);
         }
       self->last_marks = pm;
@@ -746,7 +733,7 @@ on_record_check (GObject *source, GAsyncResult *res, gpointer user_data)
   for (int i = 0; i < went_back->cnt; i++)
     {
       rd_kafka_topic_partition_t *p = &went_back->elems[i];
-      PartMarks key = { .topic = g_intern_string (p->topic), .partition = p->partition };
+      PartKey key = { g_intern_string (p->topic), p->partition };
       g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
       rd_kafka_error_t *serr;
 
@@ -805,7 +792,7 @@ record_check_cb (gpointer user_data)
 
       if (!pm->has_anchor)
         continue;
-      p = rd_kafka_topic_partition_list_add (parts, pm->topic, pm->partition);
+      p = rd_kafka_topic_partition_list_add (parts, pm->key.topic, pm->key.partition);
       p->offset = pm->anchor.offset;
       p->opaque = &pm->anchor;   /* copied by the run */
       pm->next = pm->latest;
@@ -852,7 +839,7 @@ record_check_start (EvcpKafkaService *self)
       g_warning ("Record check off: %s", error->message);
       return;
     }
-  self->marks = g_hash_table_new_full (marks_hash, marks_equal, g_free, NULL);
+  self->marks = g_hash_table_new_full (part_key_hash, part_key_equal, g_free, NULL);
   self->check_cancel = g_cancellable_new ();
   self->check_timer = g_timeout_add_seconds (self->config->record_check_s, record_check_cb, self);
 }
@@ -2232,7 +2219,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   self->partition_counts = g_hash_table_new (NULL, NULL);
   g_mutex_init (&self->metadata_lock);
   g_cond_init (&self->metadata_cond);
-  self->gates = g_hash_table_new_full (gate_hash, gate_equal, g_free, NULL);
+  self->gates = g_hash_table_new_full (part_key_hash, part_key_equal, g_free, NULL);
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
