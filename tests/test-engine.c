@@ -22,6 +22,7 @@ typedef struct {
   gchar               *group;
   gchar               *state_dir;   /* kept across the kills of one test */
   guint                n_engines;
+  gboolean             own_group;   /* the CP's own group (cp_engine_<cp-id>), not f->group */
 } Fixture;
 
 static void
@@ -50,6 +51,8 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->state_dir = g_build_filename (f->tmpdir, "state", NULL);
   f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
   f->group = g_strdup_printf ("test-engine-%08x", g_random_int ());
+  /* "long-session": the Engine in its own group, where it is a static member */
+  f->own_group = g_strcmp0 (data, "long-session") == 0;
   /* a quick hand-over when a killed member's session expires; with
    * data "long-session" on a real Kafka, a session that outlives the test:
    * a restarted Engine gets its partitions back only by its static
@@ -97,7 +100,10 @@ spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
 
   /* the settings come from the environment, exactly as named */
   g_subprocess_launcher_setenv (launcher, "KAFKA_BROKERS", evcp_test_mock_process_get_bootstrap (f->mock), TRUE);
-  g_subprocess_launcher_setenv (launcher, "KAFKA_GROUP_ID", f->group, TRUE);
+  if (f->own_group)
+    g_subprocess_launcher_unsetenv (launcher, "KAFKA_GROUP_ID");
+  else
+    g_subprocess_launcher_setenv (launcher, "KAFKA_GROUP_ID", f->group, TRUE);
   g_subprocess_launcher_setenv (launcher, "KAFKA_TOPICS", topics, TRUE);
   g_subprocess_launcher_setenv (launcher, "CP_ID", "CP-E1", TRUE);
   g_subprocess_launcher_setenv (launcher, "EVCP_RECORDER_FILE", f->record, TRUE);

@@ -1784,6 +1784,15 @@ conf_get_int (rd_kafka_t *rk, const gchar *name, gint64 fallback)
   return n;
 }
 
+/* the group is the CP's own: the default, cp_engine_<cp-id> */
+static gboolean
+own_group (EvcpConfig *config)
+{
+  g_autofree gchar *own = g_strdup_printf ("cp_engine_%s", config->cp_id);
+
+  return g_strcmp0 (evcp_config_get_group_id (config), own) == 0;
+}
+
 static gboolean
 start_consumer (EvcpKafkaService *self, GError **error)
 {
@@ -1802,12 +1811,15 @@ start_consumer (EvcpKafkaService *self, GError **error)
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.id: %s", errstr);
       return FALSE;
     }
-  /* Static membership: a restarted Engine takes its partitions back at
-   * once, instead of waiting behind its previous run's member until that
-   * session expires (45 s by default, reported CONNECTED meanwhile). The CP
-   * id is unique in a fleet; [librdkafka-consumer] group.instance.id
-   * overrides it. */
-  if (!g_hash_table_contains (self->config->rdkafka, "group.instance.id") &&
+  /* Static membership in the CP's own group (the default group id): a
+   * restarted Engine takes its partitions back at once, instead of waiting
+   * behind its previous run's member until that session expires (45 s by
+   * default). Not in a group shared with other members: a static member that
+   * stops does not leave, and its partitions would wait for its session
+   * instead of going to the others at once. [librdkafka-consumer]
+   * group.instance.id sets it in any case. */
+  if (own_group (self->config) &&
+      !g_hash_table_contains (self->config->rdkafka, "group.instance.id") &&
       !g_hash_table_contains (self->config->rdkafka_consumer, "group.instance.id") &&
       rd_kafka_conf_set (conf, "group.instance.id", self->config->cp_id, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
     {
