@@ -579,6 +579,72 @@ evcp_test_kafka_delete_topic (const gchar *bootstraps, const gchar *name, GError
   return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+gboolean
+evcp_test_kafka_create_partitions (const gchar *bootstraps, const gchar *name, guint total, GError **error)
+{
+  rd_kafka_t *rk;
+  rd_kafka_queue_t *queue;
+  rd_kafka_NewPartitions_t *parts;
+  rd_kafka_AdminOptions_t *options;
+  rd_kafka_event_t *event;
+  rd_kafka_resp_err_t err;
+  const gchar *reason = NULL;
+  char errstr[512];
+
+  g_return_val_if_fail (bootstraps != NULL && name != NULL && total > 0, FALSE);
+
+  rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (bootstraps));
+  queue = rd_kafka_queue_new (rk);
+  parts = rd_kafka_NewPartitions_new (name, total, errstr, sizeof errstr);
+  if (parts == NULL)
+    g_error ("cannot describe the partitions of %s: %s", name, errstr);
+  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
+      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
+    g_error ("admin options: %s", errstr);
+  rd_kafka_CreatePartitions (rk, &parts, 1, options, queue);
+  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
+  if (event == NULL)
+    err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    reason = rd_kafka_event_error_string (event);
+  else
+    {
+      const rd_kafka_CreatePartitions_result_t *result = rd_kafka_event_CreatePartitions_result (event);
+      size_t count = 0;
+      const rd_kafka_topic_result_t **results = rd_kafka_CreatePartitions_result_topics (result, &count);
+
+      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
+      if (count == 1)
+        reason = rd_kafka_topic_result_error_string (results[0]);
+    }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot grow %s to %u partitions at %s: %s", name, total,
+                 bootstraps, reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
+  else
+    {
+      gint64 deadline = g_get_monotonic_time () + (gint64) METADATA_TIMEOUT_MS * 1000;
+      gboolean ready;
+
+      /* every new partition has a leader in the metadata a client gets */
+      while (!(ready = topic_is_ready (rk, name, total)) && g_get_monotonic_time () < deadline)
+        g_usleep (50 * 1000);
+      if (!ready)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "topic %s has no %u partitions with leaders after %u ms",
+                       name, total, METADATA_TIMEOUT_MS);
+          err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        }
+    }
+  if (event != NULL)
+    rd_kafka_event_destroy (event);
+  rd_kafka_AdminOptions_destroy (options);
+  rd_kafka_NewPartitions_destroy (parts);
+  rd_kafka_queue_destroy (queue);
+  rd_kafka_destroy (rk);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 /* A real broker down or up: tests/kafka/real-broker stop or start. */
 static gboolean
 real_broker_set (gboolean up)

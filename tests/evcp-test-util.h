@@ -193,6 +193,19 @@ gboolean     evcp_test_kafka_delete_topic     (const gchar  *bootstraps,
                                                GError      **error);
 
 /**
+ * evcp_test_kafka_create_partitions:
+ * @total: the topic's partition count after
+ *
+ * Adds partitions with the Admin API (a real Kafka only).
+ *
+ * Returns: whether the broker did.
+ */
+gboolean     evcp_test_kafka_create_partitions (const gchar  *bootstraps,
+                                                const gchar  *name,
+                                                guint         total,
+                                                GError      **error);
+
+/**
  * evcp_test_real_broker_can_control:
  *
  * Returns: whether the real broker can be stopped and started by the tests

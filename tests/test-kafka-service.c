@@ -1445,6 +1445,51 @@ test_keyed (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* Keyed: partitions added to a topic move keys; the Engine notices it from
+ * the metadata and reads its key's new partition (real Kafka: the mock
+ * cluster cannot add partitions). */
+static void
+test_keyed_partitions_added (Fixture *f, gconstpointer data)
+{
+  const gchar *um = evcp_test_topic ("user_messages-kp");
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GError) error = NULL;
+  SeenAll first = { f, 5 };
+  gint32 before, after;
+  guint total = 4;
+
+  if (!evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("the mock cluster cannot add partitions");
+      return;
+    }
+  evcp_test_cluster_create_topic (f->cluster, um, 4, &error);
+  g_assert_no_error (error);
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  f->config->metadata_check_s = 1;
+
+  engine = start_engine (f);
+  produce_keyed (f, um, CP, 0, 5);
+  g_assert_true (evcp_test_wait_until (NULL, seen_all, &first, WAIT_MS));
+
+  /* grow the topic until this CP's key moves to another partition */
+  before = evcp_kafka_partition_for_key (CP, strlen (CP), 4);
+  do
+    after = evcp_kafka_partition_for_key (CP, strlen (CP), (gint32) ++total);
+  while (after == before);
+  g_test_message ("%s: partition %d of 4, %d of %u", CP, before, after, total);
+  g_assert_true (evcp_test_kafka_create_partitions (evcp_test_cluster_get_bootstraps (f->cluster), um, total, &error));
+  g_assert_no_error (error);
+  /* the producer learns the new count from its own metadata; what it keys
+   * now goes to the new partition, which the Engine must read */
+  produce_keyed (f, um, CP, 100, 101);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 6 }, 60000));
+  g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (100)));
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1487,5 +1532,7 @@ main (int argc, char **argv)
               fixture_set_up, test_request_served_once, fixture_tear_down);
   g_test_add ("/kafka-service/keyed", Fixture, NULL,
               fixture_set_up, test_keyed, fixture_tear_down);
+  g_test_add ("/kafka-service/keyed-partitions-added", Fixture, NULL,
+              fixture_set_up, test_keyed_partitions_added, fixture_tear_down);
   return g_test_run ();
 }

@@ -34,6 +34,7 @@ evcp_config_new (void)
   config->retry_backoff_max_ms = EVCP_DISPATCHER_DEFAULT_BACKOFF_MAX_MS;
   config->record_check_s = 30;
   config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_GROUP;
+  config->metadata_check_s = 30;
   config->broadcast_topics = g_strsplit ("system_notifications", ",", -1);
   config->rdkafka = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->rdkafka_consumer = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -439,6 +440,7 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
   KEY_UINT ("kafka", "retry-backoff-ms", 1, 600000, config->retry_backoff_ms);
   KEY_UINT ("kafka", "retry-backoff-max-ms", 1, 600000, config->retry_backoff_max_ms);
   KEY_UINT ("kafka", "record-check-s", 0, 86400, config->record_check_s);
+  KEY_UINT ("kafka", "metadata-check-s", 1, 3600, config->metadata_check_s);
   KEY_UINT ("central", "port", 1, 65535, config->central_port);
 
   if (!key_string (kf, "evcp", "metrics-address", &config->metrics_address, error) ||

@@ -47,6 +47,7 @@ typedef struct {
   guint       record_check_s;          /* re-read a handled record this often; 0: off */
   EvcpKafkaAssignment kafka_assignment; /* KAFKA_ASSIGNMENT, [kafka] assignment */
   gchar     **broadcast_topics;        /* keyed: read whole ([kafka] broadcast-topics) */
+  guint       metadata_check_s;        /* keyed: partition counts asked this often */
 
   /* [librdkafka]: any librdkafka property, passed through to both clients;
    * [librdkafka-consumer] and [librdkafka-producer]: to one of them only */

@@ -977,9 +977,8 @@ consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
  * parsing; one without a key, or whose key is no CP id, is handled as in
  * group mode. The partition counts come from the metadata, asked in a
  * thread (rd_kafka_metadata() blocks) every second until an answer, then
- * every METADATA_EVERY_S: a count that changed moves keys, and the CP
- * assigns itself again. */
-#define METADATA_EVERY_S   30
+ * every [kafka] metadata-check-s: a count that changed moves keys, and the
+ * CP assigns itself again. */
 #define METADATA_TIMEOUT_MS 5000
 
 static gboolean
@@ -1094,7 +1093,7 @@ keyed_assign (EvcpKafkaService *self, GHashTable *counts)
         {
           if (before >= 0)
             g_warning (_("Kafka topic %s does not exist (or has no partition): asked again every %d s"),
-                       topic, self->metadata_ok ? METADATA_EVERY_S : 1);
+                       topic, self->metadata_ok ? self->config->metadata_check_s : 1);
           g_hash_table_insert (self->partition_counts, (gpointer) topic, GINT_TO_POINTER (-1));
           continue;
         }
@@ -1163,8 +1162,8 @@ metadata_timer_cb (gpointer user_data)
   EvcpKafkaService *self = user_data;
   g_autoptr(GTask) task = NULL;
 
-  /* every second until a first answer, then every METADATA_EVERY_S */
-  if (self->metadata_ok && ++self->metadata_ticks % METADATA_EVERY_S != 0)
+  /* every second until a first answer, then every metadata-check-s */
+  if (self->metadata_ok && ++self->metadata_ticks % MAX (self->config->metadata_check_s, 1) != 0)
     return G_SOURCE_CONTINUE;
   g_mutex_lock (&self->metadata_lock);
   if (self->rk == NULL || self->metadata_running)
