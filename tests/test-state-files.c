@@ -390,6 +390,14 @@ test_disk_full (Fixture *f, gconstpointer data)
   g_test_message ("refused: %s", refused->reason);
   g_assert_true (g_str_has_prefix (refused->reason, "storage: "));
   g_assert_true (evcp_sys_engine_is_running (f->engine));
+  /* the Monitor hears it: OK with a warning (its ENGINE alert) */
+  {
+    g_autofree gchar *health = evcp_sys_health_check (evcp_sys_engine_get_health_port (f->engine), CP);
+
+    g_test_message ("health: %s", health);
+    g_assert_true (g_str_has_prefix (health, "OK#" CP "#"));
+    g_assert_nonnull (strstr (health, "wait for the disk"));
+  }
 
   /* space again: the ticket is written and delivered, sessions start again */
   set_disk (f, NULL);
@@ -397,6 +405,11 @@ test_disk_full (Fixture *f, gconstpointer data)
   wait_tickets (f, 1);
   g_assert_nonnull (evcp_sys_sessions_wait (f->sessions, "SESSION_ENDED", "drv-1", s1, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, state_clean, f, WAIT_MS));
+  {
+    g_autofree gchar *health = evcp_sys_health_check (evcp_sys_engine_get_health_port (f->engine), CP);
+
+    g_assert_cmpstr (health, ==, "OK#" CP);
+  }
 
   /* a read-only disk under the next session, and a SIGKILL before it
    * comes back: the session file written before keeps the ticket */

@@ -695,8 +695,12 @@ health (gpointer user_data, gchar **reason)
 
   if (evcp_supply_get_state (self->supply) != EVCP_CP_STATE_FAULT)
     {
-      /* serving, but Kafka's consumption is held back: say so */
-      *reason = evcp_kafka_service_get_stall_reason (self->kafka);
+      /* serving, but something is held back: say so (OK#<cp>#<warning>) */
+      if (!g_queue_is_empty (&self->unwritten))
+        *reason = g_strdup_printf ("%u events wait for the disk (the outbox cannot be written): "
+                                   "new sessions are refused", g_queue_get_length (&self->unwritten));
+      else
+        *reason = evcp_kafka_service_get_stall_reason (self->kafka);
       return TRUE;
     }
   *reason = g_strdup (evcp_supply_get_fault_reason (self->supply));
