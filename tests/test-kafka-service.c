@@ -1490,6 +1490,70 @@ test_keyed_partitions_added (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* Keyed: a record keyed by kafka-python (its default partitioner, the Java
+ * client's) reaches the CP of its key, and only that one: kafka-python, the
+ * Java client and evcp agree. Real Kafka, with the kafka-python of
+ * tests/kafka/python-client (EVCP_KAFKA_PYTHON, set by scripts/test). */
+static void
+test_keyed_kafka_python (Fixture *f, gconstpointer data)
+{
+  static const gchar script[] =
+    "import sys\n"
+    "from kafka import KafkaProducer\n"
+    "p = KafkaProducer(bootstrap_servers=sys.argv[1])\n"
+    "for key, i in ((sys.argv[3], sys.argv[4]), (sys.argv[5], sys.argv[6])):\n"
+    "    p.send(sys.argv[2], key=key.encode(), value=('{\"kind\":\"TRACK\",\"data\":{\"id\":%s}}' % i).encode())\n"
+    "p.flush()\n";
+  const gchar *python = g_getenv ("EVCP_KAFKA_PYTHON");
+  const gchar *um = evcp_test_topic ("user_messages-kpy");
+  g_autoptr(EvcpEngine) engine = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *other = NULL;
+  gint32 mine;
+
+  if (!evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("kafka-python against the real Kafka only");
+      return;
+    }
+  if (python == NULL || g_hash_table_size (evcp_test_kafka_properties ()) > 0)
+    {
+      /* scripts/test always provides it: under CI, missing is a failure */
+      if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
+        g_error ("EVCP_KAFKA_PYTHON is not set (scripts/test sets it with tests/kafka/python-client)");
+      g_test_skip ("no kafka-python (EVCP_KAFKA_PYTHON), or a secured cluster");
+      return;
+    }
+  evcp_test_cluster_create_topic (f->cluster, um, 8, &error);
+  g_assert_no_error (error);
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  /* another CP on another partition: kafka-python must put it elsewhere */
+  mine = evcp_kafka_partition_for_key (CP, strlen (CP), 8);
+  for (guint i = 0; other == NULL || evcp_kafka_partition_for_key (other, strlen (other), 8) == mine; i++)
+    {
+      g_free (other);
+      other = g_strdup_printf ("CP-PY-%u", i);
+    }
+
+  engine = start_engine (f);
+  proc = evcp_test_subprocess_newv ((const gchar * const []) { python, "-c", script,
+                                                               evcp_test_cluster_get_bootstraps (f->cluster),
+                                                               um, CP, "7", other, "8", NULL },
+                                    G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 1 }, WAIT_MS));
+  g_assert_true (g_hash_table_contains (f->seen, GINT_TO_POINTER (7)));
+  /* the other CP's record was on a partition this CP does not read */
+  g_assert_false (g_hash_table_contains (f->seen, GINT_TO_POINTER (8)));
+  g_assert_cmpuint (metric_u64 (engine, "skipped-by-key"), ==, 0);
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1534,5 +1598,7 @@ main (int argc, char **argv)
               fixture_set_up, test_keyed, fixture_tear_down);
   g_test_add ("/kafka-service/keyed-partitions-added", Fixture, NULL,
               fixture_set_up, test_keyed_partitions_added, fixture_tear_down);
+  g_test_add ("/kafka-service/keyed-kafka-python", Fixture, NULL,
+              fixture_set_up, test_keyed_kafka_python, fixture_tear_down);
   return g_test_run ();
 }
