@@ -284,6 +284,91 @@ topic_is_ready (rd_kafka_t *rk, const gchar *name, guint partitions)
   return ready;
 }
 
+/* Options of one Admin API request, with the test's deadlines */
+static rd_kafka_AdminOptions_t *
+admin_options (rd_kafka_t *rk, rd_kafka_admin_op_t op)
+{
+  rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new (rk, op);
+  char errstr[512];
+
+  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
+      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
+    g_error ("admin options: %s", errstr);
+  return options;
+}
+
+/* The answer to the one-topic Admin API request queued on @queue: its
+ * error, and in @reason the broker's words, if any */
+static rd_kafka_resp_err_t
+admin_wait (rd_kafka_queue_t *queue, gchar **reason)
+{
+  rd_kafka_event_t *event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
+  const rd_kafka_topic_result_t **results = NULL;
+  rd_kafka_resp_err_t err;
+  size_t count = 0;
+
+  *reason = NULL;
+  if (event == NULL)
+    return RD_KAFKA_RESP_ERR__TIMED_OUT;
+  if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    *reason = g_strdup (rd_kafka_event_error_string (event));
+  else
+    {
+      switch (rd_kafka_event_type (event))
+        {
+        case RD_KAFKA_EVENT_CREATETOPICS_RESULT:
+          results = rd_kafka_CreateTopics_result_topics (rd_kafka_event_CreateTopics_result (event), &count);
+          break;
+        case RD_KAFKA_EVENT_DELETETOPICS_RESULT:
+          results = rd_kafka_DeleteTopics_result_topics (rd_kafka_event_DeleteTopics_result (event), &count);
+          break;
+        case RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT:
+          results = rd_kafka_CreatePartitions_result_topics (rd_kafka_event_CreatePartitions_result (event), &count);
+          break;
+        default:
+          break;
+        }
+      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
+      if (count == 1 && rd_kafka_topic_result_error_string (results[0]) != NULL)
+        *reason = g_strdup (rd_kafka_topic_result_error_string (results[0]));
+    }
+  rd_kafka_event_destroy (event);
+  return err;
+}
+
+typedef struct {
+  rd_kafka_t  *rk;
+  const gchar *name;
+  guint        partitions;
+} TopicWait;
+
+static gboolean
+topic_ready_cb (gpointer data)
+{
+  TopicWait *w = data;
+
+  return topic_is_ready (w->rk, w->name, w->partitions);
+}
+
+/* until every one of @partitions has a leader in the metadata a client gets */
+static gboolean
+wait_topic_ready (rd_kafka_t *rk, const gchar *name, guint partitions, const gchar *bootstraps, GError **error)
+{
+  TopicWait w = { rk, name, partitions };
+
+  if (evcp_test_wait_until (NULL, topic_ready_cb, &w, METADATA_TIMEOUT_MS))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "topic %s at %s has no %u partitions with leaders after %u ms",
+               name, bootstraps, partitions, METADATA_TIMEOUT_MS);
+  return FALSE;
+}
+
+static const gchar *
+reason_or (const gchar *reason, rd_kafka_resp_err_t err)
+{
+  return reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err);
+}
+
 gboolean
 evcp_test_kafka_create_topic (const gchar  *bootstraps,
                               const gchar  *name,
@@ -294,9 +379,8 @@ evcp_test_kafka_create_topic (const gchar  *bootstraps,
   rd_kafka_queue_t *queue;
   rd_kafka_NewTopic_t *topic;
   rd_kafka_AdminOptions_t *options;
-  rd_kafka_event_t *event;
   rd_kafka_resp_err_t err;
-  const gchar *reason = NULL;
+  g_autofree gchar *reason = NULL;
   char errstr[512];
   gboolean ok = FALSE;
 
@@ -311,50 +395,16 @@ evcp_test_kafka_create_topic (const gchar  *bootstraps,
   topic = rd_kafka_NewTopic_new (name, (int) partitions, -1, errstr, sizeof errstr);
   if (topic == NULL)
     g_error ("cannot describe topic %s: %s", name, errstr);
-  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
-      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
-    g_error ("admin options: %s", errstr);
+  options = admin_options (rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_CreateTopics (rk, &topic, 1, options, queue);
-  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
-  if (event == NULL)
-    {
-      err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    }
-  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    {
-      reason = rd_kafka_event_error_string (event);
-    }
-  else
-    {
-      const rd_kafka_CreateTopics_result_t *result = rd_kafka_event_CreateTopics_result (event);
-      size_t count = 0;
-      const rd_kafka_topic_result_t **results = rd_kafka_CreateTopics_result_topics (result, &count);
-
-      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
-      if (count == 1)
-        reason = rd_kafka_topic_result_error_string (results[0]);
-    }
+  err = admin_wait (queue, &reason);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     g_set_error (error, G_IO_ERROR,
                  err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS ? G_IO_ERROR_EXISTS : G_IO_ERROR_FAILED,
-                 "cannot create topic %s at %s: %s", name, bootstraps,
-                 reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
-  else
-    {
-      gint64 deadline = g_get_monotonic_time () + (gint64) METADATA_TIMEOUT_MS * 1000;
-
-      /* created on the controller; wait until the partitions have leaders */
-      while (!(ok = topic_is_ready (rk, name, partitions)) && g_get_monotonic_time () < deadline)
-        g_usleep (50 * 1000);
-      if (!ok)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                     "topic %s at %s has no leaders after %u ms", name, bootstraps, METADATA_TIMEOUT_MS);
-      else
-        g_debug ("created topic %s with %u partitions at %s", name, partitions, bootstraps);
-    }
-  if (event != NULL)
-    rd_kafka_event_destroy (event);
+                 "cannot create topic %s at %s: %s", name, bootstraps, reason_or (reason, err));
+  /* created on the controller; then until the partitions have leaders */
+  else if ((ok = wait_topic_ready (rk, name, partitions, bootstraps, error)))
+    g_debug ("created topic %s with %u partitions at %s", name, partitions, bootstraps);
   rd_kafka_AdminOptions_destroy (options);
   rd_kafka_NewTopic_destroy (topic);
   rd_kafka_queue_destroy (queue);
@@ -537,41 +587,20 @@ evcp_test_kafka_delete_topic (const gchar *bootstraps, const gchar *name, GError
   rd_kafka_queue_t *queue;
   rd_kafka_DeleteTopic_t *topic;
   rd_kafka_AdminOptions_t *options;
-  rd_kafka_event_t *event;
   rd_kafka_resp_err_t err;
-  const gchar *reason = NULL;
-  char errstr[512];
+  g_autofree gchar *reason = NULL;
 
   g_return_val_if_fail (bootstraps != NULL && name != NULL, FALSE);
 
   rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (bootstraps));
   queue = rd_kafka_queue_new (rk);
   topic = rd_kafka_DeleteTopic_new (name);
-  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
-      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
-    g_error ("admin options: %s", errstr);
+  options = admin_options (rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
   rd_kafka_DeleteTopics (rk, &topic, 1, options, queue);
-  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
-  if (event == NULL)
-    err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    reason = rd_kafka_event_error_string (event);
-  else
-    {
-      const rd_kafka_DeleteTopics_result_t *result = rd_kafka_event_DeleteTopics_result (event);
-      size_t count = 0;
-      const rd_kafka_topic_result_t **results = rd_kafka_DeleteTopics_result_topics (result, &count);
-
-      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
-      if (count == 1)
-        reason = rd_kafka_topic_result_error_string (results[0]);
-    }
+  err = admin_wait (queue, &reason);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot delete topic %s at %s: %s", name, bootstraps,
-                 reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
-  if (event != NULL)
-    rd_kafka_event_destroy (event);
+                 reason_or (reason, err));
   rd_kafka_AdminOptions_destroy (options);
   rd_kafka_DeleteTopic_destroy (topic);
   rd_kafka_queue_destroy (queue);
@@ -586,10 +615,10 @@ evcp_test_kafka_create_partitions (const gchar *bootstraps, const gchar *name, g
   rd_kafka_queue_t *queue;
   rd_kafka_NewPartitions_t *parts;
   rd_kafka_AdminOptions_t *options;
-  rd_kafka_event_t *event;
   rd_kafka_resp_err_t err;
-  const gchar *reason = NULL;
+  g_autofree gchar *reason = NULL;
   char errstr[512];
+  gboolean ok = FALSE;
 
   g_return_val_if_fail (bootstraps != NULL && name != NULL && total > 0, FALSE);
 
@@ -598,51 +627,19 @@ evcp_test_kafka_create_partitions (const gchar *bootstraps, const gchar *name, g
   parts = rd_kafka_NewPartitions_new (name, total, errstr, sizeof errstr);
   if (parts == NULL)
     g_error ("cannot describe the partitions of %s: %s", name, errstr);
-  options = rd_kafka_AdminOptions_new (rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
-  if (rd_kafka_AdminOptions_set_request_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr) ||
-      rd_kafka_AdminOptions_set_operation_timeout (options, ADMIN_TIMEOUT_MS, errstr, sizeof errstr))
-    g_error ("admin options: %s", errstr);
+  options = admin_options (rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
   rd_kafka_CreatePartitions (rk, &parts, 1, options, queue);
-  event = rd_kafka_queue_poll (queue, ADMIN_TIMEOUT_MS + 5000);
-  if (event == NULL)
-    err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-  else if ((err = rd_kafka_event_error (event)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    reason = rd_kafka_event_error_string (event);
-  else
-    {
-      const rd_kafka_CreatePartitions_result_t *result = rd_kafka_event_CreatePartitions_result (event);
-      size_t count = 0;
-      const rd_kafka_topic_result_t **results = rd_kafka_CreatePartitions_result_topics (result, &count);
-
-      err = count == 1 ? rd_kafka_topic_result_error (results[0]) : RD_KAFKA_RESP_ERR__FAIL;
-      if (count == 1)
-        reason = rd_kafka_topic_result_error_string (results[0]);
-    }
+  err = admin_wait (queue, &reason);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot grow %s to %u partitions at %s: %s", name, total,
-                 bootstraps, reason != NULL && *reason != '\0' ? reason : rd_kafka_err2str (err));
+                 bootstraps, reason_or (reason, err));
   else
-    {
-      gint64 deadline = g_get_monotonic_time () + (gint64) METADATA_TIMEOUT_MS * 1000;
-      gboolean ready;
-
-      /* every new partition has a leader in the metadata a client gets */
-      while (!(ready = topic_is_ready (rk, name, total)) && g_get_monotonic_time () < deadline)
-        g_usleep (50 * 1000);
-      if (!ready)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "topic %s has no %u partitions with leaders after %u ms",
-                       name, total, METADATA_TIMEOUT_MS);
-          err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        }
-    }
-  if (event != NULL)
-    rd_kafka_event_destroy (event);
+    ok = wait_topic_ready (rk, name, total, bootstraps, error);
   rd_kafka_AdminOptions_destroy (options);
   rd_kafka_NewPartitions_destroy (parts);
   rd_kafka_queue_destroy (queue);
   rd_kafka_destroy (rk);
-  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  return ok;
 }
 
 /* A real broker down or up: tests/kafka/real-broker stop or start. */

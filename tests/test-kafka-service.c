@@ -1149,6 +1149,19 @@ test_request_fields_checked (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* creates the topic; FALSE while the broker still has the deleted one */
+static gboolean
+topic_created (gpointer data)
+{
+  gpointer *args = data;
+  g_autoptr(GError) error = NULL;
+
+  if (evcp_test_kafka_create_topic (args[0], args[1], 2, &error))
+    return TRUE;
+  g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS));
+  return FALSE;
+}
+
 /* A topic deleted and created again while the Engine consumes it (an
  * operator's clean-up, a migration): its offsets start again from 0, under
  * the consumer's position. The first requests of the new topic must be
@@ -1168,8 +1181,6 @@ test_recreated_topic (Fixture *f, gconstpointer data)
       g_test_skip ("the mock cluster cannot delete a topic");
       return;
     }
-  if (g_getenv ("EVCP_TEST_RDKAFKA_DEBUG") != NULL)
-    g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("debug"), g_strdup (g_getenv ("EVCP_TEST_RDKAFKA_DEBUG")));
   engine = start_engine (f);
   evcp_kafka_service_add_done_hook (evcp_engine_get_kafka_service (engine), flow_done, &flow);
   produce_track (f, b, 0, 3);
@@ -1177,13 +1188,9 @@ test_recreated_topic (Fixture *f, gconstpointer data)
 
   g_assert_true (evcp_test_kafka_delete_topic (b, topic, &error));
   g_assert_no_error (error);
-  /* the deletion takes a moment to complete on the broker */
-  while (!evcp_test_kafka_create_topic (b, topic, 2, &error))
-    {
-      g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS));
-      g_clear_error (&error);
-      g_usleep (100 * 1000);   /* polls the broker's state, not a synchronisation */
-    }
+  /* the deletion takes a moment to complete on the broker: created again
+   * as soon as it can be */
+  g_assert_true (evcp_test_wait_until (NULL, topic_created, (gpointer[]) { (gpointer) b, (gpointer) topic }, WAIT_MS));
   /* the new topic's offsets 0, 1, 2: up to the consumer's position (3),
    * which the broker finds in range */
   g_hash_table_remove_all (f->seen);

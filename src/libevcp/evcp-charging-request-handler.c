@@ -107,37 +107,24 @@ get_max_duration (EvcpMessage *message, gint64 *out, GError **error)
   return TRUE;
 }
 
-/* What identifies the request among every delivery of it: the producer's
- * "request_id" when it gives one (1 to 128 bytes of text); else where it
- * was read and a digest of its bytes (a topic created again reuses
- * offsets), "topic/partition/offset/digest"; NULL for a message that was
- * not consumed (no topic). */
+/* The producer's "request_id", when it gives one (1 to 128 bytes of text):
+ * "id:<request_id>" identifies the request among every delivery of it; else
+ * NULL, and the request is identified by where it was read. */
 static gboolean
 get_request_id (EvcpMessage *message, gchar **out, GError **error)
 {
-  JsonNode *node = evcp_message_lookup (message, "request_id");
   const gchar *given = NULL;
-  gconstpointer data;
-  gsize len;
-  guint32 h = 2166136261u;
 
   *out = NULL;
-  if (node != NULL)
-    {
-      if (!evcp_message_get_string (message, "request_id", FALSE, &given, error) ||
-          !evcp_frame_field_check (given, 1, EVCP_FIELD_ID_MAX, "Field \"request_id\"",
-                                   EVCP_ERROR_INVALID_MESSAGE, error))
-        return FALSE;
-      *out = g_strdup_printf ("id:%s", given);
-      return TRUE;
-    }
-  if (evcp_message_get_topic (message) == NULL)
+  /* from the scanner's index, as the other fields: no json-glib tree */
+  if (!evcp_message_get_string (message, "request_id", FALSE, &given, error))
+    return FALSE;
+  if (given == NULL)
     return TRUE;
-  data = g_bytes_get_data (evcp_message_get_raw (message), &len);
-  for (gsize i = 0; i < len; i++)
-    h = (h ^ ((const guint8 *) data)[i]) * 16777619u;
-  *out = g_strdup_printf ("%.64s/%d/%" G_GINT64_FORMAT "/%08x", evcp_message_get_topic (message),
-                          evcp_message_get_partition (message), evcp_message_get_offset (message), h);
+  if (!evcp_frame_field_check (given, 1, EVCP_FIELD_ID_MAX, "Field \"request_id\"",
+                               EVCP_ERROR_INVALID_MESSAGE, error))
+    return FALSE;
+  *out = g_strconcat ("id:", given, NULL);
   return TRUE;
 }
 
@@ -192,6 +179,7 @@ evcp_charging_request_handler_handle (EvcpMessageHandler  *handler,
                                        user != NULL ? evcp_user_get_vehicle (user) : NULL,
                                        origin, evcp_message_get_timestamp (message));
   evcp_charging_request_set_request_id (request, request_id);
+  evcp_charging_request_set_message (request, message);
   g_atomic_int_inc (&self->accepted);
 
   if (!g_signal_has_handler_pending (self, signals[SIGNAL_CHARGING_REQUEST], 0, FALSE))

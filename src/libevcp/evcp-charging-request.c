@@ -2,6 +2,8 @@
 
 #include "evcp-build-config.h"
 
+#include <string.h>
+
 #include "evcp-charging-request.h"
 
 struct _EvcpChargingRequest
@@ -14,7 +16,8 @@ struct _EvcpChargingRequest
   gchar   *user_vehicle;  /* nullable */
   gchar   *origin;
   gchar   *timestamp;     /* nullable */
-  gchar   *request_id;    /* nullable */
+  gchar   *request_id;    /* nullable; computed from @message when first asked */
+  EvcpMessage *message;   /* nullable: where it was read */
 };
 
 G_DEFINE_BOXED_TYPE (EvcpChargingRequest, evcp_charging_request,
@@ -32,6 +35,7 @@ evcp_charging_request_clear (gpointer data)
   g_free (request->origin);
   g_free (request->timestamp);
   g_free (request->request_id);
+  g_clear_pointer (&request->message, evcp_message_unref);
 }
 
 /**
@@ -152,7 +156,7 @@ evcp_charging_request_get_timestamp (const EvcpChargingRequest *request)
 /**
  * evcp_charging_request_set_request_id:
  * @request_id: (nullable): what identifies this request among every
- *   delivery of it (the producer's `request_id`, else where it was read)
+ *   delivery of it: "id:" and the producer's `request_id`
  *
  * Set by the handler before the request is emitted.
  */
@@ -164,9 +168,74 @@ evcp_charging_request_set_request_id (EvcpChargingRequest *request, const gchar 
   request->request_id = g_strdup (request_id);
 }
 
+/**
+ * evcp_charging_request_set_message:
+ *
+ * Where the request was read: without a producer's id, it is identified by
+ * its topic, partition, offset and a digest of its bytes (a topic created
+ * again reuses offsets), worked out only when asked for.
+ */
+void
+evcp_charging_request_set_message (EvcpChargingRequest *request, EvcpMessage *message)
+{
+  g_return_if_fail (request != NULL);
+  g_clear_pointer (&request->message, evcp_message_unref);
+  if (message != NULL && evcp_message_get_topic (message) != NULL)
+    request->message = evcp_message_ref (message);
+}
+
+/**
+ * evcp_charging_request_get_request_id:
+ *
+ * Returns: (nullable): what identifies this request among every delivery
+ *   of it: "id:<request_id>" when the producer gave one, else
+ *   "topic/partition/offset/digest"; %NULL for a request not read from Kafka
+ */
 const gchar *
-evcp_charging_request_get_request_id (const EvcpChargingRequest *request)
+evcp_charging_request_get_request_id (EvcpChargingRequest *request)
 {
   g_return_val_if_fail (request != NULL, NULL);
+
+  if (request->request_id == NULL && request->message != NULL)
+    request->request_id = g_strdup_printf ("%.64s/%d/%" G_GINT64_FORMAT "/%08x",
+                                           evcp_message_get_topic (request->message),
+                                           evcp_message_get_partition (request->message),
+                                           evcp_message_get_offset (request->message),
+                                           g_bytes_hash (evcp_message_get_raw (request->message)));
   return request->request_id;
+}
+
+/**
+ * evcp_charging_request_is:
+ * @request_id: an id from evcp_charging_request_get_request_id()
+ *
+ * Whether @request is the one @request_id names: cheap when it is not (the
+ * partition and offset are compared before any digest is worked out), for
+ * every request that comes while a session runs.
+ */
+gboolean
+evcp_charging_request_is (EvcpChargingRequest *request, const gchar *request_id)
+{
+  const gchar *slash[3] = { NULL, NULL, NULL };
+  guint found = 0;
+  gint64 partition, offset;
+
+  g_return_val_if_fail (request != NULL, FALSE);
+
+  if (request_id == NULL)
+    return FALSE;
+  if (request->request_id != NULL || request->message == NULL || g_str_has_prefix (request_id, "id:"))
+    return g_strcmp0 (evcp_charging_request_get_request_id (request), request_id) == 0;
+  /* topic/partition/offset/digest: the last three slashes */
+  for (const gchar *p = request_id + strlen (request_id); p > request_id && found < 3; p--)
+    if (p[-1] == '/')
+      slash[found++] = p - 1;
+  if (found < 3)
+    return FALSE;
+  partition = g_ascii_strtoll (slash[2] + 1, NULL, 10);
+  offset = g_ascii_strtoll (slash[1] + 1, NULL, 10);
+  if (partition != evcp_message_get_partition (request->message) ||
+      offset != evcp_message_get_offset (request->message))
+    return FALSE;
+  return g_strcmp0 (evcp_charging_request_get_request_id (request), request_id) == 0;
 }

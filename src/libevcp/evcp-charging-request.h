@@ -2,6 +2,8 @@
 
 #include <glib-object.h>
 
+#include "evcp-message.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -39,6 +41,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpChargingRequest, evcp_charging_request_unref)
 
 void                 evcp_charging_request_set_request_id  (EvcpChargingRequest       *request,
                                                             const gchar               *request_id);
-const gchar         *evcp_charging_request_get_request_id  (const EvcpChargingRequest *request);
+const gchar         *evcp_charging_request_get_request_id  (EvcpChargingRequest       *request);
+void                 evcp_charging_request_set_message     (EvcpChargingRequest       *request,
+                                                            EvcpMessage               *message);
+gboolean             evcp_charging_request_is              (EvcpChargingRequest       *request,
+                                                            const gchar               *request_id);
 
 G_END_DECLS

@@ -87,22 +87,39 @@ static void start_supply (EvcpEngine *self, const gchar *request_id, const gchar
                           const gchar *session_id, const gchar *source, gdouble power_kw,
                           gint64 max_duration_s);
 
+/* Delivered again (a kill before the commit, a rebalance, an offset read
+ * again): its session runs, or ran; it takes effect once. The id is worked
+ * out only when a session could start (@request_id: then, or the running
+ * session's): while another one runs (a flood of requests for a busy CP),
+ * a comparison with its request does, and a request served long ago is
+ * refused as busy, not served. */
+static gboolean
+already_served (EvcpEngine *self, EvcpChargingRequest *request, const gchar **request_id)
+{
+  const EvcpSession *current = self->supply != NULL ? evcp_supply_get_session (self->supply) : NULL;
+
+  *request_id = NULL;
+  if (current != NULL && evcp_charging_request_is (request, current->request_id))
+    {
+      *request_id = current->request_id;
+      return TRUE;
+    }
+  if (self->supply == NULL || evcp_supply_get_state (self->supply) != EVCP_CP_STATE_ACTIVE)
+    return FALSE;
+  *request_id = evcp_charging_request_get_request_id (request);
+  return *request_id != NULL && self->requests != NULL && evcp_request_log_contains (self->requests, *request_id);
+}
+
 static void
 on_charging_request (EvcpChargingRequestHandler *handler,
                      EvcpChargingRequest        *request,
                      EvcpEngine                 *self)
 {
   g_autofree gchar *duration = NULL;
-
-  const gchar *request_id = evcp_charging_request_get_request_id (request);
-  const EvcpSession *current = self->supply != NULL ? evcp_supply_get_session (self->supply) : NULL;
+  const gchar *request_id = NULL;
 
   g_signal_emit (self, signals[SIGNAL_CHARGING_REQUEST], 0, request);
-  /* delivered again (a kill before the commit, a rebalance, an offset
-   * read again): its session ran, or runs; it takes effect once */
-  if (request_id != NULL &&
-      ((self->requests != NULL && evcp_request_log_contains (self->requests, request_id)) ||
-       (current != NULL && g_strcmp0 (current->request_id, request_id) == 0)))
+  if (already_served (self, request, &request_id))
     {
       self->requests_repeated++;
       g_message (_("Charging request %s of %s delivered again: already served, not served twice"),

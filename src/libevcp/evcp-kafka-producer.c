@@ -262,17 +262,8 @@ evcp_kafka_producer_produce (EvcpKafkaProducer     *self,
 gint64
 evcp_kafka_producer_get_conf_int (EvcpKafkaProducer *self, const gchar *name, gint64 fallback)
 {
-  gchar value[64];
-  size_t size = sizeof value;
-  gint64 n;
-
   g_return_val_if_fail (EVCP_IS_KAFKA_PRODUCER (self), fallback);
-
-  if (self->rk == NULL ||
-      rd_kafka_conf_get (rd_kafka_conf (self->rk), name, value, &size) != RD_KAFKA_CONF_OK ||
-      !g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &n, NULL))
-    return fallback;
-  return n;
+  return self->rk != NULL ? evcp_kafka_conf_get_int (self->rk, name, fallback) : fallback;
 }
 
 guint

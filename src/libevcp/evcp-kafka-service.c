@@ -159,11 +159,12 @@ struct _EvcpKafkaService
 
 typedef struct {
   PartKey         key;
+  gboolean        want_latest;  /* mark the next record read (once a run) */
   gboolean        has_anchor;
   gboolean        has_latest;
   gboolean        has_next;
   EvcpRecordMark  anchor;       /* checked at the next run */
-  EvcpRecordMark  latest;       /* the last record read */
+  EvcpRecordMark  latest;       /* the first record read since the last run began */
   EvcpRecordMark  next;         /* the anchor after a run that found the anchor in place */
 } PartMarks;
 
@@ -681,7 +682,9 @@ finish_current (EvcpKafkaService *self)
 
 /* ---- records still where they were read --------------------------------- */
 
-/* one record read: the latest of its partition, and the first anchor */
+/* One record read. A partition's record is marked once a run (the first
+ * read of a partition, then the first after each run began): a pointer
+ * compare and a flag for every other record, on the hot path. */
 static void
 mark_read (EvcpKafkaService *self, const rd_kafka_message_t *m)
 {
@@ -696,10 +699,14 @@ mark_read (EvcpKafkaService *self, const rd_kafka_message_t *m)
         {
           pm = g_new0 (PartMarks, 1);
           pm->key = key;
+          pm->want_latest = TRUE;
           g_hash_table_add (self->marks, pm);
         }
       self->last_marks = pm;
     }
+  if (G_LIKELY (!pm->want_latest))
+    return;
+  pm->want_latest = FALSE;
   evcp_record_mark_set (&pm->latest, m);
   pm->has_latest = TRUE;
   if (!pm->has_anchor)
@@ -795,8 +802,11 @@ record_check_cb (gpointer user_data)
       p = rd_kafka_topic_partition_list_add (parts, pm->key.topic, pm->key.partition);
       p->offset = pm->anchor.offset;
       p->opaque = &pm->anchor;   /* copied by the run */
+      /* read before this run: the anchor of the next one if this one finds
+       * its anchor in place; and a new one from now on */
       pm->next = pm->latest;
       pm->has_next = pm->has_latest;
+      pm->want_latest = TRUE;
     }
   if (parts->cnt > 0)
     {
@@ -1769,20 +1779,6 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
 }
 
-/* a property in effect for this client, as a number */
-static gint64
-conf_get_int (rd_kafka_t *rk, const gchar *name, gint64 fallback)
-{
-  gchar value[64];
-  size_t size = sizeof value;
-  gint64 n;
-
-  if (rd_kafka_conf_get (rd_kafka_conf (rk), name, value, &size) != RD_KAFKA_CONF_OK ||
-      !g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &n, NULL))
-    return fallback;
-  return n;
-}
-
 /* the group is the CP's own: the default, cp_engine_<cp-id> */
 static gboolean
 own_group (EvcpConfig *config)
@@ -1841,8 +1837,8 @@ start_consumer (EvcpKafkaService *self, GError **error)
   conf = NULL; /* owned by rk */
   rd_kafka_poll_set_consumer (self->rk);
   self->consumer_q = rd_kafka_queue_get_consumer (self->rk);
-  self->fetch_stop_messages = conf_get_int (self->rk, "queued.min.messages", 100000);
-  self->fetch_stop_bytes = conf_get_int (self->rk, "queued.max.messages.kbytes", 65536) * 1024;
+  self->fetch_stop_messages = evcp_kafka_conf_get_int (self->rk, "queued.min.messages", 100000);
+  self->fetch_stop_bytes = evcp_kafka_conf_get_int (self->rk, "queued.max.messages.kbytes", 65536) * 1024;
   /* the margin of a look is what leaves the queue until the next one: a
    * small part of the threshold, so that a look over it is a sure sign */
   self->sample_every = (guint) CLAMP (self->fetch_stop_messages / 8, 1, NUDGE_SAMPLE_EVERY);

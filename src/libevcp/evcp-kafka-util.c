@@ -126,6 +126,20 @@ evcp_kafka_set_error (GError **error, rd_kafka_resp_err_t err, const gchar *what
                what, rd_kafka_err2str (err), rd_kafka_err2name (err));
 }
 
+/* a property in effect for @rk, as a number */
+gint64
+evcp_kafka_conf_get_int (rd_kafka_t *rk, const gchar *name, gint64 fallback)
+{
+  gchar value[64];
+  size_t size = sizeof value;
+  gint64 n;
+
+  if (rd_kafka_conf_get (rd_kafka_conf (rk), name, value, &size) != RD_KAFKA_CONF_OK ||
+      !g_ascii_string_to_signed (value, 10, 0, G_MAXINT64, &n, NULL))
+    return fallback;
+  return n;
+}
+
 gboolean
 evcp_kafka_check_properties (const gchar *brokers,
                              GHashTable  *common,

@@ -17,6 +17,10 @@ rd_kafka_conf_t *evcp_kafka_conf_new   (const gchar        *brokers,
                                         GHashTable         *overrides,
                                         GHashTable         *client_overrides,
                                         GError            **error);
+/* A property in effect for @rk, as a number; @fallback when unset or not one. */
+gint64           evcp_kafka_conf_get_int (rd_kafka_t  *rk,
+                                          const gchar *name,
+                                          gint64       fallback);
 /* Whether librdkafka accepts every property of the [librdkafka],
  * [librdkafka-consumer] and [librdkafka-producer] tables: checked at start,
  * before anything else, so that a typo is reported as what it is. */
