@@ -11,6 +11,7 @@
 #include "evcp-dispatcher-private.h"
 #include "evcp-frame-field.h"
 #include "evcp-json-limits.h"
+#include "evcp-kafka-fetch-waker.h"
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
@@ -76,28 +77,9 @@ struct _EvcpKafkaService
   gboolean           closing;      /* the consumer is being closed: no blocking commit */
   guint              close_timeout_ms;
 
-  /* waking librdkafka's fetcher (see "waking librdkafka's fetcher") */
-  rd_kafka_queue_t  *consumer_q;
-  gint64             fetch_stop_messages;   /* queued.min.messages */
-  gint64             fetch_stop_bytes;      /* queued.max.messages.kbytes */
-  gboolean           fetcher_stopped;       /* seen over either since the last seek */
-  gboolean           stop_pending;          /* ... since the last seek at an empty queue */
-  GHashTable        *leaders;               /* "topic/partition" -> leader id, from the statistics */
-  GArray            *woken_leaders;         /* of gint32: woken early since then (-1: unknown) */
-  gchar             *early_key;             /* "topic/partition" of the last early seek */
-  gint64             queued_estimate;       /* at the last look, minus those polled since */
-  guint              since_sample;
-  guint              sample_every;          /* a small part of the threshold */
-  gdouble            mean_size;             /* of a message's value, running */
-  const gchar       *early_topic;           /* interned; the last message handled */
-  int32_t            early_partition;
-  int64_t            early_next;
-  guint              nudge_timer;
-  guint              nudge_delay_ms;
-  guint              fetch_rtt_ms;          /* brokers' p99 round trip, from the statistics */
-  gint64             nudged_at;             /* monotonic time of a seek not answered yet, or 0 */
-  guint              wake_answer_ms;        /* how long answers to seeks took (decaying max) */
-  guint64            nudges;
+  /* librdkafka before 2.2 (see evcp-kafka-fetch-waker.h), or NULL */
+  EvcpKafkaFetchWaker *waker;
+  guint64            wakeups;      /* by the wakers gone */
 
   /* who listens to the per-message signals, looked up once per batch */
   gboolean           want_received;
@@ -1227,245 +1209,6 @@ skip_record (EvcpKafkaService *self, rd_kafka_message_t *m)
     store_offset (self, topic, m->partition, next);
 }
 
-/* ---- waking librdkafka's fetcher -------------------------------------------
- *
- * librdkafka 2.0.2 stops fetching for a partition while the local queue
- * holds queued.min.messages or queued.max.messages.kbytes (with the consumer
- * queue, these count the whole queue), and decides again only when its
- * broker thread wakes: on an answer, an operation, or after at most 1 s (2.2
- * added fetch.queue.backoff.ms for this). The application draining the queue
- * wakes nobody, so a queue drained faster than that stays empty for up to a
- * second. A seek to the application's own position (the next offset to
- * consume: nothing skipped, nothing repeated) is an operation: it wakes the
- * broker thread at once, which then decides for all its partitions.
- *
- * A seek is not free: what was fetched for that partition and not yet
- * consumed, or is being fetched, becomes outdated and is fetched again, and
- * outdated messages count in the queue until polled (a seek at the wrong
- * moment can keep the fetcher stopped). So the service looks at the queue's
- * length every few messages and seeks only:
- *  - after it saw the queue over a threshold (estimated bytes: its length
- *    times the mean message size, with a margin): the broker then decided
- *    to stop at that size, with nothing in flight, and nothing can arrive.
- *    Early: as soon as the queue is below the thresholds again (where
- *    librdkafka would fetch if it looked) and the partition just read has
- *    nothing left in it (the rest of the queue is the tail of one answer:
- *    each partition once), that partition, so that the next answer comes
- *    while the rest is handled. Late: when the queue is empty, every
- *    partition whose broker was not woken early (leaders from the
- *    statistics; before they come, a partition of unknown leader counts as
- *    woken if one was, and another broker wakes on its own within 1 s);
- *  - otherwise, when the queue stayed empty while a partition is behind its
- *    high watermark for longer than a fetch takes (twice the brokers' p99
- *    round trip from the statistics, three times the time the last seeks
- *    took to bring messages, at least NUDGE_DELAY_MIN_MS), doubling that
- *    delay while seeks bring nothing. */
-#define NUDGE_SAMPLE_EVERY   32     /* at most, messages between two looks at the queue */
-/* the queue's bytes are estimated (its length times the running mean size
- * of a message): over this share of the threshold, take it as reached */
-#define NUDGE_BYTES_SURE     0.85
-#define NUDGE_DELAY_MIN_MS   10
-#define NUDGE_DELAY_START_MS 100    /* before the statistics tell the round trip */
-#define NUDGE_DELAY_MAX_MS   500
-
-static void
-seek_to_positions (EvcpKafkaService *self, rd_kafka_topic_partition_list_t *seek)
-{
-  rd_kafka_error_t *error;
-
-  if (seek->cnt == 0)
-    return;
-  self->nudges++;
-  /* timeout 0: asynchronous */
-  error = rd_kafka_seek_partitions (self->rk, seek, 0);
-  if (error != NULL)
-    {
-      g_debug ("Fetcher wake-up: %s", rd_kafka_error_string (error));
-      rd_kafka_error_destroy (error);
-    }
-}
-
-static gint32
-partition_leader (EvcpKafkaService *self, const gchar *topic, int32_t partition)
-{
-  g_autofree gchar *key = NULL;
-  gpointer leader;
-
-  if (self->leaders == NULL)
-    return -1;
-  key = g_strdup_printf ("%s/%d", topic, partition);
-  if (!g_hash_table_lookup_extended (self->leaders, key, NULL, &leader))
-    return -1;
-  return GPOINTER_TO_INT (leader);
-}
-
-/* the broker leading this partition was woken early: its fetch may be on
- * its way */
-static gboolean
-woken_early (EvcpKafkaService *self, const gchar *topic, int32_t partition)
-{
-  gint32 leader = partition_leader (self, topic, partition);
-
-  if (self->early_key != NULL)
-    {
-      g_autofree gchar *key = g_strdup_printf ("%s/%d", topic, partition);
-
-      if (strcmp (key, self->early_key) == 0)
-        return TRUE;
-    }
-  if (leader < 0)
-    /* not known (no statistics yet): likely the same broker, whose fetch a
-     * seek would cancel; another one wakes on its own within a second */
-    return self->early_key != NULL;
-  for (guint i = 0; i < self->woken_leaders->len; i++)
-    if (g_array_index (self->woken_leaders, gint32, i) == leader)
-      return TRUE;
-  return FALSE;
-}
-
-/* The assigned partitions with a concrete position; with lagging_only, those
- * behind their high watermark as last fetched; with skip_woken, not those
- * whose broker was woken early. */
-static rd_kafka_topic_partition_list_t *
-positions_to_seek (EvcpKafkaService *self, gboolean lagging_only, gboolean skip_woken)
-{
-  rd_kafka_topic_partition_list_t *assignment = NULL;
-  g_autoptr(rd_kafka_topic_partition_list_t) positions = NULL;
-  rd_kafka_topic_partition_list_t *seek;
-
-  if (rd_kafka_assignment (self->rk, &assignment) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return rd_kafka_topic_partition_list_new (0);
-  positions = assignment;
-  seek = rd_kafka_topic_partition_list_new (positions->cnt);
-  if (positions->cnt == 0 || rd_kafka_position (self->rk, positions) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    return seek;
-  for (int i = 0; i < positions->cnt; i++)
-    {
-      rd_kafka_topic_partition_t *p = &positions->elems[i];
-      int64_t low, high;
-
-      /* seeking a partition without a position would start an offset
-       * look-up and hold it back */
-      if (p->offset < 0)
-        continue;
-      if (lagging_only &&
-          (rd_kafka_get_watermark_offsets (self->rk, p->topic, p->partition, &low, &high)
-             != RD_KAFKA_RESP_ERR_NO_ERROR || high <= p->offset))
-        continue;
-      if (skip_woken && woken_early (self, p->topic, p->partition))
-        continue;
-      rd_kafka_topic_partition_list_add (seek, p->topic, p->partition)->offset = p->offset;
-    }
-  return seek;
-}
-
-static gboolean
-nudge_all (EvcpKafkaService *self, gboolean lagging_only, gboolean skip_woken)
-{
-  g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, lagging_only, skip_woken);
-
-  seek_to_positions (self, seek);
-  return seek->cnt > 0;
-}
-
-/* the partition whose last message was just handled has none left queued */
-static void
-nudge_one (EvcpKafkaService *self, const gchar *topic, int32_t partition, int64_t next)
-{
-  g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
-  gint32 leader = partition_leader (self, topic, partition);
-
-  rd_kafka_topic_partition_list_add (seek, topic, partition)->offset = next;
-  seek_to_positions (self, seek);
-  g_free (self->early_key);
-  self->early_key = g_strdup_printf ("%s/%d", topic, partition);
-  if (leader >= 0)
-    g_array_append_val (self->woken_leaders, leader);
-}
-
-/* A look at the queue: over a threshold, the fetcher has stopped. Between
- * two looks, up to NUDGE_SAMPLE_EVERY messages leave it. */
-static void
-sample_queue (EvcpKafkaService *self)
-{
-  gint64 queued = rd_kafka_queue_length (self->consumer_q);
-
-  self->queued_estimate = queued;
-  self->since_sample = 0;
-  if (queued + self->sample_every >= self->fetch_stop_messages ||
-      (gdouble) (queued + self->sample_every) * self->mean_size >= NUDGE_BYTES_SURE * (gdouble) self->fetch_stop_bytes)
-    self->fetcher_stopped = self->stop_pending = TRUE;
-}
-
-static gboolean nudge_timer_cb (gpointer user_data);
-
-static void
-nudge_timer_arm (EvcpKafkaService *self)
-{
-  if (self->nudge_timer != 0)
-    return;
-  if (self->nudge_delay_ms == 0)
-    {
-      /* longer than a fetch takes: twice the brokers' p99 round trip, three
-       * times the longest of the last wake-ups' answers */
-      guint fetch_ms = MAX (2 * self->fetch_rtt_ms, 3 * self->wake_answer_ms);
-
-      self->nudge_delay_ms = fetch_ms > 0
-        ? CLAMP (fetch_ms, NUDGE_DELAY_MIN_MS, NUDGE_DELAY_MAX_MS)
-        : NUDGE_DELAY_START_MS;
-    }
-  self->nudge_timer = g_timeout_add (self->nudge_delay_ms, nudge_timer_cb, self);
-}
-
-static gboolean
-nudge_timer_cb (gpointer user_data)
-{
-  EvcpKafkaService *self = user_data;
-
-  self->nudge_timer = 0;
-  if (self->rk == NULL || self->current != NULL ||
-      rd_kafka_queue_length (self->consumer_q) > 0)
-    return G_SOURCE_REMOVE;   /* something came: dispatch_next takes over */
-  {
-    g_autoptr(rd_kafka_topic_partition_list_t) seek = positions_to_seek (self, TRUE, FALSE);
-
-    if (seek->cnt == 0)
-      return G_SOURCE_REMOVE;   /* caught up */
-    seek_to_positions (self, seek);
-    if (self->nudged_at == 0)
-      self->nudged_at = g_get_monotonic_time ();
-  }
-  /* if this brings nothing either, wait longer before the next one */
-  self->nudge_delay_ms = MIN (self->nudge_delay_ms * 2, NUDGE_DELAY_MAX_MS);
-  nudge_timer_arm (self);
-  return G_SOURCE_REMOVE;
-}
-
-/* dispatch_next found the queue empty */
-static void
-queue_drained (EvcpKafkaService *self, gboolean polled_any)
-{
-  gboolean sought = FALSE;
-
-  if (self->stop_pending)
-    {
-      /* every broker that stopped and was not woken early yet */
-      sought = nudge_all (self, FALSE, TRUE);
-      self->fetcher_stopped = self->stop_pending = FALSE;
-      g_array_set_size (self->woken_leaders, 0);
-      g_clear_pointer (&self->early_key, g_free);
-      if (sought)
-        self->nudged_at = g_get_monotonic_time ();
-    }
-  if (!sought && polled_any)
-    {
-      /* maybe a fetch is on its way; if none comes, nudge */
-      self->nudge_delay_ms = 0;
-      g_clear_handle_id (&self->nudge_timer, g_source_remove);
-      nudge_timer_arm (self);
-    }
-}
-
 static void
 begin_batch (EvcpKafkaService *self)
 {
@@ -1487,11 +1230,10 @@ static void
 dispatch_next (EvcpKafkaService *self)
 {
   guint budget = DRAIN_BUDGET;
-  gboolean polled_any = FALSE;
 
   begin_batch (self);
-  if (self->rk != NULL)
-    sample_queue (self);
+  if (self->waker != NULL)
+    evcp_kafka_fetch_waker_begin (self->waker);
   while (self->rk != NULL && self->current == NULL && !dead_letters_full (self) &&
          !self->stopping && budget > 0)
     {
@@ -1499,53 +1241,31 @@ dispatch_next (EvcpKafkaService *self)
 
       if (m == NULL)
         {
-          queue_drained (self, polled_any);
+          if (self->waker != NULL)
+            evcp_kafka_fetch_waker_drained (self->waker);
           break;
         }
-      if (!polled_any)
-        {
-          /* messages come: the fetcher works */
-          polled_any = TRUE;
-          g_clear_handle_id (&self->nudge_timer, g_source_remove);
-          if (self->nudged_at != 0)
-            {
-              /* how long a woken fetcher took to answer: the largest of
-               * the last ones, slowly forgotten */
-              guint ms = (guint) MIN ((g_get_monotonic_time () - self->nudged_at) / 1000 + 1, G_MAXUINT / 4);
-
-              self->wake_answer_ms = MAX (ms, self->wake_answer_ms - self->wake_answer_ms / 8);
-              self->nudged_at = 0;
-            }
-        }
       budget--;
+      if (self->waker != NULL)
+        evcp_kafka_fetch_waker_polled (self->waker);
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         consumer_error (self, m);
       else
         {
-          /* the fetcher stopped, the queue is low, and the partition read
-           * until now has nothing left in it: wake the fetcher through it */
-          if (self->fetcher_stopped && self->early_topic != NULL &&
-              (m->partition != self->early_partition || rd_kafka_topic_name (m->rkt) != self->topic_seen) &&
-              self->queued_estimate < self->fetch_stop_messages &&
-              (gdouble) self->queued_estimate * self->mean_size < (gdouble) self->fetch_stop_bytes)
-            {
-              self->fetcher_stopped = FALSE;
-              nudge_one (self, self->early_topic, self->early_partition, self->early_next);
-            }
-          self->mean_size += ((gdouble) m->len - self->mean_size) / 64;
+          if (self->waker != NULL)
+            evcp_kafka_fetch_waker_record (self->waker, interned_topic (self, m), m->partition, m->len);
           if (G_UNLIKELY (self->keyed) && skip_by_key (self, m))
             skip_record (self, m);
           else
             process (self, m);
-          self->early_topic = self->topic_interned;
-          self->early_partition = m->partition;
-          self->early_next = m->offset + 1;
+          if (self->waker != NULL)
+            evcp_kafka_fetch_waker_handled (self->waker, self->topic_interned, m->partition, m->offset + 1);
         }
       rd_kafka_message_destroy (m);
-      if (self->queued_estimate > 0)
-        self->queued_estimate--;
-      if (++self->since_sample >= self->sample_every && self->rk != NULL)
-        sample_queue (self);
+      /* the waker goes with the consumer (a fatal error in a handler's
+       * callback may have stopped it) */
+      if (self->waker != NULL)
+        evcp_kafka_fetch_waker_left (self->waker);
     }
   end_batch (self);
   flush_offsets (self);
@@ -1665,47 +1385,10 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
         }
     }
   g_list_free (members);
-  /* who leads each partition, for the fetcher's wake-up */
-  if (json_object_has_member (root, "topics") &&
-      JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "topics")))
-    {
-      JsonObject *topics = json_object_get_object_member (root, "topics");
-      GHashTable *leaders = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      GList *names = json_object_get_members (topics);
-
-      for (GList *t = names; t != NULL; t = t->next)
-        {
-          JsonNode *topic = json_object_get_member (topics, t->data);
-          JsonNode *parts;
-          GList *ids;
-
-          if (!JSON_NODE_HOLDS_OBJECT (topic) ||
-              (parts = json_object_get_member (json_node_get_object (topic), "partitions")) == NULL ||
-              !JSON_NODE_HOLDS_OBJECT (parts))
-            continue;
-          ids = json_object_get_members (json_node_get_object (parts));
-          for (GList *i = ids; i != NULL; i = i->next)
-            {
-              JsonNode *part = json_object_get_member (json_node_get_object (parts), i->data);
-              gint64 leader;
-
-              if (!JSON_NODE_HOLDS_OBJECT (part) || strcmp (i->data, "-1") == 0)
-                continue;
-              leader = json_object_get_int_member_with_default (json_node_get_object (part), "leader", -1);
-              if (leader >= 0 && leader <= G_MAXINT32)
-                g_hash_table_insert (leaders, g_strdup_printf ("%s/%s", (const gchar *) t->data, (const gchar *) i->data),
-                                     GINT_TO_POINTER ((gint) leader));
-            }
-          g_list_free (ids);
-        }
-      g_list_free (names);
-      g_clear_pointer (&self->leaders, g_hash_table_unref);
-      self->leaders = leaders;
-    }
-
-  /* how long a fetch takes, for the fetcher's wake-up (0: no request seen) */
-  if (rtt_us > 0)
-    self->fetch_rtt_ms = (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT);
+  /* who leads each partition, and how long a fetch takes (0: no request
+   * seen), for the fetcher's wake-up */
+  if (self->waker != NULL)
+    evcp_kafka_fetch_waker_statistics (self->waker, root, (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT));
 
   /* consuming only with partitions: up but without them is ASSIGNING */
   if (any_up)
@@ -1760,13 +1443,12 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
       g_clear_pointer (&self->source, g_source_unref);
     }
   g_clear_handle_id (&self->drain_timer, g_source_remove);
-  g_clear_handle_id (&self->nudge_timer, g_source_remove);
   keyed_stop (self);   /* no metadata thread uses rk once it goes */
-  g_clear_pointer (&self->consumer_q, rd_kafka_queue_destroy);
+  if (self->waker != NULL)
+    self->wakeups += evcp_kafka_fetch_waker_get_wakeups (self->waker);
+  g_clear_pointer (&self->waker, evcp_kafka_fetch_waker_free);
   if (self->rk == NULL)
     return;
-  if (self->nudges > 0)
-    g_debug ("Kafka fetcher woken %" G_GUINT64_FORMAT " times", self->nudges);
 
   if (commit)
     close_consumer (self, self->close_timeout_ms);
@@ -1777,6 +1459,45 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
 
   if (!commit && !self->stopping)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
+}
+
+/* the consumer loop holds a message: the fetcher's wake-up waits */
+static gboolean
+consumer_busy (gpointer user_data)
+{
+  EvcpKafkaService *self = user_data;
+
+  return self->current != NULL;
+}
+
+static guint64
+get_fetcher_wakeups (EvcpKafkaService *self)
+{
+  return self->wakeups + (self->waker != NULL ? evcp_kafka_fetch_waker_get_wakeups (self->waker) : 0);
+}
+
+/* A librdkafka that has fetch.queue.backoff.ms (2.2 on) looks at a full
+ * queue again after that long by itself: 10 ms, the shortest delay the
+ * fetch waker uses on older ones, instead of librdkafka's 1 s default
+ * (which would leave the queue empty for up to a second whenever it had
+ * filled). It costs a broker thread wake-up per 10 ms only while the queue
+ * is full. The configuration file may set it otherwise. */
+static gboolean
+set_fetch_queue_backoff (EvcpKafkaService *self, rd_kafka_conf_t *conf, GError **error)
+{
+  gchar errstr[512];
+
+  if (evcp_kafka_fetch_waker_needed () ||
+      g_hash_table_contains (self->config->rdkafka, "fetch.queue.backoff.ms") ||
+      g_hash_table_contains (self->config->rdkafka_consumer, "fetch.queue.backoff.ms"))
+    return TRUE;
+  if (rd_kafka_conf_set (conf, "fetch.queue.backoff.ms", EVCP_KAFKA_FETCH_QUEUE_BACKOFF_MS,
+                         errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "fetch.queue.backoff.ms: %s", errstr);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* the group is the CP's own: the default, cp_engine_<cp-id> */
@@ -1821,6 +1542,8 @@ start_consumer (EvcpKafkaService *self, GError **error)
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "group.instance.id: %s", errstr);
       return FALSE;
     }
+  if (!set_fetch_queue_backoff (self, conf, error))
+    return FALSE;
   self->topic_seen = NULL;   /* names of another consumer's topics */
   rd_kafka_conf_set_opaque (conf, self);
   rd_kafka_conf_set_rebalance_cb (conf, rebalance_cb);
@@ -1836,20 +1559,8 @@ start_consumer (EvcpKafkaService *self, GError **error)
     }
   conf = NULL; /* owned by rk */
   rd_kafka_poll_set_consumer (self->rk);
-  self->consumer_q = rd_kafka_queue_get_consumer (self->rk);
-  self->fetch_stop_messages = evcp_kafka_conf_get_int (self->rk, "queued.min.messages", 100000);
-  self->fetch_stop_bytes = evcp_kafka_conf_get_int (self->rk, "queued.max.messages.kbytes", 65536) * 1024;
-  /* the margin of a look is what leaves the queue until the next one: a
-   * small part of the threshold, so that a look over it is a sure sign */
-  self->sample_every = (guint) CLAMP (self->fetch_stop_messages / 8, 1, NUDGE_SAMPLE_EVERY);
-  self->fetcher_stopped = self->stop_pending = FALSE;
-  g_array_set_size (self->woken_leaders, 0);
-  g_clear_pointer (&self->early_key, g_free);
-  self->mean_size = 256;
-  self->early_topic = NULL;
-  self->nudge_delay_ms = 0;
-  self->nudged_at = 0;
-  self->wake_answer_ms = 0;
+  if (evcp_kafka_fetch_waker_needed ())
+    self->waker = evcp_kafka_fetch_waker_new (self->rk, consumer_busy, self);
 
   topics = rd_kafka_topic_partition_list_new (4);
   for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
@@ -2027,7 +1738,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "invalid-messages", g_variant_new_uint64 (self->invalid));
   g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
                          g_variant_new_uint64 (self->dead_letter_failures));
-  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (self->nudges));
+  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (get_fetcher_wakeups (self)));
   g_variant_builder_add (&b, "{sv}", "dead-letters-reduced", g_variant_new_uint64 (self->dead_letters_reduced));
   g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
@@ -2151,9 +1862,6 @@ evcp_kafka_service_finalize (GObject *object)
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
   g_array_unref (self->done_hooks);
-  g_array_unref (self->woken_leaders);
-  g_clear_pointer (&self->leaders, g_hash_table_unref);
-  g_free (self->early_key);
   g_clear_pointer (&self->config, evcp_config_free);
   G_OBJECT_CLASS (evcp_kafka_service_parent_class)->finalize (object);
 }
@@ -2230,7 +1938,6 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   self->to_store = rd_kafka_topic_partition_list_new (8);
   self->last_stored = -1;
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
-  self->woken_leaders = g_array_new (FALSE, FALSE, sizeof (gint32));
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
 }
