@@ -12,6 +12,7 @@
 #include "evcp-engine-metrics.h"
 #include "evcp-error.h"
 #include "evcp-health-checker.h"
+#include "evcp-kafka-fetch-waker.h"
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-kafka-service.h"
@@ -707,7 +708,11 @@ test_fetcher_woken (Fixture *f, gconstpointer data)
   metrics = evcp_kafka_service_get_metrics (evcp_engine_get_kafka_service (engine));
   g_assert_true (g_variant_lookup (metrics, "fetcher-wakeups", "t", &wakeups));
   g_test_message ("4000 messages, fetcher woken %" G_GUINT64_FORMAT " times", wakeups);
-  g_assert_cmpuint (wakeups, >, 0);
+  /* librdkafka 2.2 on: fetch.queue.backoff.ms, and nothing woken by evcp */
+  if (evcp_kafka_fetch_waker_needed ())
+    g_assert_cmpuint (wakeups, >, 0);
+  else
+    g_assert_cmpuint (wakeups, ==, 0);
   g_hash_table_unref (t.next_offset);
 }
 
