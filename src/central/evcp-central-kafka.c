@@ -7,10 +7,9 @@
 #include "evcp-central-kafka.h"
 #include "evcp-error.h"
 #include "evcp-json-limits.h"
-#include "evcp-kafka-source.h"
+#include "evcp-kafka-consumer.h"
 #include "evcp-kafka-util.h"
 
-#define DRAIN_BUDGET   256
 #define MAX_VALUE_SIZE (1024 * 1024)
 /* a record Central reads is at most 3 levels deep ({"data":{…}}) */
 #define MAX_DEPTH      EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH
@@ -36,16 +35,13 @@ struct _EvcpCentralKafka
   GHashTable  *overrides;
   GHashTable  *consumer_overrides;
 
-  rd_kafka_t  *rk;
-  GSource     *source;
-  guint        drain_timer;
+  EvcpKafkaConsumer *consumer;
+  rd_kafka_t  *rk;           /* the consumer's handle, or NULL */
   const gchar *status;
   guint64      received;
   guint64      skipped;
   gint64       skipped_logged_at;
   guint        skipped_unlogged;
-
-  rd_kafka_topic_partition_list_t *to_store;
 };
 
 G_DEFINE_TYPE (EvcpCentralKafka, evcp_central_kafka, G_TYPE_OBJECT)
@@ -94,18 +90,6 @@ copy_table (GHashTable *table)
 
 /* ---- consuming ------------------------------------------------------------ */
 
-static void
-flush_offsets (EvcpCentralKafka *self)
-{
-  if (self->rk == NULL || self->to_store->cnt == 0)
-    return;
-  /* _STATE: the partition was revoked meanwhile (benign: at least once) */
-  if (rd_kafka_offsets_store (self->rk, self->to_store) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    g_debug ("some offsets could not be stored");
-  rd_kafka_topic_partition_list_destroy (self->to_store);
-  self->to_store = rd_kafka_topic_partition_list_new (4);
-}
-
 /* A record that is not a JSON object within the limits: skipped (its
  * offset is stored like any other), counted, and said in the log at most
  * once a second, so that a flood of them floods nothing. */
@@ -135,55 +119,27 @@ skip (EvcpCentralKafka *self, rd_kafka_message_t *m, const gchar *topic, const G
   self->skipped_unlogged = 0;
 }
 
+/* A record, from the consumer loop (evcp-kafka-consumer.h) */
 static void
-process (EvcpCentralKafka *self, rd_kafka_message_t *m)
+process (gpointer user_data, rd_kafka_message_t *m, const gchar *topic)
 {
-  const gchar *topic = rd_kafka_topic_name (m->rkt);
+  EvcpCentralKafka *self = user_data;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = NULL;
-  rd_kafka_topic_partition_t *tp;
 
+  set_status (self, "connected", _("receiving"));
   self->received++;
   root = evcp_json_parse_object (m->payload, m->len, MAX_VALUE_SIZE, MAX_DEPTH, &error);
   if (root == NULL)
     skip (self, m, topic, error);
   else
     g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, topic, json_node_get_object (root));
-
-  tp = rd_kafka_topic_partition_list_find (self->to_store, topic, m->partition);
-  if (tp == NULL)
-    tp = rd_kafka_topic_partition_list_add (self->to_store, topic, m->partition);
-  tp->offset = m->offset + 1;
+  evcp_kafka_consumer_store_offset (self->consumer, topic, m->partition, m->offset + 1);
 }
 
-static gboolean
-drain_cb (gpointer user_data)
-{
-  EvcpCentralKafka *self = user_data;
-  guint polled = 0;
-
-  while (self->rk != NULL && polled < DRAIN_BUDGET)
-    {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
-
-      if (m == NULL)
-        break;
-      polled++;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        {
-          set_status (self, "connected", _("receiving"));
-          process (self, m);
-        }
-      else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-        g_debug ("Kafka consumer: %s", rd_kafka_message_errstr (m));
-      rd_kafka_message_destroy (m);
-    }
-  flush_offsets (self);
-  /* more may be queued: come back after the other sources had their turn */
-  if (polled == DRAIN_BUDGET && self->source != NULL)
-    evcp_kafka_source_wake (self->source);
-  return G_SOURCE_CONTINUE;
-}
+static const EvcpKafkaConsumerCallbacks loop_callbacks = {
+  .record = process,
+};
 
 /* On the main thread, from rd_kafka_consumer_poll(). */
 static void
@@ -204,7 +160,7 @@ rebalance_cb (rd_kafka_t                      *rk,
       set_status (self, "connected", what);
       return;
     }
-  flush_offsets (self);
+  evcp_kafka_consumer_flush_offsets (self->consumer);
   if (!rd_kafka_assignment_lost (rk))
     rd_kafka_commit (rk, NULL, 0);
   rd_kafka_assign (rk, NULL);
@@ -273,7 +229,7 @@ evcp_central_kafka_start (EvcpCentralKafka *self, GError **error)
       return FALSE;
     }
   conf = NULL; /* owned by rk */
-  rd_kafka_poll_set_consumer (self->rk);
+  evcp_kafka_consumer_attach (self->consumer, self->rk, FALSE);
 
   topics = rd_kafka_topic_partition_list_new (2);
   rd_kafka_topic_partition_list_add (topics, EVCP_CENTRAL_KAFKA_SESSIONS_TOPIC, RD_KAFKA_PARTITION_UA);
@@ -282,16 +238,11 @@ evcp_central_kafka_start (EvcpCentralKafka *self, GError **error)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     {
       evcp_kafka_set_error (error, err, _("Cannot subscribe"));
-      g_clear_pointer (&self->rk, rd_kafka_destroy);
+      rd_kafka_destroy (evcp_kafka_consumer_detach (self->consumer));
+      self->rk = NULL;
       return FALSE;
     }
 
-  self->source = evcp_kafka_source_new (rd_kafka_queue_get_consumer (self->rk),
-                                        g_main_context_get_thread_default ());
-  g_source_set_callback (self->source, drain_cb, self, NULL);
-  g_source_attach (self->source, g_main_context_get_thread_default ());
-  /* rebalances and max.poll.interval.ms are served even when idle */
-  self->drain_timer = g_timeout_add_seconds (1, drain_cb, self);
   set_status (self, "connecting", self->brokers);
   g_message (_("Consuming %s and %s from %s as group %s"),
              EVCP_CENTRAL_KAFKA_SESSIONS_TOPIC, EVCP_CENTRAL_KAFKA_MONITORING_TOPIC,
@@ -302,21 +253,16 @@ evcp_central_kafka_start (EvcpCentralKafka *self, GError **error)
 void
 evcp_central_kafka_stop (EvcpCentralKafka *self)
 {
+  rd_kafka_t *rk;
 
   g_return_if_fail (EVCP_IS_CENTRAL_KAFKA (self));
 
-  if (self->source != NULL)
-    {
-      g_source_destroy (self->source);
-      g_clear_pointer (&self->source, g_source_unref);
-    }
-  g_clear_handle_id (&self->drain_timer, g_source_remove);
-  if (self->rk == NULL)
-    return;
-  flush_offsets (self);
-  /* within seconds even when Kafka is gone */
-  evcp_kafka_consumer_close_bounded (self->rk, 3000, FALSE);
+  rk = evcp_kafka_consumer_detach (self->consumer);
   self->rk = NULL;
+  if (rk == NULL)
+    return;
+  /* within seconds even when Kafka is gone */
+  evcp_kafka_consumer_close_bounded (rk, 3000, FALSE);
   if (self->skipped > 0)
     {
       g_autofree gchar *count = g_strdup_printf ("%" G_GUINT64_FORMAT, self->skipped);
@@ -368,7 +314,7 @@ evcp_central_kafka_finalize (GObject *object)
   EvcpCentralKafka *self = EVCP_CENTRAL_KAFKA (object);
 
   evcp_central_kafka_stop (self);
-  rd_kafka_topic_partition_list_destroy (self->to_store);
+  evcp_kafka_consumer_free (self->consumer);
   g_free (self->brokers);
   g_free (self->group_id);
   g_hash_table_unref (self->overrides);
@@ -398,5 +344,5 @@ static void
 evcp_central_kafka_init (EvcpCentralKafka *self)
 {
   self->status = "stopped";
-  self->to_store = rd_kafka_topic_partition_list_new (4);
+  self->consumer = evcp_kafka_consumer_new (&loop_callbacks, self);
 }

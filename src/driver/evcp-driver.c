@@ -25,7 +25,7 @@
 #include "evcp-config.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-producer.h"
-#include "evcp-kafka-source.h"
+#include "evcp-kafka-consumer.h"
 #include "evcp-kafka-util.h"
 #include "evcp-platform.h"
 
@@ -51,9 +51,8 @@ typedef struct {
   GMainLoop         *loop;
   EvcpConfig        *config;
   EvcpKafkaProducer *producer;
+  EvcpKafkaConsumer *loop_consumer;  /* polls consumer */
   rd_kafka_t        *consumer;
-  GSource           *source;
-  guint              drain_timer;
 
   GPtrArray         *cps;          /* the requests, in order */
   guint              current;
@@ -336,39 +335,24 @@ on_session_event (Driver *driver, JsonObject *root)
     }
 }
 
-static gboolean
-drain_cb (gpointer user_data)
+/* A record of charging_sessions, from the consumer loop */
+static void
+on_record (gpointer user_data, rd_kafka_message_t *m, const gchar *topic)
 {
   Driver *driver = user_data;
-  guint polled = 0;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = evcp_json_parse_object (m->payload, m->len, MAX_EVENT_SIZE,
+                                                     EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, &error);
 
-  while (driver->consumer != NULL && polled < 256)
-    {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (driver->consumer, 0);
-
-      if (m == NULL)
-        break;
-      polled++;
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        {
-          g_autoptr(GError) error = NULL;
-          g_autoptr(JsonNode) root = evcp_json_parse_object (m->payload, m->len, MAX_EVENT_SIZE,
-                                                             EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH,
-                                                             &error);
-
-          if (root != NULL)
-            on_session_event (driver, json_node_get_object (root));
-          else
-            g_debug ("charging_sessions@%" G_GINT64_FORMAT " skipped: %s", m->offset, error->message);
-        }
-      else
-        g_debug ("Kafka consumer: %s", rd_kafka_message_errstr (m));
-      rd_kafka_message_destroy (m);
-    }
-  if (polled == 256 && driver->source != NULL)
-    evcp_kafka_source_wake (driver->source);
-  return G_SOURCE_CONTINUE;
+  if (root != NULL)
+    on_session_event (driver, json_node_get_object (root));
+  else
+    g_debug ("charging_sessions@%" G_GINT64_FORMAT " skipped: %s", m->offset, error->message);
 }
+
+static const EvcpKafkaConsumerCallbacks loop_callbacks = {
+  .record = on_record,
+};
 
 /*
  * Assigns every partition of charging_sessions from its current end, so
@@ -470,14 +454,10 @@ start_consumer (Driver *driver, GError **error)
       return FALSE;
     }
   conf = NULL; /* owned by the handle */
-  rd_kafka_poll_set_consumer (driver->consumer);
-  if (!follow_sessions (driver, driver->timeout_s * 1000, error))
-    return FALSE;
-  driver->source = evcp_kafka_source_new (rd_kafka_queue_get_consumer (driver->consumer), NULL);
-  g_source_set_callback (driver->source, drain_cb, driver, NULL);
-  g_source_attach (driver->source, NULL);
-  driver->drain_timer = g_timeout_add_seconds (1, drain_cb, driver);
-  return TRUE;
+  driver->loop_consumer = evcp_kafka_consumer_new (&loop_callbacks, driver);
+  /* polled once the main loop runs, after follow_sessions() */
+  evcp_kafka_consumer_attach (driver->loop_consumer, driver->consumer, FALSE);
+  return follow_sessions (driver, driver->timeout_s * 1000, error);
 }
 
 static void
@@ -485,17 +465,17 @@ stop (Driver *driver)
 {
   g_clear_handle_id (&driver->timeout_id, g_source_remove);
   g_clear_handle_id (&driver->interval_id, g_source_remove);
-  g_clear_handle_id (&driver->drain_timer, g_source_remove);
-  if (driver->source != NULL)
+  if (driver->loop_consumer != NULL)
     {
-      g_source_destroy (driver->source);
-      g_clear_pointer (&driver->source, g_source_unref);
+      rd_kafka_t *rk = evcp_kafka_consumer_detach (driver->loop_consumer);
+
+      rd_kafka_consumer_close (rk);
+      rd_kafka_destroy (rk);
+      driver->consumer = NULL;
+      g_clear_pointer (&driver->loop_consumer, evcp_kafka_consumer_free);
     }
-  if (driver->consumer != NULL)
-    {
-      rd_kafka_consumer_close (driver->consumer);
-      g_clear_pointer (&driver->consumer, rd_kafka_destroy);
-    }
+  else
+    g_clear_pointer (&driver->consumer, rd_kafka_destroy);
   if (driver->producer != NULL)
     {
       evcp_kafka_producer_close (driver->producer, CLOSE_TIMEOUT_MS);

@@ -11,11 +11,11 @@
 #include "evcp-dispatcher-private.h"
 #include "evcp-frame-field.h"
 #include "evcp-json-limits.h"
+#include "evcp-kafka-consumer.h"
 #include "evcp-kafka-fetch-waker.h"
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
-#include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
 #include "evcp-marshal.h"
 #include "evcp-message-private.h"
@@ -64,9 +64,8 @@ struct _EvcpKafkaService
   EvcpDispatcher    *dispatcher;
   EvcpKafkaProducer *producer;
 
-  rd_kafka_t        *rk;
-  GSource           *source;
-  guint              drain_timer;
+  EvcpKafkaConsumer *consumer;     /* the loop polling rk */
+  rd_kafka_t        *rk;           /* the consumer's handle, or NULL */
   guint              restart_id;
 
   EvcpKafkaState     state;
@@ -76,10 +75,6 @@ struct _EvcpKafkaService
   gboolean           in_process;   /* process() is on the stack */
   gboolean           closing;      /* the consumer is being closed: no blocking commit */
   guint              close_timeout_ms;
-
-  /* librdkafka before 2.2 (see evcp-kafka-fetch-waker.h), or NULL */
-  EvcpKafkaFetchWaker *waker;
-  guint64            wakeups;      /* by the wakers gone */
 
   /* who listens to the per-message signals, looked up once per batch */
   gboolean           want_received;
@@ -99,15 +94,10 @@ struct _EvcpKafkaService
   guint              dead_failing;    /* whose last attempt failed */
   gchar             *dead_last_error;
 
-  rd_kafka_topic_partition_list_t *to_store;
   GArray            *done_hooks;   /* of DoneHook */
   guint              next_hook_id;
-  gint               last_stored;  /* index in to_store of the last offset stored, or -1 */
-  const gchar       *last_stored_topic;   /* its topic, interned */
 
-  /* the last topic seen: librdkafka's name and the interned one */
-  const gchar       *topic_seen;
-  const gchar       *topic_interned;
+  const gchar       *topic_interned;   /* of the record being handled */
 
   guint64            received;
   guint64            handled;
@@ -203,7 +193,6 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-static void dispatch_next (EvcpKafkaService *self);
 static void dead_letter_send (DeadLetter *dl);
 static gboolean start_consumer (EvcpKafkaService *self, GError **error);
 static void stop_consumer (EvcpKafkaService *self, gboolean commit);
@@ -250,47 +239,13 @@ set_state (EvcpKafkaService *self, EvcpKafkaState state, const gchar *reason)
 static void
 flush_offsets (EvcpKafkaService *self)
 {
-  rd_kafka_resp_err_t err;
-
-  if (self->to_store->cnt == 0 || self->rk == NULL)
-    return;
-  err = rd_kafka_offsets_store (self->rk, self->to_store);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-    {
-      for (int i = 0; i < self->to_store->cnt; i++)
-        {
-          rd_kafka_topic_partition_t *tp = &self->to_store->elems[i];
-
-          /* _STATE: the partition was revoked meanwhile; its new owner
-           * gets the message again (at least once). */
-          if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && tp->err != RD_KAFKA_RESP_ERR__STATE)
-            g_warning ("Cannot store offset %s[%d]@%" G_GINT64_FORMAT ": %s",
-                       tp->topic, tp->partition, tp->offset, rd_kafka_err2str (tp->err));
-        }
-    }
-  rd_kafka_topic_partition_list_destroy (self->to_store);
-  self->to_store = rd_kafka_topic_partition_list_new (8);
-  self->last_stored = -1;
+  evcp_kafka_consumer_flush_offsets (self->consumer);
 }
 
 static void
 store_offset (EvcpKafkaService *self, const gchar *topic, gint32 partition, gint64 next)
 {
-  rd_kafka_topic_partition_t *tp = NULL;
-
-  /* consecutive messages mostly come from one partition: try the last first */
-  if (self->last_stored >= 0 && topic == self->last_stored_topic &&
-      self->to_store->elems[self->last_stored].partition == partition)
-    tp = &self->to_store->elems[self->last_stored];
-  if (tp == NULL)
-    {
-      tp = rd_kafka_topic_partition_list_find (self->to_store, topic, partition);
-      if (tp == NULL)
-        tp = rd_kafka_topic_partition_list_add (self->to_store, topic, partition);
-      self->last_stored = (gint) (tp - self->to_store->elems);
-      self->last_stored_topic = topic;
-    }
-  tp->offset = next;
+  evcp_kafka_consumer_store_offset (self->consumer, topic, partition, next);
 }
 
 static guint
@@ -441,8 +396,8 @@ dead_letter_remove (DeadLetter *dl, gboolean store)
     }
   if (self->dead_failing == 0)
     g_clear_pointer (&self->dead_last_error, g_free);
-  if (was_full && !dead_letters_full (self) && self->source != NULL)
-    evcp_kafka_source_wake (self->source);
+  if (was_full && !dead_letters_full (self))
+    evcp_kafka_consumer_wake (self->consumer);
 }
 
 static void
@@ -658,8 +613,7 @@ finish_current (EvcpKafkaService *self)
 {
   g_clear_pointer (&self->current, evcp_message_unref);
   flush_offsets (self);
-  if (self->source != NULL)
-    evcp_kafka_source_wake (self->source);
+  evcp_kafka_consumer_wake (self->consumer);
 }
 
 /* ---- records still where they were read --------------------------------- */
@@ -891,20 +845,6 @@ on_dispatched (EvcpDispatcher *dispatcher,
     finish_current (self);
 }
 
-static const gchar *
-interned_topic (EvcpKafkaService *self, rd_kafka_message_t *m)
-{
-  const gchar *name = rd_kafka_topic_name (m->rkt);
-
-  /* a topic's name stays at one address while the consumer lives */
-  if (name != self->topic_seen)
-    {
-      self->topic_seen = name;
-      self->topic_interned = g_intern_string (name);
-    }
-  return self->topic_interned;
-}
-
 static void
 process (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
@@ -914,7 +854,7 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
     set_state (self, EVCP_KAFKA_STATE_CONNECTED, "message received");
 
   g_autoptr(EvcpMessage) message = evcp_message_new_consumed (m->payload, m->len, m->key, m->key_len,
-                                                              interned_topic (self, m),
+                                                              self->topic_interned,
                                                               m->partition, m->offset);
   g_autoptr(GError) error = NULL;
 
@@ -938,24 +878,6 @@ process (EvcpKafkaService *self, rd_kafka_message_t *m)
    * on_dispatched() runs (a dead letter in flight has set current already). */
   if (self->current == NULL && evcp_dispatcher_get_in_flight (self->dispatcher) > 0)
     set_current (self, message);
-}
-
-static void
-consumer_error (EvcpKafkaService *self, rd_kafka_message_t *m)
-{
-  switch (m->err)
-    {
-    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
-      break;
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-      g_warning ("Kafka topic %s: %s", m->rkt != NULL ? rd_kafka_topic_name (m->rkt) : "?",
-                 rd_kafka_message_errstr (m));
-      break;
-    default:
-      g_info ("Kafka consumer: %s", rd_kafka_message_errstr (m));
-      break;
-    }
 }
 
 /* ---- keyed assignment ------------------------------------------------------
@@ -1192,7 +1114,7 @@ keyed_stop (EvcpKafkaService *self)
 static void
 skip_record (EvcpKafkaService *self, rd_kafka_message_t *m)
 {
-  const gchar *topic = interned_topic (self, m);
+  const gchar *topic = self->topic_interned;
   gint64 next = m->offset + 1;
   Gate *gate;
 
@@ -1210,8 +1132,10 @@ skip_record (EvcpKafkaService *self, rd_kafka_message_t *m)
 }
 
 static void
-begin_batch (EvcpKafkaService *self)
+begin_batch (gpointer user_data)
 {
+  EvcpKafkaService *self = user_data;
+
   self->want_received = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, TRUE);
   self->want_handled = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_HANDLED], 0, TRUE);
   self->want_done = g_signal_has_handler_pending (self, signals[SIGNAL_MESSAGE_DONE], 0, TRUE);
@@ -1220,66 +1144,42 @@ begin_batch (EvcpKafkaService *self)
 }
 
 static void
-end_batch (EvcpKafkaService *self)
+end_batch (gpointer user_data)
 {
+  EvcpKafkaService *self = user_data;
+
   self->in_batch = FALSE;
   evcp_dispatcher_end_batch (self->dispatcher);
 }
 
-static void
-dispatch_next (EvcpKafkaService *self)
-{
-  guint budget = DRAIN_BUDGET;
-
-  begin_batch (self);
-  if (self->waker != NULL)
-    evcp_kafka_fetch_waker_begin (self->waker);
-  while (self->rk != NULL && self->current == NULL && !dead_letters_full (self) &&
-         !self->stopping && budget > 0)
-    {
-      rd_kafka_message_t *m = rd_kafka_consumer_poll (self->rk, 0);
-
-      if (m == NULL)
-        {
-          if (self->waker != NULL)
-            evcp_kafka_fetch_waker_drained (self->waker);
-          break;
-        }
-      budget--;
-      if (self->waker != NULL)
-        evcp_kafka_fetch_waker_polled (self->waker);
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        consumer_error (self, m);
-      else
-        {
-          if (self->waker != NULL)
-            evcp_kafka_fetch_waker_record (self->waker, interned_topic (self, m), m->partition, m->len);
-          if (G_UNLIKELY (self->keyed) && skip_by_key (self, m))
-            skip_record (self, m);
-          else
-            process (self, m);
-          if (self->waker != NULL)
-            evcp_kafka_fetch_waker_handled (self->waker, self->topic_interned, m->partition, m->offset + 1);
-        }
-      rd_kafka_message_destroy (m);
-      /* the waker goes with the consumer (a fatal error in a handler's
-       * callback may have stopped it) */
-      if (self->waker != NULL)
-        evcp_kafka_fetch_waker_left (self->waker);
-    }
-  end_batch (self);
-  flush_offsets (self);
-  /* More may be queued: come back after other sources had their turn. */
-  if (budget == 0 && self->current == NULL && !dead_letters_full (self) && self->source != NULL)
-    evcp_kafka_source_wake (self->source);
-}
+/* ---- the consumer loop's callbacks (see evcp-kafka-consumer.h) ---------- */
 
 static gboolean
-drain_cb (gpointer user_data)
+loop_ready (gpointer user_data)
 {
-  dispatch_next (user_data);
-  return G_SOURCE_CONTINUE;
+  EvcpKafkaService *self = user_data;
+
+  return self->current == NULL && !dead_letters_full (self) && !self->stopping;
 }
+
+static void
+loop_record (gpointer user_data, rd_kafka_message_t *m, const gchar *topic)
+{
+  EvcpKafkaService *self = user_data;
+
+  self->topic_interned = topic;
+  if (G_UNLIKELY (self->keyed) && skip_by_key (self, m))
+    skip_record (self, m);
+  else
+    process (self, m);
+}
+
+static const EvcpKafkaConsumerCallbacks loop_callbacks = {
+  .ready = loop_ready,
+  .begin = begin_batch,
+  .end = end_batch,
+  .record = loop_record,
+};
 
 /* ---- librdkafka callbacks (on the main thread, from consumer_poll) ------- */
 
@@ -1387,8 +1287,7 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
   g_list_free (members);
   /* who leads each partition, and how long a fetch takes (0: no request
    * seen), for the fetcher's wake-up */
-  if (self->waker != NULL)
-    evcp_kafka_fetch_waker_statistics (self->waker, root, (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT));
+  evcp_kafka_consumer_statistics (self->consumer, root, (guint) MIN ((rtt_us + 999) / 1000, G_MAXUINT));
 
   /* consuming only with partitions: up but without them is ASSIGNING */
   if (any_up)
@@ -1425,11 +1324,10 @@ restart_cb (gpointer user_data)
  * rebalance test). The rebalance callback this serves must not commit
  * again, synchronously. */
 static void
-close_consumer (EvcpKafkaService *self, guint timeout_ms)
+close_consumer (EvcpKafkaService *self, rd_kafka_t *rk, guint timeout_ms)
 {
-  flush_offsets (self);
   self->closing = TRUE;
-  evcp_kafka_consumer_close_bounded (self->rk, timeout_ms,
+  evcp_kafka_consumer_close_bounded (rk, timeout_ms,
                                      self->state == EVCP_KAFKA_STATE_CONNECTED);
   self->closing = FALSE;
 }
@@ -1437,43 +1335,23 @@ close_consumer (EvcpKafkaService *self, guint timeout_ms)
 static void
 stop_consumer (EvcpKafkaService *self, gboolean commit)
 {
-  if (self->source != NULL)
-    {
-      g_source_destroy (self->source);
-      g_clear_pointer (&self->source, g_source_unref);
-    }
-  g_clear_handle_id (&self->drain_timer, g_source_remove);
+  rd_kafka_t *rk;
+
   keyed_stop (self);   /* no metadata thread uses rk once it goes */
-  if (self->waker != NULL)
-    self->wakeups += evcp_kafka_fetch_waker_get_wakeups (self->waker);
-  g_clear_pointer (&self->waker, evcp_kafka_fetch_waker_free);
-  if (self->rk == NULL)
+  /* what was handled is stored; nothing is polled any more */
+  rk = evcp_kafka_consumer_detach (self->consumer);
+  self->rk = NULL;
+  if (rk == NULL)
     return;
 
   if (commit)
-    close_consumer (self, self->close_timeout_ms);
+    close_consumer (self, rk, self->close_timeout_ms);
   else
-    rd_kafka_destroy_flags (self->rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-  self->rk = NULL;
+    rd_kafka_destroy_flags (rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   self->assigned = 0;
 
   if (!commit && !self->stopping)
     self->restart_id = g_timeout_add (RESTART_BACKOFF_MS, restart_cb, self);
-}
-
-/* the consumer loop holds a message: the fetcher's wake-up waits */
-static gboolean
-consumer_busy (gpointer user_data)
-{
-  EvcpKafkaService *self = user_data;
-
-  return self->current != NULL;
-}
-
-static guint64
-get_fetcher_wakeups (EvcpKafkaService *self)
-{
-  return self->wakeups + (self->waker != NULL ? evcp_kafka_fetch_waker_get_wakeups (self->waker) : 0);
 }
 
 /* A librdkafka that has fetch.queue.backoff.ms (2.2 on) looks at a full
@@ -1544,7 +1422,6 @@ start_consumer (EvcpKafkaService *self, GError **error)
     }
   if (!set_fetch_queue_backoff (self, conf, error))
     return FALSE;
-  self->topic_seen = NULL;   /* names of another consumer's topics */
   rd_kafka_conf_set_opaque (conf, self);
   rd_kafka_conf_set_rebalance_cb (conf, rebalance_cb);
   rd_kafka_conf_set_error_cb (conf, error_cb);
@@ -1558,9 +1435,8 @@ start_consumer (EvcpKafkaService *self, GError **error)
       return FALSE;
     }
   conf = NULL; /* owned by rk */
-  rd_kafka_poll_set_consumer (self->rk);
-  if (evcp_kafka_fetch_waker_needed ())
-    self->waker = evcp_kafka_fetch_waker_new (self->rk, consumer_busy, self);
+  /* the Engine's small queues need librdkafka 2.0.2's fetcher woken */
+  evcp_kafka_consumer_attach (self->consumer, self->rk, TRUE);
 
   topics = rd_kafka_topic_partition_list_new (4);
   for (guint i = 0; self->config->kafka_topics[i] != NULL; i++)
@@ -1572,17 +1448,11 @@ start_consumer (EvcpKafkaService *self, GError **error)
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     {
       evcp_kafka_set_error (error, err, _("Cannot subscribe"));
-      g_clear_pointer (&self->rk, rd_kafka_destroy);
+      rd_kafka_destroy (evcp_kafka_consumer_detach (self->consumer));
+      self->rk = NULL;
       return FALSE;
     }
 
-  self->source = evcp_kafka_source_new (rd_kafka_queue_get_consumer (self->rk),
-                                        g_main_context_get_thread_default ());
-  g_source_set_callback (self->source, drain_cb, self, NULL);
-  g_source_attach (self->source, g_main_context_get_thread_default ());
-  /* Serves rebalances, statistics and max.poll.interval.ms even when no
-   * message arrives; 1 Hz costs nothing measurable. */
-  self->drain_timer = g_timeout_add_seconds (1, drain_cb, self);
   set_state (self, EVCP_KAFKA_STATE_CONNECTING, self->config->kafka_brokers);
   if (self->keyed)
     keyed_start (self);
@@ -1738,7 +1608,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "invalid-messages", g_variant_new_uint64 (self->invalid));
   g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
                          g_variant_new_uint64 (self->dead_letter_failures));
-  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (get_fetcher_wakeups (self)));
+  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (evcp_kafka_consumer_get_fetcher_wakeups (self->consumer)));
   g_variant_builder_add (&b, "{sv}", "dead-letters-reduced", g_variant_new_uint64 (self->dead_letters_reduced));
   g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
@@ -1860,7 +1730,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_free (self->dead_last_error);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
-  rd_kafka_topic_partition_list_destroy (self->to_store);
+  evcp_kafka_consumer_free (self->consumer);
   g_array_unref (self->done_hooks);
   g_clear_pointer (&self->config, evcp_config_free);
   G_OBJECT_CLASS (evcp_kafka_service_parent_class)->finalize (object);
@@ -1935,8 +1805,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   g_mutex_init (&self->metadata_lock);
   g_cond_init (&self->metadata_cond);
   self->gates = g_hash_table_new_full (part_key_hash, part_key_equal, g_free, NULL);
-  self->to_store = rd_kafka_topic_partition_list_new (8);
-  self->last_stored = -1;
+  self->consumer = evcp_kafka_consumer_new (&loop_callbacks, self);
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);
