@@ -14,6 +14,7 @@
 #include "evcp-frame-codec.h"
 #include "evcp-kafka-outbox-sender.h"
 #include "evcp-outbox.h"
+#include "evcp-test-fake-central.h"
 #include "evcp-test-util.h"
 
 #define CP          "CP-T1"
@@ -25,495 +26,13 @@
 #define NO_PING     600000 /* keep-alive far away, unless a test wants PING */
 
 /* ------------------------------------------------------------------------- */
-/* The fake Central */
-
-typedef enum {
-  ANSWER_ACK,
-  ANSWER_NACK,
-  ANSWER_SILENT,   /* no answer at all, and not acted on */
-  ANSWER_LOST_ACK, /* acted on, but its ACK is lost */
-  ANSWER_LATE,     /* ACK, but only after 1.5 × ACK_MS (later answers wait behind it) */
-  ANSWER_CLOSE,    /* close the connection instead of answering */
-} Answer;
-
-typedef struct _FakeCentral FakeCentral;
-
-/* Decides the answer to the @index-th frame received (0-based, over every
- * connection), whose DATA is @data. */
-typedef Answer (*AnswerFunc) (FakeCentral *fc, const gchar *data, guint index, gpointer user_data);
-
-typedef struct {
-  FakeCentral       *fc;
-  GSocketConnection *connection;
-  GCancellable      *cancellable;
-  EvcpFrameDecoder  *decoder;
-  guint              number;     /* 1 for the first connection accepted */
-  GByteArray        *held;       /* answers held back behind a late one */
-  GSource           *late_timer;
-  gboolean           closed;
-  gboolean           reading;
-} FakeConn;
-
-struct _FakeCentral
-{
-  GSocketService *service;
-  guint16         port;
-  GPtrArray      *conns;        /* FakeConn, open or not */
-  guint           accepted;
-  GPtrArray      *frames;       /* DATA of every frame received, in order */
-  GArray         *frame_conn;   /* the connection number of each */
-  GArray         *frame_acks;   /* how many ACK bytes had come from the client before each */
-  GPtrArray      *delivered;    /* reliable frames, duplicates (same seq) dropped */
-  GHashTable     *seen_seqs;
-  guint           duplicates;
-  guint           acks;         /* ACK bytes from the client */
-  guint           nacks;
-  guint           eots;
-  guint           bad;          /* BAD events (the fake Central NACKed them) */
-  gboolean        auth_ok;
-  gboolean        auth_silent;  /* ACK AUTH, never answer it */
-  const gchar    *auth_ko_reason;
-  const gchar    *secret;       /* non-NULL: AUTH must name HMAC-SHA256 and prove it */
-  gchar          *nonce;        /* of the last CHALLENGE */
-  guint           challenges;
-  AnswerFunc      answer;
-  gpointer        answer_data;
-};
-
-static void fake_conn_close (FakeConn *conn);
-
-static gboolean
-is_reliable_verb (const gchar *data)
-{
-  return g_str_has_prefix (data, "STATE#") || g_str_has_prefix (data, "TICKET#") ||
-         g_str_has_prefix (data, "FAULT#") || g_str_has_prefix (data, "RECOVERED#");
-}
-
-/* The last field of a reliable frame. */
-static guint64
-frame_seq (const gchar *data)
-{
-  const gchar *last = strrchr (data, '#');
-
-  g_assert_nonnull (last);
-  return g_ascii_strtoull (last + 1, NULL, 10);
-}
-
-static void
-fake_conn_write (FakeConn *conn, const void *bytes, gsize len)
-{
-  GOutputStream *out;
-  g_autoptr(GError) error = NULL;
-
-  if (conn->closed)
-    return;
-  out = g_io_stream_get_output_stream (G_IO_STREAM (conn->connection));
-  if (!g_output_stream_write_all (out, bytes, len, NULL, NULL, &error))
-    g_test_message ("fake Central: write failed: %s", error->message);
-}
-
-static void
-fake_conn_send_fields (FakeConn *conn, const gchar * const *fields)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = evcp_frame_encode_fields (fields, &error);
-
-  g_assert_no_error (error);
-  fake_conn_write (conn, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-}
-
-static gboolean
-late_cb (gpointer user_data)
-{
-  FakeConn *conn = user_data;
-
-  g_clear_pointer (&conn->late_timer, g_source_unref);
-  fake_conn_write (conn, conn->held->data, conn->held->len);
-  g_byte_array_set_size (conn->held, 0);
-  return G_SOURCE_REMOVE;
-}
-
-/* An answer byte, in order behind a late one if there is one. */
-static void
-fake_conn_answer (FakeConn *conn, guint8 byte, gboolean late)
-{
-  if (late && conn->late_timer == NULL)
-    {
-      conn->late_timer = g_timeout_source_new (3 * ACK_MS / 2);
-      g_source_set_callback (conn->late_timer, late_cb, conn, NULL);
-      g_source_attach (conn->late_timer, NULL);
-    }
-  if (conn->late_timer != NULL)
-    g_byte_array_append (conn->held, &byte, 1);
-  else
-    fake_conn_write (conn, &byte, 1);
-}
-
-/* What a Central does once it ACKed a frame. */
-static void
-fake_conn_act (FakeConn *conn, const gchar *data)
-{
-  FakeCentral *fc = conn->fc;
-  g_auto(GStrv) fields = evcp_frame_split_fields (data);
-
-  if (g_str_equal (fields[0], "AUTH") && fc->auth_silent)
-    {
-      return;
-    }
-  else if (g_str_equal (fields[0], "AUTH") && fc->secret != NULL)
-    {
-      const gchar *ko[] = { "AUTH_KO", fields[1], "secret required", NULL };
-      const gchar *challenge[] = { "CHALLENGE", fields[1], NULL, NULL };
-
-      if (g_strv_length (fields) < 6 || !g_str_equal (fields[5], EVCP_CENTRAL_AUTH_MECHANISM))
-        {
-          fake_conn_send_fields (conn, ko);
-          return;
-        }
-      g_free (fc->nonce);
-      fc->nonce = g_strdup_printf ("nonce-%u-%u", conn->number, ++fc->challenges);
-      challenge[2] = fc->nonce;
-      fake_conn_send_fields (conn, challenge);
-    }
-  else if (g_str_equal (fields[0], "PROOF") && fc->secret != NULL)
-    {
-      const gchar *ok[] = { "AUTH_OK", fields[1], NULL };
-      const gchar *ko[] = { "AUTH_KO", fields[1], "bad proof", NULL };
-      gboolean good = fc->nonce != NULL && g_strv_length (fields) == 3 &&
-                      evcp_central_auth_check (fc->secret, fc->nonce, fields[1], "ENGINE", fields[2]);
-
-      g_clear_pointer (&fc->nonce, g_free);
-      fake_conn_send_fields (conn, good ? ok : ko);
-    }
-  else if (g_str_equal (fields[0], "AUTH"))
-    {
-      const gchar *ok[] = { "AUTH_OK", fields[1], NULL };
-      const gchar *ko[] = { "AUTH_KO", fields[1], fc->auth_ko_reason, NULL };
-
-      fake_conn_send_fields (conn, fc->auth_ok ? ok : ko);
-    }
-  else if (g_str_equal (fields[0], "PING"))
-    {
-      const gchar *pong[] = { "PONG", fields[1], NULL };
-
-      fake_conn_send_fields (conn, pong);
-    }
-  else if (is_reliable_verb (data))
-    {
-      guint64 seq = frame_seq (data);
-
-      /* Central drops duplicates by seq */
-      if (g_hash_table_add (fc->seen_seqs, g_memdup2 (&seq, sizeof seq)))
-        g_ptr_array_add (fc->delivered, g_strdup (data));
-      else
-        fc->duplicates++;
-    }
-}
-
-static void
-fake_conn_frame (FakeConn *conn, const gchar *data)
-{
-  FakeCentral *fc = conn->fc;
-  guint index = fc->frames->len;
-  Answer answer;
-
-  g_ptr_array_add (fc->frames, g_strdup (data));
-  g_array_append_val (fc->frame_conn, conn->number);
-  g_array_append_val (fc->frame_acks, fc->acks);
-  answer = fc->answer != NULL ? fc->answer (fc, data, index, fc->answer_data) : ANSWER_ACK;
-  switch (answer)
-    {
-    case ANSWER_ACK:
-    case ANSWER_LATE:
-      fake_conn_answer (conn, EVCP_FRAME_ACK, answer == ANSWER_LATE);
-      fake_conn_act (conn, data);
-      break;
-    case ANSWER_NACK:
-      fake_conn_answer (conn, EVCP_FRAME_NACK, FALSE);
-      break;
-    case ANSWER_SILENT:
-      break;
-    case ANSWER_LOST_ACK:
-      fake_conn_act (conn, data);
-      break;
-    case ANSWER_CLOSE:
-      fake_conn_close (conn);
-      break;
-    }
-}
-
-static void fake_conn_read (FakeConn *conn);
-
-static void
-fake_conn_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  FakeConn *conn = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
-  const guint8 *p;
-  gsize n = 0;
-  EvcpFrameEvent event;
-
-  conn->reading = FALSE;
-  if (conn->closed)
-    return;
-  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
-    {
-      fake_conn_close (conn);
-      return;
-    }
-  p = g_bytes_get_data (bytes, &n);
-  while (!conn->closed && evcp_frame_decoder_next (conn->decoder, &p, &n, &event))
-    switch (event.type)
-      {
-      case EVCP_FRAME_EVENT_FRAME:
-        fake_conn_frame (conn, event.data);
-        break;
-      case EVCP_FRAME_EVENT_BAD:
-        conn->fc->bad++;
-        fake_conn_answer (conn, EVCP_FRAME_NACK, FALSE);
-        break;
-      case EVCP_FRAME_EVENT_ACK:
-        conn->fc->acks++;
-        break;
-      case EVCP_FRAME_EVENT_NACK:
-        conn->fc->nacks++;
-        break;
-      case EVCP_FRAME_EVENT_EOT:
-        conn->fc->eots++;
-        fake_conn_close (conn);
-        break;
-      }
-  if (!conn->closed)
-    fake_conn_read (conn);
-}
-
-static void
-fake_conn_read (FakeConn *conn)
-{
-  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn->connection));
-
-  conn->reading = TRUE;
-  g_input_stream_read_bytes_async (in, 4096, G_PRIORITY_DEFAULT, conn->cancellable,
-                                   fake_conn_read_cb, conn);
-}
-
-static void
-fake_conn_close (FakeConn *conn)
-{
-  if (conn->closed)
-    return;
-  conn->closed = TRUE;
-  if (conn->late_timer != NULL)
-    {
-      g_source_destroy (conn->late_timer);
-      g_clear_pointer (&conn->late_timer, g_source_unref);
-    }
-  g_cancellable_cancel (conn->cancellable);
-  g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
-}
-
-static void
-fake_conn_free (FakeConn *conn)
-{
-  fake_conn_close (conn);
-  g_object_unref (conn->connection);
-  g_object_unref (conn->cancellable);
-  evcp_frame_decoder_free (conn->decoder);
-  g_byte_array_unref (conn->held);
-  g_free (conn);
-}
-
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, FakeCentral *fc)
-{
-  FakeConn *conn = g_new0 (FakeConn, 1);
-
-  conn->fc = fc;
-  conn->connection = g_object_ref (connection);
-  conn->cancellable = g_cancellable_new ();
-  conn->decoder = evcp_frame_decoder_new ();
-  conn->held = g_byte_array_new ();
-  conn->number = ++fc->accepted;
-  g_ptr_array_add (fc->conns, conn);
-  fake_conn_read (conn);
-  return TRUE;
-}
-
-/* Listens on 127.0.0.1:@port (0: any free port). */
-static void
-fake_central_listen (FakeCentral *fc, guint16 port)
-{
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
-  g_autoptr(GSocketAddress) effective = NULL;
-  g_autoptr(GError) error = NULL;
-
-  fc->service = g_socket_service_new ();
-  g_socket_listener_add_address (G_SOCKET_LISTENER (fc->service), address, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
-  g_assert_no_error (error);
-  fc->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_signal_connect (fc->service, "incoming", G_CALLBACK (on_incoming), fc);
-  g_socket_service_start (fc->service);
-}
-
-static FakeCentral *
-fake_central_new (void)
-{
-  FakeCentral *fc = g_new0 (FakeCentral, 1);
-
-  fc->conns = g_ptr_array_new_with_free_func ((GDestroyNotify) fake_conn_free);
-  fc->frames = g_ptr_array_new_with_free_func (g_free);
-  fc->frame_conn = g_array_new (FALSE, FALSE, sizeof (guint));
-  fc->frame_acks = g_array_new (FALSE, FALSE, sizeof (guint));
-  fc->delivered = g_ptr_array_new_with_free_func (g_free);
-  fc->seen_seqs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  fc->auth_ok = TRUE;
-  fc->auth_ko_reason = "unknown CP";
-  fake_central_listen (fc, 0);
-  return fc;
-}
-
-/* Central goes down: no more listening, every connection closed. */
-static void
-fake_central_down (FakeCentral *fc)
-{
-  for (guint i = 0; i < fc->conns->len; i++)
-    fake_conn_close (g_ptr_array_index (fc->conns, i));
-  g_socket_service_stop (fc->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (fc->service));
-  g_clear_object (&fc->service);
-}
-
-/* Central comes back on the same port. */
-static void
-fake_central_up (FakeCentral *fc)
-{
-  fake_central_listen (fc, fc->port);
-}
-
-static gboolean
-fake_central_idle (gpointer data)
-{
-  FakeCentral *fc = data;
-
-  for (guint i = 0; i < fc->conns->len; i++)
-    if (((FakeConn *) g_ptr_array_index (fc->conns, i))->reading)
-      return FALSE;
-  return TRUE;
-}
-
-static void
-fake_central_free (FakeCentral *fc)
-{
-  if (fc->service != NULL)
-    fake_central_down (fc);
-  /* the cancelled reads call back before their FakeConn goes */
-  if (!evcp_test_wait_until (NULL, fake_central_idle, fc, WAIT_MS))
-    g_error ("fake Central: reads still pending after closing");
-  g_ptr_array_unref (fc->conns);
-  g_ptr_array_unref (fc->frames);
-  g_array_unref (fc->frame_conn);
-  g_array_unref (fc->frame_acks);
-  g_ptr_array_unref (fc->delivered);
-  g_hash_table_unref (fc->seen_seqs);
-  g_free (fc->nonce);
-  g_free (fc);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FakeCentral, fake_central_free)
-
-/* The connection accepted last, if it is still open. */
-static FakeConn *
-fake_central_current (FakeCentral *fc)
-{
-  FakeConn *conn;
-
-  if (fc->conns->len == 0)
-    return NULL;
-  conn = g_ptr_array_index (fc->conns, fc->conns->len - 1);
-  return conn->closed ? NULL : conn;
-}
-
-static void
-fake_central_send_raw (FakeCentral *fc, const void *bytes, gsize len)
-{
-  FakeConn *conn = fake_central_current (fc);
-
-  if (conn == NULL)
-    g_error ("fake Central: no open connection to send on");
-  fake_conn_write (conn, bytes, len);
-}
-
-static void
-fake_central_send (FakeCentral *fc, const gchar * const *fields)
-{
-  FakeConn *conn = fake_central_current (fc);
-
-  if (conn == NULL)
-    g_error ("fake Central: no open connection to send on");
-  fake_conn_send_fields (conn, fields);
-}
-
-/* How many frames with this DATA were received. */
-static guint
-fake_central_count (FakeCentral *fc, const gchar *data)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < fc->frames->len; i++)
-    if (g_str_equal (g_ptr_array_index (fc->frames, i), data))
-      n++;
-  return n;
-}
-
-/* How many frames starting with @prefix were received. */
-static guint
-fake_central_count_prefix (FakeCentral *fc, const gchar *prefix)
-{
-  guint n = 0;
-
-  for (guint i = 0; i < fc->frames->len; i++)
-    if (g_str_has_prefix (g_ptr_array_index (fc->frames, i), prefix))
-      n++;
-  return n;
-}
-
-/* The frames received, one per line, without AUTH and PING. */
-static gchar *
-fake_central_transcript (FakeCentral *fc)
-{
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; i < fc->frames->len; i++)
-    {
-      const gchar *data = g_ptr_array_index (fc->frames, i);
-
-      if (g_str_has_prefix (data, "AUTH#") || g_str_has_prefix (data, "PING#"))
-        continue;
-      g_string_append_printf (out, "%s\n", data);
-    }
-  return g_string_free (out, FALSE);
-}
-
-static gchar *
-fake_central_delivered (FakeCentral *fc)
-{
-  GString *out = g_string_new (NULL);
-
-  for (guint i = 0; i < fc->delivered->len; i++)
-    g_string_append_printf (out, "%s\n", (const gchar *) g_ptr_array_index (fc->delivered, i));
-  return g_string_free (out, FALSE);
-}
-
 /* ------------------------------------------------------------------------- */
 /* Fixture */
 
 typedef struct {
   gchar             *dir;
   gchar             *path;
-  FakeCentral       *fc;
+  EvcpTestFakeCentral       *fc;
   EvcpOutbox        *outbox;
   EvcpCentralClient *client;
   GPtrArray         *commands;     /* joined fields of each "command" */
@@ -569,7 +88,8 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->dir = g_dir_make_tmp ("evcp-test-central-XXXXXX", &error);
   g_assert_no_error (error);
   f->path = g_build_filename (f->dir, "outbox.json", NULL);
-  f->fc = fake_central_new ();
+  f->fc = evcp_test_fake_central_new ();
+  f->fc->late_ms = 3 * ACK_MS / 2;
   f->commands = g_ptr_array_new_with_free_func (g_free);
   f->auth_failures = g_ptr_array_new_with_free_func (g_free);
   f->states = g_array_new (FALSE, FALSE, sizeof (EvcpCentralState));
@@ -581,7 +101,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->client);
   g_clear_object (&f->outbox);
-  g_clear_pointer (&f->fc, fake_central_free);
+  g_clear_pointer (&f->fc, evcp_test_fake_central_free);
   g_ptr_array_unref (f->commands);
   g_ptr_array_unref (f->auth_failures);
   g_array_unref (f->states);
@@ -644,7 +164,7 @@ static gboolean
 received_n (gpointer data)
 {
   CountWait *w = data;
-  return fake_central_count (w->f->fc, w->data) >= w->n;
+  return evcp_test_fake_central_count (w->f->fc, w->data) >= w->n;
 }
 
 static void
@@ -654,10 +174,10 @@ wait_received (Fixture *f, const gchar *data, guint n)
 
   if (!evcp_test_wait_until (NULL, received_n, &w, WAIT_MS))
     {
-      g_autofree gchar *transcript = fake_central_transcript (f->fc);
+      g_autofree gchar *transcript = evcp_test_fake_central_transcript (f->fc);
 
       g_error ("Central received %s %u times, not %u, in time; it received:\n%s",
-               data, fake_central_count (f->fc, data), n, transcript);
+               data, evcp_test_fake_central_count (f->fc, data), n, transcript);
     }
 }
 
@@ -730,7 +250,7 @@ test_auth_then_outbox_in_order (Fixture *f, gconstpointer data)
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
 
   g_assert_cmpstr (g_ptr_array_index (f->fc->frames, 0), ==, "AUTH#" CP "#ENGINE#" LOCATION "#0.35");
-  transcript = fake_central_transcript (f->fc);
+  transcript = evcp_test_fake_central_transcript (f->fc);
   g_assert_cmpstr (transcript, ==,
                    "STATE#" CP "#ACTIVE#1\n"
                    "STATE#" CP "#SUPPLYING#2\n"
@@ -771,12 +291,12 @@ test_auth_monitor_price (Fixture *f, gconstpointer data)
 }
 
 /* NACK: the same bytes again, until ACKed; no reconnection. */
-static Answer
-nack_first_two_tickets (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+nack_first_two_tickets (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
-  if (g_str_has_prefix (data, "TICKET#") && fake_central_count (fc, data) <= 2)
-    return ANSWER_NACK;
-  return ANSWER_ACK;
+  if (g_str_has_prefix (data, "TICKET#") && evcp_test_fake_central_count (fc, data) <= 2)
+    return EVCP_TEST_FAKE_ANSWER_NACK;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -793,7 +313,7 @@ test_nack_resends_same_frame (Fixture *f, gconstpointer data)
   start_and_wait_ready (f);
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
 
-  transcript = fake_central_transcript (f->fc);
+  transcript = evcp_test_fake_central_transcript (f->fc);
   g_assert_cmpstr (transcript, ==,
                    "STATE#" CP "#SUPPLYING#1\n"
                    "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n"
@@ -801,7 +321,7 @@ test_nack_resends_same_frame (Fixture *f, gconstpointer data)
                    "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n"
                    "STATE#" CP "#ACTIVE#3\n");
   /* every copy had a good LRC: they are the same bytes */
-  g_assert_cmpuint (fake_central_count (f->fc, ticket), ==, 3);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, ticket), ==, 3);
   g_assert_cmpuint (f->fc->bad, ==, 0);
   g_assert_cmpuint (f->fc->accepted, ==, 1);
   g_assert_true (evcp_central_client_is_ready (f->client));
@@ -809,12 +329,12 @@ test_nack_resends_same_frame (Fixture *f, gconstpointer data)
 
 /* No answer: sent again after the ACK timeout; after 3 resends the link is
  * broken, and after the reconnection and AUTH the record is sent again. */
-static Answer
-silent_on_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+silent_on_first_connection (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
   if (g_str_has_prefix (data, "TICKET#") && fc->accepted == 1)
-    return ANSWER_SILENT;
-  return ANSWER_ACK;
+    return EVCP_TEST_FAKE_ANSWER_SILENT;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -854,9 +374,9 @@ test_silence_resends_then_reconnects (Fixture *f, gconstpointer data)
   g_assert_cmpuint (on_first, ==, 1 + 3);
   g_assert_cmpuint (auth_after, >, 0);
   g_assert_cmpuint (ticket_after, ==, auth_after + 1);   /* the oldest record first */
-  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#3"), ==, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "STATE#" CP "#ACTIVE#3"), ==, 1);
   g_assert_cmpuint (f->fc->duplicates, ==, 0);          /* the silent copies were not acted on */
-  delivered = fake_central_delivered (f->fc);
+  delivered = evcp_test_fake_central_delivered (f->fc);
   g_assert_cmpstr (delivered, ==,
                    "STATE#" CP "#SUPPLYING#1\n"
                    "TICKET#" CP "#s-9#driver-7#10.00#3.50#UNPLUGGED#2\n"
@@ -864,12 +384,12 @@ test_silence_resends_then_reconnects (Fixture *f, gconstpointer data)
 }
 
 /* Four NACKs for the same frame: the link is broken as well. */
-static Answer
-nack_state_on_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+nack_state_on_first_connection (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
   if (g_str_has_prefix (data, "STATE#") && fc->accepted == 1)
-    return ANSWER_NACK;
-  return ANSWER_ACK;
+    return EVCP_TEST_FAKE_ANSWER_NACK;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -895,14 +415,14 @@ test_nacks_break_link (Fixture *f, gconstpointer data)
 /* A Central that ACKs late: the ACK of the first copy and the ACK of the
  * resent copy both come. The second one must not be taken for the ACK of
  * the next record (which Central never ACKs here). */
-static Answer
-late_then_silent (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+late_then_silent (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
   if (g_str_has_prefix (data, "STATE#" CP "#A#"))
-    return ANSWER_LATE;
+    return EVCP_TEST_FAKE_ANSWER_LATE;
   if (g_str_has_prefix (data, "STATE#" CP "#B#"))
-    return ANSWER_SILENT;
-  return ANSWER_ACK;
+    return EVCP_TEST_FAKE_ANSWER_SILENT;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -934,7 +454,7 @@ test_link_drop_keeps_outbox (Fixture *f, gconstpointer data)
   append_state (f, "SUPPLYING");
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
 
-  fake_central_down (f->fc);
+  evcp_test_fake_central_down (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
   append_ticket (f, "s-2");
   append_state (f, "ACTIVE");
@@ -943,10 +463,10 @@ test_link_drop_keeps_outbox (Fixture *f, gconstpointer data)
   g_assert_cmpuint (evcp_outbox_get_length (f->outbox, EVCP_OUTBOX_CENTRAL), ==, 3);
   g_assert_cmpint (evcp_central_client_get_state (f->client), ==, EVCP_CENTRAL_STATE_CONNECTING);
 
-  fake_central_up (f->fc);
+  evcp_test_fake_central_up (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
-  delivered = fake_central_delivered (f->fc);
+  delivered = evcp_test_fake_central_delivered (f->fc);
   g_assert_cmpstr (delivered, ==,
                    "STATE#" CP "#SUPPLYING#1\n"
                    "TICKET#" CP "#s-2#driver-7#10.00#3.50#UNPLUGGED#2\n"
@@ -958,12 +478,12 @@ test_link_drop_keeps_outbox (Fixture *f, gconstpointer data)
 
 /* The program restarts: the records still due are sent by the new client
  * from the same file, with their seqs; the counter goes on. */
-static Answer
-lost_ack_on_seq_2_first_connection (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+lost_ack_on_seq_2_first_connection (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
   if (g_str_has_suffix (data, "#2") && fc->accepted == 1)
-    return ANSWER_LOST_ACK;
-  return ANSWER_ACK;
+    return EVCP_TEST_FAKE_ANSWER_LOST_ACK;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -992,9 +512,9 @@ test_restart_resends_pending (Fixture *f, gconstpointer data)
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
 
   /* at least once on the wire, exactly once after Central's dedup by seq */
-  g_assert_cmpuint (fake_central_count (f->fc, "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2"), >=, 2);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2"), >=, 2);
   g_assert_cmpuint (f->fc->duplicates, >=, 1);
-  delivered = fake_central_delivered (f->fc);
+  delivered = evcp_test_fake_central_delivered (f->fc);
   g_assert_cmpstr (delivered, ==,
                    "STATE#" CP "#SUPPLYING#1\n"
                    "TICKET#" CP "#s-3#driver-7#10.00#3.50#UNPLUGGED#2\n"
@@ -1020,7 +540,7 @@ test_ping_when_idle (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->commands->len, ==, 0);
 
   /* traffic postpones PING */
-  pings = fake_central_count (f->fc, "PING#" CP);
+  pings = evcp_test_fake_central_count (f->fc, "PING#" CP);
   for (guint i = 0; i < 3; i++)
     {
       const gchar *supply[] = { "SUPPLY", CP, "s", "d", "1.00", "0.35", NULL };
@@ -1028,7 +548,7 @@ test_ping_when_idle (Fixture *f, gconstpointer data)
       g_assert_true (evcp_central_client_send (f->client, supply));
       wait_received (f, "SUPPLY#" CP "#s#d#1.00#0.35", i + 1);
     }
-  g_assert_cmpuint (fake_central_count (f->fc, "PING#" CP), <=, pings + 1);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "PING#" CP), <=, pings + 1);
   g_assert_true (evcp_central_client_is_ready (f->client));
   g_assert_cmpuint (f->fc->accepted, ==, 1);
 }
@@ -1055,16 +575,16 @@ test_commands (Fixture *f, gconstpointer data)
   wait_for (f, acks_n, 1, "ACK of AUTH_OK");
   acks_before = f->fc->acks;
 
-  fake_central_send (f->fc, authorize);
-  fake_central_send (f->fc, other);
-  fake_central_send_raw (f->fc, bad_lrc, sizeof bad_lrc);
-  fake_central_send (f->fc, stop);
-  fake_central_send_raw (f->fc, garbage, strlen (garbage));
-  fake_central_send (f->fc, resume_extra);
-  fake_central_send (f->fc, unknown);
-  fake_central_send (f->fc, no_cp);
-  fake_central_send (f->fc, pong);
-  fake_central_send (f->fc, auth_ok_other);
+  evcp_test_fake_central_send (f->fc, authorize);
+  evcp_test_fake_central_send (f->fc, other);
+  evcp_test_fake_central_send_raw (f->fc, bad_lrc, sizeof bad_lrc);
+  evcp_test_fake_central_send (f->fc, stop);
+  evcp_test_fake_central_send_raw (f->fc, garbage, strlen (garbage));
+  evcp_test_fake_central_send (f->fc, resume_extra);
+  evcp_test_fake_central_send (f->fc, unknown);
+  evcp_test_fake_central_send (f->fc, no_cp);
+  evcp_test_fake_central_send (f->fc, pong);
+  evcp_test_fake_central_send (f->fc, auth_ok_other);
 
   wait_for (f, commands_n, 4, "commands");
   wait_for (f, acks_n, acks_before + 8, "ACKs");
@@ -1105,7 +625,7 @@ test_ack_before_acting (Fixture *f, gconstpointer data)
   start_and_wait_ready (f);
   wait_for (f, acks_n, 1, "ACK of AUTH_OK");
   acks_before = f->fc->acks;
-  fake_central_send (f->fc, stop);
+  evcp_test_fake_central_send (f->fc, stop);
   wait_received (f, "STATE#" CP "#STOPPED#1", 1);
   /* the ACK of STOP reached Central before the frame its handling caused */
   g_assert_true (g_ptr_array_find_with_equal_func (f->fc->frames, "STATE#" CP "#STOPPED#1", g_str_equal, &index));
@@ -1127,13 +647,13 @@ test_auth_ko_retries (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_ptr_array_index (f->auth_failures, 0), ==, "unknown CP");
   g_assert_false (evcp_central_client_is_ready (f->client));
   /* nothing but AUTH was sent, and the client said goodbye each time */
-  g_assert_cmpuint (fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
+  g_assert_cmpuint (evcp_test_fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
   g_assert_cmpuint (f->fc->eots, >=, 2);
 
   f->fc->auth_ok = TRUE;
   g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
-  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
 }
 
 /* An AUTH frame that cannot be encoded (over 4096 bytes: a 4085-character
@@ -1181,10 +701,10 @@ test_auth_secret (Fixture *f, gconstpointer data)
   evcp_central_client_set_secret (f->client, "s3cret-of-CP-T1");
   start_and_wait_ready (f);
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
-  g_assert_cmpuint (fake_central_count (f->fc, "AUTH#" CP "#ENGINE#" LOCATION "#0.35#HMAC-SHA256"), ==, 1);
-  g_assert_cmpuint (fake_central_count_prefix (f->fc, "PROOF#" CP "#"), ==, 1);
-  g_assert_cmpuint (fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
-  transcript = fake_central_transcript (f->fc);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "AUTH#" CP "#ENGINE#" LOCATION "#0.35#HMAC-SHA256"), ==, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count_prefix (f->fc, "PROOF#" CP "#"), ==, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "STATE#" CP "#ACTIVE#1"), ==, 1);
+  transcript = evcp_test_fake_central_transcript (f->fc);
   g_assert_null (strstr (transcript, "s3cret"));
 }
 
@@ -1211,7 +731,7 @@ test_auth_secret_wrong (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->auth_failures->len, >=, 1);
   g_assert_cmpstr (g_ptr_array_index (f->auth_failures, 0), ==, "bad proof");
   g_assert_false (evcp_central_client_is_ready (f->client));
-  g_assert_cmpuint (fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
+  g_assert_cmpuint (evcp_test_fake_central_count_prefix (f->fc, "STATE#"), ==, 0);
   g_assert_cmpuint (f->fc->accepted, >=, 2);
 }
 
@@ -1228,7 +748,7 @@ test_auth_no_answer (Fixture *f, gconstpointer data)
   evcp_central_client_start (f->client);
   g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 300 * 1000);
-  g_assert_cmpuint (fake_central_count_prefix (f->fc, "AUTH#"), >=, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count_prefix (f->fc, "AUTH#"), >=, 1);
   g_assert_false (evcp_central_client_is_ready (f->client));
 
   f->fc->auth_silent = FALSE;
@@ -1244,11 +764,11 @@ test_eot_from_central (Fixture *f, gconstpointer data)
 
   make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
   start_and_wait_ready (f);
-  fake_central_send_raw (f->fc, &eot, 1);
+  evcp_test_fake_central_send_raw (f->fc, &eot, 1);
   g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, accepted_n, &w, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
-  g_assert_cmpuint (fake_central_count_prefix (f->fc, "AUTH#"), ==, 2);
+  g_assert_cmpuint (evcp_test_fake_central_count_prefix (f->fc, "AUTH#"), ==, 2);
 }
 
 /* SUPPLY: dropped while the link is not READY; otherwise sent, after the
@@ -1271,7 +791,7 @@ test_supply_best_effort (Fixture *f, gconstpointer data)
   append_ticket (f, "s-1");
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
   wait_received (f, "SUPPLY#" CP "#s-1#driver-7#0.20#0.07", 1);
-  transcript = fake_central_transcript (f->fc);
+  transcript = evcp_test_fake_central_transcript (f->fc);
   g_assert_cmpstr (transcript, ==,
                    "STATE#" CP "#SUPPLYING#1\n"
                    "SUPPLY#" CP "#s-1#driver-7#0.10#0.04\n"
@@ -1282,21 +802,21 @@ test_supply_best_effort (Fixture *f, gconstpointer data)
   g_assert_false (evcp_central_client_send (f->client, invalid));
   g_test_assert_expected_messages ();
 
-  fake_central_down (f->fc);
+  evcp_test_fake_central_down (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
   g_assert_false (evcp_central_client_send (f->client, supply1));
-  fake_central_up (f->fc);
+  evcp_test_fake_central_up (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, client_ready, f, WAIT_MS));
-  g_assert_cmpuint (fake_central_count (f->fc, "SUPPLY#" CP "#s-1#driver-7#0.10#0.04"), ==, 1);
+  g_assert_cmpuint (evcp_test_fake_central_count (f->fc, "SUPPLY#" CP "#s-1#driver-7#0.10#0.04"), ==, 1);
 }
 
 /* SUPPLY is ACKed and resent like the others. */
-static Answer
-nack_first_supply (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+nack_first_supply (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
-  if (g_str_has_prefix (data, "SUPPLY#") && fake_central_count (fc, data) == 1)
-    return ANSWER_NACK;
-  return ANSWER_ACK;
+  if (g_str_has_prefix (data, "SUPPLY#") && evcp_test_fake_central_count (fc, data) == 1)
+    return EVCP_TEST_FAKE_ANSWER_NACK;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -1330,12 +850,12 @@ test_stop_sends_eot (Fixture *f, gconstpointer data)
 }
 
 /* Central closes the connection in the middle of a conversation. */
-static Answer
-close_on_first_ticket (FakeCentral *fc, const gchar *data, guint index, gpointer user_data)
+static EvcpTestFakeAnswer
+close_on_first_ticket (EvcpTestFakeCentral *fc, const gchar *data, guint index, gpointer user_data)
 {
-  if (g_str_has_prefix (data, "TICKET#") && fake_central_count (fc, data) == 1)
-    return ANSWER_CLOSE;
-  return ANSWER_ACK;
+  if (g_str_has_prefix (data, "TICKET#") && evcp_test_fake_central_count (fc, data) == 1)
+    return EVCP_TEST_FAKE_ANSWER_CLOSE;
+  return EVCP_TEST_FAKE_ANSWER_ACK;
 }
 
 static void
@@ -1350,7 +870,7 @@ test_central_closes (Fixture *f, gconstpointer data)
   start_and_wait_ready (f);
   g_assert_true (evcp_test_wait_until (NULL, outbox_empty, f, WAIT_MS));
   g_assert_cmpuint (f->fc->accepted, ==, 2);
-  delivered = fake_central_delivered (f->fc);
+  delivered = evcp_test_fake_central_delivered (f->fc);
   g_assert_cmpstr (delivered, ==,
                    "TICKET#" CP "#s-5#driver-7#10.00#3.50#UNPLUGGED#1\n"
                    "STATE#" CP "#ACTIVE#2\n");

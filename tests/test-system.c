@@ -35,6 +35,7 @@
 
 #include "evcp-frame-codec.h"
 #include "evcp-test-central.h"
+#include "evcp-test-fake-central.h"
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
@@ -722,193 +723,26 @@ test_whole_system (Fixture *f, gconstpointer data)
 }
 
 
-/* ---- the Engine against a Central written here ------------------------------ */
-
-/* A Central of the test: accepts the Engine, ACKs its frames and keeps them,
- * sends frames (and counts the Engine's ACKs). */
-typedef struct {
-  GSocketService    *service;
-  guint16            port;
-  GSocketConnection *connection;
-  GCancellable      *cancellable;
-  EvcpFrameDecoder  *decoder;
-  guint8             buffer[4096];
-  GQueue             frames;   /* EvcpTestPeerEvent-like: data and arrival */
-  GArray            *arrivals; /* gint64, monotonic, of every frame */
-  guint              acks;
-  gboolean           eot;
-  gboolean           reading;
-  gboolean           closed;
-} FakeCentral;
-
-typedef struct {
-  gchar  *data;
-  gint64  arrived_us;
-} FakeFrame;
-
-static void
-fake_frame_free (FakeFrame *frame)
-{
-  g_free (frame->data);
-  g_free (frame);
-}
-
-static void fake_read_next (FakeCentral *fc);
-
-static void
-fake_write (FakeCentral *fc, gconstpointer bytes, gsize len)
-{
-  g_autoptr(GError) error = NULL;
-
-  /* a few bytes on loopback: cannot block */
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (fc->connection)), bytes, len,
-                             NULL, NULL, &error);
-  g_assert_no_error (error);
-}
-
-static void
-fake_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  FakeCentral *fc = user_data;
-  g_autoptr(GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
-  const guint8 *p = fc->buffer;
-  gsize len;
-  EvcpFrameEvent event;
-
-  fc->reading = FALSE;
-  if (n <= 0)
-    {
-      fc->closed = TRUE;
-      return;
-    }
-  len = (gsize) n;
-  while (evcp_frame_decoder_next (fc->decoder, &p, &len, &event))
-    {
-      if (event.type == EVCP_FRAME_EVENT_FRAME)
-        {
-          FakeFrame *frame = g_new0 (FakeFrame, 1);
-          static const guint8 ack = EVCP_FRAME_ACK;
-
-          frame->data = g_strdup (event.data);
-          frame->arrived_us = g_get_monotonic_time ();
-          g_queue_push_tail (&fc->frames, frame);
-          fake_write (fc, &ack, 1);
-        }
-      else if (event.type == EVCP_FRAME_EVENT_ACK)
-        fc->acks++;
-      else if (event.type == EVCP_FRAME_EVENT_EOT)
-        fc->eot = TRUE;
-      else
-        g_error ("the Engine sent event %d to Central", event.type);
-    }
-  fake_read_next (fc);
-}
-
-static void
-fake_read_next (FakeCentral *fc)
-{
-  fc->reading = TRUE;
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (fc->connection)), fc->buffer,
-                             sizeof fc->buffer, G_PRIORITY_DEFAULT, fc->cancellable, fake_read_cb, fc);
-}
-
-static gboolean
-fake_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer user_data)
-{
-  FakeCentral *fc = user_data;
-
-  g_assert_null (fc->connection);   /* one Engine, one connection */
-  fc->connection = g_object_ref (connection);
-  fake_read_next (fc);
-  return TRUE;
-}
-
-static FakeCentral *
-fake_central_new (void)
-{
-  FakeCentral *fc = g_new0 (FakeCentral, 1);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-
-  fc->service = g_socket_service_new ();
-  g_assert_true (g_socket_listener_add_address (G_SOCKET_LISTENER (fc->service), any, G_SOCKET_TYPE_STREAM,
-                                                G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error));
-  g_assert_no_error (error);
-  fc->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  fc->cancellable = g_cancellable_new ();
-  fc->decoder = evcp_frame_decoder_new ();
-  g_signal_connect (fc->service, "incoming", G_CALLBACK (fake_incoming), fc);
-  g_socket_service_start (fc->service);
-  return fc;
-}
-
-static gboolean
-fake_not_reading (gpointer data)
-{
-  return !((FakeCentral *) data)->reading;
-}
-
-static void
-fake_central_free (FakeCentral *fc)
-{
-  g_socket_service_stop (fc->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (fc->service));
-  g_cancellable_cancel (fc->cancellable);
-  evcp_test_wait_until (NULL, fake_not_reading, fc, 5000);
-  if (fc->connection != NULL)
-    g_io_stream_close (G_IO_STREAM (fc->connection), NULL, NULL);
-  g_clear_object (&fc->connection);
-  g_clear_object (&fc->service);
-  g_clear_object (&fc->cancellable);
-  evcp_frame_decoder_free (fc->decoder);
-  g_queue_clear_full (&fc->frames, (GDestroyNotify) fake_frame_free);
-  g_free (fc);
-}
-
-static gboolean
-fake_closed (gpointer data)
-{
-  return ((FakeCentral *) data)->closed;
-}
-
-static gboolean
-fake_has_frame (gpointer data)
-{
-  return !g_queue_is_empty (&((FakeCentral *) data)->frames);
-}
-
-/* The next frame from the Engine, whose DATA must be @expected. */
-static FakeFrame *
-fake_expect (FakeCentral *fc, const gchar *expected)
-{
-  FakeFrame *frame;
-
-  if (!evcp_test_wait_until (NULL, fake_has_frame, fc, WAIT_MS))
-    g_error ("the Engine sent nothing (expected %s)", expected);
-  frame = g_queue_pop_head (&fc->frames);
-  g_assert_cmpstr (frame->data, ==, expected);
-  return frame;
-}
+/* ---- the Engine against the fake Central ------------------------------------ */
 
 /* A SUPPLY frame: its energy is the time supplied so far, so a telemetry
  * tick that fires late (a loaded machine) reports a little more: up to
- * 50 ms late is taken, the price following the energy. */
-static FakeFrame *
-fake_expect_supply (FakeCentral *fc, const gchar *prefix, gdouble kwh, gdouble price)
+ * 50 ms late is taken, the price following the energy. Returns when it
+ * arrived. */
+static gint64
+fake_expect_supply (EvcpTestFakeCentral *fc, const gchar *prefix, gdouble kwh, gdouble price)
 {
-  FakeFrame *frame;
+  const gchar *data;
   g_auto(GStrv) fields = NULL;
   gdouble got_kwh, got_eur;
+  gint64 arrived_us = 0;
 
-  if (!evcp_test_wait_until (NULL, fake_has_frame, fc, WAIT_MS))
+  data = evcp_test_fake_central_next (fc, WAIT_MS, &arrived_us);
+  if (data == NULL)
     g_error ("the Engine sent nothing (expected %s…)", prefix);
-  frame = g_queue_pop_head (&fc->frames);
-  if (!g_str_has_prefix (frame->data, prefix))
-    g_error ("expected %s…, got %s", prefix, frame->data);
-  fields = g_strsplit (frame->data, "#", -1);
+  if (!g_str_has_prefix (data, prefix))
+    g_error ("expected %s…, got %s", prefix, data);
+  fields = g_strsplit (data, "#", -1);
   g_assert_cmpuint (g_strv_length (fields), ==, 6);
   got_kwh = g_ascii_strtod (fields[4], NULL);
   got_eur = g_ascii_strtod (fields[5], NULL);
@@ -918,33 +752,7 @@ fake_expect_supply (FakeCentral *fc, const gchar *prefix, gdouble kwh, gdouble p
   /* three decimals for energy, two for money, whatever the locale */
   g_assert_cmpuint (strlen (strchr (fields[4], '.')), ==, 4);
   g_assert_cmpuint (strlen (strchr (fields[5], '.')), ==, 3);
-  return frame;
-}
-
-typedef struct {
-  FakeCentral *fc;
-  guint        acks;
-} AckWait;
-
-static gboolean
-fake_acked (gpointer data)
-{
-  AckWait *w = data;
-
-  return w->fc->acks >= w->acks;
-}
-
-/* Sends a frame, as Central, and waits for the Engine's ACK. */
-static void
-fake_send (FakeCentral *fc, const gchar *data)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) frame = evcp_frame_encode (data, -1, &error);
-  AckWait w = { fc, fc->acks + 1 };
-
-  g_assert_no_error (error);
-  fake_write (fc, g_bytes_get_data (frame, NULL), g_bytes_get_size (frame));
-  g_assert_true (evcp_test_wait_until (NULL, fake_acked, &w, WAIT_MS));
+  return arrived_us;
 }
 
 /* The Engine's frames on the wire and its handling of Central's: AUTH with
@@ -955,63 +763,66 @@ static void
 test_engine_commands (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *log = g_build_filename (f->tmpdir, "engine-2.log", NULL);
-  FakeCentral *fc = fake_central_new ();
+  g_autoptr(EvcpTestFakeCentral) fc = evcp_test_fake_central_new ();
   g_autoptr(EvcpSysEngine) engine = NULL;
-  FakeFrame *frame, *s1, *s2;
+  gint64 s1, s2;
+
+  /* it ACKs every frame and answers none: the test does */
+  fc->passive = TRUE;
 
   engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
     .cp_id = "CP-S2", .brokers = evcp_test_mock_process_get_bootstrap (f->mock), .central_port = fc->port,
     .state_dir = f->state_dir, .config = f->config, .log_path = log,
   });
-  fake_frame_free (fake_expect (fc, "AUTH#CP-S2#ENGINE#system test bench#0.40"));
-  fake_send (fc, "AUTH_OK#CP-S2");
-  fake_frame_free (fake_expect (fc, "STATE#CP-S2#ACTIVE#1"));
+  evcp_test_fake_central_expect (fc, "AUTH#CP-S2#ENGINE#system test bench#0.40", NULL);
+  evcp_test_fake_central_send_acked (fc, "AUTH_OK#CP-S2");
+  evcp_test_fake_central_expect (fc, "STATE#CP-S2#ACTIVE#1", NULL);
 
   /* ignored, each ACKed: an unknown verb, a frame for another CP, bad figures */
-  fake_send (fc, "FUTURE_VERB#CP-S2#x");
+  evcp_test_fake_central_send_acked (fc, "FUTURE_VERB#CP-S2#x");
   g_assert_true (evcp_sys_engine_wait_log (engine, "Central sent FUTURE_VERB, which this Engine does not know: ignored", WAIT_MS));
-  fake_send (fc, "STOP#CP-OTHER");
-  fake_send (fc, "AUTHORIZE#CP-S2#drv-z#sess-z#-5#10");
+  evcp_test_fake_central_send_acked (fc, "STOP#CP-OTHER");
+  evcp_test_fake_central_send_acked (fc, "AUTHORIZE#CP-S2#drv-z#sess-z#-5#10");
   g_assert_true (evcp_sys_engine_wait_log (engine, "AUTHORIZE with bad figures ignored", WAIT_MS));
   /* a driver or session that cannot stand in the ticket's frame starts nothing */
   {
     g_autofree gchar *long_driver = g_strnfill (200, 'd');
     g_autofree gchar *frame_long = g_strdup_printf ("AUTHORIZE#CP-S2#%s#sess-l#50#5", long_driver);
 
-    fake_send (fc, frame_long);
+    evcp_test_fake_central_send_acked (fc, frame_long);
     g_assert_true (evcp_sys_engine_wait_log (engine, "Invalid supply request (central)", WAIT_MS));
-    fake_send (fc, "AUTHORIZE#CP-S2#drv\x01q#sess-c#50#5");
+    evcp_test_fake_central_send_acked (fc, "AUTHORIZE#CP-S2#drv\x01q#sess-c#50#5");
     g_assert_true (evcp_sys_engine_wait_log (engine, "from “drv\\001q”", WAIT_MS));
   }
   /* extra fields ignored: served */
-  fake_send (fc, "AUTHORIZE#CP-S2#drv-x#sess-x#360#2#extra#fields");
+  evcp_test_fake_central_send_acked (fc, "AUTHORIZE#CP-S2#drv-x#sess-x#360#2#extra#fields");
   /* the next frame: not STOPPED (the STOP was for another CP) */
-  fake_frame_free (fake_expect (fc, "STATE#CP-S2#SUPPLYING#2"));
+  evcp_test_fake_central_expect (fc, "STATE#CP-S2#SUPPLYING#2", NULL);
   s1 = fake_expect_supply (fc, "SUPPLY#CP-S2#sess-x#drv-x#", 0.100, 0.40);
   s2 = fake_expect_supply (fc, "SUPPLY#CP-S2#sess-x#drv-x#", 0.200, 0.40);
-  g_assert_cmpint (s2->arrived_us - s1->arrived_us, >=, 700000);
-  g_assert_cmpint (s2->arrived_us - s1->arrived_us, <=, 1300000);
-  fake_frame_free (s1);
-  fake_frame_free (s2);
-  fake_frame_free (fake_expect (fc, "TICKET#CP-S2#sess-x#drv-x#0.200#0.08#DURATION#3"));
-  fake_frame_free (fake_expect (fc, "STATE#CP-S2#ACTIVE#4"));
+  g_assert_cmpint (s2 - s1, >=, 700000);
+  g_assert_cmpint (s2 - s1, <=, 1300000);
+  evcp_test_fake_central_expect (fc, "TICKET#CP-S2#sess-x#drv-x#0.200#0.08#DURATION#3", NULL);
+  evcp_test_fake_central_expect (fc, "STATE#CP-S2#ACTIVE#4", NULL);
 
   /* RESUME while ACTIVE: nothing; STOP: STOPPED; AUTHORIZE refused; RESUME */
-  fake_send (fc, "RESUME#CP-S2");
-  fake_send (fc, "STOP#CP-S2");
-  fake_frame_free (fake_expect (fc, "STATE#CP-S2#STOPPED#5"));
-  fake_send (fc, "AUTHORIZE#CP-S2#drv-y#sess-y#50#5");
+  evcp_test_fake_central_send_acked (fc, "RESUME#CP-S2");
+  evcp_test_fake_central_send_acked (fc, "STOP#CP-S2");
+  evcp_test_fake_central_expect (fc, "STATE#CP-S2#STOPPED#5", NULL);
+  evcp_test_fake_central_send_acked (fc, "AUTHORIZE#CP-S2#drv-y#sess-y#50#5");
   expect_refused_at (f, "CP-S2", "drv-y", "stopped");
-  fake_send (fc, "RESUME#CP-S2");
-  frame = fake_expect (fc, "STATE#CP-S2#ACTIVE#6");
-  fake_frame_free (frame);
-  g_assert_true (g_queue_is_empty (&fc->frames));
+  evcp_test_fake_central_send_acked (fc, "RESUME#CP-S2");
+  evcp_test_fake_central_expect (fc, "STATE#CP-S2#ACTIVE#6", NULL);
+  g_assert_cmpuint (fc->next_frame, ==, fc->frames->len);
 
   /* SIGTERM: EOT, a polite goodbye */
   g_assert_cmpint (evcp_sys_engine_term (engine), ==, 0);
-  g_assert_true (evcp_test_wait_until (NULL, fake_closed, fc, WAIT_MS));
-  g_assert_true (fc->eot);
-  fake_central_free (fc);
+  g_assert_true (evcp_test_fake_central_wait_closed (fc, WAIT_MS));
+  g_assert_cmpuint (fc->eots, ==, 1);
+  /* one connection, every frame well formed, none refused */
+  g_assert_cmpuint (fc->accepted, ==, 1);
+  g_assert_cmpuint (fc->bad, ==, 0);
+  g_assert_cmpuint (fc->nacks, ==, 0);
 }
 
 int
