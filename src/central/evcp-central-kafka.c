@@ -257,6 +257,7 @@ evcp_central_kafka_stop (EvcpCentralKafka *self)
 
   g_return_if_fail (EVCP_IS_CENTRAL_KAFKA (self));
 
+  evcp_kafka_consumer_flush_offsets (self->consumer);
   rk = evcp_kafka_consumer_detach (self->consumer);
   self->rk = NULL;
   if (rk == NULL)

@@ -213,14 +213,15 @@ evcp_kafka_consumer_attach (EvcpKafkaConsumer *self,
 /**
  * evcp_kafka_consumer_detach:
  *
- * Stores what was handled, and stops polling.
+ * Stops polling. Offsets stored since the last batch stay for the next
+ * handle: call evcp_kafka_consumer_flush_offsets() first to give them to
+ * this one (before a close that commits).
  *
  * Returns: (transfer full) (nullable): the handle, for the program to close
  */
 rd_kafka_t *
 evcp_kafka_consumer_detach (EvcpKafkaConsumer *self)
 {
-  evcp_kafka_consumer_flush_offsets (self);
   if (self->source != NULL)
     {
       g_source_destroy (self->source);

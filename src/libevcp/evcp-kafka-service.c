@@ -1338,7 +1338,9 @@ stop_consumer (EvcpKafkaService *self, gboolean commit)
   rd_kafka_t *rk;
 
   keyed_stop (self);   /* no metadata thread uses rk once it goes */
-  /* what was handled is stored; nothing is polled any more */
+  /* what was handled goes to the final commit */
+  if (commit)
+    flush_offsets (self);
   rk = evcp_kafka_consumer_detach (self->consumer);
   self->rk = NULL;
   if (rk == NULL)
