@@ -1610,7 +1610,8 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "invalid-messages", g_variant_new_uint64 (self->invalid));
   g_variant_builder_add (&b, "{sv}", "dead-letter-failures",
                          g_variant_new_uint64 (self->dead_letter_failures));
-  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups", g_variant_new_uint64 (evcp_kafka_consumer_get_fetcher_wakeups (self->consumer)));
+  g_variant_builder_add (&b, "{sv}", "fetcher-wakeups",
+                         g_variant_new_uint64 (evcp_kafka_consumer_get_fetcher_wakeups (self->consumer)));
   g_variant_builder_add (&b, "{sv}", "dead-letters-reduced", g_variant_new_uint64 (self->dead_letters_reduced));
   g_variant_builder_add (&b, "{sv}", "dead-letters-lost", g_variant_new_uint64 (self->dead_letters_lost));
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
