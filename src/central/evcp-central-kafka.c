@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-central-kafka.h"
+#include "evcp-kafka-security.h"
 #include "evcp-error.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-source.h"
@@ -38,6 +39,7 @@ struct _EvcpCentralKafka
 
   rd_kafka_t  *rk;
   GSource     *source;
+  EvcpKafkaSecurityReport security;
   guint        drain_timer;
   const gchar *status;
   guint64      received;
@@ -69,6 +71,8 @@ set_status (EvcpCentralKafka *self, const gchar *status, const gchar *reason)
   if (g_strcmp0 (self->status, status) == 0)
     return;
   self->status = status;
+  if (g_str_equal (status, "connected"))
+    evcp_kafka_security_report_clear (&self->security);
   if (g_str_equal (status, "unavailable"))
     g_warning (_("Kafka is unavailable (%s): the Central goes on over the socket alone and reconnects"),
                reason);
@@ -217,6 +221,8 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
     set_status (self, "unavailable", reason);
+  else if (evcp_kafka_error_is_security (err, reason))
+    set_status (self, "unavailable", evcp_kafka_security_report (&self->security, rk, "consumer", err, reason));
   else
     g_debug ("Kafka: %s: %s", rd_kafka_err2name (err), reason);
 }
@@ -371,6 +377,7 @@ evcp_central_kafka_finalize (GObject *object)
   rd_kafka_topic_partition_list_destroy (self->to_store);
   g_free (self->brokers);
   g_free (self->group_id);
+  evcp_kafka_security_report_clear (&self->security);
   g_hash_table_unref (self->overrides);
   g_hash_table_unref (self->consumer_overrides);
   G_OBJECT_CLASS (evcp_central_kafka_parent_class)->finalize (object);

@@ -14,6 +14,7 @@
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
+#include "evcp-kafka-security.h"
 #include "evcp-kafka-source.h"
 #include "evcp-kafka-util.h"
 #include "evcp-marshal.h"
@@ -117,6 +118,9 @@ struct _EvcpKafkaService
   guint              dead_failing;    /* whose last attempt failed */
   gchar             *dead_last_error;
 
+  /* credentials or certificates refused (see evcp-kafka-security.h) */
+  EvcpKafkaSecurityReport security;
+
   rd_kafka_topic_partition_list_t *to_store;
   GArray            *done_hooks;   /* of DoneHook */
   guint              next_hook_id;
@@ -206,6 +210,7 @@ G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
 enum {
   PROP_0,
   PROP_STATE,
+  PROP_SECURITY_ERROR,
   N_PROPS
 };
 static GParamSpec *props[N_PROPS];
@@ -248,6 +253,8 @@ set_state (EvcpKafkaService *self, EvcpKafkaState state, const gchar *reason)
   if (old == state)
     return;
   self->state = state;
+  if (state == EVCP_KAFKA_STATE_CONNECTED && evcp_kafka_security_report_clear (&self->security))
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SECURITY_ERROR]);
   if (state == EVCP_KAFKA_STATE_DISCONNECTED)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                       "EVCP_KAFKA_STATE", evcp_kafka_state_to_string (state),
@@ -1624,6 +1631,16 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
         break;
       }
     default:
+      if (evcp_kafka_error_is_security (err, reason))
+        {
+          g_autofree gchar *before = g_strdup (self->security.cause);
+          const gchar *cause = evcp_kafka_security_report (&self->security, rk, "consumer", err, reason);
+
+          if (g_strcmp0 (before, cause) != 0)
+            g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SECURITY_ERROR]);
+          set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, cause);
+          break;
+        }
       /* _TRANSPORT, _RESOLVE, …: librdkafka retries by itself */
       g_debug ("Kafka: %s: %s", rd_kafka_err2name (err), reason);
       break;
@@ -2120,6 +2137,9 @@ evcp_kafka_service_get_property (GObject *object, guint prop_id, GValue *value, 
     case PROP_STATE:
       g_value_set_enum (value, self->state);
       break;
+    case PROP_SECURITY_ERROR:
+      g_value_set_string (value, self->security.cause);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -2147,6 +2167,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_mutex_clear (&self->metadata_lock);
   g_cond_clear (&self->metadata_cond);
   g_free (self->dead_last_error);
+  evcp_kafka_security_report_clear (&self->security);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
@@ -2170,6 +2191,12 @@ evcp_kafka_service_class_init (EvcpKafkaServiceClass *klass)
   props[PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, EVCP_TYPE_KAFKA_STATE, EVCP_KAFKA_STATE_STOPPED,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* EvcpKafkaService:security-error: why the brokers refuse the consumer
+   * (credentials, certificate), until it connects again; NULL when they
+   * do not. */
+  props[PROP_SECURITY_ERROR] =
+    g_param_spec_string ("security-error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /* The per-message signals have C marshallers (no libffi per emission).
