@@ -46,8 +46,13 @@
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
-#define CP           "CP-D1"
-#define GROUP        "cp_engine_CP-D1"
+/* With the mock, CP-D1 in a cluster of its own. With a real broker
+ * (EVCP_DURABILITY_BROKERS, for campaigns), whose topics outlive a run, a
+ * CP, group and drivers of this run's own. */
+static gchar CP[32] = "CP-D1";
+static gchar GROUP[48] = "cp_engine_CP-D1";
+static gchar DRIVER[16] = "drv";
+static const gchar *real_brokers;
 #define POWER        360.0     /* kW: 0.1 kWh a second */
 #define DURATION_S   2
 #define DEFAULT_RUNS 18
@@ -65,9 +70,9 @@
 #define QUIET_MS     60000
 
 typedef enum { VIA_KAFKA, VIA_CENTRAL } Via;
-typedef enum { VICTIM_ENGINE, VICTIM_CENTRAL, VICTIM_MONITOR, N_VICTIMS } Victim;
+typedef enum { VICTIM_ENGINE, VICTIM_CENTRAL, VICTIM_MONITOR, VICTIM_BROKER, N_VICTIMS } Victim;
 
-static const gchar *const victim_names[N_VICTIMS] = { "engine", "central", "monitor" };
+static const gchar *const victim_names[N_VICTIMS] = { "engine", "central", "monitor", "broker" };
 static guint  n_runs = DEFAULT_RUNS;
 static Victim victims[N_VICTIMS];
 static guint  n_victims;
@@ -98,7 +103,8 @@ typedef struct {
   guint                n_centrals;
   guint16              central_port;
   guint16              health_port;   /* the Engine's, the same for every Engine */
-  EvcpTestMockProcess *mock;
+  EvcpTestMockProcess *mock;          /* NULL with a real broker */
+  const gchar         *bootstrap;
   EvcpSysSessions     *sessions;
   EvcpTestConsumer    *monitoring;    /* monitoring_events, from its beginning */
   EvcpSysGroupWatch   *group;
@@ -140,7 +146,7 @@ spawn_engine (Fixture *f)
   port = g_strdup_printf ("ENGINE_PORT=%u", f->health_port);
   g_clear_pointer (&f->engine, evcp_sys_engine_free);
   f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
-    .cp_id = CP, .brokers = evcp_test_mock_process_get_bootstrap (f->mock), .group_id = GROUP,
+    .cp_id = CP, .brokers = f->bootstrap, .group_id = GROUP,
     .central_port = f->central_port, .state_dir = f->state_dir,
     .config = f->config, .log_path = log, .extra_env = (const gchar * const []) { port, NULL },
   });
@@ -152,7 +158,7 @@ static void
 spawn_central (Fixture *f)
 {
   g_autofree gchar *port = g_strdup_printf ("--port=%u", f->central_port);
-  const gchar *bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+  const gchar *bootstrap = f->bootstrap;
 
   g_clear_pointer (&f->central, evcp_test_central_free);
   f->central = evcp_test_central_start (f->db_path, (const gchar *[]) { "--kafka-brokers", bootstrap,
@@ -191,7 +197,7 @@ spawn_monitor (Fixture *f)
   f->monitor = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus",
                                             "--cp-id", CP, "--engine-host", "127.0.0.1", "--engine-port", engine_port,
                                             "--central-host", "127.0.0.1", "--central-port", central_port,
-                                            "--brokers", evcp_test_mock_process_get_bootstrap (f->mock),
+                                            "--brokers", f->bootstrap,
                                             "--config", f->monitor_config, "--state-dir", f->monitor_state_dir, NULL);
   g_assert_no_error (error);
 }
@@ -241,9 +247,28 @@ fixture_set_up (Fixture *f, gconstpointer data)
                                       /* a wider window between handling and
                                        * commit: more requests come again */
                                       "auto.commit.interval.ms=5000\n", -1, &error));
-  f->mock = evcp_test_mock_process_start (NULL, &error);
-  g_assert_no_error (error);
-  bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+  if (real_brokers != NULL)
+    {
+      static const gchar *const topics[] = { "user_messages", "charging_requests", "system_notifications",
+                                             "charging_sessions", "monitoring_events", "dead_letters" };
+
+      f->bootstrap = real_brokers;
+      for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
+        {
+          g_autoptr(GError) topic_error = NULL;
+
+          if (!evcp_test_kafka_create_topic (f->bootstrap, topics[i], 2, &topic_error) &&
+              !g_error_matches (topic_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+            g_error ("cannot create %s: %s", topics[i], topic_error->message);
+        }
+    }
+  else
+    {
+      f->mock = evcp_test_mock_process_start (NULL, &error);
+      g_assert_no_error (error);
+      f->bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+    }
+  bootstrap = f->bootstrap;
   f->sessions = evcp_sys_sessions_new (bootstrap);
   f->monitoring = evcp_test_consumer_new (bootstrap, "monitoring_events");
   f->group = evcp_sys_group_watch_new (bootstrap, GROUP, "charging_requests");
@@ -278,7 +303,8 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->group, evcp_sys_group_watch_free);
   g_clear_pointer (&f->sessions, evcp_sys_sessions_free);
   g_clear_pointer (&f->monitoring, evcp_test_consumer_free);
-  evcp_test_mock_process_free (f->mock);
+  if (f->mock != NULL)
+    evcp_test_mock_process_free (f->mock);
   evcp_test_remove_tree (f->tmpdir);
   for (guint i = 0; i < n_runs; i++)
     {
@@ -307,7 +333,8 @@ all_session_ids (Fixture *f, GPtrArray *tickets)
     {
       const EvcpSysEvent *e = g_ptr_array_index (events, i);
 
-      if (e->session_id != NULL && !g_ptr_array_find_with_equal_func (ids, e->session_id, g_str_equal, NULL))
+      if (e->session_id != NULL && g_strcmp0 (e->cp_id, CP) == 0 &&
+          !g_ptr_array_find_with_equal_func (ids, e->session_id, g_str_equal, NULL))
         g_ptr_array_add (ids, g_strdup (e->session_id));
     }
   for (guint i = 0; tickets != NULL && i < tickets->len; i++)
@@ -470,6 +497,8 @@ victim_process (Fixture *f, Victim victim)
     case VICTIM_MONITOR:
     default:
       return f->monitor;
+    case VICTIM_BROKER:
+      g_assert_not_reached ();
     }
 }
 
@@ -498,7 +527,26 @@ kill_at_end (Fixture *f, Run *run)
 
 /* ---- one run ---------------------------------------------------------------- */
 
-/* Central or the Monitor killed (now) and started again; then quiet. */
+/* The real broker killed (SIGKILL) and started again on its data, by the
+ * script that started it. */
+static void
+kill_broker (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *err = NULL;
+  gint status;
+  const gchar *argv[] = { g_getenv ("EVCP_REAL_KAFKA"), "restart", "--kill", NULL };
+
+  g_assert_nonnull (argv[0]);
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                               &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s restart --kill failed: %s", argv[0], err);
+}
+
+/* Central, the Monitor or the broker killed (now) and started again; then
+ * quiet. */
 static void
 kill_other (Fixture *f, Run *run, gint64 t0)
 {
@@ -512,6 +560,8 @@ kill_other (Fixture *f, Run *run, gint64 t0)
       kill_central (f);
       spawn_central (f);
     }
+  else if (run->victim == VICTIM_BROKER)
+    kill_broker ();
   else
     {
       kill_monitor (f);
@@ -537,6 +587,7 @@ run_once (Fixture *f, guint r)
 
   run->via = g_test_rand_int_range (0, 2) == 0 ? VIA_KAFKA : VIA_CENTRAL;
   run->at_end = g_test_rand_int_range (0, 2) == 1;
+  run->victim = r < AT_START_RUNS ? VICTIM_ENGINE : victims[(r - AT_START_RUNS) % n_victims];
   if (r < AT_START_RUNS)
     {
       /* the first runs: a request from Kafka, killed as its session
@@ -545,17 +596,20 @@ run_once (Fixture *f, guint r)
       run->at_end = TRUE;
       run->end_offset_ms = -DURATION_S * 1000;
     }
-  else if (run->at_end)
+  else if (run->at_end && run->victim != VICTIM_BROKER)
     run->end_offset_ms = g_test_rand_int_range (AT_END_FROM_MS, AT_END_TO_MS + 1);
   else
-    run->kill_ms = g_test_rand_int_range (0, KILL_MAX_MS + 1);
-  run->victim = r < AT_START_RUNS ? VICTIM_ENGINE : victims[(r - AT_START_RUNS) % n_victims];
-  run->driver = g_strdup_printf ("drv-%03u", r);
+    {
+      /* the broker dies at any moment: its restart takes seconds anyway */
+      run->at_end = FALSE;
+      run->kill_ms = g_test_rand_int_range (0, KILL_MAX_MS + 1);
+    }
+  run->driver = g_strdup_printf ("%s-%03u", DRIVER, r);
   wait_quiet (f, run->via == VIA_KAFKA);
 
   t0 = g_get_monotonic_time ();
   if (run->via == VIA_KAFKA)
-    evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, run->driver, POWER, DURATION_S);
+    evcp_sys_produce_request (f->bootstrap, CP, run->driver, POWER, DURATION_S);
   else
     {
       g_autofree gchar *cmd = g_strdup_printf ("authorize %s %s %g %d", CP, run->driver, POWER, DURATION_S);
@@ -699,7 +753,7 @@ test_kill_at_random (Fixture *f, gconstpointer data)
   g_autoptr(GHashTable) ended_seqs = g_hash_table_new (g_int64_hash, g_int64_equal);
   gint64 next_seq, gaps, monitor_next_seq;
   g_autoptr(GArray) monitor_seqs = NULL;
-  guint victim_runs[N_VICTIMS] = { 0, 0, 0 };
+  guint victim_runs[N_VICTIMS] = { 0, 0, 0, 0 };
   guint killed_supplying = 0, recovered = 0, redelivered = 0, copies = 0, refused = 0, lost_commands = 0;
   guint in_ticket = 0, in_ticket_rewritten = 0;
   guint by_reason[2] = { 0, 0 };
@@ -839,9 +893,10 @@ test_kill_at_random (Fixture *f, gconstpointer data)
                   "%u AUTHORIZE lost with the Engine; Central's seqs 1..%u without gaps", ids->len, by_reason[0],
                   by_reason[1], killed_supplying, in_ticket, in_ticket_rewritten, recovered, redelivered, copies,
                   refused, lost_commands, seqs->len);
-  g_test_message ("victims: the Engine %u times, Central %u (%u starts), the Monitor %u (%u starts)",
-                  victim_runs[VICTIM_ENGINE], victim_runs[VICTIM_CENTRAL], f->n_centrals,
-                  victim_runs[VICTIM_MONITOR], f->n_monitors);
+  g_test_message ("victims: the Engine %u times, Central %u (%u starts), the Monitor %u (%u starts), "
+                  "the broker %u (%s)", victim_runs[VICTIM_ENGINE], victim_runs[VICTIM_CENTRAL], f->n_centrals,
+                  victim_runs[VICTIM_MONITOR], f->n_monitors, victim_runs[VICTIM_BROKER],
+                  real_brokers != NULL ? "Apache Kafka" : "evcp-kafka-mock");
   /* the test killed the Engine during supplies, not only around them, and
    * requests came again */
   g_assert_cmpuint (killed_supplying, >=, 1);
@@ -857,6 +912,17 @@ main (int argc, char **argv)
   g_auto(GStrv) wanted = g_strsplit (names != NULL && *names != '\0' ? names : "engine,central,monitor", ",", -1);
 
   g_test_init (&argc, &argv, NULL);
+  real_brokers = g_getenv ("EVCP_DURABILITY_BROKERS");
+  if (real_brokers != NULL && *real_brokers == '\0')
+    real_brokers = NULL;
+  if (real_brokers != NULL)
+    {
+      guint32 id = g_random_int ();
+
+      g_snprintf (CP, sizeof CP, "CP-D-%08x", id);
+      g_snprintf (GROUP, sizeof GROUP, "cp_engine_%s", CP);
+      g_snprintf (DRIVER, sizeof DRIVER, "d%08x", id);
+    }
   if (runs != NULL && *runs != '\0')
     {
       guint64 n;
@@ -872,7 +938,10 @@ main (int argc, char **argv)
       for (v = 0; v < N_VICTIMS && !g_str_equal (g_strstrip (wanted[i]), victim_names[v]); v++)
         ;
       if (v == N_VICTIMS)
-        g_error ("EVCP_DURABILITY_VICTIMS: unknown victim \"%s\" (engine, central, monitor)", wanted[i]);
+        g_error ("EVCP_DURABILITY_VICTIMS: unknown victim \"%s\" (engine, central, monitor, broker)", wanted[i]);
+      if (v == VICTIM_BROKER && (real_brokers == NULL || g_getenv ("EVCP_REAL_KAFKA") == NULL))
+        g_error ("EVCP_DURABILITY_VICTIMS: the broker can be a victim only with a real one "
+                 "(EVCP_DURABILITY_BROKERS and EVCP_REAL_KAFKA, the script that started it)");
       victims[n_victims++] = v;
     }
   /* killed links and an unreachable Kafka are logged as warnings */
