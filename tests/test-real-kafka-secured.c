@@ -12,7 +12,8 @@
  *   /real-kafka/secured/wrong-password and /untrusted-certificate: the
  *     Engine is refused; it says why in one WARNING, shows it in the D-Bus
  *     property KafkaError (KafkaState DISCONNECTED), keeps retrying and
- *     keeps running; the Monitor's log says why too.
+ *     keeps running; the Monitor and evcp-central say why in their logs too
+ *     (and Central's Kafka status is "unavailable").
  *   /real-kafka/secured/scram-kafka-4: the same programs against the main
  *     real broker (Apache Kafka 4.x) with the right password: librdkafka
  *     before 2.6.1 cannot do SCRAM with Kafka 4 (librdkafka issue 4895), and
@@ -452,6 +453,19 @@ test_wrong_password (Fixture *f, gconstpointer data)
   g_assert_true (wait_file (f->monitor_log, "Check the security settings of [librdkafka]", WAIT_MS));
   /* still running: no identifier once it has exited */
   g_assert_nonnull (g_subprocess_get_identifier (f->monitor));
+
+  /* evcp-central: the same words, and its Kafka status says it */
+  {
+    g_autofree gchar *db = g_build_filename (f->tmpdir, "central.db", NULL);
+    g_autoptr(JsonObject) root = NULL;
+
+    f->central = evcp_test_central_start (db, (const gchar *[]) { "--kafka-brokers", f->broker.sasl,
+                                                                  "--config", config, NULL });
+    g_assert_true (evcp_test_central_wait_log (f->central, "Check the security settings of [librdkafka]", WAIT_MS));
+    g_assert_true (evcp_test_central_wait_log (f->central, "SASL authentication error", WAIT_MS));
+    root = evcp_test_central_list (f->central);
+    g_assert_cmpstr (json_object_get_string_member (root, "kafka"), ==, "unavailable");
+  }
 }
 
 static void
