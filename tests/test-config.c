@@ -1,5 +1,9 @@
 #include "evcp-build-config.h"
 
+#ifdef G_OS_UNIX
+#include <sys/stat.h>
+#endif
+
 #include <string.h>
 #include <unistd.h>
 
@@ -337,6 +341,79 @@ test_config_hostile (void)
   expect_refused (NULL, location_long, "location");
 }
 
+/* Files that are not key files: a device, a pipe that no one writes to, a
+ * file of 2 MiB; and the same as [central] secret-file. Each is refused at
+ * once, saying why (before: /dev/zero filled the memory, a FIFO waited for a
+ * writer forever). */
+static void
+test_config_key_file_not_a_file (void)
+{
+#ifdef G_OS_UNIX
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("evcp-test-config-XXXXXX", &error);
+  g_autofree gchar *fifo = g_build_filename (dir, "fifo", NULL);
+  g_autofree gchar *big = g_build_filename (dir, "big.conf", NULL);
+  g_autofree gchar *filler = g_strnfill (2 * 1024 * 1024, '#');
+  const gchar *paths[] = { "/dev/zero", fifo, big };
+  const gchar *why[] = { "not a regular file", "not a regular file", "more than the limit" };
+
+  g_assert_no_error (error);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_true (g_file_set_contents (big, filler, -1, &error));
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autofree gchar *key_file = g_strdup_printf ("[central]\nsecret-file=%s\n", paths[i]);
+      g_autofree gchar *path = write_key_file (key_file);
+
+      g_assert_false (evcp_config_load_key_file (config, paths[i], &error));
+      g_assert_nonnull (strstr (error->message, why[i]));
+      g_test_message ("--config %s: %s", paths[i], error->message);
+      g_clear_error (&error);
+      g_assert_false (evcp_config_load_key_file (config, path, &error));
+      g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+      g_assert_nonnull (strstr (error->message, "secret-file"));
+      g_assert_nonnull (strstr (error->message, why[i]));
+      g_test_message ("secret-file=%s: %s", paths[i], error->message);
+      g_clear_error (&error);
+      g_unlink (path);
+    }
+  g_unlink (fifo);
+  g_unlink (big);
+  g_rmdir (dir);
+#else
+  g_test_skip ("no /dev/zero nor FIFOs here");
+#endif
+}
+
+/* A value that ends in a lone backslash: GKeyFile returns the text before
+ * it and an error. The loader refuses it, naming the key (before: an evcp
+ * key was silently cut, "secret\" read as "secret", and a [librdkafka] one
+ * returned success with the error set). */
+static void
+test_config_key_file_bad_escape (void)
+{
+  static const struct { const gchar *text, *named; } cases[] = {
+    { "[evcp]\nlocation=Main St\\\n", "location" },
+    { "[central]\nsecret=s3cret\\\n", "secret" },
+    { "[librdkafka]\nsecurity.protocol=SASL_SSL\nsasl.password=s3cret\\\nsasl.username=cp\n", "sasl.password" },
+    { "[librdkafka-consumer]\nsession.timeout.ms=6000\\\n", "session.timeout.ms" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(EvcpConfig) config = evcp_config_new ();
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *path = write_key_file (cases[i].text);
+
+      g_assert_false (evcp_config_load_key_file (config, path, &error));
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, cases[i].named));
+      g_test_message ("refused: %s", error->message);
+      g_unlink (path);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -350,5 +427,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/validate-frame-fields", test_config_validate_frame_fields);
   g_test_add_func ("/config/validate-topics", test_config_validate_topics);
   g_test_add_func ("/config/hostile", test_config_hostile);
+  g_test_add_func ("/config/key-file-not-a-file", test_config_key_file_not_a_file);
+  g_test_add_func ("/config/key-file-bad-escape", test_config_key_file_bad_escape);
   return g_test_run ();
 }

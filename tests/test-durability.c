@@ -1,7 +1,11 @@
-/* Durability: the Engine killed (SIGKILL) at random moments of many short
- * supply sessions, and started again on the same state directory each time,
- * while evcp-central (following Kafka, its database in a file) and
- * evcp-kafka-mock keep running. The randomness is GTest's: the choices
+/* Durability: a program killed (SIGKILL) at random moments of many short
+ * supply sessions, and started again on the same state each time. The
+ * victim of a run is, in turn, the Engine, evcp-central (following Kafka,
+ * its database in a file, started again on the same port) or the Monitor
+ * (one event a second, its outbox in a state directory); evcp-kafka-mock
+ * keeps running. EVCP_DURABILITY_RUNS (default 18) and
+ * EVCP_DURABILITY_VICTIMS (default "engine,central,monitor") change the
+ * campaign: scripts/campaign runs hundreds of runs over many seeds. The randomness is GTest's: the choices
  * (the request through Kafka or through Central; the moment of the kill:
  * anywhere from the request to 0.8 s after the session's end, or, one run in
  * two, 1 to 3 ms after max_duration from the session's start, when its ticket
@@ -42,11 +46,16 @@
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
-#define CP           "CP-D1"
-#define GROUP        "cp_engine_CP-D1"
+/* With the mock, CP-D1 in a cluster of its own. With a real broker
+ * (EVCP_DURABILITY_BROKERS, for campaigns), whose topics outlive a run, a
+ * CP, group and drivers of this run's own. */
+static gchar CP[32] = "CP-D1";
+static gchar GROUP[48] = "cp_engine_CP-D1";
+static gchar DRIVER[16] = "drv";
+static const gchar *real_brokers;
 #define POWER        360.0     /* kW: 0.1 kWh a second */
 #define DURATION_S   2
-#define RUNS         12
+#define DEFAULT_RUNS 18
 #define KILL_MAX_MS  ((DURATION_S * 1000) + 800)   /* from the request to a bit after the end */
 /* one run in two aims at the end of the session instead: the ticket is
  * written (the session file, then the outbox with its fsyncs, then the
@@ -61,9 +70,16 @@
 #define QUIET_MS     60000
 
 typedef enum { VIA_KAFKA, VIA_CENTRAL } Via;
+typedef enum { VICTIM_ENGINE, VICTIM_CENTRAL, VICTIM_MONITOR, VICTIM_BROKER, N_VICTIMS } Victim;
+
+static const gchar *const victim_names[N_VICTIMS] = { "engine", "central", "monitor", "broker" };
+static guint  n_runs = DEFAULT_RUNS;
+static Victim victims[N_VICTIMS];
+static guint  n_victims;
 
 typedef struct {
   Via      via;
+  Victim   victim;
   gboolean at_end;            /* killed at max_duration after the start */
   gint     end_offset_ms;     /* then: when, from the expected end */
   gchar   *driver;
@@ -80,13 +96,22 @@ typedef struct {
   gchar               *db_path;
   gchar               *state_dir;
   gchar               *config;
-  EvcpTestMockProcess *mock;
+  gchar               *monitor_state_dir;
+  gchar               *monitor_config;
+  GSubprocess         *monitor;
+  guint                n_monitors;
+  guint                n_centrals;
+  guint16              central_port;
+  guint16              health_port;   /* the Engine's, the same for every Engine */
+  EvcpTestMockProcess *mock;          /* NULL with a real broker */
+  const gchar         *bootstrap;
   EvcpSysSessions     *sessions;
+  EvcpTestConsumer    *monitoring;    /* monitoring_events, from its beginning */
   EvcpSysGroupWatch   *group;
   EvcpTestCentral     *central;
   EvcpSysEngine       *engine;
   guint                n_engines;
-  Run                  runs[RUNS];
+  Run                 *runs;
   gint64               started_at;
 } Fixture;
 
@@ -113,13 +138,87 @@ static void
 spawn_engine (Fixture *f)
 {
   g_autofree gchar *log = g_strdup_printf ("%s/engine-%02u.log", f->tmpdir, f->n_engines++);
+  g_autofree gchar *port = NULL;
 
+  /* the Monitor keeps checking the same port */
+  if (f->health_port == 0)
+    f->health_port = evcp_test_free_port ();
+  port = g_strdup_printf ("ENGINE_PORT=%u", f->health_port);
   g_clear_pointer (&f->engine, evcp_sys_engine_free);
   f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
-    .cp_id = CP, .brokers = evcp_test_mock_process_get_bootstrap (f->mock), .group_id = GROUP,
-    .central_port = evcp_test_central_get_port (f->central), .state_dir = f->state_dir,
-    .config = f->config, .log_path = log,
+    .cp_id = CP, .brokers = f->bootstrap, .group_id = GROUP,
+    .central_port = f->central_port, .state_dir = f->state_dir,
+    .config = f->config, .log_path = log, .extra_env = (const gchar * const []) { port, NULL },
   });
+}
+
+/* evcp-central on the same database, and on the same port from its second
+ * start on (the Engine and the Monitor reconnect to it). */
+static void
+spawn_central (Fixture *f)
+{
+  g_autofree gchar *port = g_strdup_printf ("--port=%u", f->central_port);
+  const gchar *bootstrap = f->bootstrap;
+
+  g_clear_pointer (&f->central, evcp_test_central_free);
+  f->central = evcp_test_central_start (f->db_path, (const gchar *[]) { "--kafka-brokers", bootstrap,
+                                                                        f->central_port != 0 ? port : NULL, NULL });
+  f->n_centrals++;
+  if (f->central_port == 0)
+    f->central_port = evcp_test_central_get_port (f->central);
+  g_assert_cmpuint (evcp_test_central_get_port (f->central), ==, f->central_port);
+}
+
+static void
+monitor_free (Fixture *f)
+{
+  if (f->monitor == NULL)
+    return;
+  g_subprocess_force_exit (f->monitor);
+  g_subprocess_wait (f->monitor, NULL, NULL);
+  g_clear_object (&f->monitor);
+}
+
+/* The Monitor of the CP, on its state directory, against the Engine's
+ * health port. */
+static void
+spawn_monitor (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *log = g_strdup_printf ("%s/monitor-%02u.log", f->tmpdir, f->n_monitors++);
+  g_autofree gchar *engine_port = g_strdup_printf ("%u", f->health_port);
+  g_autofree gchar *central_port = g_strdup_printf ("%u", f->central_port);
+
+  monitor_free (f);
+  evcp_test_isolate_launcher (launcher, f->monitor_state_dir);
+  g_subprocess_launcher_set_stdout_file_path (launcher, log);
+  f->monitor = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus",
+                                            "--cp-id", CP, "--engine-host", "127.0.0.1", "--engine-port", engine_port,
+                                            "--central-host", "127.0.0.1", "--central-port", central_port,
+                                            "--brokers", f->bootstrap,
+                                            "--config", f->monitor_config, "--state-dir", f->monitor_state_dir, NULL);
+  g_assert_no_error (error);
+}
+
+static void
+kill_monitor (Fixture *f)
+{
+  g_subprocess_send_signal (f->monitor, SIGKILL);
+  g_subprocess_wait (f->monitor, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_signaled (f->monitor));
+  g_clear_object (&f->monitor);
+}
+
+static void
+kill_central (Fixture *f)
+{
+  GSubprocess *proc = evcp_test_central_get_subprocess (f->central);
+
+  g_subprocess_send_signal (proc, SIGKILL);
+  g_subprocess_wait (proc, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_signaled (proc));
 }
 
 static void
@@ -135,6 +234,11 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->db_path = g_build_filename (f->tmpdir, "central.db", NULL);
   f->state_dir = g_build_filename (f->tmpdir, "engine-state", NULL);
   f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
+  f->monitor_state_dir = g_build_filename (f->tmpdir, "monitor-state", NULL);
+  f->monitor_config = g_build_filename (f->tmpdir, "monitor.conf", NULL);
+  f->runs = g_new0 (Run, n_runs);
+  /* an event a second: seqs in flight whenever the Monitor dies */
+  g_assert_true (g_file_set_contents (f->monitor_config, "[monitor]\nevent-interval-s=1\n", -1, &error));
   /* a killed member's partitions go to the next one after 6 s */
   g_assert_true (g_file_set_contents (f->config,
                                       "[evcp]\nlocation=durability bench\nprice=0.40\n"
@@ -143,13 +247,34 @@ fixture_set_up (Fixture *f, gconstpointer data)
                                       /* a wider window between handling and
                                        * commit: more requests come again */
                                       "auto.commit.interval.ms=5000\n", -1, &error));
-  f->mock = evcp_test_mock_process_start (NULL, &error);
-  g_assert_no_error (error);
-  bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+  if (real_brokers != NULL)
+    {
+      static const gchar *const topics[] = { "user_messages", "charging_requests", "system_notifications",
+                                             "charging_sessions", "monitoring_events", "dead_letters" };
+
+      f->bootstrap = real_brokers;
+      for (guint i = 0; i < G_N_ELEMENTS (topics); i++)
+        {
+          g_autoptr(GError) topic_error = NULL;
+
+          if (!evcp_test_kafka_create_topic (f->bootstrap, topics[i], 2, &topic_error) &&
+              !g_error_matches (topic_error, G_IO_ERROR, G_IO_ERROR_EXISTS))
+            g_error ("cannot create %s: %s", topics[i], topic_error->message);
+        }
+    }
+  else
+    {
+      f->mock = evcp_test_mock_process_start (NULL, &error);
+      g_assert_no_error (error);
+      f->bootstrap = evcp_test_mock_process_get_bootstrap (f->mock);
+    }
+  bootstrap = f->bootstrap;
   f->sessions = evcp_sys_sessions_new (bootstrap);
+  f->monitoring = evcp_test_consumer_new (bootstrap, "monitoring_events");
   f->group = evcp_sys_group_watch_new (bootstrap, GROUP, "charging_requests");
-  f->central = evcp_test_central_start (f->db_path, (const gchar *[]) { "--kafka-brokers", bootstrap, NULL });
+  spawn_central (f);
   spawn_engine (f);
+  spawn_monitor (f);
 }
 
 static void
@@ -165,18 +290,30 @@ fixture_tear_down (Fixture *f, gconstpointer data)
         }
       if (f->central != NULL)
         evcp_sys_dump_file (evcp_test_central_get_log_path (f->central));
+      for (guint i = 0; i < f->n_monitors; i++)
+        {
+          g_autofree gchar *log = g_strdup_printf ("%s/monitor-%02u.log", f->tmpdir, i);
+
+          evcp_sys_dump_file (log);
+        }
     }
+  monitor_free (f);
   g_clear_pointer (&f->engine, evcp_sys_engine_free);
   g_clear_pointer (&f->central, evcp_test_central_free);
   g_clear_pointer (&f->group, evcp_sys_group_watch_free);
   g_clear_pointer (&f->sessions, evcp_sys_sessions_free);
-  evcp_test_mock_process_free (f->mock);
+  g_clear_pointer (&f->monitoring, evcp_test_consumer_free);
+  if (f->mock != NULL)
+    evcp_test_mock_process_free (f->mock);
   evcp_test_remove_tree (f->tmpdir);
-  for (guint i = 0; i < RUNS; i++)
+  for (guint i = 0; i < n_runs; i++)
     {
       g_free (f->runs[i].driver);
       g_free (f->runs[i].central_session);
     }
+  g_free (f->runs);
+  g_free (f->monitor_state_dir);
+  g_free (f->monitor_config);
   g_free (f->tmpdir);
   g_free (f->db_path);
   g_free (f->state_dir);
@@ -196,7 +333,8 @@ all_session_ids (Fixture *f, GPtrArray *tickets)
     {
       const EvcpSysEvent *e = g_ptr_array_index (events, i);
 
-      if (e->session_id != NULL && !g_ptr_array_find_with_equal_func (ids, e->session_id, g_str_equal, NULL))
+      if (e->session_id != NULL && g_strcmp0 (e->cp_id, CP) == 0 &&
+          !g_ptr_array_find_with_equal_func (ids, e->session_id, g_str_equal, NULL))
         g_ptr_array_add (ids, g_strdup (e->session_id));
     }
   for (guint i = 0; tickets != NULL && i < tickets->len; i++)
@@ -244,6 +382,10 @@ quiet (gpointer data)
   evcp_sys_sessions_poll (f->sessions);
   if (!evcp_sys_engine_is_running (f->engine))
     g_error ("the Engine exited by itself (log %s)", evcp_sys_engine_get_log_path (f->engine));
+  if (g_subprocess_get_identifier (f->monitor) == NULL)
+    g_error ("the Monitor exited by itself (log %s/monitor-%02u.log)", f->tmpdir, f->n_monitors - 1);
+  if (evcp_sys_outbox_pending (f->monitor_state_dir) > 0)
+    return not_quiet (w, "records in the Monitor's outbox");
   if (w->need_kafka && !evcp_sys_engine_log_contains (f->engine, "Kafka assigned"))
     return not_quiet (w, "the Engine's consumer has no partitions yet");
   if (g_file_test (session_file, G_FILE_TEST_EXISTS))
@@ -266,6 +408,8 @@ quiet (gpointer data)
   cp = evcp_test_central_get_cp (f->central, CP);
   if (cp == NULL || !json_object_get_boolean_member (cp, "engine"))
     return not_quiet (w, "the Engine not connected to Central");
+  if (!json_object_get_boolean_member_with_default (cp, "monitor", FALSE))
+    return not_quiet (w, "the Monitor not connected to Central");
   if (g_strcmp0 (json_object_get_string_member (cp, "state"), "ACTIVE") != 0 ||
       !json_object_get_null_member (cp, "session"))
     return not_quiet (w, "Central does not show the CP ACTIVE and idle");
@@ -341,11 +485,28 @@ has_killed (gpointer data)
 
 /* Watches for the session file every ms; then SIGKILL max_duration (plus the
  * run's offset) after it appeared: while the ticket is being written. */
+static GSubprocess *
+victim_process (Fixture *f, Victim victim)
+{
+  switch (victim)
+    {
+    case VICTIM_ENGINE:
+      return evcp_sys_engine_get_subprocess (f->engine);
+    case VICTIM_CENTRAL:
+      return evcp_test_central_get_subprocess (f->central);
+    case VICTIM_MONITOR:
+    default:
+      return f->monitor;
+    case VICTIM_BROKER:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 kill_at_end (Fixture *f, Run *run)
 {
   g_autofree gchar *path = g_build_filename (f->state_dir, "session.json", NULL);
-  const gchar *id = g_subprocess_get_identifier (evcp_sys_engine_get_subprocess (f->engine));
+  const gchar *id = g_subprocess_get_identifier (victim_process (f, run->victim));
   EndKill k = { path, 0, 0, FALSE };
   guint watch;
   gint64 delay_us;
@@ -366,6 +527,54 @@ kill_at_end (Fixture *f, Run *run)
 
 /* ---- one run ---------------------------------------------------------------- */
 
+/* The real broker killed (SIGKILL) and started again on its data, by the
+ * script that started it. */
+static void
+kill_broker (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *err = NULL;
+  gint status;
+  const gchar *argv[] = { g_getenv ("EVCP_REAL_KAFKA"), "restart", "--kill", NULL };
+
+  g_assert_nonnull (argv[0]);
+  g_assert_true (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                               &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("%s restart --kill failed: %s", argv[0], err);
+}
+
+/* Central, the Monitor or the broker killed (now) and started again; then
+ * quiet. */
+static void
+kill_other (Fixture *f, Run *run, gint64 t0)
+{
+  g_autofree gchar *started_needle = g_strdup_printf (" for %s: ", run->driver);
+  g_autofree gchar *ended_needle = g_strdup_printf (" of %s ended (", run->driver);
+
+  run->started_before_kill = evcp_sys_engine_log_contains (f->engine, started_needle);
+  run->ended_before_kill = evcp_sys_engine_log_contains (f->engine, ended_needle);
+  if (run->victim == VICTIM_CENTRAL)
+    {
+      kill_central (f);
+      spawn_central (f);
+    }
+  else if (run->victim == VICTIM_BROKER)
+    kill_broker ();
+  else
+    {
+      kill_monitor (f);
+      spawn_monitor (f);
+    }
+  g_test_message ("run %u: %s, SIGKILL to %s %d ms after the request, %s", (guint) (run - f->runs),
+                  run->via == VIA_KAFKA ? "CHARGING_REQUEST on Kafka" : "AUTHORIZE from Central",
+                  victim_names[run->victim], run->kill_ms,
+                  !run->started_before_kill ? "before the session started" :
+                  !run->ended_before_kill ? "while supplying" : "after the session ended");
+  wait_quiet (f, run->via == VIA_KAFKA);
+}
+
 static void
 run_once (Fixture *f, guint r)
 {
@@ -378,6 +587,7 @@ run_once (Fixture *f, guint r)
 
   run->via = g_test_rand_int_range (0, 2) == 0 ? VIA_KAFKA : VIA_CENTRAL;
   run->at_end = g_test_rand_int_range (0, 2) == 1;
+  run->victim = r < AT_START_RUNS ? VICTIM_ENGINE : victims[(r - AT_START_RUNS) % n_victims];
   if (r < AT_START_RUNS)
     {
       /* the first runs: a request from Kafka, killed as its session
@@ -386,16 +596,20 @@ run_once (Fixture *f, guint r)
       run->at_end = TRUE;
       run->end_offset_ms = -DURATION_S * 1000;
     }
-  else if (run->at_end)
+  else if (run->at_end && run->victim != VICTIM_BROKER)
     run->end_offset_ms = g_test_rand_int_range (AT_END_FROM_MS, AT_END_TO_MS + 1);
   else
-    run->kill_ms = g_test_rand_int_range (0, KILL_MAX_MS + 1);
-  run->driver = g_strdup_printf ("drv-%02u", r);
+    {
+      /* the broker dies at any moment: its restart takes seconds anyway */
+      run->at_end = FALSE;
+      run->kill_ms = g_test_rand_int_range (0, KILL_MAX_MS + 1);
+    }
+  run->driver = g_strdup_printf ("%s-%03u", DRIVER, r);
   wait_quiet (f, run->via == VIA_KAFKA);
 
   t0 = g_get_monotonic_time ();
   if (run->via == VIA_KAFKA)
-    evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, run->driver, POWER, DURATION_S);
+    evcp_sys_produce_request (f->bootstrap, CP, run->driver, POWER, DURATION_S);
   else
     {
       g_autofree gchar *cmd = g_strdup_printf ("authorize %s %s %g %d", CP, run->driver, POWER, DURATION_S);
@@ -411,6 +625,11 @@ run_once (Fixture *f, guint r)
   else
     evcp_sys_wait_until_time (t0 + (gint64) run->kill_ms * 1000);
   run->kill_ms = (gint) ((g_get_monotonic_time () - t0) / 1000);
+  if (run->victim != VICTIM_ENGINE)
+    {
+      kill_other (f, run, t0);
+      return;
+    }
   evcp_sys_engine_kill (f->engine);
 
   /* what the killed Engine had done (its log up to the kill) */
@@ -442,6 +661,87 @@ run_once (Fixture *f, guint r)
   run->recovered = evcp_sys_engine_log_contains (f->engine, recovered_needle);
 }
 
+/* ---- the Monitor's seqs ------------------------------------------------------ */
+
+static gboolean
+monitor_outbox_empty (gpointer data)
+{
+  return evcp_sys_outbox_pending (data) == 0;
+}
+
+/* Stops the Monitor (SIGSTOP, then SIGKILL) at a moment when its outbox is
+ * empty: everything it numbered was acknowledged. Returns its next seq. */
+static gint64
+stop_monitor_idle (Fixture *f)
+{
+  GPid pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (f->monitor), NULL, 10);
+  gint64 deadline = g_get_monotonic_time () + QUIET_MS * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_assert_true (evcp_test_wait_until (NULL, monitor_outbox_empty, f->monitor_state_dir, QUIET_MS));
+      kill (pid, SIGSTOP);
+      if (evcp_sys_outbox_pending (f->monitor_state_dir) == 0)
+        {
+          gint64 next = evcp_sys_outbox_next_seq (f->monitor_state_dir);
+
+          kill_monitor (f);
+          return next;
+        }
+      kill (pid, SIGCONT);
+    }
+  g_error ("the Monitor's outbox was never empty while it was stopped");
+}
+
+/* Every event the Monitor numbered (1..@last) is on monitoring_events, at
+ * least once; copies of one seq are the same event (a re-send after a
+ * kill, never another event under a reused seq). Returns the copies. */
+static guint
+assert_monitor_events (Fixture *f, gint64 last)
+{
+  g_autoptr(GHashTable) by_seq = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  gint64 deadline = g_get_monotonic_time () + QUIET_MS * 1000;
+  guint copies = 0;
+
+  while ((gint64) g_hash_table_size (by_seq) < last && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GPtrArray) records = evcp_test_consumer_wait_for (f->monitoring, G_MAXUINT, 200);
+
+      for (guint i = 0; i < records->len; i++)
+        {
+          g_autoptr(JsonNode) node = evcp_test_record_parse_json (g_ptr_array_index (records, i), NULL);
+          JsonObject *data;
+          g_autofree gchar *what = NULL;
+          const gchar *seen;
+          gint64 seq;
+
+          g_assert_nonnull (node);
+          data = json_object_get_object_member (json_node_get_object (node), "data");
+          g_assert_nonnull (data);
+          if (g_strcmp0 (json_object_get_string_member_with_default (data, "id", ""), CP) != 0)
+            continue;
+          seq = json_object_get_int_member_with_default (data, "seq", -1);
+          g_assert_cmpint (seq, >=, 1);
+          g_assert_cmpint (seq, <=, last);
+          what = g_strdup_printf ("%s %s %s", json_object_get_string_member_with_default (data, "event", "?"),
+                                  json_object_get_string_member_with_default (data, "status", "?"),
+                                  json_object_get_string_member_with_default (data, "timestamp", "?"));
+          seen = g_hash_table_lookup (by_seq, &seq);
+          if (seen != NULL)
+            {
+              g_assert_cmpstr (seen, ==, what);
+              copies++;
+            }
+          else
+            g_hash_table_insert (by_seq, g_memdup2 (&seq, sizeof seq), g_steal_pointer (&what));
+        }
+    }
+  for (gint64 seq = 1; seq <= last; seq++)
+    if (!g_hash_table_contains (by_seq, &seq))
+      g_error ("the Monitor's event %" G_GINT64_FORMAT " never reached monitoring_events", seq);
+  return copies;
+}
+
 /* ---- the test ------------------------------------------------------------- */
 
 static void
@@ -451,22 +751,25 @@ test_kill_at_random (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) ids = NULL;
   g_autoptr(GArray) seqs = NULL;
   g_autoptr(GHashTable) ended_seqs = g_hash_table_new (g_int64_hash, g_int64_equal);
-  gint64 next_seq, gaps;
+  gint64 next_seq, gaps, monitor_next_seq;
+  g_autoptr(GArray) monitor_seqs = NULL;
+  guint victim_runs[N_VICTIMS] = { 0, 0, 0, 0 };
   guint killed_supplying = 0, recovered = 0, redelivered = 0, copies = 0, refused = 0, lost_commands = 0;
   guint in_ticket = 0, in_ticket_rewritten = 0;
   guint by_reason[2] = { 0, 0 };
 
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "Kafka assigned", WAIT_MS));
-  for (guint r = 0; r < RUNS; r++)
+  for (guint r = 0; r < n_runs; r++)
     run_once (f, r);
   wait_quiet (f, TRUE);
 
   next_seq = evcp_sys_outbox_next_seq (f->state_dir);
   gaps = evcp_test_central_get_stat (f->central, "gaps");
   g_test_message ("%u runs in %.1f s; the Engine's last seq %" G_GINT64_FORMAT "; Central's stats: %" G_GINT64_FORMAT
-                  " gaps, %" G_GINT64_FORMAT " duplicates", RUNS, (g_get_monotonic_time () - f->started_at) / 1e6,
+                  " gaps, %" G_GINT64_FORMAT " duplicates", n_runs, (g_get_monotonic_time () - f->started_at) / 1e6,
                   next_seq - 1, gaps, evcp_test_central_get_stat (f->central, "duplicates"));
   /* nothing is in flight: the Engine may go as it went every time */
+  monitor_next_seq = stop_monitor_idle (f);
   evcp_sys_engine_kill (f->engine);
   g_assert_cmpint (evcp_test_central_quit (f->central), ==, 0);
   g_assert_cmpint (gaps, ==, 0);
@@ -530,12 +833,22 @@ test_kill_at_random (Fixture *f, gconstpointer data)
   g_assert_cmpuint (seqs->len, ==, (guint) (next_seq - 1));
   for (guint i = 0; i < seqs->len; i++)
     g_assert_cmpint (g_array_index (seqs, gint64, i), ==, (gint64) i + 1);
+  /* and the Monitor's events: 1..M, M its last, none lost through the
+   * kills of any program; its changes (FAULT, RECOVERED) applied once */
+  g_test_message ("the Monitor's last seq %" G_GINT64_FORMAT ": every one on monitoring_events, %u re-sent copies",
+                  monitor_next_seq - 1, assert_monitor_events (f, monitor_next_seq - 1));
+  g_assert_cmpint (monitor_next_seq - 1, >=, n_runs);
+  monitor_seqs = evcp_sys_db_seqs (f->db_path, CP, "MONITOR");
+  for (guint i = 1; i < monitor_seqs->len; i++)
+    g_assert_cmpint (g_array_index (monitor_seqs, gint64, i), >, g_array_index (monitor_seqs, gint64, i - 1));
 
   /* every request: sessions, or a refusal */
-  for (guint r = 0; r < RUNS; r++)
+  for (guint r = 0; r < n_runs; r++)
     {
       Run *run = &f->runs[r];
       g_autoptr(GPtrArray) started = NULL;
+
+      victim_runs[run->victim]++;
       g_autoptr(GPtrArray) refusals = evcp_sys_sessions_find (f->sessions, "REQUEST_REFUSED", run->driver, NULL);
       guint sessions = 0;
 
@@ -543,7 +856,7 @@ test_kill_at_random (Fixture *f, gconstpointer data)
         if (g_strcmp0 (((EvcpSysTicket *) g_ptr_array_index (tickets, i))->driver, run->driver) == 0)
           sessions++;
       started = evcp_sys_sessions_find (f->sessions, "SESSION_STARTED", run->driver, NULL);
-      if (run->started_before_kill && !run->ended_before_kill)
+      if (run->victim == VICTIM_ENGINE && run->started_before_kill && !run->ended_before_kill)
         killed_supplying++;
       if (run->recovered)
         recovered++;
@@ -568,6 +881,7 @@ test_kill_at_random (Fixture *f, gconstpointer data)
           /* only an AUTHORIZE can vanish: the Engine died before it took it,
            * and Central keeps no command for a later connection */
           g_assert_true (run->via == VIA_CENTRAL);
+          g_assert_true (run->victim == VICTIM_ENGINE);
           g_assert_false (run->started_before_kill);
           lost_commands++;
         }
@@ -579,6 +893,10 @@ test_kill_at_random (Fixture *f, gconstpointer data)
                   "%u AUTHORIZE lost with the Engine; Central's seqs 1..%u without gaps", ids->len, by_reason[0],
                   by_reason[1], killed_supplying, in_ticket, in_ticket_rewritten, recovered, redelivered, copies,
                   refused, lost_commands, seqs->len);
+  g_test_message ("victims: the Engine %u times, Central %u (%u starts), the Monitor %u (%u starts), "
+                  "the broker %u (%s)", victim_runs[VICTIM_ENGINE], victim_runs[VICTIM_CENTRAL], f->n_centrals,
+                  victim_runs[VICTIM_MONITOR], f->n_monitors, victim_runs[VICTIM_BROKER],
+                  real_brokers != NULL ? "Apache Kafka" : "evcp-kafka-mock");
   /* the test killed the Engine during supplies, not only around them, and
    * requests came again */
   g_assert_cmpuint (killed_supplying, >=, 1);
@@ -589,7 +907,43 @@ test_kill_at_random (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  const gchar *runs = g_getenv ("EVCP_DURABILITY_RUNS");
+  const gchar *names = g_getenv ("EVCP_DURABILITY_VICTIMS");
+  g_auto(GStrv) wanted = g_strsplit (names != NULL && *names != '\0' ? names : "engine,central,monitor", ",", -1);
+
   g_test_init (&argc, &argv, NULL);
+  real_brokers = g_getenv ("EVCP_DURABILITY_BROKERS");
+  if (real_brokers != NULL && *real_brokers == '\0')
+    real_brokers = NULL;
+  if (real_brokers != NULL)
+    {
+      guint32 id = g_random_int ();
+
+      g_snprintf (CP, sizeof CP, "CP-D-%08x", id);
+      g_snprintf (GROUP, sizeof GROUP, "cp_engine_%s", CP);
+      g_snprintf (DRIVER, sizeof DRIVER, "d%08x", id);
+    }
+  if (runs != NULL && *runs != '\0')
+    {
+      guint64 n;
+
+      if (!g_ascii_string_to_unsigned (runs, 10, AT_START_RUNS + 1, 100000, &n, NULL))
+        g_error ("EVCP_DURABILITY_RUNS=%s: a number of runs from %u is needed", runs, AT_START_RUNS + 1);
+      n_runs = (guint) n;
+    }
+  for (guint i = 0; wanted[i] != NULL; i++)
+    {
+      guint v;
+
+      for (v = 0; v < N_VICTIMS && !g_str_equal (g_strstrip (wanted[i]), victim_names[v]); v++)
+        ;
+      if (v == N_VICTIMS)
+        g_error ("EVCP_DURABILITY_VICTIMS: unknown victim \"%s\" (engine, central, monitor, broker)", wanted[i]);
+      if (v == VICTIM_BROKER && (real_brokers == NULL || g_getenv ("EVCP_REAL_KAFKA") == NULL))
+        g_error ("EVCP_DURABILITY_VICTIMS: the broker can be a victim only with a real one "
+                 "(EVCP_DURABILITY_BROKERS and EVCP_REAL_KAFKA, the script that started it)");
+      victims[n_victims++] = v;
+    }
   /* killed links and an unreachable Kafka are logged as warnings */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add ("/durability/kill-at-random", Fixture, NULL, fixture_set_up, test_kill_at_random, fixture_tear_down);

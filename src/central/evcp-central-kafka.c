@@ -5,6 +5,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-central-kafka.h"
+#include "evcp-kafka-security.h"
 #include "evcp-error.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-consumer.h"
@@ -37,6 +38,7 @@ struct _EvcpCentralKafka
 
   EvcpKafkaConsumer *consumer;
   rd_kafka_t  *rk;           /* the consumer's handle, or NULL */
+  EvcpKafkaSecurityReport security;
   const gchar *status;
   guint64      received;
   guint64      skipped;
@@ -65,6 +67,8 @@ set_status (EvcpCentralKafka *self, const gchar *status, const gchar *reason)
   if (g_strcmp0 (self->status, status) == 0)
     return;
   self->status = status;
+  if (g_str_equal (status, "connected"))
+    evcp_kafka_security_report_clear (&self->security);
   if (g_str_equal (status, "unavailable"))
     g_warning (_("Kafka is unavailable (%s): the Central goes on over the socket alone and reconnects"),
                reason);
@@ -173,6 +177,8 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
     set_status (self, "unavailable", reason);
+  else if (evcp_kafka_error_is_security (err, reason))
+    set_status (self, "unavailable", evcp_kafka_security_report (&self->security, rk, "consumer", err, reason));
   else
     g_debug ("Kafka: %s: %s", rd_kafka_err2name (err), reason);
 }
@@ -318,6 +324,7 @@ evcp_central_kafka_finalize (GObject *object)
   evcp_kafka_consumer_free (self->consumer);
   g_free (self->brokers);
   g_free (self->group_id);
+  evcp_kafka_security_report_clear (&self->security);
   g_hash_table_unref (self->overrides);
   g_hash_table_unref (self->consumer_overrides);
   G_OBJECT_CLASS (evcp_central_kafka_parent_class)->finalize (object);

@@ -469,6 +469,9 @@ print_engine_status (Ctl *ctl, EvcpGdbusEngine1 *engine)
   kafka = g_strdup_printf ("%s (%s)", evcp_gdbus_engine1_get_kafka_connected (engine) ? _("connected") : _("not connected"),
                            evcp_gdbus_engine1_get_kafka_state (engine));
   print_row (_("Kafka"), kafka);
+  if (evcp_gdbus_engine1_get_kafka_error (engine) != NULL && *evcp_gdbus_engine1_get_kafka_error (engine) != '\0')
+    /* TRANSLATORS: why the Kafka brokers refuse the Engine (credentials, certificate) */
+    print_row (_("Kafka refused"), evcp_gdbus_engine1_get_kafka_error (engine));
   central = g_strdup_printf ("%s (%s)", evcp_gdbus_engine1_get_central_connected (engine) ? _("connected") : _("not connected"),
                              evcp_gdbus_engine1_get_central_state (engine));
   print_row (_("Central"), central);

@@ -89,6 +89,15 @@ update_kafka (EvcpDbusEngine *self)
 }
 
 static void
+on_kafka_security_error (EvcpKafkaService *kafka, GParamSpec *pspec, EvcpDbusEngine *self)
+{
+  g_autofree gchar *cause = NULL;
+
+  g_object_get (kafka, "security-error", &cause, NULL);
+  evcp_gdbus_engine1_set_kafka_error (self->skeleton, cause != NULL ? cause : "");
+}
+
+static void
 update_central (EvcpDbusEngine *self)
 {
   EvcpCentralState state = self->central != NULL ? evcp_central_client_get_state (self->central)
@@ -428,6 +437,8 @@ evcp_dbus_engine_new (EvcpEngine *engine)
   g_signal_connect_object (self->supply, "session-started", G_CALLBACK (on_session), self, 0);
   g_signal_connect_object (self->supply, "session-ended", G_CALLBACK (on_session), self, 0);
   g_signal_connect_object (self->kafka, "connection-state-changed", G_CALLBACK (on_kafka_state), self, 0);
+  g_signal_connect_object (self->kafka, "notify::security-error", G_CALLBACK (on_kafka_security_error), self, 0);
+  on_kafka_security_error (self->kafka, NULL, self);
   if (self->central != NULL)
     g_signal_connect_object (self->central, "notify::state", G_CALLBACK (on_central_state), self, 0);
 

@@ -12,7 +12,12 @@
 #include "evcp-dispatcher.h"
 #include "evcp-error.h"
 #include "evcp-frame-field.h"
+#include "evcp-json-limits.h"
 #include "evcp-message.h"
+
+/* A key file of evcp is a few KiB; a secret, a few dozen bytes. */
+#define KEY_FILE_MAX    (1024 * 1024)
+#define SECRET_FILE_MAX 4096
 
 G_DEFINE_BOXED_TYPE (EvcpConfig, evcp_config, evcp_config_copy, evcp_config_free)
 
@@ -250,7 +255,9 @@ key_string (GKeyFile *kf, const gchar *group, const gchar *key, gchar **field, G
   g_autoptr(GError) local_error = NULL;
   g_autofree gchar *value = g_key_file_get_string (kf, group, key, &local_error);
 
-  if (value == NULL)
+  /* GKeyFile gives the text before a bad escape ("secret\" at the end of a
+   * line) and an error with it: the error wins */
+  if (value == NULL || local_error != NULL)
     {
       if (g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND) ||
           g_error_matches (local_error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_GROUP_NOT_FOUND))
@@ -277,7 +284,10 @@ key_secret_file (GKeyFile *kf, gchar **field, GError **error)
     return FALSE;
   if (path == NULL)
     return TRUE;
-  if (!g_file_get_contents (path, &content, NULL, &local_error))
+  /* a regular file of at most 4 KiB: never a device or a pipe that has
+   * no end (secret-file=/dev/zero would fill the memory) */
+  content = evcp_state_file_read (path, SECRET_FILE_MAX, NULL, &local_error);
+  if (content == NULL)
     {
       g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
                    _("[central] secret-file: %s"), local_error->message);
@@ -359,10 +369,15 @@ load_section (GKeyFile *kf, const gchar *group, GHashTable *table, GError **erro
 
   for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
     {
-      g_autofree gchar *value = g_key_file_get_string (kf, group, keys[i], error);
+      g_autoptr(GError) local_error = NULL;
+      g_autofree gchar *value = g_key_file_get_string (kf, group, keys[i], &local_error);
 
-      if (value == NULL)
-        return FALSE;
+      /* a value with a bad escape comes with an error: refused, not cut */
+      if (value == NULL || local_error != NULL)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&local_error), "[%s] %s: ", group, keys[i]);
+          return FALSE;
+        }
       g_hash_table_insert (table, g_strdup (keys[i]), g_strdup (g_strstrip (value)));
     }
   return TRUE;
@@ -374,11 +389,15 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autofree gchar *topics = NULL;
   g_autofree gchar *price = NULL;
+  g_autofree gchar *contents = NULL;
+  gsize len = 0;
 
   g_return_val_if_fail (config != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
 
-  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error))
+  /* read with a cap, and only a regular file: a key file is small */
+  contents = evcp_state_file_read (path, KEY_FILE_MAX, &len, error);
+  if (contents == NULL || !g_key_file_load_from_data (kf, contents, len, G_KEY_FILE_NONE, error))
     {
       g_prefix_error (error, _("Cannot read %s: "), path);
       return FALSE;

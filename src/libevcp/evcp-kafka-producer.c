@@ -6,6 +6,7 @@
 
 #include "evcp-error.h"
 #include "evcp-kafka-producer.h"
+#include "evcp-kafka-security.h"
 #include "evcp-kafka-source.h"
 
 #define DRAIN_BUDGET 1000
@@ -46,6 +47,8 @@ struct _EvcpKafkaProducer
   guint        in_flight;
   gboolean     fatal;
   guint        renew_id;
+
+  EvcpKafkaSecurityReport security;
 };
 
 G_DEFINE_TYPE (EvcpKafkaProducer, evcp_kafka_producer, G_TYPE_OBJECT)
@@ -61,6 +64,8 @@ dr_msg_cb (rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
     evcp_kafka_set_error (&error, m->err, _("Delivery failed"));
+  else if (evcp_kafka_security_report_clear (&self->security))
+    g_message ("Kafka producer: the brokers accept it again");
   self->in_flight--;
   pending->callback (self, error, m->partition, m->offset, pending->user_data);
   g_free (pending);
@@ -93,6 +98,11 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
       self->fatal = TRUE;
       if (self->renew_id == 0)
         self->renew_id = g_idle_add (renew_idle, self);
+      return;
+    }
+  if (evcp_kafka_error_is_security (err, reason))
+    {
+      evcp_kafka_security_report (&self->security, rk, "producer", err, reason);
       return;
     }
   /* _TRANSPORT, _ALL_BROKERS_DOWN and the like: librdkafka reconnects. */
@@ -308,6 +318,7 @@ evcp_kafka_producer_finalize (GObject *object)
   g_clear_handle_id (&self->renew_id, g_source_remove);
   destroy_handle (self);
   g_free (self->brokers);
+  evcp_kafka_security_report_clear (&self->security);
   g_clear_pointer (&self->overrides, g_hash_table_unref);
   g_clear_pointer (&self->producer_overrides, g_hash_table_unref);
   G_OBJECT_CLASS (evcp_kafka_producer_parent_class)->finalize (object);

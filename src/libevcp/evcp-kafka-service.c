@@ -16,6 +16,7 @@
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-record-check.h"
 #include "evcp-kafka-service.h"
+#include "evcp-kafka-security.h"
 #include "evcp-kafka-util.h"
 #include "evcp-marshal.h"
 #include "evcp-message-private.h"
@@ -93,6 +94,9 @@ struct _EvcpKafkaService
   gsize              dead_record_max;
   guint              dead_failing;    /* whose last attempt failed */
   gchar             *dead_last_error;
+
+  /* credentials or certificates refused (see evcp-kafka-security.h) */
+  EvcpKafkaSecurityReport security;
 
   GArray            *done_hooks;   /* of DoneHook */
   guint              next_hook_id;
@@ -178,6 +182,7 @@ G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
 enum {
   PROP_0,
   PROP_STATE,
+  PROP_SECURITY_ERROR,
   N_PROPS
 };
 static GParamSpec *props[N_PROPS];
@@ -219,6 +224,8 @@ set_state (EvcpKafkaService *self, EvcpKafkaState state, const gchar *reason)
   if (old == state)
     return;
   self->state = state;
+  if (state == EVCP_KAFKA_STATE_CONNECTED && evcp_kafka_security_report_clear (&self->security))
+    g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SECURITY_ERROR]);
   if (state == EVCP_KAFKA_STATE_DISCONNECTED)
     g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
                       "EVCP_KAFKA_STATE", evcp_kafka_state_to_string (state),
@@ -1244,6 +1251,16 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
         break;
       }
     default:
+      if (evcp_kafka_error_is_security (err, reason))
+        {
+          g_autofree gchar *before = g_strdup (self->security.cause);
+          const gchar *cause = evcp_kafka_security_report (&self->security, rk, "consumer", err, reason);
+
+          if (g_strcmp0 (before, cause) != 0)
+            g_object_notify_by_pspec (G_OBJECT (self), props[PROP_SECURITY_ERROR]);
+          set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, cause);
+          break;
+        }
       /* _TRANSPORT, _RESOLVE, …: librdkafka retries by itself */
       g_debug ("Kafka: %s: %s", rd_kafka_err2name (err), reason);
       break;
@@ -1704,6 +1721,9 @@ evcp_kafka_service_get_property (GObject *object, guint prop_id, GValue *value, 
     case PROP_STATE:
       g_value_set_enum (value, self->state);
       break;
+    case PROP_SECURITY_ERROR:
+      g_value_set_string (value, self->security.cause);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1731,6 +1751,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_mutex_clear (&self->metadata_lock);
   g_cond_clear (&self->metadata_cond);
   g_free (self->dead_last_error);
+  evcp_kafka_security_report_clear (&self->security);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   evcp_kafka_consumer_free (self->consumer);
@@ -1751,6 +1772,12 @@ evcp_kafka_service_class_init (EvcpKafkaServiceClass *klass)
   props[PROP_STATE] =
     g_param_spec_enum ("state", NULL, NULL, EVCP_TYPE_KAFKA_STATE, EVCP_KAFKA_STATE_STOPPED,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  /* EvcpKafkaService:security-error: why the brokers refuse the consumer
+   * (credentials, certificate), until it connects again; NULL when they
+   * do not. */
+  props[PROP_SECURITY_ERROR] =
+    g_param_spec_string ("security-error", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   /* The per-message signals have C marshallers (no libffi per emission).

@@ -259,6 +259,220 @@ test_refused (void)
   g_assert_cmpstr (engine_state (bus), ==, "ACTIVE");
 }
 
+/* ---- every member, from the services' own introspection ---------------------------- */
+
+/* What the policy lets anyone do besides Introspectable, Peer and
+ * Properties.Get/GetAll. Every other method of the services' interfaces
+ * changes something. A method added to an interface is found by the
+ * introspection below and, unless named here, must be refused to a caller
+ * who is neither root nor in the group. */
+static const gchar * const reading_methods[] = {
+  "org.evcp.Engine1.ListHandlers",
+  "org.evcp.Engine1.GetMetrics",
+  "org.evcp.Engine1.SubscribeMessages",
+  "org.evcp.Engine1.UnsubscribeMessages",
+  "org.evcp.Monitor1.GetStatus",
+  "org.evcp.Monitor1.GetMetrics",
+  NULL
+};
+
+typedef struct {
+  const gchar *name;   /* the bus name */
+  const gchar *path;
+  const gchar *iface;
+} Service;
+
+static const Service services[] = {
+  { "org.evcp.Engine", "/org/evcp/Engine", "org.evcp.Engine1" },
+  { "org.evcp.Monitor", "/org/evcp/Monitor", "org.evcp.Monitor1" },
+};
+
+/* An argument of @type, as gdbus call parses it: the empty or zero value. */
+static gchar *
+empty_value_text (const gchar *type)
+{
+  switch (type[0])
+    {
+    case 's':
+    case 'g':
+      return g_strdup ("''");
+    case 'o':
+      return g_strdup ("objectpath '/'");
+    case 'b':
+      return g_strdup ("false");
+    case 'a':
+      return g_strdup_printf ("@%s []", type);
+    case 'v':
+      return g_strdup ("<''>");
+    default:
+      return g_strdup_printf ("@%s 0", type);
+    }
+}
+
+static GDBusInterfaceInfo *
+introspect (EvcpTestBus *bus, const Service *service, GDBusNodeInfo **node)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  const gchar *xml;
+
+  reply = g_dbus_connection_call_sync (bus->connection, service->name, service->path,
+                                       "org.freedesktop.DBus.Introspectable", "Introspect", NULL,
+                                       G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, WAIT_MS, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&s)", &xml);
+  *node = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (g_dbus_node_info_lookup_interface (*node, service->iface));
+  return g_dbus_node_info_lookup_interface (*node, service->iface);
+}
+
+/* gdbus call, as nobody, of @method (org.freedesktop.DBus.Properties.Set
+ * included) with @args. */
+static EvcpTestRun *
+gdbus_as_nobody (EvcpTestBus *bus, const Service *service, const gchar *method, const gchar * const *args, gchar **why)
+{
+  g_autofree gchar *env_address = g_strdup_printf ("DBUS_SYSTEM_BUS_ADDRESS=%s", bus->address);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  for (const gchar * const *a = (const gchar * const []) { "gdbus", "call", "--system", "--timeout", "30", "--dest",
+                                                          service->name, "--object-path", service->path, "--method",
+                                                          method, NULL }; *a != NULL; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return evcp_test_run_unprivileged ((const gchar * const []) { env_address, NULL },
+                                     (const gchar * const *) argv->pdata, why);
+}
+
+static gboolean
+access_denied (const EvcpTestRun *run)
+{
+  return run->status != 0 && strstr (run->err, "org.freedesktop.DBus.Error.AccessDenied") != NULL;
+}
+
+/* Calls every method of @service's interface as nobody with empty arguments;
+ * returns how many were called. A reading method is never refused by the
+ * bus; a changing one is refused when @changing_denied, and only then. */
+static guint
+call_every_method (EvcpTestBus *bus, const Service *service, gboolean changing_denied)
+{
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  GDBusInterfaceInfo *iface = introspect (bus, service, &node);
+  guint called = 0;
+
+  for (guint m = 0; iface->methods != NULL && iface->methods[m] != NULL; m++)
+    {
+      GDBusMethodInfo *info = iface->methods[m];
+      g_autofree gchar *member = g_strdup_printf ("%s.%s", service->iface, info->name);
+      g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(EvcpTestRun) run = NULL;
+      gboolean reading = g_strv_contains (reading_methods, member);
+
+      for (guint a = 0; info->in_args != NULL && info->in_args[a] != NULL; a++)
+        g_ptr_array_add (args, empty_value_text (info->in_args[a]->signature));
+      g_ptr_array_add (args, NULL);
+      run = gdbus_as_nobody (bus, service, member, (const gchar * const *) args->pdata, NULL);
+      g_test_message ("%s as nobody: status %d, %s", member, run->status, run->err);
+      if (reading || !changing_denied)
+        g_assert_false (access_denied (run));
+      else
+        g_assert_true (access_denied (run));
+      called++;
+    }
+  return called;
+}
+
+/* Every property: anyone gets it, and all of them; nobody sets any. */
+static guint
+try_every_property (EvcpTestBus *bus, const Service *service)
+{
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  GDBusInterfaceInfo *iface = introspect (bus, service, &node);
+  g_autoptr(EvcpTestRun) all = NULL;
+  guint tried = 0;
+
+  all = gdbus_as_nobody (bus, service, "org.freedesktop.DBus.Properties.GetAll",
+                         (const gchar * const []) { service->iface, NULL }, NULL);
+  g_assert_cmpint (all->status, ==, 0);
+  for (guint p = 0; iface->properties != NULL && iface->properties[p] != NULL; p++)
+    {
+      GDBusPropertyInfo *info = iface->properties[p];
+      g_autofree gchar *value = empty_value_text (info->signature);
+      g_autofree gchar *variant = g_strdup_printf ("<%s>", value);
+      g_autoptr(EvcpTestRun) get = NULL;
+      g_autoptr(EvcpTestRun) set = NULL;
+
+      get = gdbus_as_nobody (bus, service, "org.freedesktop.DBus.Properties.Get",
+                             (const gchar * const []) { service->iface, info->name, NULL }, NULL);
+      g_assert_cmpint (get->status, ==, 0);
+      set = gdbus_as_nobody (bus, service, "org.freedesktop.DBus.Properties.Set",
+                             (const gchar * const []) { service->iface, info->name, variant, NULL }, NULL);
+      g_test_message ("Set %s.%s as nobody: status %d, %s", service->iface, info->name, set->status, set->err);
+      g_assert_true (access_denied (set));
+      tried++;
+    }
+  return tried;
+}
+
+/* The count of the methods and properties of @iface in the shipped
+ * introspection XML (data/), to prove that the walk saw them all. */
+static void
+shipped_members (const Service *service, guint *methods, guint *properties)
+{
+  g_autofree gchar *path = g_strdup_printf ("%s/%s.xml", evcp_test_dbus_program ("EVCP_DATA_SRCDIR"), service->iface);
+  g_autofree gchar *xml = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  GDBusInterfaceInfo *iface;
+
+  g_assert_true (g_file_get_contents (path, &xml, NULL, &error));
+  node = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  iface = g_dbus_node_info_lookup_interface (node, service->iface);
+  g_assert_nonnull (iface);
+  *methods = iface->methods != NULL ? g_strv_length ((gchar **) iface->methods) : 0;
+  *properties = iface->properties != NULL ? g_strv_length ((gchar **) iface->properties) : 0;
+}
+
+static void
+test_every_member (void)
+{
+  g_autoptr(EvcpTestBus) bus = evcp_test_bus_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(EvcpTestRun) probe = NULL;
+  g_autoptr(EvcpTestRun) run = NULL;
+  g_autofree gchar *config = system_config (evcp_test_dbus_program ("EVCP_DBUS_POLICY"));
+  g_autofree gchar *why = NULL;
+
+  g_assert_true (evcp_test_bus_start (bus, "system", config, &error));
+  g_assert_no_error (error);
+  probe = ctl_as (bus, TRUE, (const gchar * const []) { "--version", NULL }, &why);
+  if (probe == NULL)
+    {
+      g_test_skip (why);
+      return;
+    }
+  run = ctl_as (bus, FALSE, (const gchar * const []) { "--start", "status", NULL }, NULL);
+  g_assert_cmpint (run->status, ==, 0);
+  g_assert_true (evcp_test_bus_wait_owner (bus, "org.evcp.Engine", TRUE, WAIT_MS));
+  g_assert_true (evcp_test_bus_wait_owner (bus, "org.evcp.Monitor", TRUE, WAIT_MS));
+
+  for (guint s = 0; s < G_N_ELEMENTS (services); s++)
+    {
+      guint methods, properties;
+
+      shipped_members (&services[s], &methods, &properties);
+      g_assert_cmpuint (methods, >, 0);
+      g_assert_cmpuint (properties, >, 0);
+      g_assert_cmpuint (call_every_method (bus, &services[s], TRUE), ==, methods);
+      g_assert_cmpuint (try_every_property (bus, &services[s]), ==, properties);
+    }
+  /* none of the refused calls reached the Engine */
+  g_assert_cmpstr (engine_state (bus), ==, "ACTIVE");
+}
+
 /* The members of the group the policy names may change the charging point:
  * the policy as built, with only the group's name replaced by one that
  * nobody belongs to here. */
@@ -306,6 +520,9 @@ test_group (void)
   g_assert_cmpint (run->status, ==, 0);
   g_clear_pointer (&run, evcp_test_run_free);
   g_assert_cmpstr (engine_state (bus), ==, "ACTIVE");
+
+  /* and every other method of the Engine: none is refused by the bus */
+  g_assert_cmpuint (call_every_method (bus, &services[0], FALSE), >, 0);
 }
 
 /* ---- the files installed beside it ---------------------------------------------------- */
@@ -455,6 +672,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dbus/policy/loads", test_loads);
   g_test_add_func ("/dbus/policy/unprivileged-refused", test_refused);
   g_test_add_func ("/dbus/policy/group-allowed", test_group);
+  g_test_add_func ("/dbus/policy/every-member", test_every_member);
   g_test_add_func ("/dbus/install/activation-files", test_activation_files);
   g_test_add_func ("/dbus/install/units", test_units);
   return g_test_run ();

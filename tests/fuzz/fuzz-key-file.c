@@ -1,0 +1,55 @@
+/* Fuzz target for the key-file loader (evcp_config_load_key_file): any
+ * bytes as evcp.conf. It never crashes, leaks or reads out of bounds; it
+ * either takes the file or says why in a GError, never both; and what it
+ * takes, evcp_config_validate() judges without crashing either. The bytes
+ * go through a real file, as the programs read theirs. */
+#include "evcp-build-config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "evcp-config.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static gchar *path;
+
+static void
+write_file (const uint8_t *data, size_t size)
+{
+  FILE *file;
+
+  if (path == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+      gint fd = g_file_open_tmp ("evcp-fuzz-key-file-XXXXXX", &path, &error);
+
+      g_assert_no_error (error);
+      g_close (fd, NULL);
+    }
+  file = g_fopen (path, "wb");
+  g_assert_nonnull (file);
+  g_assert_cmpuint (fwrite (data, 1, size, file), ==, size);
+  g_assert_cmpint (fclose (file), ==, 0);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  g_autoptr(GError) error = NULL;
+
+  write_file (data, size);
+  if (evcp_config_load_key_file (config, path, &error))
+    {
+      g_assert_no_error (error);
+      if (!evcp_config_validate (config, &error))
+        g_assert_nonnull (error);
+    }
+  else
+    g_assert_nonnull (error);
+  return 0;
+}
