@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Durability: the Engine killed (SIGKILL) at random moments of many short
  * supply sessions, and started again on the same state directory each time,
  * while evcp-central (following Kafka, its database in a file) and

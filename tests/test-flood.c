@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Floods on every port (issue 21 item 4): 1,000 connections, slowloris (a
  * byte a period), and a flood of garbage or of ACK/NACK bytes, on Central's
  * port (evcp-central), the Engine's health port and the metrics port (the

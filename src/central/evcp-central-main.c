@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-central: a reference Central of the legacy socket protocol, for
  * development, tests and demos. A thin entry point: the work is done by
  * EvcpCentralServer; this file reads the settings, the operator's commands

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-driver: an EV driver for tests and demos. Sends CHARGING_REQUEST
  * messages to Kafka (topic charging_requests, key = the CP_ID), one from the
  * command line or one per line of a file, each after the previous one ended,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-monitor: the Monitor of one charging point. A thin entry point: the
  * work is done by EvcpMonitoringService in libevcp. */
 #define G_LOG_DOMAIN "evcp-monitor"
