@@ -567,7 +567,6 @@ main (int argc, char **argv)
   gint timeout_s = 30;
   gdouble interval_s = 4;
   gboolean verbose = FALSE;
-  const gchar *env_config;
   Driver driver = { 0 };
   const GOptionEntry entries[] = {
     { "cp", 0, 0, G_OPTION_ARG_STRING, &cp_id,
@@ -639,19 +638,13 @@ main (int argc, char **argv)
   if (user == NULL)
     user = g_strdup (g_get_user_name ());
 
-  config = evcp_config_new ();
-  if (!evcp_config_load_environment (config, NULL, &error))
+  {
+    const EvcpConfigOptions options = { .config_file = config_file, .kafka_brokers = brokers };
+
+    config = evcp_config_load (&options, &error);
+  }
+  if (config == NULL)
     goto fail;
-  env_config = g_getenv ("EVCP_CONFIG");
-  if (config_file == NULL && env_config != NULL && *env_config != '\0')
-    config_file = g_strdup (env_config);
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
-    goto fail;
-  if (brokers != NULL)
-    {
-      g_free (config->kafka_brokers);
-      config->kafka_brokers = g_steal_pointer (&brokers);
-    }
 
   loop = g_main_loop_new (NULL, FALSE);
   driver.loop = loop;
