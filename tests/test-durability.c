@@ -429,7 +429,10 @@ run_once (Fixture *f, guint r)
   }
 
   if (run->at_end)
-    at_end_text = g_strdup_printf (" (%+d ms from the end of the session)", run->end_offset_ms);
+    {
+      g_free (at_end_text);
+      at_end_text = g_strdup_printf (" (%+d ms from the end of the session)", run->end_offset_ms);
+    }
   spawn_engine (f);
   recovered_needle = g_strdup_printf (" of %s left open by the previous run", run->driver);
   g_test_message ("run %u: %s, SIGKILL %d ms after the request%s, %s", r,
