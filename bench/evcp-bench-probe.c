@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-bench-probe: an Engine plugin that measures the dispatch benchmark.
  *
  * It registers no handler: it only listens to EvcpKafkaService's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-bench-produce: the workloads of the dispatch benchmark (bench/run).
  *
  * Produces N realistic messages (about 200 bytes of JSON each) of the three

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers for the tests of evcp-central: the program as a child process
  * (its LISTENING line, its commands on stdin, its log on stderr), and fake
  * Engines and Monitors that speak the socket protocol with the frame codec.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A full or read-only disk on demand, for the tests (LD_PRELOAD): while the
  * file named by $EVCP_FAILWRITE_FLAG exists, writes to regular files under
  * the directory $EVCP_FAILWRITE_DIR fail as they would on a full disk

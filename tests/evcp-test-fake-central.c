@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fake Central of the tests (evcp-test-fake-central.h). */
 #include "evcp-build-config.h"
 

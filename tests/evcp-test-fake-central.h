@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fake Central of the tests: a GSocketService on 127.0.0.1 speaking the
  * frame codec, scripted per test, that the Central client's tests and the
  * system tests (an Engine against it) share. Test code: a broken

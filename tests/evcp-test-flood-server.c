@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A host for the Engine's health server and the metrics server, as the
  * Engine runs them (one main loop, the same objects), for tests/test-flood.c:
  * the figures of an attack (RSS, fds) are then this process's alone.

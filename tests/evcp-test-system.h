@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers for the tests of the whole system (tests/test-system.c,
  * tests/test-durability.c, tests/test-faketime.c): real evcp-engine processes
  * next to evcp-central (tests/evcp-test-central.h) and evcp-kafka-mock

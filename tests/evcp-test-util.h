@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers for tests that need Kafka: waiting on a main context, an in-process
  * mock cluster, a synchronous producer, a consumer, and the evcp-kafka-mock
  * program as a child process.

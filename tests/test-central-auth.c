@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A forged or replayed CP at evcp-central (issue 21 item 1): evcp-central as
  * a real process on 127.0.0.1, fake peers that speak the socket protocol,
  * and the real EvcpCentralClient. A CP with a secret must prove it

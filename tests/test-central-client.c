@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* EvcpCentralClient against a real fake Central (a GSocketService on
  * 127.0.0.1 speaking the frame codec, scripted per test), and
  * EvcpKafkaOutboxSender against the in-process mock cluster. Every wait has a

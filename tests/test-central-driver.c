@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-driver as a process against evcp-kafka-mock, with a fake Engine in
  * the test: it reads the CHARGING_REQUEST messages from charging_requests
  * and answers on charging_sessions as the Engine would. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-central with Kafka (evcp-kafka-mock as a process): charging_sessions
  * and monitoring_events applied to the same registry and database as the
  * link, with the same deduplication by (cp, role, seq), so that a ticket

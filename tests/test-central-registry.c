@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-central's registry of CPs (src/central/evcp-central-registry.c) and
  * its Kafka mapping, without a socket: deduplication by seq, gaps, tickets
  * kept once, late telemetry, the Monitor's faults, and what a registry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The per-CP secret (docs/protocol.md, A1..A8): the proof against a vector
  * computed apart (Python's hmac), the constant-time comparison, the nonce,
  * and where a CP reads its secret (CENTRAL_SECRET, [central] secret,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-central as a real process, against fake Engines and Monitors that
  * speak the socket protocol with the frame codec: AUTH, PING, the records
  * and their deduplication by (cp, role, seq), gaps, NACKs, the commands to

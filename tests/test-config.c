@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "evcp-build-config.h"
 
 #ifdef G_OS_UNIX
@@ -414,6 +415,104 @@ test_config_key_file_bad_escape (void)
     }
 }
 
+/* evcp_config_load(), which every main uses: defaults, then the environment,
+ * then the key file (--config, else $EVCP_CONFIG), then the options. */
+static void
+test_config_load_precedence (void)
+{
+  g_autofree gchar *env_path = write_key_file ("[evcp]\ncp-id=CP-ENVFILE\n");
+  g_autofree gchar *path = write_key_file ("[evcp]\ncp-id=CP-FILE\nlocation=From the file\n[central]\nhost=file-host\n"
+                                           "[monitor]\nko-after=7\n");
+  g_autoptr(GError) error = NULL;
+
+  g_setenv ("CP_ID", "CP-ENV", TRUE);
+  g_setenv ("KAFKA_BROKERS", "env:9092", TRUE);
+  g_setenv ("CENTRAL_HOST", "env-host", TRUE);
+  g_setenv ("ENGINE_PORT", "6001", TRUE);
+  g_setenv ("EVCP_CONFIG", env_path, TRUE);
+  {
+    g_autoptr(EvcpConfig) config = evcp_config_load (NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-ENVFILE");       /* $EVCP_CONFIG above the environment */
+    g_assert_cmpstr (config->kafka_brokers, ==, "env:9092"); /* the environment above the default */
+    g_assert_cmpuint (config->engine_port, ==, 6001);
+    g_assert_cmpstr (config->config_file, ==, env_path);
+    g_assert_cmpuint (config->central_port, ==, EVCP_DEFAULT_CENTRAL_PORT);
+  }
+  {
+    const EvcpConfigOptions options = { .config_file = path };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-FILE");          /* --config above $EVCP_CONFIG */
+    g_assert_cmpstr (config->central_host, ==, "file-host"); /* the file above the environment */
+    g_assert_cmpuint (config->ko_after, ==, 7);
+    g_assert_cmpstr (config->config_file, ==, path);
+  }
+  {
+    const EvcpConfigOptions options = {
+      .config_file = path,
+      .cp_id = "CP-OPT",
+      .central_host = "opt-host",
+      .kafka_topics = "a,b",
+      .engine_port = 7001,
+      .ko_after = 2,
+      .monitor_metrics_address = "127.0.0.1:0",
+    };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-OPT"); /* the options above all */
+    g_assert_cmpstr (config->central_host, ==, "opt-host");
+    g_assert_cmpstr (config->location, ==, "From the file");
+    g_assert_cmpuint (g_strv_length (config->kafka_topics), ==, 2);
+    g_assert_cmpuint (config->engine_port, ==, 7001);
+    g_assert_cmpuint (config->ko_after, ==, 2);
+    g_assert_cmpstr (config->monitor_metrics_address, ==, "127.0.0.1:0");
+  }
+  {
+    const EvcpConfigOptions options = { .engine_port = 70000 };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_null (config);
+    g_assert_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE);
+    g_assert_cmpstr (error->message, ==, "--engine-port must be from 1 to 65535");
+    g_clear_error (&error);
+  }
+  {
+    /* an empty $EVCP_CONFIG is none; a key file that cannot be read fails */
+    const EvcpConfigOptions missing = { .config_file = "/nonexistent/evcp.conf" };
+    g_autoptr(EvcpConfig) config = NULL;
+
+    g_setenv ("EVCP_CONFIG", "", TRUE);
+    config = evcp_config_load (NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-ENV");
+    g_assert_null (config->config_file);
+    g_assert_null (evcp_config_load (&missing, &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+  }
+  {
+    const EvcpConfigOptions options = { .config_file = path };
+    g_autoptr(EvcpConfig) config = NULL;
+
+    g_setenv ("KAFKA_TOPICS", ",,,", TRUE); /* a bad environment fails before the file */
+    config = evcp_config_load (&options, &error);
+    g_assert_null (config);
+    g_assert_nonnull (error);
+  }
+  g_unsetenv ("CP_ID");
+  g_unsetenv ("KAFKA_BROKERS");
+  g_unsetenv ("KAFKA_TOPICS");
+  g_unsetenv ("CENTRAL_HOST");
+  g_unsetenv ("ENGINE_PORT");
+  g_unsetenv ("EVCP_CONFIG");
+  g_unlink (env_path);
+  g_unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -429,5 +528,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/hostile", test_config_hostile);
   g_test_add_func ("/config/key-file-not-a-file", test_config_key_file_not_a_file);
   g_test_add_func ("/config/key-file-bad-escape", test_config_key_file_bad_escape);
+  g_test_add_func ("/config/load-precedence", test_config_load_precedence);
   return g_test_run ();
 }

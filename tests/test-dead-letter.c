@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The dead-letter record: bounded as a whole, whatever the message holds. */
 #include "evcp-build-config.h"
 

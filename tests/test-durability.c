@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Durability: a program killed (SIGKILL) at random moments of many short
  * supply sessions, and started again on the same state each time. The
  * victim of a run is, in turn, the Engine, evcp-central (following Kafka,
@@ -5,7 +6,8 @@
  * (one event a second, its outbox in a state directory); evcp-kafka-mock
  * keeps running. EVCP_DURABILITY_RUNS (default 18) and
  * EVCP_DURABILITY_VICTIMS (default "engine,central,monitor") change the
- * campaign: scripts/campaign runs hundreds of runs over many seeds. The randomness is GTest's: the choices
+ * campaign: scripts/campaign runs hundreds of runs over many seeds.
+ * The randomness is GTest's: the choices
  * (the request through Kafka or through Central; the moment of the kill:
  * anywhere from the request to 0.8 s after the session's end, or, one run in
  * two, 1 to 3 ms after max_duration from the session's start, when its ticket
@@ -647,7 +649,10 @@ run_once (Fixture *f, guint r)
   }
 
   if (run->at_end)
-    at_end_text = g_strdup_printf (" (%+d ms from the end of the session)", run->end_offset_ms);
+    {
+      g_free (at_end_text);
+      at_end_text = g_strdup_printf (" (%+d ms from the end of the session)", run->end_offset_ms);
+    }
   spawn_engine (f);
   recovered_needle = g_strdup_printf (" of %s left open by the previous run", run->driver);
   g_test_message ("run %u: %s, SIGKILL %d ms after the request%s, %s", r,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The evcp-engine program as a user runs it: a separate process against the
  * evcp-kafka-mock program, killed and restarted, stopped with SIGTERM, with
  * plugins loaded from a directory. With EVCP_TEST_KAFKA_REAL=1 and

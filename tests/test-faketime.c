@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The wall clock jumped by an hour, forward or back, during a supply:
  * evcp-engine runs under libfaketime (LD_PRELOAD), its fake time read from
  * a file that the test rewrites while it runs (FAKETIME_TIMESTAMP_FILE,

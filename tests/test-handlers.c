@@ -1,10 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "evcp-build-config.h"
 
 #include <string.h>
 
+#include "evcp-central-client.h"
 #include "evcp-charging-request-handler.h"
 #include "evcp-error.h"
 #include "evcp-frame-field.h"
+#include "evcp-health-checker.h"
+#include "evcp-kafka-service.h"
+#include "evcp-monitor-alert.h"
+#include "evcp-monitor-status.h"
+#include "evcp-supply.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-user-info-handler.h"
 #include "evcp-user-registry.h"
@@ -828,6 +835,40 @@ test_notification_identity (void)
   g_assert_cmpstr (evcp_system_notification_handler_get_cp_id (handler), ==, THIS_CP);
 }
 
+/* One table per enumeration: each *_to_string() says its value's nick, and
+ * the nicks are the strings of the logs, frames and events. */
+typedef const gchar *(*EnumToString) (gint value);
+
+static void
+check_enum_nicks (GType type, EnumToString to_string, const gchar *fallback)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (type);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    g_assert_cmpstr (to_string (klass->values[i].value), ==, klass->values[i].value_nick);
+  g_assert_cmpstr (to_string (klass->maximum + 1), ==, fallback);
+}
+
+static void
+test_enums_one_table (void)
+{
+  check_enum_nicks (EVCP_TYPE_KAFKA_STATE, (EnumToString) evcp_kafka_state_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_CP_STATE, (EnumToString) evcp_cp_state_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_HEALTH_OUTCOME, (EnumToString) evcp_health_outcome_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_CENTRAL_STATE, (EnumToString) evcp_central_state_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_MONITOR_STATE, (EnumToString) evcp_monitor_state_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_MONITOR_ALERT_KIND, (EnumToString) evcp_monitor_alert_kind_to_string, "UNKNOWN");
+  check_enum_nicks (EVCP_TYPE_NOTIFICATION_LEVEL, (EnumToString) evcp_notification_level_to_string, NULL);
+
+  /* the strings others read */
+  g_assert_cmpstr (evcp_kafka_state_to_string (EVCP_KAFKA_STATE_CONNECTED), ==, "CONNECTED");
+  g_assert_cmpstr (evcp_cp_state_to_string (EVCP_CP_STATE_SUPPLYING), ==, "SUPPLYING");
+  g_assert_cmpstr (evcp_health_outcome_to_string (EVCP_HEALTH_OUTCOME_TIMEOUT), ==, "TIMEOUT");
+  g_assert_cmpstr (evcp_central_state_to_string (EVCP_CENTRAL_STATE_AUTHENTICATING), ==, "AUTHENTICATING");
+  g_assert_cmpstr (evcp_monitor_state_to_string (EVCP_MONITOR_KO), ==, "KO");
+  g_assert_cmpstr (evcp_monitor_alert_kind_to_string (EVCP_MONITOR_ALERT_ENGINE), ==, "ENGINE");
+}
+
 static void
 test_notification_levels_enum (void)
 {
@@ -1037,6 +1078,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/handlers/system-notification/identity", test_notification_identity);
   g_test_add_func ("/handlers/system-notification/levels-enum", test_notification_levels_enum);
+  g_test_add_func ("/enums/one-table", test_enums_one_table);
   g_test_add_func ("/handlers/system-notification/info", test_notification_info);
   g_test_add_func ("/handlers/system-notification/warning", test_notification_warning);
   g_test_add_func ("/handlers/system-notification/critical", test_notification_critical);

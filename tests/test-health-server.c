@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Engine's health server over real loopback TCP: a blocking client in a
  * thread (as the Monitor is another process), the server on the main loop. */
 #include "evcp-build-config.h"

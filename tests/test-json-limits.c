@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The bounded JSON loader (evcp-json-limits.h): nesting bombs refused
  * before json-glib recurses, brackets inside strings not counted, nothing
  * json-glib would read differently (comments, single quotes) able to hide a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fetch waker's decisions (evcp-kafka-fetch-waker.c), on a fake queue,
  * a fake assignment and a fake clock: no cluster. */
 #include "evcp-build-config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Integration test of evcp-kafka-mock and of the test utilities (evcp-test-util).
  *
  * The program's path comes from $EVCP_KAFKA_MOCK (set by meson). kcat, when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The keyed partitioner agrees with kafka-python's (the Java client's), on
  * the vectors tests/data/murmur2-vectors.py wrote with kafka-python. */
 #include "evcp-build-config.h"

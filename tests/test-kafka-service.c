@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Engine's Kafka side over a real Kafka wire protocol: librdkafka's mock
  * cluster in this process (or the evcp-kafka-mock program), kcat as an
  * independent producer. Every wait has a deadline. With

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the Monitor's pure parts: status thresholds, counters,
  * latency histogram and quantiles, availability since start and over the
  * sliding window, time KO, faults, alerts, the Prometheus text format, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Monitor end to end, in process: EvcpMonitoringService against a fake
  * Engine and a fake Central written here (loopback TCP, the frame codec),
  * and librdkafka's mock cluster for the monitoring events. The fake Engine

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* EvcpOutbox: sequence numbers, acknowledgements per destination, the file
  * format, persistence across reopening, refusal of a corrupt file. */
 #include "evcp-build-config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Secured Kafka, really tried (suite real-kafka): a real Apache Kafka broker
  * with a SASL_SSL listener (SCRAM-SHA-512 over TLS, a CA and a server
  * certificate made by tests/kafka/real-broker with openssl), and the

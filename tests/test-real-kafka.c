@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What only a real Apache Kafka can tell (suite real-kafka): consumer-group
  * rebalances between Engine processes, resuming at the committed offset, the
  * idempotent producer across a broker restart, and a broker restart in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The record of the requests already served: durable, bounded, and read
  * back from whatever a previous process left. */
 #include "evcp-build-config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The programs under a service manager (issue 12, item 2): evcp-engine and
  * evcp-monitor as processes, each with a fake systemd on $NOTIFY_SOCKET (a
  * real unix datagram socket in this test, by path or in the abstract

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The state directory belongs to one CP and one process (issue 12, item 3),
  * with evcp-engine as real processes on the mock cluster, Central away (so
  * that the outbox keeps its events, as it does while the link is down):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Engine's state files against hostile contents and a failing disk,
  * with real processes (evcp-kafka-mock, evcp-central, evcp-engine):
  *  - session.json nested 100,000 deep, a symbolic link to /dev/zero, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The whole system in one test, every part a real process on loopback:
  * evcp-kafka-mock, evcp-central (its SQLite file in a temporary directory,
  * following Kafka) and one evcp-engine whose Central is that evcp-central.

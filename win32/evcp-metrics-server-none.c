@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* EvcpMetricsServer where libsoup 3 is not available (the Windows build:
  * Debian builds no libsoup for mingw, and win32/build-deps does not either).
  * The same API as src/libevcp/evcp-metrics-server.c; listening fails with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 /* What src/platform/evcp-platform-win32.c and win32/evcp-service.c share:

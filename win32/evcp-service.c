@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The Windows entry point of evcp's programs (evcp-engine.exe): main()
  * dispatches to the Service Control Manager and runs the program's own main
  * (compiled as evcp_service_program_main, see evcp-service.h) as the service;

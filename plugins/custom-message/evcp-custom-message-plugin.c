@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An example Engine plugin: a handler for messages of kind CUSTOM_MESSAGE,
  * added without rebuilding the Engine. Build it as a shared module, put it
  * in the plugin directory ([evcp] plugin-dir or --plugin-dir) and restart

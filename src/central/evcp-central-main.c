@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-central: a reference Central of the legacy socket protocol, for
  * development, tests and demos. A thin entry point: the work is done by
  * EvcpCentralServer; this file reads the settings, the operator's commands
@@ -259,7 +260,6 @@ main (int argc, char **argv)
   gboolean require_secret = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
-  const gchar *env_config;
   Context ctx = { 0 };
   const GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
@@ -342,13 +342,12 @@ main (int argc, char **argv)
     g_log_set_debug_enabled (TRUE);
   log_verbose = verbose;
 
-  config = evcp_config_new ();
-  if (!evcp_config_load_environment (config, NULL, &error))
-    goto fail;
-  env_config = g_getenv ("EVCP_CONFIG");
-  if (config_file == NULL && env_config != NULL && *env_config != '\0')
-    config_file = g_strdup (env_config);
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
+  {
+    const EvcpConfigOptions options = { .config_file = config_file };
+
+    config = evcp_config_load (&options, &error);
+  }
+  if (config == NULL)
     goto fail;
   if (port < 0)
     port = (gint) config->central_port;
@@ -371,7 +370,7 @@ main (int argc, char **argv)
   if (db == NULL)
     goto fail;
   server = evcp_central_server_new (db);
-  if (!load_secrets (server, config_file, &error))
+  if (!load_secrets (server, config->config_file, &error))
     goto fail;
   evcp_central_server_set_require_secret (server, require_secret);
   evcp_central_server_set_limits (server, (guint) max_connections, (guint) max_unauthenticated,
@@ -391,7 +390,7 @@ main (int argc, char **argv)
   fflush (stdout);
   g_message (_("Database: %s"), db_path);
 
-  if (!no_kafka && kafka_requested (brokers, config_file))
+  if (!no_kafka && kafka_requested (brokers, config->config_file))
     {
       if (brokers != NULL)
         {

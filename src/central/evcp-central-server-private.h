@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 /* What evcp-central-server.c and evcp-central-frames.c share. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcpctl: controls the Engine and reads the Monitor of a charging point
  * over D-Bus (org.evcp.Engine1, org.evcp.Monitor1), through the proxies
  * generated from data/org.evcp.*.xml.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "evcp-dbus-error.h"
 
 static const GDBusErrorEntry evcp_dbus_error_entries[] = {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-driver: an EV driver for tests and demos. Sends CHARGING_REQUEST
  * messages to Kafka (topic charging_requests, key = the CP_ID), one from the
  * command line or one per line of a file, each after the previous one ended,
@@ -546,7 +547,6 @@ main (int argc, char **argv)
   gint timeout_s = 30;
   gdouble interval_s = 4;
   gboolean verbose = FALSE;
-  const gchar *env_config;
   Driver driver = { 0 };
   const GOptionEntry entries[] = {
     { "cp", 0, 0, G_OPTION_ARG_STRING, &cp_id,
@@ -618,19 +618,13 @@ main (int argc, char **argv)
   if (user == NULL)
     user = g_strdup (g_get_user_name ());
 
-  config = evcp_config_new ();
-  if (!evcp_config_load_environment (config, NULL, &error))
+  {
+    const EvcpConfigOptions options = { .config_file = config_file, .kafka_brokers = brokers };
+
+    config = evcp_config_load (&options, &error);
+  }
+  if (config == NULL)
     goto fail;
-  env_config = g_getenv ("EVCP_CONFIG");
-  if (config_file == NULL && env_config != NULL && *env_config != '\0')
-    config_file = g_strdup (env_config);
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
-    goto fail;
-  if (brokers != NULL)
-    {
-      g_free (config->kafka_brokers);
-      config->kafka_brokers = g_steal_pointer (&brokers);
-    }
 
   loop = g_main_loop_new (NULL, FALSE);
   driver.loop = loop;

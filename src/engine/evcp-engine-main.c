@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-engine: the Engine of one charging point. A thin entry point: the
  * work is done by EvcpEngine in libevcp. */
 #define G_LOG_DOMAIN "evcp-engine"
@@ -188,7 +189,6 @@ main (int argc, char **argv)
   gboolean verbose = FALSE;
   gboolean no_keys = FALSE;
   gboolean version = FALSE;
-  const gchar *env_config;
   Context ctx = { 0 };
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
@@ -257,25 +257,22 @@ main (int argc, char **argv)
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
-  config = evcp_config_new ();
-  if (!evcp_config_load_environment (config, NULL, &error))
-    goto fail;
-  env_config = g_getenv ("EVCP_CONFIG");
-  if (config_file == NULL && env_config != NULL && *env_config != '\0')
-    config_file = g_strdup (env_config);
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
-    goto fail;
-#define OVERRIDE(field, value) \
-  if ((value) != NULL) { g_free (config->field); config->field = g_steal_pointer (&(value)); }
-  OVERRIDE (cp_id, cp_id);
-  OVERRIDE (kafka_brokers, brokers);
-  OVERRIDE (kafka_group_id, group_id);
-  OVERRIDE (location, location);
-  OVERRIDE (plugin_dir, plugin_dir);
-  OVERRIDE (state_dir, state_dir);
-  OVERRIDE (metrics_address, metrics_address);
-#undef OVERRIDE
-  if (topics != NULL && !evcp_config_set_topics (config, topics, &error))
+  {
+    const EvcpConfigOptions options = {
+      .config_file = config_file,
+      .cp_id = cp_id,
+      .kafka_brokers = brokers,
+      .kafka_group_id = group_id,
+      .kafka_topics = topics,
+      .location = location,
+      .plugin_dir = plugin_dir,
+      .state_dir = state_dir,
+      .metrics_address = metrics_address,
+    };
+
+    config = evcp_config_load (&options, &error);
+  }
+  if (config == NULL)
     goto fail;
 
   loop = g_main_loop_new (NULL, FALSE);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-kafka-mock: TCP_NODELAY on the mock brokers' connections (Linux).
  *
  * librdkafka 2.0.2's mock cluster accepts its clients' connections with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-kafka-mock: librdkafka's mock cluster as a program, for tests and the demo.
  *
  * The cluster runs on loopback with random ports. Once it is up and the topics

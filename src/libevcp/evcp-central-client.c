@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-central"
 
 #include "evcp-build-config.h"
@@ -8,6 +9,7 @@
 #include <gio/gnetworking.h>
 #include <glib/gi18n-lib.h>
 
+#include "evcp-enum.h"
 #include "evcp-central-auth.h"
 #include "evcp-central-client.h"
 #include "evcp-error.h"
@@ -98,11 +100,13 @@ struct _EvcpCentralClient
 
 G_DEFINE_TYPE (EvcpCentralClient, evcp_central_client, G_TYPE_OBJECT)
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpCentralState, evcp_central_state,
-  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_STOPPED, "stopped"),
-  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_CONNECTING, "connecting"),
-  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_AUTHENTICATING, "authenticating"),
-  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_READY, "ready"))
+  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_STOPPED, "STOPPED"),
+  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_CONNECTING, "CONNECTING"),
+  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_AUTHENTICATING, "AUTHENTICATING"),
+  G_DEFINE_ENUM_VALUE (EVCP_CENTRAL_STATE_READY, "READY"))
+/* clang-format on */
 
 enum {
   PROP_0,
@@ -126,14 +130,7 @@ static void start_read (EvcpCentralClient *self);
 const gchar *
 evcp_central_state_to_string (EvcpCentralState state)
 {
-  switch (state)
-    {
-    case EVCP_CENTRAL_STATE_STOPPED: return "STOPPED";
-    case EVCP_CENTRAL_STATE_CONNECTING: return "CONNECTING";
-    case EVCP_CENTRAL_STATE_AUTHENTICATING: return "AUTHENTICATING";
-    case EVCP_CENTRAL_STATE_READY: return "READY";
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_CENTRAL_STATE, (gint) state, "UNKNOWN");
 }
 
 /* ---- small helpers ---------------------------------------------------------- */

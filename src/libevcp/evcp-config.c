@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-config"
 
 #include "evcp-build-config.h"
@@ -615,4 +616,80 @@ evcp_config_get_group_id (EvcpConfig *config)
   if (config->kafka_group_id == NULL)
     config->kafka_group_id = g_strdup_printf ("cp_engine_%s", config->cp_id);
   return config->kafka_group_id;
+}
+
+static void
+option_string (gchar **field, const gchar *value)
+{
+  if (value != NULL)
+    replace (field, value);
+}
+
+static gboolean
+option_uint (guint *field, gint value, gint min, gint max, const gchar *name, GError **error)
+{
+  if (value == 0)
+    return TRUE;
+  if (value < min || value > max)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, _("--%s must be from %d to %d"), name, min, max);
+      return FALSE;
+    }
+  *field = (guint) value;
+  return TRUE;
+}
+
+static gboolean
+apply_options (EvcpConfig *config, const EvcpConfigOptions *options, GError **error)
+{
+  option_string (&config->cp_id, options->cp_id);
+  option_string (&config->kafka_brokers, options->kafka_brokers);
+  option_string (&config->kafka_group_id, options->kafka_group_id);
+  option_string (&config->location, options->location);
+  option_string (&config->plugin_dir, options->plugin_dir);
+  option_string (&config->state_dir, options->state_dir);
+  option_string (&config->metrics_address, options->metrics_address);
+  option_string (&config->monitor_metrics_address, options->monitor_metrics_address);
+  option_string (&config->engine_host, options->engine_host);
+  option_string (&config->central_host, options->central_host);
+  if (options->kafka_topics != NULL && !evcp_config_set_topics (config, options->kafka_topics, error))
+    return FALSE;
+  return option_uint (&config->engine_port, options->engine_port, 1, 65535, "engine-port", error) &&
+         option_uint (&config->central_port, options->central_port, 1, 65535, "central-port", error) &&
+         option_uint (&config->health_interval_ms, options->health_interval_ms, EVCP_MIN_HEALTH_INTERVAL_MS, 3600000,
+                      "interval-ms", error) &&
+         option_uint (&config->ko_after, options->ko_after, 1, 1000, "ko-after", error) &&
+         option_uint (&config->ok_after, options->ok_after, 1, 1000, "ok-after", error);
+}
+
+/**
+ * evcp_config_load:
+ * @options: (nullable): the program's command-line options
+ *
+ * The configuration every program starts from, in increasing precedence:
+ * the built-in defaults, the process's environment, the key file
+ * (@options->config_file, else $EVCP_CONFIG), then @options. The key file
+ * loaded, if any, is in the result's config_file.
+ *
+ * Returns: (transfer full): the configuration, or %NULL with @error set
+ */
+EvcpConfig *
+evcp_config_load (const EvcpConfigOptions *options, GError **error)
+{
+  static const EvcpConfigOptions none = { NULL };
+  g_autoptr(EvcpConfig) config = evcp_config_new ();
+  const gchar *config_file;
+
+  if (options == NULL)
+    options = &none;
+  if (!evcp_config_load_environment (config, NULL, error))
+    return NULL;
+  config_file = options->config_file;
+  if (config_file == NULL && g_strcmp0 (g_getenv ("EVCP_CONFIG"), "") != 0)
+    config_file = g_getenv ("EVCP_CONFIG");
+  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, error))
+    return NULL;
+  if (!apply_options (config, options, error))
+    return NULL;
+  return g_steal_pointer (&config);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 #include <glib-object.h>
@@ -9,9 +10,9 @@ G_BEGIN_DECLS
  *
  * The settings of one charging point, in increasing precedence: built-in
  * defaults, the environment (KAFKA_BROKERS, KAFKA_TOPICS, KAFKA_GROUP_ID,
- * CP_ID, CENTRAL_HOST, CENTRAL_PORT), a key file, then command-line options
- * (which the programs apply by writing the fields). docs/configuration.md
- * documents every key.
+ * CP_ID, CENTRAL_HOST, CENTRAL_PORT), a key file, then command-line options:
+ * evcp_config_load() applies all four, for every program.
+ * docs/configuration.md documents every key.
  */
 /**
  * EvcpKafkaAssignment:
@@ -94,6 +95,34 @@ typedef struct {
 #define EVCP_DEFAULT_HEALTH_INTERVAL_MS 1000
 #define EVCP_MIN_HEALTH_INTERVAL_MS     100
 
+/**
+ * EvcpConfigOptions:
+ * @config_file: --config; %NULL: $EVCP_CONFIG if it is set and not empty
+ *
+ * The command-line options of a program, which evcp_config_load() applies
+ * above the key file: a %NULL string or a 0 number was not given. Each
+ * program fills the fields of the options it offers.
+ */
+typedef struct {
+  const gchar *config_file;
+  const gchar *cp_id;
+  const gchar *kafka_brokers;
+  const gchar *kafka_group_id;
+  const gchar *kafka_topics; /* comma-separated */
+  const gchar *location;
+  const gchar *plugin_dir;
+  const gchar *state_dir;
+  const gchar *metrics_address;
+  const gchar *monitor_metrics_address;
+  const gchar *engine_host;
+  const gchar *central_host;
+  gint engine_port;        /* 1 to 65535 */
+  gint central_port;       /* 1 to 65535 */
+  gint health_interval_ms; /* EVCP_MIN_HEALTH_INTERVAL_MS to an hour */
+  gint ko_after;           /* 1 to 1000 */
+  gint ok_after;           /* 1 to 1000 */
+} EvcpConfigOptions;
+
 GType        evcp_config_get_type         (void) G_GNUC_CONST;
 EvcpConfig  *evcp_config_new              (void);
 EvcpConfig  *evcp_config_copy             (const EvcpConfig    *config);
@@ -110,6 +139,7 @@ gboolean     evcp_config_set_topics       (EvcpConfig          *config,
                                            const gchar         *comma_separated,
                                            GError             **error);
 const gchar *evcp_config_get_group_id     (EvcpConfig          *config);
+EvcpConfig *evcp_config_load (const EvcpConfigOptions *options, GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpConfig, evcp_config_free)
 

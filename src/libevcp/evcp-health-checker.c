@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-health"
 
 #include "evcp-build-config.h"
@@ -6,19 +7,22 @@
 
 #include <gio/gnetworking.h>
 
+#include "evcp-enum.h"
 #include "evcp-frame-codec.h"
 #include "evcp-health-checker.h"
 
 #define MAX_SENDS       3
 #define MAX_REASON_LEN  200
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpHealthOutcome, evcp_health_outcome,
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_OK, "ok"),
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_KO, "ko"),
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_TIMEOUT, "timeout"),
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_REFUSED, "refused"),
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_CLOSED, "closed"),
-  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_PROTOCOL, "protocol"))
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_OK, "OK"),
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_KO, "KO"),
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_TIMEOUT, "TIMEOUT"),
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_REFUSED, "REFUSED"),
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_CLOSED, "CLOSED"),
+  G_DEFINE_ENUM_VALUE (EVCP_HEALTH_OUTCOME_PROTOCOL, "PROTOCOL"))
+/* clang-format on */
 
 G_DEFINE_BOXED_TYPE (EvcpHealthResult, evcp_health_result,
                      evcp_health_result_copy, evcp_health_result_free)
@@ -66,16 +70,7 @@ static void send_request (GTask *task);
 const gchar *
 evcp_health_outcome_to_string (EvcpHealthOutcome outcome)
 {
-  switch (outcome)
-    {
-    case EVCP_HEALTH_OUTCOME_OK: return "OK";
-    case EVCP_HEALTH_OUTCOME_KO: return "KO";
-    case EVCP_HEALTH_OUTCOME_TIMEOUT: return "TIMEOUT";
-    case EVCP_HEALTH_OUTCOME_REFUSED: return "REFUSED";
-    case EVCP_HEALTH_OUTCOME_CLOSED: return "CLOSED";
-    case EVCP_HEALTH_OUTCOME_PROTOCOL: return "PROTOCOL";
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_HEALTH_OUTCOME, (gint) outcome, "UNKNOWN");
 }
 
 EvcpHealthResult *

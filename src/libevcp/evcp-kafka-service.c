@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-kafka"
 
 #include "evcp-build-config.h"
@@ -6,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-enum.h"
 #include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
@@ -172,12 +174,14 @@ typedef struct {
 
 G_DEFINE_TYPE (EvcpKafkaService, evcp_kafka_service, G_TYPE_OBJECT)
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_STOPPED, "stopped"),
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTING, "connecting"),
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTED, "connected"),
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_DISCONNECTED, "disconnected"),
-  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_ASSIGNING, "assigning"))
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_STOPPED, "STOPPED"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTING, "CONNECTING"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_CONNECTED, "CONNECTED"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_DISCONNECTED, "DISCONNECTED"),
+  G_DEFINE_ENUM_VALUE (EVCP_KAFKA_STATE_ASSIGNING, "ASSIGNING"))
+/* clang-format on */
 
 enum {
   PROP_0,
@@ -205,15 +209,7 @@ static void stop_consumer (EvcpKafkaService *self, gboolean commit);
 const gchar *
 evcp_kafka_state_to_string (EvcpKafkaState state)
 {
-  switch (state)
-    {
-    case EVCP_KAFKA_STATE_STOPPED: return "STOPPED";
-    case EVCP_KAFKA_STATE_CONNECTING: return "CONNECTING";
-    case EVCP_KAFKA_STATE_CONNECTED: return "CONNECTED";
-    case EVCP_KAFKA_STATE_DISCONNECTED: return "DISCONNECTED";
-    case EVCP_KAFKA_STATE_ASSIGNING: return "ASSIGNING";
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_KAFKA_STATE, (gint) state, "UNKNOWN");
 }
 
 static void

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 #include <glib.h>
@@ -7,8 +8,8 @@ G_BEGIN_DECLS
 /*
  * Debug and info lines on per-message paths: GLib formats a message before
  * deciding to drop it, and by default debug and info lines are dropped, so
- * these macros ask first. G_MESSAGES_DEBUG is read once; --verbose
- * (g_log_set_debug_enabled) is honoured at any time.
+ * these macros ask first, as g_log_writer_default_would_drop() answers:
+ * G_MESSAGES_DEBUG and --verbose (g_log_set_debug_enabled) at any time.
  */
 gboolean evcp_log_enabled (GLogLevelFlags level, const gchar *domain);
 

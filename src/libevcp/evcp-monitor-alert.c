@@ -1,14 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-monitor"
 
 #include "evcp-build-config.h"
 
+#include "evcp-enum.h"
 #include "evcp-monitor-alert.h"
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpMonitorAlertKind, evcp_monitor_alert_kind,
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_LATENCY, "LATENCY"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_AVAILABILITY, "AVAILABILITY"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_FAULTS, "FAULTS"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_ALERT_ENGINE, "ENGINE"))
+/* clang-format on */
 
 G_DEFINE_BOXED_TYPE (EvcpMonitorAlert, evcp_monitor_alert,
                      evcp_monitor_alert_copy, evcp_monitor_alert_free)
@@ -16,14 +20,7 @@ G_DEFINE_BOXED_TYPE (EvcpMonitorAlert, evcp_monitor_alert,
 const gchar *
 evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind)
 {
-  switch (kind)
-    {
-    case EVCP_MONITOR_ALERT_LATENCY: return "LATENCY";
-    case EVCP_MONITOR_ALERT_AVAILABILITY: return "AVAILABILITY";
-    case EVCP_MONITOR_ALERT_FAULTS: return "FAULTS";
-    case EVCP_MONITOR_ALERT_ENGINE: return "ENGINE";
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_MONITOR_ALERT_KIND, (gint) kind, "UNKNOWN");
 }
 
 /* In English on purpose: the message travels in Kafka events, read by

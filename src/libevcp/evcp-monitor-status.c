@@ -1,13 +1,17 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-monitor"
 
 #include "evcp-build-config.h"
 
+#include "evcp-enum.h"
 #include "evcp-monitor-status.h"
 
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpMonitorState, evcp_monitor_state,
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_UNKNOWN, "UNKNOWN"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_OK, "OK"),
   G_DEFINE_ENUM_VALUE (EVCP_MONITOR_KO, "KO"))
+/* clang-format on */
 
 G_DEFINE_BOXED_TYPE (EvcpMonitorStatus, evcp_monitor_status,
                      evcp_monitor_status_copy, evcp_monitor_status_free)
@@ -15,13 +19,7 @@ G_DEFINE_BOXED_TYPE (EvcpMonitorStatus, evcp_monitor_status,
 const gchar *
 evcp_monitor_state_to_string (EvcpMonitorState state)
 {
-  switch (state)
-    {
-    case EVCP_MONITOR_OK: return "OK";
-    case EVCP_MONITOR_KO: return "KO";
-    case EVCP_MONITOR_UNKNOWN:
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_MONITOR_STATE, (gint) state, "UNKNOWN");
 }
 
 EvcpMonitorStatus *

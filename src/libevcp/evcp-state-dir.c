@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The state directory of one CP, held by one process (issue 12, item 3):
  * see evcp-state-dir.h. */
 #define G_LOG_DOMAIN "evcp-state"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-supply"
 
 #include "evcp-build-config.h"
@@ -6,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-enum.h"
 #include "evcp-error.h"
 #include "evcp-frame-field.h"
 #include "evcp-supply.h"
@@ -31,11 +33,13 @@ struct _EvcpSupply
 
 G_DEFINE_TYPE (EvcpSupply, evcp_supply, G_TYPE_OBJECT)
 G_DEFINE_BOXED_TYPE (EvcpSession, evcp_session, evcp_session_copy, evcp_session_free)
+/* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpCpState, evcp_cp_state,
-  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_ACTIVE, "active"),
-  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_SUPPLYING, "supplying"),
-  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_STOPPED, "stopped"),
-  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_FAULT, "fault"))
+  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_ACTIVE, "ACTIVE"),
+  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_SUPPLYING, "SUPPLYING"),
+  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_STOPPED, "STOPPED"),
+  G_DEFINE_ENUM_VALUE (EVCP_CP_STATE_FAULT, "FAULT"))
+/* clang-format on */
 
 enum {
   SIGNAL_STATE_CHANGED,
@@ -49,14 +53,7 @@ static guint signals[N_SIGNALS];
 const gchar *
 evcp_cp_state_to_string (EvcpCpState state)
 {
-  switch (state)
-    {
-    case EVCP_CP_STATE_ACTIVE: return "ACTIVE";
-    case EVCP_CP_STATE_SUPPLYING: return "SUPPLYING";
-    case EVCP_CP_STATE_STOPPED: return "STOPPED";
-    case EVCP_CP_STATE_FAULT: return "FAULT";
-    default: return "UNKNOWN";
-    }
+  return evcp_enum_to_nick (EVCP_TYPE_CP_STATE, (gint) state, "UNKNOWN");
 }
 
 /* ---- EvcpSession ---------------------------------------------------------- */

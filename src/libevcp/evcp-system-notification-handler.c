@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-handlers"
 
 #include "evcp-build-config.h"
@@ -6,6 +7,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-enum.h"
 #include "evcp-error.h"
 #include "evcp-log.h"
 #include "evcp-system-notification-handler.h"
@@ -15,19 +17,11 @@ G_DEFINE_ENUM_TYPE (EvcpNotificationLevel, evcp_notification_level,
   G_DEFINE_ENUM_VALUE (EVCP_NOTIFICATION_LEVEL_WARNING, "warning"),
   G_DEFINE_ENUM_VALUE (EVCP_NOTIFICATION_LEVEL_CRITICAL, "critical"))
 
-static const gchar * const level_names[EVCP_NOTIFICATION_LEVEL_LAST] = {
-  [EVCP_NOTIFICATION_LEVEL_INFO] = "info",
-  [EVCP_NOTIFICATION_LEVEL_WARNING] = "warning",
-  [EVCP_NOTIFICATION_LEVEL_CRITICAL] = "critical",
-};
-
 /* Returns: (nullable): "info", "warning" or "critical"; %NULL for an invalid level */
 const gchar *
 evcp_notification_level_to_string (EvcpNotificationLevel level)
 {
-  if ((guint) level >= G_N_ELEMENTS (level_names))
-    return NULL;
-  return level_names[level];
+  return evcp_enum_to_nick (EVCP_TYPE_NOTIFICATION_LEVEL, (gint) level, NULL);
 }
 
 /**
@@ -40,18 +34,15 @@ evcp_notification_level_to_string (EvcpNotificationLevel level)
 gboolean
 evcp_notification_level_from_string (const gchar *str, EvcpNotificationLevel *level)
 {
+  gint value;
+
   g_return_val_if_fail (str != NULL, FALSE);
   g_return_val_if_fail (level != NULL, FALSE);
 
-  for (guint i = 0; i < G_N_ELEMENTS (level_names); i++)
-    {
-      if (g_ascii_strcasecmp (str, level_names[i]) == 0)
-        {
-          *level = (EvcpNotificationLevel) i;
-          return TRUE;
-        }
-    }
-  return FALSE;
+  if (!evcp_enum_from_nick (EVCP_TYPE_NOTIFICATION_LEVEL, str, &value))
+    return FALSE;
+  *level = (EvcpNotificationLevel) value;
+  return TRUE;
 }
 
 struct _EvcpSystemNotificationHandler

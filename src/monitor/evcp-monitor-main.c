@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcp-monitor: the Monitor of one charging point. A thin entry point: the
  * work is done by EvcpMonitoringService in libevcp. */
 #define G_LOG_DOMAIN "evcp-monitor"
@@ -109,7 +110,6 @@ main (int argc, char **argv)
   gint ok_after = 0;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
-  const gchar *env_config;
   Context ctx = { 0 };
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
@@ -184,41 +184,28 @@ main (int argc, char **argv)
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
-  config = evcp_config_new ();
-  if (!evcp_config_load_environment (config, NULL, &error))
+  {
+    const EvcpConfigOptions options = {
+      .config_file = config_file,
+      .cp_id = cp_id,
+      .kafka_brokers = brokers,
+      .engine_host = engine_host,
+      .central_host = central_host,
+      .location = location,
+      .plugin_dir = plugin_dir,
+      .state_dir = state_dir,
+      .monitor_metrics_address = metrics_address,
+      .engine_port = engine_port,
+      .central_port = central_port,
+      .health_interval_ms = interval_ms,
+      .ko_after = ko_after,
+      .ok_after = ok_after,
+    };
+
+    config = evcp_config_load (&options, &error);
+  }
+  if (config == NULL)
     goto fail;
-  env_config = g_getenv ("EVCP_CONFIG");
-  if (config_file == NULL && env_config != NULL && *env_config != '\0')
-    config_file = g_strdup (env_config);
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, &error))
-    goto fail;
-#define OVERRIDE(field, value) \
-  if ((value) != NULL) { g_free (config->field); config->field = g_steal_pointer (&(value)); }
-  OVERRIDE (cp_id, cp_id);
-  OVERRIDE (kafka_brokers, brokers);
-  OVERRIDE (engine_host, engine_host);
-  OVERRIDE (central_host, central_host);
-  OVERRIDE (location, location);
-  OVERRIDE (plugin_dir, plugin_dir);
-  OVERRIDE (state_dir, state_dir);
-  OVERRIDE (monitor_metrics_address, metrics_address);
-#undef OVERRIDE
-#define OVERRIDE_UINT(field, value, min, max, what)                                     \
-  if ((value) != 0)                                                                     \
-    {                                                                                   \
-      if ((value) < (min) || (value) > (max))                                           \
-        {                                                                               \
-          g_printerr (_("evcp-monitor: --%s must be from %d to %d\n"), what, min, max); \
-          return EXIT_FAILURE;                                                          \
-        }                                                                               \
-      config->field = (guint) (value);                                                  \
-    }
-  OVERRIDE_UINT (engine_port, engine_port, 1, 65535, "engine-port");
-  OVERRIDE_UINT (central_port, central_port, 1, 65535, "central-port");
-  OVERRIDE_UINT (health_interval_ms, interval_ms, EVCP_MIN_HEALTH_INTERVAL_MS, 3600000, "interval-ms");
-  OVERRIDE_UINT (ko_after, ko_after, 1, 1000, "ko-after");
-  OVERRIDE_UINT (ok_after, ok_after, 1, 1000, "ok-after");
-#undef OVERRIDE_UINT
 
   loop = g_main_loop_new (NULL, FALSE);
   ctx.loop = loop;

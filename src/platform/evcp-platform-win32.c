@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Windows: what evcp-platform-posix.c does with signals, termios and
  * getuid, done with console control handlers, named events and the console
  * input buffer. Stop requests from the Service Control Manager arrive the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes tests/data/murmur2-vectors.txt with kafka-python's own partitioner
 (kafka.partitioner.default.murmur2, the Java client's): one line per key and
 partition count, "key<TAB>partitions<TAB>partition". Run it in a virtual

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers of suite dbus: a private dbus-daemon per test, with a config
  * written by the test and a service directory filled with activation files
  * for the build tree's programs, so that a call to org.evcp.Engine starts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* evcpctl end to end, as a process on a private bus whose service directory
  * starts the build tree's Engine and Monitor: every command, --json parsed
  * with json-glib, the exit codes (0, 1 service error, 2 usage, 3 not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The system bus policy (data/org.evcp.conf.in, as built) loaded by a real
  * dbus-daemon with the system bus's own default policy (that of
  * /usr/share/dbus-1/system.conf when present): it loads, a broken copy does

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.evcp.Engine1 and org.evcp.Monitor1 on a private bus: D-Bus activation
  * from the build tree's service files, every method, property and signal
  * through the generated proxies (errors of org.evcp.Error included),

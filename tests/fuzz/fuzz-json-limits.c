@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target for the bounded JSON loader (evcp-json-limits.h): whatever
  * its pre-scan lets through to json-glib, json-glib builds a tree no deeper
  * than the limit (so its recursion stays bounded), and whatever the strict

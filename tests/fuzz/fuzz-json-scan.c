@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Differential fuzz target for the message scanner: whatever it accepts,
  * json-glib must accept too, with the same top-level and "data" members and
  * the same string values; and it never reads out of bounds, leaks or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target for the key-file loader (evcp_config_load_key_file): any
  * bytes as evcp.conf. It never crashes, leaks or reads out of bounds; it
  * either takes the file or says why in a GError, never both; and what it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A test plugin: records every handled TRACK message's id in the file named
  * by $EVCP_RECORDER_FILE (one line each, appended with one write() so that a
  * SIGKILL never leaves half a line), so that tests of a separate Engine

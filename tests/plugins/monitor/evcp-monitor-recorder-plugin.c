@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A test output plugin of the Monitor: it keeps a line for every status
  * change and every alert, in a GPtrArray of strings that it attaches to the
  * service as "evcp-monitor-recorder" (the test runs the service in its own
