@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "evcp-callback-handler.h"
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
@@ -1561,6 +1563,43 @@ test_keyed_kafka_python (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* The consumer's librdkafka statistics, for the benchmarks (bench/fleet
+ * reads the messages and bytes a CP fetched from them): the last ones,
+ * with what was consumed. */
+static gboolean
+statistics_count_5 (gpointer data)
+{
+  g_autofree gchar *json = evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (data));
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return FALSE;
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "type"), ==, "consumer");
+  g_assert_true (json_object_has_member (root, "brokers"));
+  return json_object_get_int_member (root, "rxmsgs") >= 5;
+}
+
+static void
+test_statistics (Fixture *f, gconstpointer data)
+{
+  const gchar *um = evcp_test_topic ("user_messages");
+  g_autoptr(EvcpEngine) engine = NULL;
+
+  g_hash_table_insert (f->config->rdkafka, g_strdup ("statistics.interval.ms"), g_strdup ("100"));
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  engine = start_engine (f);
+  g_assert_null (evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (engine)));
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+  produce_keyed (f, um, CP, 0, 5);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 5 }, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, statistics_count_5, engine, WAIT_MS));
+  evcp_engine_stop (engine);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1607,5 +1646,7 @@ main (int argc, char **argv)
               fixture_set_up, test_keyed_partitions_added, fixture_tear_down);
   g_test_add ("/kafka-service/keyed-kafka-python", Fixture, NULL,
               fixture_set_up, test_keyed_kafka_python, fixture_tear_down);
+  g_test_add ("/kafka-service/statistics", Fixture, NULL,
+              fixture_set_up, test_statistics, fixture_tear_down);
   return g_test_run ();
 }

@@ -155,6 +155,7 @@ struct _EvcpKafkaService
   GMutex             metadata_lock;
   GCond              metadata_cond;
   guint64            skipped_by_key;
+  gchar             *last_statistics;    /* librdkafka's, for the benchmarks */
 };
 
 typedef struct {
@@ -1646,6 +1647,8 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return 0;
   root = json_node_get_object (json_parser_get_root (parser));
+  g_free (self->last_statistics);
+  self->last_statistics = g_strndup (json, json_len);
   if (!json_object_has_member (root, "brokers"))
     return 0;
   brokers = json_object_get_object_member (root, "brokers");
@@ -2046,6 +2049,19 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   return g_variant_builder_end (&b);
 }
 
+/**
+ * evcp_kafka_service_get_statistics:
+ *
+ * Returns: (transfer full) (nullable): the consumer's last librdkafka
+ *   statistics (JSON, every statistics.interval.ms), %NULL before the first
+ */
+gchar *
+evcp_kafka_service_get_statistics (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+  return g_strdup (self->last_statistics);
+}
+
 guint
 evcp_kafka_service_add_done_hook (EvcpKafkaService  *self,
                                   EvcpKafkaDoneFunc  func,
@@ -2147,6 +2163,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_mutex_clear (&self->metadata_lock);
   g_cond_clear (&self->metadata_cond);
   g_free (self->dead_last_error);
+  g_free (self->last_statistics);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   rd_kafka_topic_partition_list_destroy (self->to_store);
