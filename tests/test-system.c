@@ -18,7 +18,9 @@
  *  (d) a fault (SIGUSR1) ends a supply at once (FAULT), the Engine answers
  *      KO and refuses (fault); SIGUSR2 clears it.
  * Finally: one SESSION_ENDED per session, the seqs at Central without gaps,
- * every refusal recorded by Central.
+ * every refusal recorded by Central. /system/whole-keyed: all of it with the
+ * Engine in the fleet mode (KAFKA_ASSIGNMENT=keyed: its key's partitions,
+ * no group; the requests keyed by the CP, murmur2).
  *
  * /system/engine-and-central-frames: the Engine against a Central written
  * here, to see its frames on the wire (AUTH, STATE, SUPPLY, TICKET with their
@@ -38,7 +40,9 @@
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
-#define CP       "CP-S1"
+/* murmur2 puts its key on partition 2 of 4, librdkafka's default partitioner
+ * (CRC32) on 0: /system/whole-keyed sees a producer that does not key as evcp */
+#define CP       "CP-S3"
 #define PRICE    0.40
 #define POWER    360.0      /* kW: 0.1 kWh a second, so 3 decimals show it */
 #define WAIT_MS  30000
@@ -55,6 +59,13 @@ typedef struct {
   GPtrArray           *session_ids;   /* every session started, for the final checks */
   gint64               started_at;
 } Fixture;
+
+/* /system/whole-keyed: the same with the Engine in the fleet mode */
+static gboolean
+is_keyed (void)
+{
+  return g_str_has_suffix (g_test_get_path (), "-keyed");
+}
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
@@ -93,6 +104,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
     .cp_id = CP, .brokers = bootstrap, .central_port = evcp_test_central_get_port (f->central),
     .state_dir = f->state_dir, .config = f->config, .log_path = log,
+    .extra_env = is_keyed () ? (const gchar *[]) { "KAFKA_ASSIGNMENT=keyed", NULL } : NULL,
   });
 }
 
@@ -664,7 +676,8 @@ test_whole_system (Fixture *f, gconstpointer data)
 
   phase (f, "start: evcp-kafka-mock, evcp-central, evcp-engine");
   /* the Engine consumes and is connected to Central; Central follows Kafka */
-  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Kafka assigned", WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, is_keyed () ? "Kafka keyed: " CP " reads" : "Kafka assigned",
+                                           WAIT_MS));
   wait_cp (f, "ACTIVE", 1, 0, TRUE);
   g_assert_true (evcp_test_wait_until (NULL, central_kafka_connected, f->central, WAIT_MS));
   {
@@ -1021,6 +1034,7 @@ main (int argc, char **argv)
   /* Kafka down on purpose and killed links are logged as warnings */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add ("/system/whole", Fixture, NULL, fixture_set_up, test_whole_system, fixture_tear_down);
+  g_test_add ("/system/whole-keyed", Fixture, NULL, fixture_set_up, test_whole_system, fixture_tear_down);
   g_test_add ("/system/engine-and-central-frames", Fixture, "no evcp-central", fixture_set_up, test_engine_commands,
               fixture_tear_down);
   return g_test_run ();
