@@ -72,6 +72,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree gchar *log = NULL;
+  g_autofree gchar *config = NULL;
   const gchar *bootstrap;
 
   f->started_at = g_get_monotonic_time ();
@@ -86,11 +87,15 @@ fixture_set_up (Fixture *f, gconstpointer data)
    * outage of a few seconds is one the outbox sees (a failed delivery,
    * retried, then sent late: data.replayed); a killed member's partitions
    * are handed over after 6 s */
-  g_assert_true (g_file_set_contents (f->config,
-                                      "[evcp]\nlocation=system test bench\nprice=0.40\n"
-                                      "[librdkafka-producer]\nmessage.timeout.ms=1500\n"
-                                      "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
-                                      "heartbeat.interval.ms=1000\n", -1, &error));
+  /* keyed: the mock holds a fetch that finds no data for the whole
+   * fetch.wait.max.ms (5 s in keyed mode; a real broker answers as soon as
+   * data arrives) */
+  config = g_strconcat ("[evcp]\nlocation=system test bench\nprice=0.40\n"
+                        "[librdkafka-producer]\nmessage.timeout.ms=1500\n"
+                        "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
+                        "heartbeat.interval.ms=1000\n",
+                        is_keyed () ? "fetch.wait.max.ms=100\n" : "", NULL);
+  g_assert_true (g_file_set_contents (f->config, config, -1, &error));
 
   f->mock = evcp_test_mock_process_start (NULL, &error);
   g_assert_no_error (error);

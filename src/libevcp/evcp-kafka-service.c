@@ -27,6 +27,7 @@
  * pauses only at these bounds (bytes: half the producer's queue) */
 #define DEAD_LETTER_IN_FLIGHT   256
 #define RESTART_BACKOFF_MS      1000
+#define KEYED_FETCH_WAIT_MS     "5000"
 
 /* What evcp chooses; the config file's [librdkafka] section overrides it.
  * A charging point needs small queues: librdkafka's defaults (64 MiB of
@@ -45,6 +46,16 @@ static const gchar *const consumer_defaults[] = {
   "reconnect.backoff.max.ms", "10000",
   "socket.keepalive.enable", "true",
   "socket.nagle.disable", "true",         /* small requests, sent at once */
+  NULL
+};
+
+/* Keyed mode (the fleet) besides: an idle CP sends a fetch to each broker
+ * leading one of its partitions every fetch.wait.max.ms, and a real broker
+ * answers a waiting fetch as soon as data arrives, so a long wait costs
+ * no latency (bench/fleet --real-idle, bench/README.md). [librdkafka] and
+ * [librdkafka-consumer] override these too. */
+static const gchar *const keyed_consumer_defaults[] = {
+  "fetch.wait.max.ms", KEYED_FETCH_WAIT_MS,
   NULL
 };
 
@@ -1803,6 +1814,15 @@ start_consumer (EvcpKafkaService *self, GError **error)
                               self->config->rdkafka, self->config->rdkafka_consumer, error);
   if (conf == NULL)
     return FALSE;
+  for (guint i = 0; self->keyed && keyed_consumer_defaults[i] != NULL; i += 2)
+    if (!g_hash_table_contains (self->config->rdkafka, keyed_consumer_defaults[i]) &&
+        !g_hash_table_contains (self->config->rdkafka_consumer, keyed_consumer_defaults[i]) &&
+        rd_kafka_conf_set (conf, keyed_consumer_defaults[i], keyed_consumer_defaults[i + 1],
+                           errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      {
+        g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "%s: %s", keyed_consumer_defaults[i], errstr);
+        return FALSE;
+      }
   if (rd_kafka_conf_set (conf, "group.id", evcp_config_get_group_id (self->config),
                          errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
     {
