@@ -8,6 +8,8 @@
  *          points, so that most are for other CPs than --cp-id
  *   worst  every charging request and every addressed notification is for
  *          --cp-id
+ *   notices  USER_INFO (25 %) and notifications for --cp-id, no charging
+ *          request (no session, no refusal): the Kafka path's latency
  *
  * Messages go round-robin over the topic's partitions (the key is the target
  * CP or the user, as in the field, but it does not choose the partition, so
@@ -65,6 +67,7 @@
 typedef enum {
   WORKLOAD_FLEET,
   WORKLOAD_WORST,
+  WORKLOAD_NOTICES,
 } Workload;
 
 typedef struct {
@@ -125,7 +128,7 @@ append_uuid (GString *out, GRand *rand)
 static gchar *
 pick_cp (Generator *gen)
 {
-  if (gen->workload == WORKLOAD_WORST)
+  if (gen->workload != WORKLOAD_FLEET)
     return g_strdup (gen->cp_id);
   return g_strdup_printf ("CP-%03u", (guint) g_rand_int_range (gen->rand, 1, (gint32) gen->n_cps + 1));
 }
@@ -149,6 +152,8 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
 
   g_string_truncate (out, 0);
   g_string_truncate (key, 0);
+  if (gen->workload == WORKLOAD_NOTICES && dice >= 25 && dice < 90)
+    dice = 90;   /* no charging request: a notification */
 
   if (dice < 25)
     {
@@ -197,7 +202,7 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
       const gchar *level = level_dice < 80 ? "info" : level_dice < 95 ? "warning" : "critical";
       /* a third are for every CP (no cp_id) */
       gboolean broadcast = g_rand_int_range (gen->rand, 0, 3) == 0 &&
-                           !(gen->keyed && gen->workload == WORKLOAD_WORST);   /* all keyed by --cp-id */
+                           !(gen->keyed && gen->workload != WORKLOAD_FLEET);   /* all keyed by --cp-id */
       g_autofree gchar *cp = broadcast ? NULL : pick_cp (gen);
 
       open_message (out, "SYSTEM_NOTIFICATION", stamp_us);
@@ -645,6 +650,8 @@ main (int argc, char **argv)
     gen.workload = WORKLOAD_FLEET;
   else if (g_strcmp0 (workload_name, "worst") == 0)
     gen.workload = WORKLOAD_WORST;
+  else if (g_strcmp0 (workload_name, "notices") == 0)
+    gen.workload = WORKLOAD_NOTICES;
   else
     {
       g_printerr ("evcp-bench-produce: unknown workload %s\n", workload_name);
