@@ -17,6 +17,21 @@
  *                       "message-done", and from "message-received" to
  *                       "message-done", as percentiles
  *
+ *   EVCP_BENCH_OWN      keyed mode (bench/run): records keyed by another CP
+ *                       are skipped unparsed, with no "message-done"; this
+ *                       many messages are this CP's (keyed by it or not
+ *                       keyed). Once they are done, the rate is the
+ *                       messages received (the service's
+ *                       "messages-received", skipped ones included) over
+ *                       the time so far; the probe then waits for all
+ *                       EVCP_BENCH_COUNT to be received
+ *   EVCP_BENCH_FLEET    bench/fleet: instead of the above, every 500 ms,
+ *                       write to this file the messages done, those keyed
+ *                       by this CP (or not keyed: for every CP), the
+ *                       service's metrics, and librdkafka's last statistics
+ *                       of the consumer to FILE.stats.json; never stops the
+ *                       Engine
+ *
  * When EVCP_BENCH_COUNT messages are done it reads its own peak RSS (VmHWM)
  * and CPU time, writes the results and raises SIGTERM, which stops the
  * Engine cleanly. The rate is measured from the first "message-received" to
@@ -37,6 +52,7 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
+#include "evcp-config.h"
 #include "evcp-kafka-service.h"
 #include "evcp-message.h"
 
@@ -57,6 +73,13 @@ typedef struct {
   GArray  *dispatch;             /* of gint64 µs: received -> done */
   gboolean finished;
   gulong   received_id;
+
+  EvcpKafkaService *service;
+  guint64  own_expected;         /* keyed: this CP's messages */
+  guint64  received_at_own;      /* keyed: received when they were done */
+  gchar   *cp_id;
+  gchar   *fleet_path;           /* bench/fleet */
+  guint64  own_done;             /* keyed by this CP or not keyed */
 } Probe;
 
 G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService  *service,
@@ -168,14 +191,20 @@ finish (Probe *probe)
   gint64 cpu_ns = process_cpu_ns () - probe->cpu_at_first_ns;
   gint64 elapsed_us = probe->last_done_us - probe->first_received_us;
 
+  guint64 counted = probe->own_expected > 0 ? probe->received_at_own : probe->done;
+
   probe->finished = TRUE;
-  g_string_append_printf (out, "messages=%" G_GUINT64_FORMAT "\n", probe->done);
+  g_string_append_printf (out, "messages=%" G_GUINT64_FORMAT "\n",
+                          probe->own_expected > 0 ? probe->expected : probe->done);
+  if (probe->own_expected > 0)
+    g_string_append_printf (out, "own=%" G_GUINT64_FORMAT "\nreceived_at_own=%" G_GUINT64_FORMAT "\n",
+                            probe->done, probe->received_at_own);
   if (probe->latency)
     g_string_append_printf (out, "received=%" G_GUINT64_FORMAT "\n", probe->received);
   g_string_append_printf (out, "dead_letters=%" G_GUINT64_FORMAT "\n", probe->dead_letters);
   g_string_append_printf (out, "elapsed_us=%" G_GINT64_FORMAT "\n", elapsed_us);
   g_string_append_printf (out, "rate=%.0f\n",
-                          elapsed_us > 0 ? (gdouble) (probe->done - 1) * G_USEC_PER_SEC / (gdouble) elapsed_us : 0.0);
+                          elapsed_us > 0 ? (gdouble) (counted - 1) * G_USEC_PER_SEC / (gdouble) elapsed_us : 0.0);
   g_string_append_printf (out, "cpu_ms=%.1f\n", (gdouble) cpu_ns / 1e6);
   append_memory (out);
   if (probe->latency)
@@ -195,6 +224,75 @@ finish (Probe *probe)
   }
   g_message ("Benchmark probe: %" G_GUINT64_FORMAT " messages done, stopping the Engine", probe->done);
   raise (SIGTERM);
+}
+
+static guint64
+metric (EvcpKafkaService *service, const gchar *name)
+{
+  g_autoptr(GVariant) metrics = g_variant_ref_sink (evcp_kafka_service_get_metrics (service));
+  guint64 v = 0;
+
+  g_variant_lookup (metrics, name, "t", &v);
+  return v;
+}
+
+/* keyed: this CP's messages are done; the others, skipped, are received */
+static gboolean
+all_received_cb (gpointer data)
+{
+  Probe *probe = data;
+
+  if (metric (probe->service, "messages-received") < probe->expected)
+    return G_SOURCE_CONTINUE;
+  finish (probe);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+write_file (const gchar *path, const gchar *text, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *tmp = g_strconcat (path, ".tmp", NULL);
+
+  if (!g_file_set_contents (tmp, text, (gssize) len, &error) || g_rename (tmp, path) != 0)
+    g_warning ("Cannot write %s: %s", path, error != NULL ? error->message : g_strerror (errno));
+}
+
+/* bench/fleet: the counts so far, and librdkafka's last statistics */
+static gboolean
+fleet_write_cb (gpointer data)
+{
+  Probe *probe = data;
+  g_autoptr(GString) out = g_string_new (NULL);
+  g_autofree gchar *stats = evcp_kafka_service_get_statistics (probe->service);
+
+  g_string_append_printf (out, "done=%" G_GUINT64_FORMAT "\nown_done=%" G_GUINT64_FORMAT "\n"
+                          "received=%" G_GUINT64_FORMAT "\nskipped_by_key=%" G_GUINT64_FORMAT "\n"
+                          "dead_letters=%" G_GUINT64_FORMAT "\nmonotonic_us=%" G_GINT64_FORMAT "\n",
+                          probe->done, probe->own_done, metric (probe->service, "messages-received"),
+                          metric (probe->service, "skipped-by-key"), probe->dead_letters,
+                          g_get_monotonic_time ());
+  if (stats != NULL)
+    {
+      g_autofree gchar *path = g_strconcat (probe->fleet_path, ".stats.json", NULL);
+
+      write_file (path, stats, strlen (stats));
+    }
+  write_file (probe->fleet_path, out->str, out->len);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+is_own (Probe *probe, EvcpMessage *message)
+{
+  GBytes *key = evcp_message_get_key_bytes (message);
+  gsize len;
+  const gchar *k;
+
+  if (key == NULL)
+    return TRUE;
+  k = g_bytes_get_data (key, &len);
+  return len == strlen (probe->cp_id) && memcmp (k, probe->cp_id, len) == 0;
 }
 
 static void
@@ -224,6 +322,13 @@ message_done (EvcpMessage *message, const GError *dead_letter_error, gpointer da
   probe->done++;
   if (dead_letter_error != NULL)
     probe->dead_letters++;
+  if (probe->fleet_path != NULL)
+    {
+      if (is_own (probe, message))
+        probe->own_done++;
+      if (probe->expected == 0)
+        return;
+    }
 
   if (probe->latency)
     {
@@ -248,7 +353,15 @@ message_done (EvcpMessage *message, const GError *dead_letter_error, gpointer da
         probe->without_timestamp++;
     }
 
-  if (probe->done >= probe->expected)
+  if (probe->own_expected > 0 && probe->done == probe->own_expected)
+    {
+      /* the rest are skipped records: counted by the service */
+      probe->last_done_us = g_get_monotonic_time ();
+      probe->received_at_own = metric (probe->service, "messages-received");
+      if (all_received_cb (probe) == G_SOURCE_CONTINUE)
+        g_timeout_add (1, all_received_cb, probe);
+    }
+  else if (probe->own_expected == 0 && probe->done >= probe->expected)
     {
       probe->last_done_us = g_get_monotonic_time ();
       finish (probe);
@@ -269,9 +382,29 @@ evcp_engine_plugin_init (EvcpKafkaService  *service,
 {
   const gchar *path = g_getenv ("EVCP_BENCH_RESULT");
   const gchar *count = g_getenv ("EVCP_BENCH_COUNT");
+  const gchar *own = g_getenv ("EVCP_BENCH_OWN");
+  const gchar *fleet = g_getenv ("EVCP_BENCH_FLEET");
   Probe *probe;
   guint64 expected = 0;
+  guint64 own_expected = 0;
 
+  if (fleet != NULL && *fleet != '\0' && (path == NULL || *path == '\0'))
+    {
+      /* Lives as long as the process, like the module. */
+      probe = g_new0 (Probe, 1);
+      probe->service = service;
+      probe->cp_id = g_strdup (config->cp_id);
+      probe->fleet_path = g_strdup (fleet);
+      evcp_kafka_service_add_done_hook (service, message_done, probe);
+      g_timeout_add (500, fleet_write_cb, probe);
+      g_message ("Benchmark probe: fleet counts of %s every 500 ms to %s", probe->cp_id, fleet);
+      return TRUE;
+    }
+  if (own != NULL && *own != '\0' && !g_ascii_string_to_unsigned (own, 10, 1, G_MAXUINT64, &own_expected, NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "EVCP_BENCH_OWN must be > 0");
+      return FALSE;
+    }
   if (path == NULL || *path == '\0' || count == NULL ||
       !g_ascii_string_to_unsigned (count, 10, 1, G_MAXUINT64, &expected, NULL))
     {
@@ -284,6 +417,15 @@ evcp_engine_plugin_init (EvcpKafkaService  *service,
   probe = g_new0 (Probe, 1);
   probe->result_path = g_strdup (path);
   probe->expected = expected;
+  probe->own_expected = own_expected;
+  probe->service = service;
+  if (fleet != NULL && *fleet != '\0')
+    {
+      /* the fleet counts too (bench/fleet --real-idle: latency and fetches) */
+      probe->cp_id = g_strdup (config->cp_id);
+      probe->fleet_path = g_strdup (fleet);
+      g_timeout_add (500, fleet_write_cb, probe);
+    }
   probe->latency = g_strcmp0 (g_getenv ("EVCP_BENCH_LATENCY"), "1") == 0;
   if (probe->latency)
     {

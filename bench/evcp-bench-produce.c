@@ -9,10 +9,26 @@
  *          points, so that most are for other CPs than --cp-id
  *   worst  every charging request and every addressed notification is for
  *          --cp-id
+ *   notices  USER_INFO (25 %) and notifications for --cp-id, no charging
+ *          request (no session, no refusal): the Kafka path's latency
  *
  * Messages go round-robin over the topic's partitions (the key is the target
  * CP or the user, as in the field, but it does not choose the partition, so
  * that the worst case is not one hot partition).
+ *
+ * --keyed: the fleet mode's producer rules (docs/configuration.md): every
+ * message for a CP is keyed by its id (a USER_INFO too, for a CP picked as
+ * for a request), a notification for every CP is not keyed, and the key
+ * chooses the partition (murmur2, as the Java client); prints own=K, the
+ * messages that --cp-id handles (keyed by it or not keyed).
+ *
+ * --fleet N: bench/fleet's generator instead: N virtual CPs CP-000001 …,
+ * --per-cp K messages each (65 % CHARGING_REQUEST on charging_requests,
+ * 35 % USER_INFO on user_messages, keyed by the CP, murmur2), spread evenly
+ * over --seconds (the same per-CP rate at every N), and --broadcasts B
+ * notifications for every CP, not keyed, on system_notifications; prints
+ * "sample ID messages=M" for each CP of --sample (comma-separated): what it
+ * must handle, the broadcasts included.
  *
  * Without --rate, as fast as librdkafka takes them, in batches of exactly
  * --batch-kb (linger.ms is long, so the batch size alone cuts batches: the
@@ -52,6 +68,7 @@
 typedef enum {
   WORKLOAD_FLEET,
   WORKLOAD_WORST,
+  WORKLOAD_NOTICES,
 } Workload;
 
 typedef struct {
@@ -61,6 +78,7 @@ typedef struct {
   guint     n_cps;
   guint     n_users;
   gint64    base_time_us;  /* timestamps of the pre-produced messages */
+  gboolean  keyed;         /* the fleet mode's keys */
 } Generator;
 
 static const gchar *const first_names[] = {
@@ -111,7 +129,7 @@ append_uuid (GString *out, GRand *rand)
 static gchar *
 pick_cp (Generator *gen)
 {
-  if (gen->workload == WORKLOAD_WORST)
+  if (gen->workload != WORKLOAD_FLEET)
     return g_strdup (gen->cp_id);
   return g_strdup_printf ("CP-%03u", (guint) g_rand_int_range (gen->rand, 1, (gint32) gen->n_cps + 1));
 }
@@ -135,6 +153,8 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
 
   g_string_truncate (out, 0);
   g_string_truncate (key, 0);
+  if (gen->workload == WORKLOAD_NOTICES && dice >= 25 && dice < 90)
+    dice = 90;   /* no charging request: a notification */
 
   if (dice < 25)
     {
@@ -152,7 +172,14 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
                               vehicles[(user / 7) % G_N_ELEMENTS (vehicles)]);
       append_uuid (out, gen->rand);
       g_string_append (out, "\"}}");
-      g_string_append_printf (key, "user%05u", user);
+      if (gen->keyed)
+        {
+          g_autofree gchar *cp = pick_cp (gen);
+
+          g_string_append (key, cp);
+        }
+      else
+        g_string_append_printf (key, "user%05u", user);
     }
   else if (dice < 90)
     {
@@ -175,7 +202,8 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
       guint32 level_dice = (guint32) g_rand_int_range (gen->rand, 0, 100);
       const gchar *level = level_dice < 80 ? "info" : level_dice < 95 ? "warning" : "critical";
       /* a third are for every CP (no cp_id) */
-      gboolean broadcast = g_rand_int_range (gen->rand, 0, 3) == 0;
+      gboolean broadcast = g_rand_int_range (gen->rand, 0, 3) == 0 &&
+                           !(gen->keyed && gen->workload != WORKLOAD_FLEET);   /* all keyed by --cp-id */
       g_autofree gchar *cp = broadcast ? NULL : pick_cp (gen);
 
       open_message (out, "SYSTEM_NOTIFICATION", stamp_us);
@@ -187,8 +215,45 @@ generate (Generator *gen, guint64 index, gint64 stamp_us, GString *out, GString 
         g_string_append_printf (out, "\"cp_id\":\"%s\",", cp);
       g_string_append (out, "\"origin\":\"central\"");
       g_string_append (out, top_level ? "}" : "}}");
-      g_string_append (key, cp != NULL ? cp : "central");
+      if (cp != NULL || !gen->keyed)
+        g_string_append (key, cp != NULL ? cp : "central");
     }
+}
+
+/* bench/fleet: one message for virtual CP @cp (CP-%06u) */
+static const gchar *
+generate_fleet (Generator *gen, guint cp, gint64 stamp_us, GString *out, GString *key)
+{
+  guint user = (guint) g_rand_int_range (gen->rand, 0, (gint32) gen->n_users);
+  const gchar *topic;
+
+  g_string_truncate (out, 0);
+  g_string_truncate (key, 0);
+  g_string_append_printf (key, "CP-%06u", cp);
+  if (g_rand_int_range (gen->rand, 0, 100) < 65)
+    {
+      topic = "charging_requests";
+      open_message (out, "CHARGING_REQUEST", stamp_us);
+      g_string_append_printf (out, "\"data\":{\"user_id\":\"user%05u\",\"cp_id\":\"%s\",\"requested_power\":%g,"
+                                   "\"max_duration\":%d,\"connector\":1,\"request_id\":\"",
+                              user, key->str, powers[g_rand_int_range (gen->rand, 0, G_N_ELEMENTS (powers))],
+                              durations[g_rand_int_range (gen->rand, 0, G_N_ELEMENTS (durations))]);
+      append_uuid (out, gen->rand);
+      g_string_append (out, "\"}}");
+    }
+  else
+    {
+      topic = "user_messages";
+      open_message (out, "USER_INFO", stamp_us);
+      g_string_append_printf (out, "\"data\":{\"user_id\":\"user%05u\",\"source\":\"app\","
+                                   "\"name\":\"%s %s\",\"vehicle\":\"%s\",\"locale\":\"es_ES\",\"account\":\"",
+                              user, first_names[user % G_N_ELEMENTS (first_names)],
+                              last_names[(user / 16) % G_N_ELEMENTS (last_names)],
+                              vehicles[(user / 7) % G_N_ELEMENTS (vehicles)]);
+      append_uuid (out, gen->rand);
+      g_string_append (out, "\"}}");
+    }
+  return topic;
 }
 
 /* ---- librdkafka ---------------------------------------------------------- */
@@ -410,6 +475,100 @@ create_topic (rd_kafka_t *rk, const gchar *topic, gint partitions)
   return FALSE;
 }
 
+static gboolean
+produce_one (rd_kafka_t *rk, const gchar *topic, gint32 partition, GString *key, GString *value)
+{
+  const gchar *k = key->len > 0 ? key->str : NULL;   /* no key: not keyed */
+  rd_kafka_resp_err_t err;
+
+  for (;;)
+    {
+      err = rd_kafka_producev (rk,
+                               RD_KAFKA_V_TOPIC (topic),
+                               RD_KAFKA_V_PARTITION (partition),
+                               RD_KAFKA_V_KEY (k, key->len),
+                               RD_KAFKA_V_VALUE (value->str, value->len),
+                               RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
+                               RD_KAFKA_V_END);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        break;
+      rd_kafka_poll (rk, 10);
+    }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    {
+      g_printerr ("evcp-bench-produce: produce: %s\n", rd_kafka_err2str (err));
+      return FALSE;
+    }
+  rd_kafka_poll (rk, 0);
+  return TRUE;
+}
+
+/* bench/fleet: K rounds over the N CPs, the broadcasts spread over them */
+static gint
+produce_fleet (rd_kafka_t *rk, Generator *gen, Deliveries *deliveries, guint n_cps, guint per_cp,
+               gdouble seconds, guint broadcasts, const gchar *sample)
+{
+  g_autoptr(GString) value = g_string_sized_new (512);
+  g_autoptr(GString) key = g_string_sized_new (32);
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) ids = g_strsplit (sample != NULL ? sample : "", ",", -1);
+  guint64 total = (guint64) n_cps * per_cp, i = 0, bytes = 0;
+  gdouble rate = seconds > 0 ? (gdouble) total / seconds : 0;
+  gint64 start = g_get_monotonic_time (), elapsed;
+  guint sent_broadcasts = 0;
+
+  for (guint j = 0; ids[j] != NULL; j++)
+    if (*ids[j] != '\0')
+      g_hash_table_insert (counts, g_strdup (ids[j]), GUINT_TO_POINTER (0));
+  for (guint round = 0; round < per_cp; round++)
+    for (guint cp = 1; cp <= n_cps; cp++, i++)
+      {
+        const gchar *topic;
+        gpointer count;
+
+        if (rate > 0 && i % 64 == 0)
+          sleep_until (start + (gint64) ((gdouble) i * G_USEC_PER_SEC / rate));
+        /* the broadcasts evenly among the rest */
+        while (sent_broadcasts < broadcasts && (guint64) sent_broadcasts * total <= i * (guint64) broadcasts)
+          {
+            g_string_truncate (key, 0);
+            g_string_truncate (value, 0);
+            open_message (value, "SYSTEM_NOTIFICATION", g_get_real_time ());
+            g_string_append_printf (value, "\"data\":{\"level\":\"info\",\"message\":\"%s\",\"origin\":\"central\"}}",
+                                    notices[sent_broadcasts % G_N_ELEMENTS (notices)]);
+            if (!produce_one (rk, "system_notifications", RD_KAFKA_PARTITION_UA, key, value))
+              return EXIT_FAILURE;
+            sent_broadcasts++;
+            bytes += value->len;
+          }
+        topic = generate_fleet (gen, cp, g_get_real_time (), value, key);
+        if (g_hash_table_lookup_extended (counts, key->str, NULL, &count))
+          g_hash_table_insert (counts, g_strdup (key->str), GUINT_TO_POINTER (GPOINTER_TO_UINT (count) + 1));
+        if (!produce_one (rk, topic, RD_KAFKA_PARTITION_UA, key, value))
+          return EXIT_FAILURE;
+        bytes += value->len;
+      }
+  if (rd_kafka_flush (rk, FLUSH_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    g_printerr ("evcp-bench-produce: flush timed out, %d messages left\n", rd_kafka_outq_len (rk));
+  elapsed = g_get_monotonic_time () - start;
+  for (guint j = 0; ids[j] != NULL; j++)
+    if (*ids[j] != '\0')
+      g_print ("sample %s messages=%u\n", ids[j],
+               GPOINTER_TO_UINT (g_hash_table_lookup (counts, ids[j])) + sent_broadcasts);
+  g_print ("produced=%" G_GUINT64_FORMAT " broadcasts=%u delivered=%" G_GUINT64_FORMAT " failed=%" G_GUINT64_FORMAT
+           " bytes=%" G_GUINT64_FORMAT " avg_bytes=%.1f seconds=%.3f rate=%.0f\n",
+           total, sent_broadcasts, deliveries->delivered, deliveries->failed, bytes,
+           (gdouble) bytes / (gdouble) MAX (total + sent_broadcasts, 1), (gdouble) elapsed / G_USEC_PER_SEC,
+           elapsed > 0 ? (gdouble) (total + sent_broadcasts) * G_USEC_PER_SEC / (gdouble) elapsed : 0.0);
+  if (deliveries->failed > 0 || deliveries->delivered != total + sent_broadcasts)
+    {
+      g_printerr ("evcp-bench-produce: %" G_GUINT64_FORMAT " delivery failures (%s)\n",
+                  deliveries->failed, deliveries->first_error);
+      return 3;
+    }
+  return EXIT_SUCCESS;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -429,7 +588,20 @@ main (int argc, char **argv)
   gboolean only_watermarks = FALSE;
   gint64 sink_count = 0;
   gint create = 0;
+  gboolean keyed = FALSE;
+  gint fleet = 0;
+  gint per_cp = 4;
+  gdouble seconds = 10;
+  gint broadcasts = 20;
+  g_autofree gchar *sample = NULL;
+  guint64 own = 0;
   const GOptionEntry entries[] = {
+    { "keyed", 0, 0, G_OPTION_ARG_NONE, &keyed, "The fleet mode's keys, partitioned by key (murmur2)", NULL },
+    { "fleet", 0, 0, G_OPTION_ARG_INT, &fleet, "bench/fleet: messages for N virtual CPs", "N" },
+    { "per-cp", 0, 0, G_OPTION_ARG_INT, &per_cp, "--fleet: messages per CP (default 4)", "K" },
+    { "seconds", 0, 0, G_OPTION_ARG_DOUBLE, &seconds, "--fleet: spread over this time (default 10; 0: at once)", "S" },
+    { "broadcasts", 0, 0, G_OPTION_ARG_INT, &broadcasts, "--fleet: notifications for every CP (default 20)", "B" },
+    { "sample", 0, 0, G_OPTION_ARG_STRING, &sample, "--fleet: the CPs to count messages for", "ID,ID,..." },
     { "brokers", 'b', 0, G_OPTION_ARG_STRING, &brokers, "Bootstrap servers", "HOST:PORT" },
     { "topic", 't', 0, G_OPTION_ARG_STRING, &topic, "Topic", "NAME" },
     { "count", 'n', 0, G_OPTION_ARG_INT64, &count, "Messages to produce (default 100000)", "N" },
@@ -470,7 +642,7 @@ main (int argc, char **argv)
     }
   if (sink_count > 0)
     return sink (sink_count);
-  if (brokers == NULL || topic == NULL)
+  if (brokers == NULL || (topic == NULL && fleet == 0))
     {
       g_printerr ("evcp-bench-produce: --brokers and --topic are required\n");
       return 2;
@@ -479,6 +651,8 @@ main (int argc, char **argv)
     gen.workload = WORKLOAD_FLEET;
   else if (g_strcmp0 (workload_name, "worst") == 0)
     gen.workload = WORKLOAD_WORST;
+  else if (g_strcmp0 (workload_name, "notices") == 0)
+    gen.workload = WORKLOAD_NOTICES;
   else
     {
       g_printerr ("evcp-bench-produce: unknown workload %s\n", workload_name);
@@ -494,12 +668,19 @@ main (int argc, char **argv)
   gen.n_cps = (guint) cps;
   gen.n_users = (guint) users;
   gen.base_time_us = G_GINT64_CONSTANT (1714564800) * G_USEC_PER_SEC;   /* 2024-05-01T12:00:00Z */
+  gen.keyed = keyed;
+  if (fleet < 0 || per_cp < 1 || broadcasts < 0 || seconds < 0)
+    {
+      g_printerr ("evcp-bench-produce: invalid --fleet, --per-cp, --broadcasts or --seconds\n");
+      return 2;
+    }
 
   conf = rd_kafka_conf_new ();
   g_snprintf (buf, sizeof buf, "%d", batch_kb * 1024);
   if (!conf_set (conf, "bootstrap.servers", brokers) ||
       !conf_set (conf, "enable.idempotence", "true") ||
-      !conf_set (conf, "linger.ms", rate > 0 ? "0" : "1000") ||
+      !conf_set (conf, "linger.ms", fleet > 0 ? "5" : rate > 0 ? "0" : "1000") ||
+      !conf_set (conf, "partitioner", "murmur2_random") ||
       !conf_set (conf, "batch.size", buf) ||
       !conf_set (conf, "batch.num.messages", "100000") ||
       !conf_set (conf, "queue.buffering.max.messages", "1000000") ||
@@ -526,6 +707,16 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  if (fleet > 0)
+    {
+      gint code = produce_fleet (rk, &gen, &deliveries, (guint) fleet, (guint) per_cp, seconds,
+                                 (guint) broadcasts, sample);
+
+      rd_kafka_destroy (rk);
+      g_rand_free (gen.rand);
+      g_free (gen.cp_id);
+      return code;
+    }
   if (create > 0 && !create_topic (rk, topic, create))
     {
       rd_kafka_destroy (rk);
@@ -549,7 +740,6 @@ main (int argc, char **argv)
   for (gint64 i = 0; i < count; i++)
     {
       gint64 stamp;
-      rd_kafka_resp_err_t err;
 
       if (rate > 0)
         {
@@ -560,27 +750,13 @@ main (int argc, char **argv)
         stamp = gen.base_time_us + i * 1000;
       generate (&gen, (guint64) i, stamp, value, key);
       bytes += value->len;
-
-      for (;;)
+      if (key->len == 0 || strcmp (key->str, gen.cp_id) == 0)
+        own++;
+      if (!produce_one (rk, topic, keyed ? RD_KAFKA_PARTITION_UA : (int32_t) (i % partitions), key, value))
         {
-          err = rd_kafka_producev (rk,
-                                   RD_KAFKA_V_TOPIC (topic),
-                                   RD_KAFKA_V_PARTITION ((int32_t) (i % partitions)),
-                                   RD_KAFKA_V_KEY (key->str, key->len),
-                                   RD_KAFKA_V_VALUE (value->str, value->len),
-                                   RD_KAFKA_V_MSGFLAGS (RD_KAFKA_MSG_F_COPY),
-                                   RD_KAFKA_V_END);
-          if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            break;
-          rd_kafka_poll (rk, 10);
-        }
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        {
-          g_printerr ("evcp-bench-produce: produce: %s\n", rd_kafka_err2str (err));
           rd_kafka_destroy (rk);
           return EXIT_FAILURE;
         }
-      rd_kafka_poll (rk, 0);
     }
   if (rd_kafka_flush (rk, FLUSH_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR)
     g_printerr ("evcp-bench-produce: flush timed out, %d messages left\n", rd_kafka_outq_len (rk));
@@ -599,12 +775,12 @@ main (int argc, char **argv)
 
   g_print ("produced=%" G_GINT64_FORMAT " delivered=%" G_GUINT64_FORMAT " failed=%" G_GUINT64_FORMAT
            " bytes=%" G_GUINT64_FORMAT " avg_bytes=%.1f seconds=%.3f rate=%.0f partitions=%d"
-           " topic_messages=%" G_GINT64_FORMAT " max_low=%" G_GINT64_FORMAT "\n",
+           " topic_messages=%" G_GINT64_FORMAT " max_low=%" G_GINT64_FORMAT " own=%" G_GUINT64_FORMAT "\n",
            count, deliveries.delivered, deliveries.failed, bytes,
            count > 0 ? (gdouble) bytes / (gdouble) count : 0.0,
            (gdouble) elapsed / G_USEC_PER_SEC,
            elapsed > 0 ? (gdouble) count * G_USEC_PER_SEC / (gdouble) elapsed : 0.0,
-           partitions, total1, low1);
+           partitions, total1, low1, own);
 
   rd_kafka_destroy (rk);
   g_rand_free (gen.rand);

@@ -782,6 +782,8 @@ evcp_test_produce_batch (const gchar  *bootstraps,
   conf_set (conf, "acks", "all");
   conf_set (conf, "linger.ms", "0");
   conf_set (conf, "message.timeout.ms", timeout);
+  /* keyed as every evcp producer (murmur2): the fleet mode reads its key's partition */
+  conf_set (conf, "partitioner", "murmur2_random");
   rd_kafka_conf_set_dr_msg_cb (conf, dr_msg_cb);
   rd_kafka_conf_set_opaque (conf, &state);
   state.rk = client_new (RD_KAFKA_PRODUCER, conf);

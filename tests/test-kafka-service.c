@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <json-glib/json-glib.h>
+
 #include "evcp-callback-handler.h"
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
@@ -1567,6 +1569,127 @@ test_keyed_kafka_python (Fixture *f, gconstpointer data)
   evcp_engine_stop (engine);
 }
 
+/* The consumer's librdkafka statistics, for the benchmarks (bench/fleet
+ * reads the messages and bytes a CP fetched from them): the last ones,
+ * with what was consumed. */
+static gboolean
+statistics_count_5 (gpointer data)
+{
+  g_autofree gchar *json = evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (data));
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return FALSE;
+  root = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpstr (json_object_get_string_member (root, "type"), ==, "consumer");
+  g_assert_true (json_object_has_member (root, "brokers"));
+  return json_object_get_int_member (root, "rxmsgs") >= 5;
+}
+
+static void
+test_statistics (Fixture *f, gconstpointer data)
+{
+  const gchar *um = evcp_test_topic ("user_messages");
+  g_autoptr(EvcpEngine) engine = NULL;
+
+  g_hash_table_insert (f->config->rdkafka, g_strdup ("statistics.interval.ms"), g_strdup ("100"));
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  engine = start_engine (f);
+  g_assert_null (evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (engine)));
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+  produce_keyed (f, um, CP, 0, 5);
+  g_assert_true (evcp_test_wait_until (NULL, seen_some, &(SeenAll) { f, 5 }, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, statistics_count_5, engine, WAIT_MS));
+  evcp_engine_stop (engine);
+}
+
+/* the consumer's fetch requests so far (every broker) and the statistics'
+ * age (µs since the client started); FALSE before the first statistics */
+static gboolean
+fetch_requests (EvcpEngine *engine, gint64 *fetches, gint64 *age_us)
+{
+  g_autofree gchar *json = evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (engine));
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonObject *root, *brokers;
+  GList *members;
+
+  if (json == NULL || !json_parser_load_from_data (parser, json, -1, NULL))
+    return FALSE;
+  root = json_node_get_object (json_parser_get_root (parser));
+  brokers = json_object_get_object_member (root, "brokers");
+  *fetches = 0;
+  members = json_object_get_values (brokers);
+  for (GList *l = members; l != NULL; l = l->next)
+    *fetches += json_object_get_int_member_with_default (
+      json_object_get_object_member (json_node_get_object (l->data), "req"), "Fetch", 0);
+  g_list_free (members);
+  *age_us = json_object_get_int_member (root, "age");
+  return TRUE;
+}
+
+typedef struct {
+  EvcpEngine *engine;
+  gint64      fetches;
+  gint64      age_us;    /* in: at least this age */
+} FetchCount;
+
+static gboolean
+fetched_at_age (gpointer data)
+{
+  FetchCount *c = data;
+  gint64 fetches, age;
+
+  if (!fetch_requests (c->engine, &fetches, &age) || fetches == 0 || age < c->age_us)
+    return FALSE;
+  c->fetches = fetches;
+  c->age_us = age;
+  return TRUE;
+}
+
+/* fetch requests of an idle keyed CP over 3 s, with @wait_ms as [librdkafka-consumer]
+ * fetch.wait.max.ms, or keyed mode's default (NULL) */
+static gint64
+idle_fetches (Fixture *f, const gchar *wait_ms)
+{
+  g_autoptr(EvcpEngine) engine = NULL;
+  FetchCount c = { NULL, 0, 0 };
+  gint64 before;
+
+  if (wait_ms != NULL)
+    g_hash_table_insert (f->config->rdkafka_consumer, g_strdup ("fetch.wait.max.ms"), g_strdup (wait_ms));
+  engine = start_engine (f);
+  c.engine = engine;
+  g_assert_true (evcp_test_wait_until (NULL, connected, engine, WAIT_MS));
+  /* from the first fetch on (the mock holds an empty one for the whole wait) */
+  g_assert_true (evcp_test_wait_until (NULL, fetched_at_age, &c, WAIT_MS));
+  before = c.fetches;
+  c.age_us += 3 * G_USEC_PER_SEC;
+  g_assert_true (evcp_test_wait_until (NULL, fetched_at_age, &c, WAIT_MS));
+  evcp_engine_stop (engine);
+  g_test_message ("fetch.wait.max.ms %s: %" G_GINT64_FORMAT " fetch requests in 3 s idle",
+                  wait_ms != NULL ? wait_ms : "(keyed default)", c.fetches - before);
+  return c.fetches - before;
+}
+
+/* Keyed mode waits 5 s per fetch by default (an idle CP: one fetch request
+ * per broker every 5 s; a real broker answers as soon as data arrives);
+ * [librdkafka-consumer] fetch.wait.max.ms overrides it. */
+static void
+test_keyed_idle_fetches (Fixture *f, gconstpointer data)
+{
+  const gchar *um = evcp_test_topic ("user_messages");
+
+  g_hash_table_insert (f->config->rdkafka, g_strdup ("statistics.interval.ms"), g_strdup ("100"));
+  g_strfreev (f->config->kafka_topics);
+  f->config->kafka_topics = g_strdupv ((gchar *[]) { (gchar *) um, NULL });
+  f->config->kafka_assignment = EVCP_KAFKA_ASSIGNMENT_KEYED;
+  g_assert_cmpint (idle_fetches (f, NULL), <=, 1);
+  g_assert_cmpint (idle_fetches (f, "500"), >=, 4);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1613,5 +1736,9 @@ main (int argc, char **argv)
               fixture_set_up, test_keyed_partitions_added, fixture_tear_down);
   g_test_add ("/kafka-service/keyed-kafka-python", Fixture, NULL,
               fixture_set_up, test_keyed_kafka_python, fixture_tear_down);
+  g_test_add ("/kafka-service/statistics", Fixture, NULL,
+              fixture_set_up, test_statistics, fixture_tear_down);
+  g_test_add ("/kafka-service/keyed-idle-fetches", Fixture, NULL,
+              fixture_set_up, test_keyed_idle_fetches, fixture_tear_down);
   return g_test_run ();
 }

@@ -19,7 +19,9 @@
  *  (d) a fault (SIGUSR1) ends a supply at once (FAULT), the Engine answers
  *      KO and refuses (fault); SIGUSR2 clears it.
  * Finally: one SESSION_ENDED per session, the seqs at Central without gaps,
- * every refusal recorded by Central.
+ * every refusal recorded by Central. /system/whole-keyed: all of it with the
+ * Engine in the fleet mode (KAFKA_ASSIGNMENT=keyed: its key's partitions,
+ * no group; the requests keyed by the CP, murmur2).
  *
  * /system/engine-and-central-frames: the Engine against a Central written
  * here, to see its frames on the wire (AUTH, STATE, SUPPLY, TICKET with their
@@ -40,7 +42,9 @@
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
-#define CP       "CP-S1"
+/* murmur2 puts its key on partition 2 of 4, librdkafka's default partitioner
+ * (CRC32) on 0: /system/whole-keyed sees a producer that does not key as evcp */
+#define CP       "CP-S3"
 #define PRICE    0.40
 #define POWER    360.0      /* kW: 0.1 kWh a second, so 3 decimals show it */
 #define WAIT_MS  30000
@@ -58,11 +62,19 @@ typedef struct {
   gint64               started_at;
 } Fixture;
 
+/* /system/whole-keyed: the same with the Engine in the fleet mode */
+static gboolean
+is_keyed (void)
+{
+  return g_str_has_suffix (g_test_get_path (), "-keyed");
+}
+
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autofree gchar *log = NULL;
+  g_autofree gchar *config = NULL;
   const gchar *bootstrap;
 
   f->started_at = g_get_monotonic_time ();
@@ -77,11 +89,15 @@ fixture_set_up (Fixture *f, gconstpointer data)
    * outage of a few seconds is one the outbox sees (a failed delivery,
    * retried, then sent late: data.replayed); a killed member's partitions
    * are handed over after 6 s */
-  g_assert_true (g_file_set_contents (f->config,
-                                      "[evcp]\nlocation=system test bench\nprice=0.40\n"
-                                      "[librdkafka-producer]\nmessage.timeout.ms=1500\n"
-                                      "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
-                                      "heartbeat.interval.ms=1000\n", -1, &error));
+  /* keyed: the mock holds a fetch that finds no data for the whole
+   * fetch.wait.max.ms (5 s in keyed mode; a real broker answers as soon as
+   * data arrives) */
+  config = g_strconcat ("[evcp]\nlocation=system test bench\nprice=0.40\n"
+                        "[librdkafka-producer]\nmessage.timeout.ms=1500\n"
+                        "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
+                        "heartbeat.interval.ms=1000\n",
+                        is_keyed () ? "fetch.wait.max.ms=100\n" : "", NULL);
+  g_assert_true (g_file_set_contents (f->config, config, -1, &error));
 
   f->mock = evcp_test_mock_process_start (NULL, &error);
   g_assert_no_error (error);
@@ -95,6 +111,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
     .cp_id = CP, .brokers = bootstrap, .central_port = evcp_test_central_get_port (f->central),
     .state_dir = f->state_dir, .config = f->config, .log_path = log,
+    .extra_env = is_keyed () ? (const gchar *[]) { "KAFKA_ASSIGNMENT=keyed", NULL } : NULL,
   });
 }
 
@@ -666,7 +683,8 @@ test_whole_system (Fixture *f, gconstpointer data)
 
   phase (f, "start: evcp-kafka-mock, evcp-central, evcp-engine");
   /* the Engine consumes and is connected to Central; Central follows Kafka */
-  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Kafka assigned", WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, is_keyed () ? "Kafka keyed: " CP " reads" : "Kafka assigned",
+                                           WAIT_MS));
   wait_cp (f, "ACTIVE", 1, 0, TRUE);
   g_assert_true (evcp_test_wait_until (NULL, central_kafka_connected, f->central, WAIT_MS));
   {
@@ -833,6 +851,7 @@ main (int argc, char **argv)
   /* Kafka down on purpose and killed links are logged as warnings */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_test_add ("/system/whole", Fixture, NULL, fixture_set_up, test_whole_system, fixture_tear_down);
+  g_test_add ("/system/whole-keyed", Fixture, NULL, fixture_set_up, test_whole_system, fixture_tear_down);
   g_test_add ("/system/engine-and-central-frames", Fixture, "no evcp-central", fixture_set_up, test_engine_commands,
               fixture_tear_down);
   return g_test_run ();

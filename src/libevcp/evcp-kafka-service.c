@@ -31,6 +31,7 @@
  * pauses only at these bounds (bytes: half the producer's queue) */
 #define DEAD_LETTER_IN_FLIGHT   256
 #define RESTART_BACKOFF_MS      1000
+#define KEYED_FETCH_WAIT_MS     "5000"
 
 /* What evcp chooses; the config file's [librdkafka] section overrides it.
  * A charging point needs small queues: librdkafka's defaults (64 MiB of
@@ -49,6 +50,16 @@ static const gchar *const consumer_defaults[] = {
   "reconnect.backoff.max.ms", "10000",
   "socket.keepalive.enable", "true",
   "socket.nagle.disable", "true",         /* small requests, sent at once */
+  NULL
+};
+
+/* Keyed mode (the fleet) besides: an idle CP sends a fetch to each broker
+ * leading one of its partitions every fetch.wait.max.ms, and a real broker
+ * answers a waiting fetch as soon as data arrives, so a long wait costs
+ * no latency (bench/fleet --real-idle, bench/README.md). [librdkafka] and
+ * [librdkafka-consumer] override these too. */
+static const gchar *const keyed_consumer_defaults[] = {
+  "fetch.wait.max.ms", KEYED_FETCH_WAIT_MS,
   NULL
 };
 
@@ -133,6 +144,7 @@ struct _EvcpKafkaService
   GMutex             metadata_lock;
   GCond              metadata_cond;
   guint64            skipped_by_key;
+  gchar             *last_statistics;    /* librdkafka's, for the benchmarks */
 };
 
 typedef struct {
@@ -1279,6 +1291,8 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return 0;
   root = json_node_get_object (json_parser_get_root (parser));
+  g_free (self->last_statistics);
+  self->last_statistics = g_strndup (json, json_len);
   if (!json_object_has_member (root, "brokers"))
     return 0;
   brokers = json_object_get_object_member (root, "brokers");
@@ -1414,6 +1428,15 @@ start_consumer (EvcpKafkaService *self, GError **error)
                               self->config->rdkafka, self->config->rdkafka_consumer, error);
   if (conf == NULL)
     return FALSE;
+  for (guint i = 0; self->keyed && keyed_consumer_defaults[i] != NULL; i += 2)
+    if (!g_hash_table_contains (self->config->rdkafka, keyed_consumer_defaults[i]) &&
+        !g_hash_table_contains (self->config->rdkafka_consumer, keyed_consumer_defaults[i]) &&
+        rd_kafka_conf_set (conf, keyed_consumer_defaults[i], keyed_consumer_defaults[i + 1],
+                           errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+      {
+        g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, "%s: %s", keyed_consumer_defaults[i], errstr);
+        return FALSE;
+      }
   if (rd_kafka_conf_set (conf, "group.id", evcp_config_get_group_id (self->config),
                          errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
     {
@@ -1643,6 +1666,19 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   return g_variant_builder_end (&b);
 }
 
+/**
+ * evcp_kafka_service_get_statistics:
+ *
+ * Returns: (transfer full) (nullable): the consumer's last librdkafka
+ *   statistics (JSON, every statistics.interval.ms), %NULL before the first
+ */
+gchar *
+evcp_kafka_service_get_statistics (EvcpKafkaService *self)
+{
+  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), NULL);
+  return g_strdup (self->last_statistics);
+}
+
 guint
 evcp_kafka_service_add_done_hook (EvcpKafkaService  *self,
                                   EvcpKafkaDoneFunc  func,
@@ -1748,6 +1784,7 @@ evcp_kafka_service_finalize (GObject *object)
   g_cond_clear (&self->metadata_cond);
   g_free (self->dead_last_error);
   evcp_kafka_security_report_clear (&self->security);
+  g_free (self->last_statistics);
   g_clear_object (&self->producer);
   g_clear_object (&self->dispatcher);
   evcp_kafka_consumer_free (self->consumer);

@@ -52,6 +52,7 @@ EvcpKafkaProducer *evcp_kafka_service_get_producer       (EvcpKafkaService    *s
 EvcpKafkaState     evcp_kafka_service_get_state          (EvcpKafkaService    *self);
 GVariant          *evcp_kafka_service_get_metrics        (EvcpKafkaService    *self);
 gchar             *evcp_kafka_service_get_stall_reason   (EvcpKafkaService    *self);
+gchar             *evcp_kafka_service_get_statistics     (EvcpKafkaService    *self);
 
 /**
  * EvcpKafkaDoneFunc:
