@@ -15,7 +15,7 @@
 #include "evcp-monitor-metrics.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
-#include "evcp-plugin.h"
+#include "evcp-plugin-loader.h"
 #include "evcp-prometheus.h"
 #include "evcp-state-dir.h"
 

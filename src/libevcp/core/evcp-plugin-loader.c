@@ -7,7 +7,7 @@
 #include <gmodule.h>
 
 #include "evcp-error.h"
-#include "evcp-plugin.h"
+#include "evcp-plugin-loader.h"
 
 static gint
 compare_names (gconstpointer a, gconstpointer b)

@@ -4,7 +4,7 @@
 
 #include "evcp-central-client.h"
 #include "evcp-config.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-metrics-server.h"
 #include "evcp-monitor-alert.h"
 #include "evcp-monitor-status.h"

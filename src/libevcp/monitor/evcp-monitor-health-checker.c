@@ -7,7 +7,7 @@
 #include <gio/gnetworking.h>
 
 #include "evcp-frame-codec.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 
 #define MAX_SENDS       3
 #define MAX_REASON_LEN  200
