@@ -23,8 +23,6 @@
  */
 #define G_LOG_DOMAIN "evcp-bench-probe"
 
-#include "evcp-build-config.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,8 +34,9 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
-#include "evcp-kafka-service.h"
-#include "evcp-message.h"
+#include <evcp-plugin.h>
+
+EVCP_PLUGIN_DEFINE;
 
 typedef struct {
   gchar   *result_path;
@@ -57,10 +56,6 @@ typedef struct {
   gboolean finished;
   gulong   received_id;
 } Probe;
-
-G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService  *service,
-                                                  EvcpConfig        *config,
-                                                  GError           **error);
 
 static gint64
 process_cpu_ns (void)
@@ -263,7 +258,7 @@ on_message_done_signal (Probe *probe, EvcpMessage *message, GError *dead_letter_
 
 G_MODULE_EXPORT gboolean
 evcp_engine_plugin_init (EvcpKafkaService  *service,
-                         EvcpConfig        *config,
+                         EvcpPluginConfig  *config,
                          GError           **error)
 {
   const gchar *path = g_getenv ("EVCP_BENCH_RESULT");

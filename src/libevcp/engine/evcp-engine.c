@@ -799,7 +799,7 @@ evcp_engine_start (EvcpEngine *self, GError **error)
     {
       g_autoptr(GError) local_error = NULL;
       g_auto(GStrv) loaded = evcp_plugins_load (self->config->plugin_dir,
-                                                EVCP_ENGINE_PLUGIN_SYMBOL,
+                                                EVCP_PLUGIN_ENGINE,
                                                 self->kafka, self->config, &local_error);
 
       /* A missing plugin directory costs the plugins, not the Engine. */

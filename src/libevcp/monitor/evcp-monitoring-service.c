@@ -446,7 +446,7 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
       g_autoptr(GError) local_error = NULL;
 
       g_strfreev (self->plugins);
-      self->plugins = evcp_plugins_load (config->plugin_dir, EVCP_MONITOR_PLUGIN_SYMBOL,
+      self->plugins = evcp_plugins_load (config->plugin_dir, EVCP_PLUGIN_MONITOR,
                                          self, config, &local_error);
       /* a missing plugin directory costs the plugins, not the Monitor */
       if (self->plugins == NULL)

@@ -32,7 +32,7 @@ G_BEGIN_DECLS
  *     through the same outbox record (same seq); and one every
  *     [monitor] event-interval-s (default 30);
  *   - the "status-changed" signal, for callbacks in this process and for
- *     output plugins (evcp_monitor_plugin_init, evcp-plugin.h).
+ *     output plugins (evcp_monitor_plugin_init, evcp-plugin-entry.h).
  * docs/monitor.md describes the events, the metrics and every decision.
  *
  * In C, reacting to a fault is one callback:
