@@ -22,11 +22,16 @@ plugin_config_free (gpointer data)
   g_free (pc);
 }
 
-/* The plugins' view of @config, kept on @service for as long as it lives. */
+/* The plugins' view of @config, kept on @service for as long as it lives
+ * (made once: plugins loaded by an earlier start may hold it). */
 static EvcpPluginConfig *
 plugin_config_attach (GObject *service, EvcpConfig *config)
 {
-  EvcpPluginConfig *pc = g_new0 (EvcpPluginConfig, 1);
+  EvcpPluginConfig *pc = g_object_get_data (service, "evcp-plugin-config");
+
+  if (pc != NULL)
+    return pc;
+  pc = g_new0 (EvcpPluginConfig, 1);
 
   pc->cp_id = g_strdup (config->cp_id);
   pc->location = g_strdup (config->location != NULL ? config->location : "");
