@@ -39,8 +39,6 @@
  */
 #define G_LOG_DOMAIN "evcp-bench-probe"
 
-#include "evcp-build-config.h"
-
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,9 +50,16 @@
 #include <glib/gstdio.h>
 #include <gmodule.h>
 
-#include "evcp-config.h"
-#include "evcp-kafka-service.h"
-#include "evcp-message.h"
+#include <evcp-plugin.h>
+
+EVCP_PLUGIN_DEFINE;
+
+/* Two functions of the Engine that the SDK does not declare, for this
+ * benchmark instrument only (a plugin that uses them is tied to one build
+ * of evcp-engine): resolved in the evcp-engine executable, which exports
+ * its symbols (gmodule's --export-dynamic). */
+GVariant *evcp_kafka_service_get_metrics    (EvcpKafkaService *self);
+gchar    *evcp_kafka_service_get_statistics (EvcpKafkaService *self);
 
 typedef struct {
   gchar   *result_path;
@@ -81,10 +86,6 @@ typedef struct {
   gchar   *fleet_path;           /* bench/fleet */
   guint64  own_done;             /* keyed by this CP or not keyed */
 } Probe;
-
-G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService  *service,
-                                                  EvcpConfig        *config,
-                                                  GError           **error);
 
 static gint64
 process_cpu_ns (void)
@@ -377,7 +378,7 @@ on_message_done_signal (Probe *probe, EvcpMessage *message, GError *dead_letter_
 
 G_MODULE_EXPORT gboolean
 evcp_engine_plugin_init (EvcpKafkaService  *service,
-                         EvcpConfig        *config,
+                         EvcpPluginConfig  *config,
                          GError           **error)
 {
   const gchar *path = g_getenv ("EVCP_BENCH_RESULT");
@@ -393,7 +394,7 @@ evcp_engine_plugin_init (EvcpKafkaService  *service,
       /* Lives as long as the process, like the module. */
       probe = g_new0 (Probe, 1);
       probe->service = service;
-      probe->cp_id = g_strdup (config->cp_id);
+      probe->cp_id = g_strdup (evcp_plugin_config_get_cp_id (config));
       probe->fleet_path = g_strdup (fleet);
       evcp_kafka_service_add_done_hook (service, message_done, probe);
       g_timeout_add (500, fleet_write_cb, probe);
@@ -422,7 +423,7 @@ evcp_engine_plugin_init (EvcpKafkaService  *service,
   if (fleet != NULL && *fleet != '\0')
     {
       /* the fleet counts too (bench/fleet --real-idle: latency and fetches) */
-      probe->cp_id = g_strdup (config->cp_id);
+      probe->cp_id = g_strdup (evcp_plugin_config_get_cp_id (config));
       probe->fleet_path = g_strdup (fleet);
       g_timeout_add (500, fleet_write_cb, probe);
     }

@@ -15,7 +15,7 @@
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 
-#include "evcp-health-server.h"
+#include "evcp-engine-health-server.h"
 #include "evcp-metrics-server.h"
 
 #define CP "CP-FLOOD"

@@ -22,7 +22,7 @@
 
 #include <gio/gio.h>
 
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-test-central.h"
 #include "evcp-test-util.h"
 

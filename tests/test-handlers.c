@@ -7,7 +7,7 @@
 #include "evcp-charging-request-handler.h"
 #include "evcp-error.h"
 #include "evcp-frame-field.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-kafka-service.h"
 #include "evcp-monitor-alert.h"
 #include "evcp-monitor-status.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "evcp-frame-codec.h"
-#include "evcp-health-server.h"
+#include "evcp-engine-health-server.h"
 
 typedef struct {
   gboolean  healthy;

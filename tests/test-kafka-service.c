@@ -14,7 +14,7 @@
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
 #include "evcp-error.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-kafka-fetch-waker.h"
 #include "evcp-kafka-partition.h"
 #include "evcp-kafka-producer.h"

@@ -13,7 +13,7 @@
 
 #include "evcp-config.h"
 #include "evcp-error.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-metrics-server.h"
 #include "evcp-monitor-metrics.h"
 #include "evcp-prometheus.h"

@@ -17,7 +17,7 @@
 
 #include "evcp-engine-metrics.h"
 #include "evcp-frame-codec.h"
-#include "evcp-health-server.h"
+#include "evcp-engine-health-server.h"
 #include "evcp-metrics-server.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-prometheus.h"

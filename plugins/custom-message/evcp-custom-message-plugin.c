@@ -5,11 +5,9 @@
  * the Engine. The README walks through it. */
 #define G_LOG_DOMAIN "evcp-custom-message"
 
-#include <gmodule.h>
+#include <evcp-plugin.h>
 
-#include "evcp-error.h"
-#include "evcp-kafka-service.h"
-#include "evcp-message-handler.h"
+EVCP_PLUGIN_DEFINE;
 
 G_DECLARE_FINAL_TYPE (EvcpCustomMessageHandler, evcp_custom_message_handler,
                       EVCP, CUSTOM_MESSAGE_HANDLER, GObject)
@@ -70,12 +68,8 @@ evcp_custom_message_handler_init (EvcpCustomMessageHandler *self)
 {
 }
 
-G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService *service,
-                                                  EvcpConfig       *config,
-                                                  GError          **error);
-
 G_MODULE_EXPORT gboolean
-evcp_engine_plugin_init (EvcpKafkaService *service, EvcpConfig *config, GError **error)
+evcp_engine_plugin_init (EvcpKafkaService *service, EvcpPluginConfig *config, GError **error)
 {
   g_autoptr(EvcpMessageHandler) handler =
     g_object_new (evcp_custom_message_handler_get_type (), NULL);

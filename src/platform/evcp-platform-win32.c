@@ -2,7 +2,7 @@
 /* Windows: what evcp-platform-posix.c does with signals, termios and
  * getuid, done with console control handlers, named events and the console
  * input buffer. Stop requests from the Service Control Manager arrive the
- * same way as Ctrl+C: win32/evcp-service.c sets the process's shutdown event
+ * same way as Ctrl+C: src/platform/evcp-service.c sets the process's shutdown event
  * (see evcp-platform-win32.h), and the main context calls the shutdown
  * function, so the same clean shutdown runs as on POSIX. */
 #include "evcp-build-config.h"
@@ -167,7 +167,7 @@ evcp_platform_watch_shutdown (GSourceFunc func, gpointer user_data)
 gchar *
 evcp_platform_default_state_dir (const gchar *program)
 {
-  /* Set by win32/evcp-service.c for a service: %ProgramData%\evcp\<service>. */
+  /* Set by src/platform/evcp-service.c for a service: %ProgramData%\evcp\<service>. */
   const gchar *dir = g_getenv ("STATE_DIRECTORY");
 
   if (dir != NULL && *dir != '\0')
@@ -305,7 +305,7 @@ evcp_platform_watch_operator_signals (GSourceFunc on_fault, GSourceFunc on_clear
 
 /* --- the service manager, locks ----------------------------------------- */
 
-/* The Service Control Manager hears from win32/evcp-service.c (RUNNING once
+/* The Service Control Manager hears from src/platform/evcp-service.c (RUNNING once
  * the main loop runs), not through systemd's protocol; it has no watchdog. */
 void
 evcp_platform_service_ready (const gchar *status)

@@ -30,7 +30,7 @@ void         evcp_platform_watch_operator_signals (GSourceFunc on_fault,
 /* The service manager (systemd's notification protocol, sd_notify(3),
  * spoken over $NOTIFY_SOCKET with GIO: a datagram to a unix socket, "@"
  * for the abstract namespace). Without $NOTIFY_SOCKET, and on Windows
- * (where win32/evcp-service.c reports to the Service Control Manager),
+ * (where src/platform/evcp-service.c reports to the Service Control Manager),
  * these do nothing.
  *
  * evcp_platform_service_ready(): READY=1 and STATUS=@status; from then on,

@@ -13,12 +13,9 @@
 #include <gio/gio.h>
 #include <gmodule.h>
 
-#include "evcp-callback-handler.h"
-#include "evcp-kafka-service.h"
+#include <evcp-plugin.h>
 
-G_MODULE_EXPORT gboolean evcp_engine_plugin_init (EvcpKafkaService *service,
-                                                  EvcpConfig       *config,
-                                                  GError          **error);
+EVCP_PLUGIN_DEFINE;
 
 static gboolean
 record (EvcpMessage *message, gpointer user_data, GError **error)
@@ -45,7 +42,7 @@ close_fd (gpointer data)
 }
 
 G_MODULE_EXPORT gboolean
-evcp_engine_plugin_init (EvcpKafkaService *service, EvcpConfig *config, GError **error)
+evcp_engine_plugin_init (EvcpKafkaService *service, EvcpPluginConfig *config, GError **error)
 {
   const gchar *path = g_getenv ("EVCP_RECORDER_FILE");
   g_autoptr(EvcpMessageHandler) handler = NULL;

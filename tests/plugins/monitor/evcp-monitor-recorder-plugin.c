@@ -8,11 +8,9 @@
 
 #include <gmodule.h>
 
-#include "evcp-monitoring-service.h"
+#include <evcp-plugin.h>
 
-G_MODULE_EXPORT gboolean evcp_monitor_plugin_init (EvcpMonitoringService *service,
-                                                   EvcpConfig            *config,
-                                                   GError               **error);
+EVCP_PLUGIN_DEFINE;
 
 static void
 on_status_changed (EvcpMonitoringService   *service,
@@ -38,7 +36,7 @@ on_alert (EvcpMonitoringService   *service,
 }
 
 G_MODULE_EXPORT gboolean
-evcp_monitor_plugin_init (EvcpMonitoringService *service, EvcpConfig *config, GError **error)
+evcp_monitor_plugin_init (EvcpMonitoringService *service, EvcpPluginConfig *config, GError **error)
 {
   GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
 

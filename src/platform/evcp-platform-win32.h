@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What src/platform/evcp-platform-win32.c and win32/evcp-service.c share:
+/* What src/platform/evcp-platform-win32.c and src/platform/evcp-service.c share:
  * the names of the per-process events through which the Service Control
  * Manager's requests reach the program's main loop. */
 

@@ -20,34 +20,6 @@ struct _EvcpDeadLetterRecord
   gboolean         cut;
 };
 
-gchar *
-evcp_utf8_cut (const gchar *text, gsize max_bytes)
-{
-  g_autofree gchar *valid = NULL;
-  const gchar *end;
-  gsize len;
-
-  if (text == NULL)
-    return g_strdup ("");
-  len = strlen (text);
-  valid = g_utf8_validate (text, (gssize) len, NULL) ? g_strdup (text) : g_utf8_make_valid (text, (gssize) len);
-  len = strlen (valid);
-  if (len <= max_bytes)
-    return g_steal_pointer (&valid);
-  if (max_bytes < 3)
-    return g_strdup ("");
-  /* the last whole character that leaves room for "…" (3 bytes) */
-  end = valid + max_bytes - 3;
-  while (end > valid && ((guchar) *end & 0xC0) == 0x80)
-    end--;
-  {
-    GString *cut = g_string_new_len (valid, end - valid);
-
-    g_string_append (cut, "…");
-    return g_string_free (cut, FALSE);
-  }
-}
-
 static void
 add_header (EvcpDeadLetterRecord *self, const gchar *name, gchar *value)
 {

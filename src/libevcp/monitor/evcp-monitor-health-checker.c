@@ -9,7 +9,7 @@
 
 #include "evcp-enum.h"
 #include "evcp-frame-codec.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 
 #define MAX_SENDS       3
 #define MAX_REASON_LEN  200

@@ -7,6 +7,7 @@
 #include "evcp-dispatcher.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-message-handler.h"
+#include "evcp-plugin-services.h"
 
 G_BEGIN_DECLS
 
@@ -41,39 +42,13 @@ gboolean           evcp_kafka_service_start              (EvcpKafkaService    *s
 void               evcp_kafka_service_stop               (EvcpKafkaService    *self,
                                                           guint                timeout_ms);
 
-gboolean           evcp_kafka_service_register_handler   (EvcpKafkaService    *self,
-                                                          EvcpMessageHandler  *handler,
-                                                          GError             **error);
-gboolean           evcp_kafka_service_unregister_handler (EvcpKafkaService    *self,
-                                                          const gchar         *name,
-                                                          GError             **error);
+/* evcp_kafka_service_register_handler (), _unregister_handler (),
+ * _add_done_hook () and _remove_done_hook (): evcp-plugin-services.h */
 EvcpDispatcher    *evcp_kafka_service_get_dispatcher     (EvcpKafkaService    *self);
 EvcpKafkaProducer *evcp_kafka_service_get_producer       (EvcpKafkaService    *self);
 EvcpKafkaState     evcp_kafka_service_get_state          (EvcpKafkaService    *self);
 GVariant          *evcp_kafka_service_get_metrics        (EvcpKafkaService    *self);
 gchar             *evcp_kafka_service_get_stall_reason   (EvcpKafkaService    *self);
 gchar             *evcp_kafka_service_get_statistics     (EvcpKafkaService    *self);
-
-/**
- * EvcpKafkaDoneFunc:
- * @message: the message, handled or safely in dead_letters
- * @dead_letter_error: (nullable): why it went to dead_letters, or %NULL
- *
- * Called for every finished message, as #EvcpKafkaService::message-done
- * is, on the service's main context.
- */
-typedef void (*EvcpKafkaDoneFunc) (EvcpMessage  *message,
-                                   const GError *dead_letter_error,
-                                   gpointer      user_data);
-
-/* A C function called for every finished message: for in-process
- * observers that need every one (metrics, tracing, benchmarks), at the
- * cost of a function call where a signal emission costs more than the
- * dispatch of a typical message. Hooks must not add or remove hooks. */
-guint              evcp_kafka_service_add_done_hook      (EvcpKafkaService    *self,
-                                                          EvcpKafkaDoneFunc    func,
-                                                          gpointer             user_data);
-void               evcp_kafka_service_remove_done_hook   (EvcpKafkaService    *self,
-                                                          guint                id);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "evcp-json-limits.h"   /* evcp_utf8_cut () */
 #include "evcp-kafka-util.h"
 #include "evcp-message.h"
 
@@ -43,10 +44,5 @@ gboolean               evcp_dead_letter_record_is_cut      (EvcpDeadLetterRecord
 void                   evcp_dead_letter_record_free        (EvcpDeadLetterRecord *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpDeadLetterRecord, evcp_dead_letter_record_free)
-
-/* A copy of @text of at most @max_bytes bytes (a character boundary, "…" at
- * the end when cut; invalid UTF-8 shown as such). For headers and log lines. */
-gchar                 *evcp_utf8_cut                       (const gchar          *text,
-                                                            gsize                 max_bytes);
 
 G_END_DECLS

@@ -13,7 +13,7 @@
 #include "evcp-engine.h"
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
-#include "evcp-health-server.h"
+#include "evcp-engine-health-server.h"
 #include "evcp-json-limits.h"
 #include "evcp-request-log.h"
 #include "evcp-json-scan.h"
@@ -21,7 +21,7 @@
 #include "evcp-kafka-util.h"
 #include "evcp-log.h"
 #include "evcp-platform.h"
-#include "evcp-plugin.h"
+#include "evcp-plugin-loader.h"
 #include "evcp-state-dir.h"
 #include "evcp-system-notification-handler.h"
 #include "evcp-time.h"
@@ -800,7 +800,7 @@ evcp_engine_start (EvcpEngine *self, GError **error)
     {
       g_autoptr(GError) local_error = NULL;
       g_auto(GStrv) loaded = evcp_plugins_load (self->config->plugin_dir,
-                                                EVCP_ENGINE_PLUGIN_SYMBOL,
+                                                EVCP_PLUGIN_ENGINE,
                                                 self->kafka, self->config, &local_error);
 
       /* A missing plugin directory costs the plugins, not the Engine. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* win32/evcp-event-messages-check.c: what Event Viewer does with an evcp
+/* src/platform/evcp-event-messages-check.c: what Event Viewer does with an evcp
  * event, done by hand, so that it can be checked under Wine (whose Event Log
  * keeps no events and has no viewer).
  *

@@ -16,7 +16,7 @@
  * and SHUTDOWN set the process's shutdown event, which the main loop turns
  * into the program's own shutdown (src/platform/evcp-platform-win32.c), so
  * the same clean shutdown runs as on Linux. Messages go to the Windows Event
- * Log (source: the service's name, whose message table, win32/evcp-messages.mc,
+ * Log (source: the service's name, whose message table, src/platform/evcp-messages.mc,
  * is a resource of this program: --install registers it, --uninstall removes
  * it) and, with --log-file, to that file too.
  * State lives in %ProgramData%\evcp\<service> (STATE_DIRECTORY). */
@@ -33,7 +33,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "evcp-messages.h"   /* windmc's, from win32/evcp-messages.mc */
+#include "evcp-messages.h"   /* windmc's, from src/platform/evcp-messages.mc */
 #include "evcp-platform-win32.h"
 #include "evcp-service.h"
 

@@ -16,7 +16,7 @@
 #include "evcp-monitor-metrics.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
-#include "evcp-plugin.h"
+#include "evcp-plugin-loader.h"
 #include "evcp-prometheus.h"
 #include "evcp-state-dir.h"
 
@@ -447,7 +447,7 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
       g_autoptr(GError) local_error = NULL;
 
       g_strfreev (self->plugins);
-      self->plugins = evcp_plugins_load (config->plugin_dir, EVCP_MONITOR_PLUGIN_SYMBOL,
+      self->plugins = evcp_plugins_load (config->plugin_dir, EVCP_PLUGIN_MONITOR,
                                          self, config, &local_error);
       /* a missing plugin directory costs the plugins, not the Monitor */
       if (self->plugins == NULL)

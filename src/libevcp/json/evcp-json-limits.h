@@ -87,4 +87,9 @@ gchar    *evcp_state_file_read        (const gchar  *path,
 gchar    *evcp_state_file_move_aside  (const gchar  *path,
                                        GError      **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* A copy of @text of at most @max_bytes bytes (a character boundary, "…" at
+ * the end when cut; invalid UTF-8 shown as such). For headers and log lines. */
+gchar    *evcp_utf8_cut               (const gchar  *text,
+                                       gsize         max_bytes) G_GNUC_WARN_UNUSED_RESULT;
+
 G_END_DECLS

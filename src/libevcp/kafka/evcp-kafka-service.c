@@ -11,6 +11,7 @@
 #include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-dispatcher-private.h"
+#include "evcp-engine-host.h"
 #include "evcp-frame-field.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-consumer.h"
@@ -184,7 +185,11 @@ typedef struct {
   gpointer          user_data;
 } DoneHook;
 
-G_DEFINE_TYPE (EvcpKafkaService, evcp_kafka_service, G_TYPE_OBJECT)
+static void evcp_kafka_service_engine_host_init (EvcpEngineHostInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (EvcpKafkaService, evcp_kafka_service, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (EVCP_TYPE_ENGINE_HOST,
+                                                evcp_kafka_service_engine_host_init))
 
 /* clang-format off */
 G_DEFINE_ENUM_TYPE (EvcpKafkaState, evcp_kafka_state,
@@ -1585,21 +1590,25 @@ evcp_kafka_service_stop (EvcpKafkaService *self, guint timeout_ms)
 
 /* ---- public API ------------------------------------------------------------ */
 
-gboolean
-evcp_kafka_service_register_handler (EvcpKafkaService    *self,
-                                     EvcpMessageHandler  *handler,
-                                     GError             **error)
+/* EvcpEngineHost: evcp_kafka_service_register_handler () & co. (the SDK,
+ * evcp-plugin-services.h) call these. */
+static gboolean
+kafka_service_register_handler (EvcpEngineHost      *host,
+                                EvcpMessageHandler  *handler,
+                                GError             **error)
 {
-  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), FALSE);
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (host);
+
   return evcp_dispatcher_register (self->dispatcher, handler, error);
 }
 
-gboolean
-evcp_kafka_service_unregister_handler (EvcpKafkaService  *self,
-                                       const gchar       *name,
-                                       GError           **error)
+static gboolean
+kafka_service_unregister_handler (EvcpEngineHost  *host,
+                                  const gchar     *name,
+                                  GError         **error)
 {
-  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), FALSE);
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (host);
+
   return evcp_dispatcher_unregister (self->dispatcher, name, error);
 }
 
@@ -1679,25 +1688,23 @@ evcp_kafka_service_get_statistics (EvcpKafkaService *self)
   return g_strdup (self->last_statistics);
 }
 
-guint
-evcp_kafka_service_add_done_hook (EvcpKafkaService  *self,
-                                  EvcpKafkaDoneFunc  func,
-                                  gpointer           user_data)
+static guint
+kafka_service_add_done_hook (EvcpEngineHost    *host,
+                             EvcpKafkaDoneFunc  func,
+                             gpointer           user_data)
 {
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (host);
   DoneHook hook = { 0, func, user_data };
-
-  g_return_val_if_fail (EVCP_IS_KAFKA_SERVICE (self), 0);
-  g_return_val_if_fail (func != NULL, 0);
 
   hook.id = ++self->next_hook_id;
   g_array_append_val (self->done_hooks, hook);
   return hook.id;
 }
 
-void
-evcp_kafka_service_remove_done_hook (EvcpKafkaService *self, guint id)
+static void
+kafka_service_remove_done_hook (EvcpEngineHost *host, guint id)
 {
-  g_return_if_fail (EVCP_IS_KAFKA_SERVICE (self));
+  EvcpKafkaService *self = EVCP_KAFKA_SERVICE (host);
 
   for (guint i = 0; i < self->done_hooks->len; i++)
     if (g_array_index (self->done_hooks, DoneHook, i).id == id)
@@ -1706,6 +1713,15 @@ evcp_kafka_service_remove_done_hook (EvcpKafkaService *self, guint id)
         return;
       }
   g_critical ("%s: no done hook %u", G_STRFUNC, id);
+}
+
+static void
+evcp_kafka_service_engine_host_init (EvcpEngineHostInterface *iface)
+{
+  iface->register_handler = kafka_service_register_handler;
+  iface->unregister_handler = kafka_service_unregister_handler;
+  iface->add_done_hook = kafka_service_add_done_hook;
+  iface->remove_done_hook = kafka_service_remove_done_hook;
 }
 
 /* ---- GObject ------------------------------------------------------------- */

@@ -9,7 +9,7 @@
 
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
-#include "evcp-health-server.h"
+#include "evcp-engine-health-server.h"
 
 #define MAX_RESENDS 3
 /* Bounds against hostile or stuck peers (docs/reliability.md): answers

@@ -8,7 +8,6 @@
 
 #include <glib/gi18n-lib.h>
 
-#include "evcp-dead-letter.h"
 #include "evcp-error.h"
 #include "evcp-json-limits.h"
 #include "evcp-json-scan.h"

@@ -5,7 +5,7 @@
 
 #include "evcp-central-client.h"
 #include "evcp-config.h"
-#include "evcp-health-checker.h"
+#include "evcp-monitor-health-checker.h"
 #include "evcp-metrics-server.h"
 #include "evcp-monitor-alert.h"
 #include "evcp-monitor-status.h"
@@ -33,7 +33,7 @@ G_BEGIN_DECLS
  *     through the same outbox record (same seq); and one every
  *     [monitor] event-interval-s (default 30);
  *   - the "status-changed" signal, for callbacks in this process and for
- *     output plugins (evcp_monitor_plugin_init, evcp-plugin.h).
+ *     output plugins (evcp_monitor_plugin_init, evcp-plugin-entry.h).
  * docs/monitor.md describes the events, the metrics and every decision.
  *
  * In C, reacting to a fault is one callback:
