@@ -46,7 +46,11 @@
  * of a message): over this share of the threshold, take it as reached */
 #define BYTES_SURE       0.85
 #define DELAY_MIN_MS     10
-#define DELAY_START_MS   100    /* before the statistics tell the round trip */
+/* before the statistics tell the round trip (every statistics.interval.ms,
+ * 5 s by default): short, as a wake-up that brings nothing doubles it; at
+ * 100 ms, a keyed CP reading a whole topic stood still 100 ms each time its
+ * queue ran dry in its first seconds (bench/run, keyed) */
+#define DELAY_START_MS   20
 #define DELAY_MAX_MS     500
 
 struct _EvcpKafkaFetchWaker
