@@ -944,22 +944,34 @@ skip_by_key (EvcpKafkaService *self, const rd_kafka_message_t *m)
          key_is_cp_id (m->key, m->key_len);
 }
 
+/* The metadata of the consumed topics only, one request each: a cluster
+ * of a large fleet has many topics and partitions, and the answer for all
+ * of them (all_topics) would be most of what an idle CP receives. */
 static void
 metadata_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   EvcpKafkaService *self = source;
-  const struct rd_kafka_metadata *md = NULL;
   GHashTable *counts = g_hash_table_new (NULL, NULL);
-  rd_kafka_resp_err_t err = rd_kafka_metadata (self->rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+  for (guint t = 0; self->config->kafka_topics[t] != NULL && err == RD_KAFKA_RESP_ERR_NO_ERROR; t++)
     {
-      for (int i = 0; i < md->topic_cnt; i++)
-        if (g_strv_contains ((const gchar * const *) self->config->kafka_topics, md->topics[i].topic))
-          g_hash_table_insert (counts, (gpointer) g_intern_string (md->topics[i].topic),
-                               GINT_TO_POINTER (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ?
-                                                md->topics[i].partition_cnt : -1));
-      rd_kafka_metadata_destroy (md);
+      const struct rd_kafka_metadata *md = NULL;
+      rd_kafka_topic_t *rkt = rd_kafka_topic_new (self->rk, self->config->kafka_topics[t], NULL);
+
+      if (rkt == NULL)
+        continue;
+      err = rd_kafka_metadata (self->rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        {
+          for (int i = 0; i < md->topic_cnt; i++)
+            if (g_strv_contains ((const gchar * const *) self->config->kafka_topics, md->topics[i].topic))
+              g_hash_table_insert (counts, (gpointer) g_intern_string (md->topics[i].topic),
+                                   GINT_TO_POINTER (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ?
+                                                    md->topics[i].partition_cnt : -1));
+          rd_kafka_metadata_destroy (md);
+        }
+      rd_kafka_topic_destroy (rkt);
     }
   g_mutex_lock (&self->metadata_lock);
   self->metadata_running = FALSE;
