@@ -967,8 +967,9 @@ metadata_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
           for (int i = 0; i < md->topic_cnt; i++)
             if (g_strv_contains ((const gchar * const *) self->config->kafka_topics, md->topics[i].topic))
               g_hash_table_insert (counts, (gpointer) g_intern_string (md->topics[i].topic),
-                                   GINT_TO_POINTER (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ?
-                                                    md->topics[i].partition_cnt : -1));
+                                   GINT_TO_POINTER (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR
+                                                        ? md->topics[i].partition_cnt
+                                                        : -1));
           rd_kafka_metadata_destroy (md);
         }
       rd_kafka_topic_destroy (rkt);
