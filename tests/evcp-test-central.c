@@ -107,7 +107,7 @@ evcp_test_central_start (const gchar *db_path, const gchar * const *args)
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  central->proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  central->proc = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   central->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (central->proc));
   central->in = g_object_ref (g_subprocess_get_stdin_pipe (central->proc));

@@ -302,7 +302,7 @@ evcp_sys_engine_spawn (const EvcpSysEngineOptions *o)
     }
   g_ptr_array_add (argv, NULL);
   /* stdin is a pipe nobody writes to: never a terminal */
-  engine->proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  engine->proc = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_test_message ("evcp-engine %s started (log %s)", g_subprocess_get_identifier (engine->proc), o->log_path);
   return engine;

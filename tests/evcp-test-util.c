@@ -43,7 +43,7 @@ evcp_test_wait_until (GMainContext      *ctx,
   g_autoptr(GMainContext) context = ctx != NULL ? g_main_context_ref (ctx)
                                                 : g_main_context_ref_thread_default ();
   g_autoptr(GSource) tick = g_timeout_source_new (TICK_MS);
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) evcp_test_scaled_ms (timeout_ms) * 1000;
   gboolean ok;
 
   g_return_val_if_fail (pred != NULL, FALSE);
@@ -117,7 +117,57 @@ evcp_test_subprocess_newv (const gchar * const *argv, GSubprocessFlags flags, GE
 {
   g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (flags);
 
-  return g_subprocess_launcher_spawnv (launcher, argv, error);
+  return evcp_test_launcher_spawnv (launcher, argv, error);
+}
+
+GSubprocess *
+evcp_test_launcher_spawnv (GSubprocessLauncher *launcher, const gchar * const *argv, GError **error)
+{
+  const gchar *wrapper = g_getenv ("EVCP_TEST_CHILD_WRAPPER");
+  g_autofree gchar *base = NULL;
+  g_auto(GStrv) wrap = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+
+  g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
+  base = g_path_get_basename (argv[0]);
+  if (wrapper == NULL || *wrapper == '\0' || !g_str_has_prefix (base, "evcp-"))
+    return g_subprocess_launcher_spawnv (launcher, argv, error);
+  if (!g_shell_parse_argv (wrapper, NULL, &wrap, error))
+    return NULL;
+  all = g_ptr_array_new ();
+  for (guint i = 0; wrap[i] != NULL; i++)
+    g_ptr_array_add (all, wrap[i]);
+  for (guint i = 0; argv[i] != NULL; i++)
+    g_ptr_array_add (all, (gpointer) argv[i]);
+  g_ptr_array_add (all, NULL);
+  return g_subprocess_launcher_spawnv (launcher, (const gchar * const *) all->pdata, error);
+}
+
+GSubprocess *
+evcp_test_launcher_spawn (GSubprocessLauncher *launcher, GError **error, const gchar *argv0, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const gchar *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) argv0);
+  va_start (ap, argv0);
+  while ((arg = va_arg (ap, const gchar *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  return evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, error);
+}
+
+guint
+evcp_test_scaled_ms (guint ms)
+{
+  const gchar *scale = g_getenv ("EVCP_TEST_DEADLINE_SCALE");
+  guint64 k = scale != NULL ? g_ascii_strtoull (scale, NULL, 10) : 1;
+
+  if (k < 1)
+    k = 1;
+  return (guint) MIN ((guint64) ms * k, (guint64) G_MAXUINT);
 }
 
 /* librdkafka's log lines are debug output for tests: a broker that is down on

@@ -103,6 +103,46 @@ GSubprocess         *evcp_test_subprocess_newv (const gchar * const  *argv,
                                                 GSubprocessFlags      flags,
                                                 GError              **error);
 
+/**
+ * evcp_test_launcher_spawnv:
+ * @launcher: a launcher (evcp_test_launcher_new())
+ * @argv: the program and its arguments
+ * @error: return location for a #GError
+ *
+ * g_subprocess_launcher_spawnv(), except that evcp's own programs (a
+ * basename starting with "evcp-") run under the command line in the
+ * environment variable `EVCP_TEST_CHILD_WRAPPER` when it is set (the
+ * valgrind campaign: `scripts/campaign sanitize`). Every test spawns evcp's
+ * programs through this or evcp_test_subprocess_newv().
+ *
+ * Returns: (transfer full) (nullable): the child, or %NULL with @error set.
+ */
+GSubprocess *evcp_test_launcher_spawnv (GSubprocessLauncher *launcher, const gchar * const *argv, GError **error);
+
+/**
+ * evcp_test_launcher_spawn:
+ * @launcher: a launcher
+ * @error: return location for a #GError
+ * @argv0: the program
+ * @...: its arguments, %NULL-terminated
+ *
+ * evcp_test_launcher_spawnv() with the arguments as a list.
+ *
+ * Returns: (transfer full) (nullable): the child, or %NULL with @error set.
+ */
+GSubprocess *evcp_test_launcher_spawn (GSubprocessLauncher *launcher, GError **error, const gchar *argv0,
+                                       ...) G_GNUC_NULL_TERMINATED;
+
+/**
+ * evcp_test_scaled_ms:
+ * @ms: a deadline
+ *
+ * Returns: @ms times the integer in `EVCP_TEST_DEADLINE_SCALE` (1 when unset):
+ *   slow runs (the programs under valgrind) stretch every deadline that
+ *   evcp_test_wait_until() applies.
+ */
+guint evcp_test_scaled_ms (guint ms);
+
 /* ------------------------------------------------------------------------- */
 /* A real Kafka instead of the mock
  *

@@ -85,7 +85,7 @@ spawn_driver (Fixture *f, const gchar * const *args)
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  f->driver = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  f->driver = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
 }
 

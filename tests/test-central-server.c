@@ -628,8 +628,8 @@ test_panel (Fixture *f, gconstpointer data)
   g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
   g_subprocess_launcher_set_stderr_file_path (launcher, err_path);
   g_subprocess_launcher_unsetenv (launcher, "KAFKA_BROKERS");
-  proc = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_CENTRAL"),
-                                      "--port=0", "--panel", "--db", f->db_path, NULL);
+  proc = evcp_test_launcher_spawn (launcher, &error, g_getenv ("EVCP_CENTRAL"), "--port=0", "--panel", "--db",
+                                   f->db_path, NULL);
   g_assert_no_error (error);
   in = g_subprocess_get_stdin_pipe (proc);
 

@@ -196,11 +196,11 @@ spawn_monitor (Fixture *f)
   monitor_free (f);
   evcp_test_isolate_launcher (launcher, f->monitor_state_dir);
   g_subprocess_launcher_set_stdout_file_path (launcher, log);
-  f->monitor = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus",
-                                            "--cp-id", CP, "--engine-host", "127.0.0.1", "--engine-port", engine_port,
-                                            "--central-host", "127.0.0.1", "--central-port", central_port,
-                                            "--brokers", f->bootstrap,
-                                            "--config", f->monitor_config, "--state-dir", f->monitor_state_dir, NULL);
+  f->monitor =
+      evcp_test_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus", "--cp-id", CP,
+                                "--engine-host", "127.0.0.1", "--engine-port", engine_port, "--central-host",
+                                "127.0.0.1", "--central-port", central_port, "--brokers", f->bootstrap, "--config",
+                                f->monitor_config, "--state-dir", f->monitor_state_dir, NULL);
   g_assert_no_error (error);
 }
 

@@ -112,9 +112,8 @@ spawn_engine (Fixture *f, const gchar *plugin_dir, gchar **log_path)
   evcp_test_isolate_launcher (launcher, f->state_dir);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  engine = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"),
-                                        "--config", f->config, "--plugin-dir", plugin_dir,
-                                        "--verbose", NULL);
+  engine = evcp_test_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"), "--config", f->config, "--plugin-dir",
+                                     plugin_dir, "--verbose", NULL);
   g_assert_no_error (error);
   if (log_path != NULL)
     *log_path = g_steal_pointer (&log);
@@ -395,7 +394,7 @@ run_engine (Fixture *f, const gchar * const *args, gint *status, gchar **out, gc
   g_ptr_array_add (argv, NULL);
   evcp_test_isolate_launcher (launcher, f->state_dir);
   g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
-  proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  proc = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (proc, NULL, NULL, out, err, &error));
   g_assert_no_error (error);

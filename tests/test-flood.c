@@ -228,7 +228,7 @@ start_host (Fixture *f)
   g_assert_nonnull (path);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   /* at full size, the servers' defaults: no option at all */
-  f->host = g_subprocess_launcher_spawn (launcher, &error, path, defaults ? NULL : first, idle, metrics, NULL);
+  f->host = evcp_test_launcher_spawn (launcher, &error, path, defaults ? NULL : first, idle, metrics, NULL);
   g_assert_no_error (error);
   line = read_ports_line (f->host);
   g_assert_cmpint (sscanf (line, "PORTS %u %u", &h, &m), ==, 2);

@@ -1676,8 +1676,7 @@ test_program (Fixture *f, gconstpointer data)
   g_subprocess_launcher_setenv (launcher, "CENTRAL_HOST", "127.0.0.1", TRUE);
   g_subprocess_launcher_setenv (launcher, "CENTRAL_PORT", central_port, TRUE);
   g_subprocess_launcher_unsetenv (launcher, "EVCP_CONFIG");
-  proc = g_subprocess_launcher_spawn (launcher, &error, exe, "--state-dir", f->state_dir,
-                                      "--interval-ms", "100", NULL);
+  proc = evcp_test_launcher_spawn (launcher, &error, exe, "--state-dir", f->state_dir, "--interval-ms", "100", NULL);
   g_assert_no_error (error);
   g_subprocess_wait_async (proc, NULL, on_exited, &exited);
 

@@ -215,10 +215,10 @@ start_monitor (Fixture *f, const gchar *brokers, const gchar *config, guint16 ce
   evcp_test_isolate_launcher (launcher, state);
   g_subprocess_launcher_set_stdout_file_path (launcher, f->monitor_log);
   g_subprocess_launcher_set_flags (launcher, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  f->monitor = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus",
-                                            "--cp-id", CP, "--engine-host", "127.0.0.1", "--engine-port", engine_port,
-                                            "--central-host", "127.0.0.1", "--central-port", central,
-                                            "--brokers", brokers, "--config", config, "--state-dir", state, NULL);
+  f->monitor = evcp_test_launcher_spawn (launcher, &error, g_getenv ("EVCP_MONITOR"), "--verbose", "--no-bus",
+                                         "--cp-id", CP, "--engine-host", "127.0.0.1", "--engine-port", engine_port,
+                                         "--central-host", "127.0.0.1", "--central-port", central, "--brokers", brokers,
+                                         "--config", config, "--state-dir", state, NULL);
   g_assert_no_error (error);
 }
 

@@ -139,10 +139,8 @@ engine_spawn (Fixture *f)
   }
   g_subprocess_launcher_set_stderr_file_path (launcher, engine->log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  engine->process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"),
-                                                 "--config", f->config,
-                                                 "--plugin-dir", g_getenv ("EVCP_RECORDER_DIR"),
-                                                 "--verbose", NULL);
+  engine->process = evcp_test_launcher_spawn (launcher, &error, g_getenv ("EVCP_ENGINE"), "--config", f->config,
+                                              "--plugin-dir", g_getenv ("EVCP_RECORDER_DIR"), "--verbose", NULL);
   g_assert_no_error (error);
   return engine;
 }

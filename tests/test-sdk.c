@@ -46,7 +46,7 @@ run (const gchar * const *argv, const gchar * const *env)
 
   for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
     g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  proc = evcp_test_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error));
   g_assert_no_error (error);
@@ -173,8 +173,7 @@ test_installed_plugin (Fixture *f, gconstpointer data)
   evcp_test_isolate_launcher (launcher, state);
   g_subprocess_launcher_set_stderr_file_path (launcher, log);
   g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/null");
-  engine = g_subprocess_launcher_spawn (launcher, &error, engine_path, "--plugin-dir", plugindir,
-                                        "--verbose", NULL);
+  engine = evcp_test_launcher_spawn (launcher, &error, engine_path, "--plugin-dir", plugindir, "--verbose", NULL);
   g_assert_no_error (error);
 
   g_assert_true (evcp_test_wait_until (NULL, log_contains, &loaded, WAIT_MS));

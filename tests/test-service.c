@@ -245,7 +245,7 @@ spawn (Fixture *f, const gchar *program_env, const gchar *name, Manager *m, cons
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  proc = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_test_message ("%s %s started (log %s)", name, g_subprocess_get_identifier (proc), log);
   return proc;

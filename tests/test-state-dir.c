@@ -102,7 +102,7 @@ spawn_program (Fixture *f, const gchar *program_env, const gchar *cp_id, const g
       g_ptr_array_add (argv, (gpointer) state_dir);
     }
   g_ptr_array_add (argv, NULL);
-  e->proc = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  e->proc = evcp_test_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_test_message ("%s %s of %s started (log %s)", program_env, g_subprocess_get_identifier (e->proc),
                   cp_id, e->log);
