@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp-central"
 
+#include "evcp-json-member.h"
 #include "evcp-build-config.h"
 
 #include <math.h>
@@ -12,32 +13,10 @@
 #include "evcp-central-kafka-mapping.h"
 #include "evcp-frame-codec.h"
 
-/* A member under "data" first, then at the top level. */
-static JsonNode *
-lookup (JsonObject *root, const gchar *name)
-{
-  JsonNode *data = json_object_get_member (root, "data");
-
-  if (data != NULL && JSON_NODE_HOLDS_OBJECT (data) &&
-      json_object_has_member (json_node_get_object (data), name))
-    return json_object_get_member (json_node_get_object (data), name);
-  return json_object_get_member (root, name);
-}
-
-static const gchar *
-lookup_string (JsonObject *root, const gchar *name)
-{
-  JsonNode *node = lookup (root, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gdouble
 lookup_number (JsonObject *root, const gchar *name)
 {
-  JsonNode *node = lookup (root, name);
+  JsonNode *node = evcp_json_member_data_first (root, name);
   gdouble value;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
@@ -55,7 +34,7 @@ lookup_number (JsonObject *root, const gchar *name)
 static gint64
 lookup_seq (JsonObject *root)
 {
-  JsonNode *node = lookup (root, "seq");
+  JsonNode *node = evcp_json_member_data_first (root, "seq");
   gint64 seq;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
@@ -80,9 +59,9 @@ state_after_ticket (const gchar *reason)
 static void
 on_session_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *root)
 {
-  const gchar *cp_id = lookup_string (root, "cp_id");
-  const gchar *session_id = lookup_string (root, "session_id");
-  const gchar *user_id = lookup_string (root, "user_id");
+  const gchar *cp_id = evcp_json_string_data_first (root, "cp_id");
+  const gchar *session_id = evcp_json_string_data_first (root, "session_id");
+  const gchar *user_id = evcp_json_string_data_first (root, "user_id");
   gint64 seq = lookup_seq (root);
   EvcpCentralCp *cp;
 
@@ -117,7 +96,7 @@ on_session_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *
         .driver = user_id != NULL ? user_id : "",
         .kwh = lookup_number (root, "kwh"),
         .eur = lookup_number (root, "eur"),
-        .reason = lookup_string (root, "reason"),
+        .reason = evcp_json_string_data_first (root, "reason"),
         .seq = seq,
         .source = EVCP_CENTRAL_SOURCE_KAFKA,
       };
@@ -137,7 +116,7 @@ on_session_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *
     }
   else if (g_str_equal (kind, "REQUEST_REFUSED"))
     {
-      const gchar *reason = lookup_string (root, "reason");
+      const gchar *reason = evcp_json_string_data_first (root, "reason");
       g_autofree gchar *detail = g_strdup_printf ("%s: %s", user_id != NULL ? user_id : "?",
                                                   reason != NULL ? reason : "?");
 
@@ -150,11 +129,11 @@ on_session_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *
 static void
 on_monitoring_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *root)
 {
-  const gchar *cp_id = lookup_string (root, "id");
-  const gchar *status = lookup_string (root, "status");
-  const gchar *previous = lookup_string (root, "previous_status");
-  const gchar *reason = lookup_string (root, "reason");
-  const gchar *event = lookup_string (root, "event");
+  const gchar *cp_id = evcp_json_string_data_first (root, "id");
+  const gchar *status = evcp_json_string_data_first (root, "status");
+  const gchar *previous = evcp_json_string_data_first (root, "previous_status");
+  const gchar *reason = evcp_json_string_data_first (root, "reason");
+  const gchar *event = evcp_json_string_data_first (root, "event");
   /* only a status change is a FAULT or a RECOVERED: the Monitor's periodic
    * events and alerts repeat the current status (data.event, docs/monitor.md) */
   gboolean change = event == NULL || g_str_equal (event, "STATUS_CHANGE");
@@ -162,7 +141,7 @@ on_monitoring_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObjec
   EvcpCentralCp *cp;
 
   if (cp_id == NULL)
-    cp_id = lookup_string (root, "cp_id");
+    cp_id = evcp_json_string_data_first (root, "cp_id");
   if (!g_str_equal (kind, "MONITORING_EVENT") || cp_id == NULL || *cp_id == '\0' ||
       strchr (cp_id, EVCP_FRAME_FIELD_SEPARATOR) != NULL ||
       (g_strcmp0 (status, "OK") != 0 && g_strcmp0 (status, "KO") != 0))
@@ -193,7 +172,7 @@ on_monitoring_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObjec
 void
 evcp_central_kafka_mapping_apply (EvcpCentralRegistry *registry, const gchar *topic, JsonObject *root)
 {
-  const gchar *kind = lookup_string (root, "kind");
+  const gchar *kind = evcp_json_string_data_first (root, "kind");
 
   if (kind == NULL)
     {

@@ -11,6 +11,7 @@
  */
 #define G_LOG_DOMAIN "evcp-driver"
 
+#include "evcp-json-member.h"
 #include "evcp-build-config.h"
 
 #include <locale.h>
@@ -237,32 +238,10 @@ send_request (Driver *driver)
 
 /* ---- consuming ------------------------------------------------------------- */
 
-/* A member under "data" first, then at the top level. */
-static JsonNode *
-lookup (JsonObject *root, const gchar *name)
-{
-  JsonNode *data = json_object_get_member (root, "data");
-
-  if (data != NULL && JSON_NODE_HOLDS_OBJECT (data) &&
-      json_object_has_member (json_node_get_object (data), name))
-    return json_object_get_member (json_node_get_object (data), name);
-  return json_object_get_member (root, name);
-}
-
-static const gchar *
-lookup_string (JsonObject *root, const gchar *name)
-{
-  JsonNode *node = lookup (root, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 static gchar *
 lookup_number (JsonObject *root, const gchar *name, const gchar *format)
 {
-  JsonNode *node = lookup (root, name);
+  JsonNode *node = evcp_json_member_data_first (root, name);
   gdouble value = 0;
 
   if (node != NULL && JSON_NODE_HOLDS_VALUE (node))
@@ -282,10 +261,10 @@ lookup_number (JsonObject *root, const gchar *name, const gchar *format)
 static void
 on_session_event (Driver *driver, JsonObject *root)
 {
-  const gchar *kind = lookup_string (root, "kind");
-  const gchar *cp_id = lookup_string (root, "cp_id");
-  const gchar *user_id = lookup_string (root, "user_id");
-  const gchar *session_id = lookup_string (root, "session_id");
+  const gchar *kind = evcp_json_string_data_first (root, "kind");
+  const gchar *cp_id = evcp_json_string_data_first (root, "cp_id");
+  const gchar *user_id = evcp_json_string_data_first (root, "user_id");
+  const gchar *session_id = evcp_json_string_data_first (root, "session_id");
 
   if (!driver->waiting || kind == NULL || g_strcmp0 (user_id, driver->user) != 0 ||
       g_strcmp0 (cp_id, current_cp (driver)) != 0)
@@ -317,7 +296,7 @@ on_session_event (Driver *driver, JsonObject *root)
     {
       g_autofree gchar *kwh = lookup_number (root, "kwh", "%.3f");
       g_autofree gchar *eur = lookup_number (root, "eur", "%.2f");
-      const gchar *reason = lookup_string (root, "reason");
+      const gchar *reason = evcp_json_string_data_first (root, "reason");
 
       /* TRANSLATORS: CP id, session id, kWh, EUR, why it ended */
       say (_("%s: ticket for session %s: %s kWh, %s EUR (%s)"), cp_id,
@@ -327,7 +306,7 @@ on_session_event (Driver *driver, JsonObject *root)
     }
   else if (g_str_equal (kind, "REQUEST_REFUSED"))
     {
-      const gchar *reason = lookup_string (root, "reason");
+      const gchar *reason = evcp_json_string_data_first (root, "reason");
 
       /* TRANSLATORS: CP id, the reason */
       say (_("%s: request refused: %s"), cp_id, reason != NULL ? reason : "?");
