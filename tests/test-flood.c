@@ -701,7 +701,12 @@ test_flood (Fixture *f, gconstpointer data)
   g_test_message ("RSS %" G_GUINT64_FORMAT " KiB after %" G_GUINT64_FORMAT " KiB: not bounded under ASan",
                   (guint64) f->rss_peak_kib, (guint64) f->rss_base_kib);
 #else
-  g_assert_cmpuint (f->rss_peak_kib, <=, f->rss_base_kib + 16 * 1024);
+  if (g_getenv ("EVCP_TEST_CHILD_WRAPPER") != NULL)
+    /* the same under valgrind, which runs the server on its own heap */
+    g_test_message ("RSS %" G_GUINT64_FORMAT " KiB after %" G_GUINT64_FORMAT " KiB: not bounded under a wrapper",
+                    (guint64) f->rss_peak_kib, (guint64) f->rss_base_kib);
+  else
+    g_assert_cmpuint (f->rss_peak_kib, <=, f->rss_base_kib + 16 * 1024);
 #endif
   /* a flood is cut short: the server does not read it all (at full size
    * only: the kernel's buffers on loopback alone can take a few MiB) */

@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 
 /* The member @name under "data" if "data" is an object that has it, else
  * the top-level member; %NULL if neither. (transfer none) */
-JsonNode    *evcp_json_member_data_first (JsonObject *root, const gchar *name);
+JsonNode *evcp_json_member_data_first (JsonObject *root, const gchar *name);
 
 /* The same member if it is a string; %NULL otherwise. (transfer none) */
 const gchar *evcp_json_string_data_first (JsonObject *root, const gchar *name);
