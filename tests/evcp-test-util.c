@@ -17,6 +17,7 @@
 #include <glib/gstdio.h>
 
 #include "evcp-test-util.h"
+#include "evcp-kafka-mock-cluster.h"
 
 #define TICK_MS               10
 #define METADATA_TIMEOUT_MS   10000
@@ -581,7 +582,7 @@ evcp_test_cluster_new (guint n_brokers)
       return cluster;
     }
   cluster->rk = client_new (RD_KAFKA_PRODUCER, client_conf_new (NULL));
-  cluster->mcluster = rd_kafka_mock_cluster_new (cluster->rk, (int) n_brokers);
+  cluster->mcluster = evcp_kafka_mock_cluster_new (cluster->rk, (int) n_brokers);
   if (cluster->mcluster == NULL)
     g_error ("cannot create a mock cluster");
   cluster->bootstraps = g_strdup (rd_kafka_mock_cluster_bootstraps (cluster->mcluster));

@@ -12,6 +12,10 @@
 #ifdef G_OS_UNIX
 #include <signal.h>
 #endif
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <glib/gstdio.h>
 
@@ -279,6 +283,71 @@ test_util_free_port (void)
   g_assert_true (g_socket_listener_add_address (listener, addr, G_SOCKET_TYPE_STREAM,
                                                 G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error));
   g_assert_no_error (error);
+}
+
+#ifdef __linux__
+static void
+on_sigusr2 (int signum)
+{
+}
+
+/* The thread of this process whose name is @name, or 0. */
+static pid_t
+find_thread (const gchar *name)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  const gchar *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree gchar *comm = NULL;
+
+      if (g_file_get_contents (path, &comm, NULL, NULL) && g_strcmp0 (g_strchomp (comm), name) == 0)
+        return (pid_t) g_ascii_strtoll (tid, NULL, 10);
+    }
+  return 0;
+}
+#endif
+
+/* A signal that reaches the mock cluster's thread (GLib's SIGCHLD in a test
+ * that spawns children, SIGTERM to evcp-kafka-mock) must not stop it:
+ * librdkafka 2.0.2 takes the interrupted poll() as fatal, its thread ends and
+ * the cluster answers no more. evcp_kafka_mock_cluster_new() creates the
+ * thread with every signal blocked. */
+static void
+test_util_mock_thread_signals (void)
+{
+#ifdef __linux__
+  g_autoptr(EvcpTestCluster) cluster = evcp_test_cluster_new (1);
+  g_autoptr(GError) error = NULL;
+  struct sigaction action = { 0 }, old;
+  pid_t mock_thread;
+
+  if (evcp_test_kafka_is_real ())
+    {
+      g_test_skip ("a real Kafka has no mock thread");
+      return;
+    }
+  mock_thread = find_thread ("rdk:mock");
+  g_assert_cmpint (mock_thread, >, 0);
+  g_assert_true (evcp_test_cluster_create_topic (cluster, "evcp-signals", 1, &error));
+  g_assert_no_error (error);
+  /* a handler of its own, without SA_RESTART: what interrupts a poll() */
+  action.sa_handler = on_sigusr2;
+  sigemptyset (&action.sa_mask);
+  g_assert_cmpint (sigaction (SIGUSR2, &action, &old), ==, 0);
+  g_assert_cmpint (syscall (SYS_tgkill, getpid (), mock_thread, SIGUSR2), ==, 0);
+  /* the cluster still answers */
+  g_assert_true (
+      evcp_test_produce (evcp_test_cluster_get_bootstraps (cluster), "evcp-signals", "k", "after", -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (find_thread ("rdk:mock"), ==, mock_thread);
+  g_assert_cmpint (sigaction (SIGUSR2, &old, NULL), ==, 0);
+#else
+  g_test_skip ("Linux only (tgkill, /proc)");
+#endif
 }
 
 static void
@@ -901,6 +970,7 @@ main (int argc, char **argv)
   g_test_add_func ("/test-util/wait-until", test_util_wait_until);
   g_test_add_func ("/test-util/free-port", test_util_free_port);
   g_test_add_func ("/test-util/cluster", test_util_cluster);
+  g_test_add_func ("/test-util/mock-thread-signals", test_util_mock_thread_signals);
   g_test_add_func ("/test-util/consumer-headers-json", test_util_consumer_headers_json);
   g_test_add_func ("/kafka-mock/default-topics", test_mock_default_topics);
   g_test_add_func ("/kafka-mock/options", test_mock_options);

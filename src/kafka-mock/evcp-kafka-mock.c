@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "evcp-kafka-mock-cluster.h"
 #include "evcp-platform.h"
 
 #define MAX_BROKERS     64
@@ -224,7 +225,7 @@ mock_start_cluster (Mock *mock, guint n_brokers, gboolean verbose, GError **erro
                    _("Cannot create a librdkafka handle: %s"), errstr);
       return FALSE;
     }
-  mock->mcluster = rd_kafka_mock_cluster_new (mock->rk, (int) n_brokers);
+  mock->mcluster = evcp_kafka_mock_cluster_new (mock->rk, (int) n_brokers);
   if (mock->mcluster == NULL)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
