@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "evcp-i18n.h"
 #include "evcp-platform.h"
 
 #define MAX_BROKERS     64
@@ -772,10 +773,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
   /* stdout carries the protocol: every log message goes to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);
 

@@ -535,9 +535,9 @@ dead_letter_send (DeadLetter *dl)
   if (evcp_dead_letter_record_is_cut (record) && dl->attempts == 1)
     {
       g_autofree gchar *what = evcp_message_describe (dl->message);
+      g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT, evcp_dead_letter_record_get_size (record));
 
-      g_warning (_("Dead letter of %s cut to %" G_GSIZE_FORMAT " bytes (its original size is in its headers)"),
-                 what, evcp_dead_letter_record_get_size (record));
+      g_warning (_("Dead letter of %s cut to %s bytes (its original size is in its headers)"), what, size);
     }
   headers = evcp_dead_letter_record_get_headers (record, &n_headers);
   if (self->producer == NULL ||
@@ -699,14 +699,15 @@ on_record_check (GObject *source, GAsyncResult *res, gpointer user_data)
       PartKey key = { g_intern_string (p->topic), p->partition };
       g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
       rd_kafka_error_t *serr;
+      g_autofree gchar *offset = NULL;
 
       pm = g_hash_table_lookup (self->marks, &key);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "EVCP_KAFKA_TOPIC", p->topic,
-                        "MESSAGE", _("Kafka %s[%d]: the record read at offset %" G_GINT64_FORMAT " is not there any "
-                                     "more (%s): the partition's offsets went back (the topic was deleted and "
-                                     "created again?); reading it again from its beginning"),
-                        p->topic, p->partition, pm != NULL ? pm->anchor.offset : (gint64) -1,
+      offset = g_strdup_printf ("%" G_GINT64_FORMAT, pm != NULL ? pm->anchor.offset : (gint64) -1);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "EVCP_KAFKA_TOPIC", p->topic, "MESSAGE",
+                        _("Kafka %s[%d]: the record read at offset %s is not there any "
+                           "more (%s): the partition's offsets went back (the topic was deleted and "
+                           "created again?); reading it again from its beginning"),
+                        p->topic, p->partition, offset,
                         p->err == RD_KAFKA_RESP_ERR__BAD_MSG ? "another record is there"
                                                              : "the partition ends before it");
       self->partitions_reread++;
