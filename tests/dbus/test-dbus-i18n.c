@@ -14,13 +14,13 @@
 
 /* The locales a run is made in: LC_ALL=C.UTF-8 comes from the test setup
  * (tests/meson.build); LANGUAGE chooses the catalog (an empty one: none). */
-static const gchar *const english[] = { "LANGUAGE=", NULL };
-static const gchar *const spanish[] = { "LANGUAGE=es", NULL };
-static const gchar *const spanish_c[] = { "LANGUAGE=es", "LC_ALL=C", NULL };
-static const gchar *const german[] = { "LANGUAGE=de", NULL };   /* no catalog */
+static const gchar * const english[] = { "LANGUAGE=", NULL };
+static const gchar * const spanish[] = { "LANGUAGE=es", NULL };
+static const gchar * const spanish_c[] = { "LANGUAGE=es", "LC_ALL=C", NULL };
+static const gchar * const german[] = { "LANGUAGE=de", NULL }; /* no catalog */
 
 static EvcpTestRun *
-run_in (const gchar *const *locale, EvcpTestBus *bus, const gchar *const *args)
+run_in (const gchar * const *locale, EvcpTestBus *bus, const gchar * const *args)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GPtrArray) env = g_ptr_array_new_with_free_func (g_free);
@@ -33,7 +33,7 @@ run_in (const gchar *const *locale, EvcpTestBus *bus, const gchar *const *args)
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
-  return evcp_test_run ((const gchar *const *) env->pdata, (const gchar *const *) argv->pdata);
+  return evcp_test_run ((const gchar * const *) env->pdata, (const gchar * const *) argv->pdata);
 }
 
 static void
@@ -60,10 +60,8 @@ test_help (void)
     const gchar *english;
     const gchar *spanish;
   } programs[] = {
-    { "EVCP_CTL", "Controls the Engine and reads the Monitor",
-      "Controla el Engine y lee el Monitor" },
-    { "EVCP_ENGINE", "The Engine of an EV charging point",
-      "El Engine de un punto de recarga de vehículos eléctricos" },
+    { "EVCP_CTL", "Controls the Engine and reads the Monitor", "Controla el Engine y lee el Monitor" },
+    { "EVCP_ENGINE", "The Engine of an EV charging point", "El Engine de un punto de recarga de vehículos eléctricos" },
     { "EVCP_MONITOR", "The Monitor of an EV charging point",
       "El Monitor de un punto de recarga de vehículos eléctricos" },
   };
@@ -94,7 +92,7 @@ test_help (void)
  * change between two runs (a counter, a state): then English is run again
  * around the other one, until English gives the same twice in a row. */
 static void
-assert_json_same (EvcpTestBus *bus, const gchar *const *other, const gchar *const *args)
+assert_json_same (EvcpTestBus *bus, const gchar * const *other, const gchar * const *args)
 {
   gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
 
@@ -107,7 +105,7 @@ assert_json_same (EvcpTestBus *bus, const gchar *const *other, const gchar *cons
 
       g_assert_cmpint (before->status, ==, 0);
       g_assert_cmpint (there->status, ==, 0);
-      parsed = evcp_test_parse_json (there->out);   /* it is JSON */
+      parsed = evcp_test_parse_json (there->out); /* it is JSON */
       if (g_strcmp0 (before->out, after->out) == 0)
         {
           g_assert_cmpstr (there->out, ==, before->out);
@@ -127,7 +125,7 @@ test_running (void)
   g_autoptr(JsonNode) en_json = NULL;
   g_autoptr(JsonNode) es_json = NULL;
   const gchar *ctl = evcp_test_dbus_program ("EVCP_CTL");
-  const gchar *const *locales[] = { spanish, spanish_c, german };
+  const gchar * const *locales[] = { spanish, spanish_c, german };
   JsonObject *en_error, *es_error;
 
   /* the activated services inherit the test's environment: they are asked
@@ -135,7 +133,7 @@ test_running (void)
   g_setenv ("LANGUAGE", "es", TRUE);
   g_assert_true (evcp_test_bus_start (bus, "session", NULL, &error));
   g_assert_no_error (error);
-  run = run_in (spanish, bus, (const gchar *const[]) { ctl, "--start", "status", NULL });
+  run = run_in (spanish, bus, (const gchar * const[]){ ctl, "--start", "status", NULL });
   g_unsetenv ("LANGUAGE");
   g_assert_cmpint (run->status, ==, 0);
 
@@ -144,7 +142,7 @@ test_running (void)
   assert_contains (run->out, "Estado");
   assert_contains (run->out, "Disponibilidad");
   g_clear_pointer (&run, evcp_test_run_free);
-  run = run_in (spanish, bus, (const gchar *const[]) { ctl, "handlers", NULL });
+  run = run_in (spanish, bus, (const gchar * const[]){ ctl, "handlers", NULL });
   g_assert_cmpint (run->status, ==, 0);
   assert_contains (run->out, "MANEJADOR");
   g_clear_pointer (&run, evcp_test_run_free);
@@ -155,22 +153,22 @@ test_running (void)
 
   /* a D-Bus error of the Engine: English from the Engine, shown in the
    * user's language by evcpctl; its --json name and exit code the same */
-  en = run_in (english, bus, (const gchar *const[]) { ctl, "unplug", NULL });
+  en = run_in (english, bus, (const gchar * const[]){ ctl, "unplug", NULL });
   g_assert_cmpint (en->status, ==, 1);
   assert_contains (en->err, "Nothing to unplug: no supply session is running");
-  run = run_in (spanish, bus, (const gchar *const[]) { ctl, "unplug", NULL });
+  run = run_in (spanish, bus, (const gchar * const[]){ ctl, "unplug", NULL });
   g_assert_cmpint (run->status, ==, 1);
   assert_contains (run->err, "Nada que desenchufar: no hay ninguna sesión de suministro en curso");
   g_clear_pointer (&run, evcp_test_run_free);
   g_clear_pointer (&en, evcp_test_run_free);
 
-  run = run_in (spanish, bus, (const gchar *const[]) { ctl, "handler", "enable", "no-such", NULL });
+  run = run_in (spanish, bus, (const gchar * const[]){ ctl, "handler", "enable", "no-such", NULL });
   g_assert_cmpint (run->status, ==, 1);
   assert_contains (run->err, "No hay ningún manejador llamado «no-such»");
   g_clear_pointer (&run, evcp_test_run_free);
 
-  en = run_in (english, bus, (const gchar *const[]) { ctl, "--json", "handler", "enable", "no-such", NULL });
-  run = run_in (spanish, bus, (const gchar *const[]) { ctl, "--json", "handler", "enable", "no-such", NULL });
+  en = run_in (english, bus, (const gchar * const[]){ ctl, "--json", "handler", "enable", "no-such", NULL });
+  run = run_in (spanish, bus, (const gchar * const[]){ ctl, "--json", "handler", "enable", "no-such", NULL });
   g_assert_cmpint (en->status, ==, 1);
   g_assert_cmpint (run->status, ==, 1);
   en_json = evcp_test_parse_json (en->out);
@@ -189,11 +187,13 @@ test_running (void)
   /* --json: the same in every locale */
   for (guint i = 0; i < G_N_ELEMENTS (locales); i++)
     {
-      assert_json_same (bus, locales[i], (const gchar *const[]) { ctl, "--json", "status", "engine", NULL });
-      assert_json_same (bus, locales[i], (const gchar *const[]) { ctl, "--json", "status", "monitor", NULL });
-      assert_json_same (bus, locales[i], (const gchar *const[]) { ctl, "--json", "handlers", NULL });
-      assert_json_same (bus, locales[i], (const gchar *const[]) { ctl, "--json", "handler", "disable", "user-info", NULL });
-      assert_json_same (bus, locales[i], (const gchar *const[]) { ctl, "--json", "handler", "enable", "user-info", NULL });
+      assert_json_same (bus, locales[i], (const gchar * const[]){ ctl, "--json", "status", "engine", NULL });
+      assert_json_same (bus, locales[i], (const gchar * const[]){ ctl, "--json", "status", "monitor", NULL });
+      assert_json_same (bus, locales[i], (const gchar * const[]){ ctl, "--json", "handlers", NULL });
+      assert_json_same (bus, locales[i],
+                        (const gchar * const[]){ ctl, "--json", "handler", "disable", "user-info", NULL });
+      assert_json_same (bus, locales[i],
+                        (const gchar * const[]){ ctl, "--json", "handler", "enable", "user-info", NULL });
     }
 }
 

@@ -19,8 +19,8 @@ G_BEGIN_DECLS
  * what machines read never changes with the locale. evcpctl translates the
  * D-Bus errors it shows.
  */
-void         evcp_i18n_init          (void);
-void         evcp_i18n_untranslated  (void);
-const gchar *evcp_i18n_localedir     (void);
+void evcp_i18n_init (void);
+void evcp_i18n_untranslated (void);
+const gchar *evcp_i18n_localedir (void);
 
 G_END_DECLS
