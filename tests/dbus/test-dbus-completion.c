@@ -21,15 +21,14 @@ complete (EvcpTestBus *bus, const gchar *line)
   const gchar *file = g_getenv ("EVCP_BASH_COMPLETION");
   const gchar *env[] = { path, address, words_env, NULL };
   /* read -a splits the line; a trailing space adds the empty word */
-  const gchar *script =
-    "set -u; source \"$1\"; read -r -a COMP_WORDS <<< \"$EVCP_WORDS\"; "
-    "[[ $EVCP_WORDS == *' ' ]] && COMP_WORDS+=(''); "
-    "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); _evcpctl; "
-    "[ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\\n' \"${COMPREPLY[@]}\" | LC_ALL=C sort";
+  const gchar *script = "set -u; source \"$1\"; read -r -a COMP_WORDS <<< \"$EVCP_WORDS\"; "
+                        "[[ $EVCP_WORDS == *' ' ]] && COMP_WORDS+=(''); "
+                        "COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); _evcpctl; "
+                        "[ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\\n' \"${COMPREPLY[@]}\" | LC_ALL=C sort";
   g_autoptr(EvcpTestRun) run = NULL;
 
   g_assert_nonnull (file);
-  run = evcp_test_run (env, (const gchar * const []) { "bash", "-c", script, "bash", file, NULL });
+  run = evcp_test_run (env, (const gchar * const[]){ "bash", "-c", script, "bash", file, NULL });
   g_assert_cmpstr (run->err, ==, "");
   g_assert_cmpint (run->status, ==, 0);
   g_test_message ("“%s” → %s", line, run->out);
@@ -71,8 +70,9 @@ test_completion (void)
 
   /* the running Engine's handlers */
   address = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", bus->address);
-  run = evcp_test_run ((const gchar * const []) { address, NULL },
-                       (const gchar * const []) { evcp_test_dbus_program ("EVCP_CTL"), "--start", "status", "engine", NULL });
+  run = evcp_test_run ((const gchar * const[]){ address, NULL },
+                       (const gchar * const[]){ evcp_test_dbus_program ("EVCP_CTL"), "--start", "status", "engine",
+                                                NULL });
   g_assert_cmpint (run->status, ==, 0);
   assert_completes (bus, "evcpctl handler enable ", "charging-request\nsystem-notification\nuser-info\n");
   assert_completes (bus, "evcpctl --json handler disable us", "user-info\n");
