@@ -302,7 +302,7 @@ forward_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (fwd->broker == NULL || fwd->mock == NULL)
     {
       if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_message ("cannot reach mock broker %u: %s", fwd->broker_id, error->message);
+        g_message (_("cannot reach mock broker %u: %s"), fwd->broker_id, error->message);
       g_io_stream_close (G_IO_STREAM (fwd->client), NULL, NULL);
       forward_drop (fwd);
       return;
@@ -592,7 +592,7 @@ read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (line == NULL)
     {
       if (error != NULL)
-        g_message ("cannot read standard input: %s", error->message);
+        g_message (_("cannot read standard input: %s"), error->message);
       else
         g_debug ("end of standard input: quitting");
       mock->quitting = TRUE;
