@@ -24,9 +24,15 @@ evcp_i18n_init (void)
   textdomain (GETTEXT_PACKAGE);
 }
 
-/* gettext ignores LANGUAGE when LC_MESSAGES is "C": the msgids, English. */
 void
 evcp_i18n_untranslated (void)
 {
+#ifdef G_OS_WIN32
+  /* no LC_MESSAGES in the C runtime: a language without a catalog, whose
+   * messages are the msgids */
+  g_setenv ("LANGUAGE", "en", TRUE);
+#else
+  /* gettext ignores LANGUAGE when LC_MESSAGES is "C": the msgids, English */
   setlocale (LC_MESSAGES, "C");
+#endif
 }
