@@ -1177,6 +1177,8 @@ main (int argc, char **argv)
     }
 
   ctl.engine.key = "engine";
+  /* TRANSLATORS: the names of evcp's two services, as in "the Engine of
+   * CP-001"; the Spanish translation keeps them as names */
   ctl.engine.label = _("Engine");
   ctl.engine.program = "evcp-engine";
   ctl.engine.address = ctl.address;
