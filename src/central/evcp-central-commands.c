@@ -23,7 +23,8 @@ run_on_cps (EvcpCentralServer *server, const gchar *name, CpCommand command, GPt
   const gchar *target;
 
   if (args->len != 2)
-    return g_strdup_printf ("ERR usage: %s <cp>|all", name);
+    /* TRANSLATORS: "ERR" is the answer's word for programs; %s is stop or resume */
+    return g_strdup_printf (_("ERR usage: %s <cp>|all"), name);
   target = g_ptr_array_index (args, 1);
   if (!g_str_equal (target, "all"))
     {

@@ -232,7 +232,7 @@ evcp_central_db_close (EvcpCentralDb *self)
   if (self->db == NULL)
     return;
   if (sqlite3_close (self->db) != SQLITE_OK)
-    g_warning ("Cannot close the database %s: %s", self->path, sqlite3_errmsg (self->db));
+    g_warning (_("Cannot close the database %s: %s"), self->path, sqlite3_errmsg (self->db));
   self->db = NULL;
 }
 

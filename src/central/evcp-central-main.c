@@ -26,6 +26,7 @@
 #include "evcp-central-panel.h"
 #include "evcp-central-server.h"
 #include "evcp-config.h"
+#include "evcp-i18n.h"
 #include "evcp-platform.h"
 
 /* How long the EOTs may take to go out at exit. */
@@ -303,10 +304,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
 
   option_context = g_option_context_new (NULL);
   g_option_context_set_summary (option_context,

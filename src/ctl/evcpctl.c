@@ -28,6 +28,7 @@
 #include "evcp-dbus-error.h"
 #include "evcp-dbus-monitor.h"
 #include "evcp-gdbus-generated.h"
+#include "evcp-i18n.h"
 #include "evcp-platform.h"
 
 typedef enum {
@@ -278,6 +279,10 @@ report_error (Ctl *ctl, Target *target, const GError *error)
   if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
     message = g_strdup_printf (_("Permission denied: only root and the members of the group evcp "
                                  "may change the charging point (%s)"), copy->message);
+  else if (error->domain == EVCP_DBUS_ERROR)
+    /* the services answer in English (docs/translations.md): a message of
+     * theirs is a msgid of this catalog, shown in the user's language */
+    message = g_strdup (g_dgettext (GETTEXT_PACKAGE, copy->message));
   else
     message = g_strdup (copy->message);
 
@@ -313,6 +318,20 @@ report_error (Ctl *ctl, Target *target, const GError *error)
       print_json (root);
     }
   return code;
+}
+
+/* @error (org.evcp.Error.*) again, its message @text: a formatted message of
+ * the service, said in the user's language (the name kept for --json). */
+static CtlExit
+report_error_as (Ctl *ctl, Target *target, const GError *error, const gchar *text)
+{
+  g_autofree gchar *remote = g_dbus_error_get_remote_error (error);
+  g_autoptr(GError) local = NULL;
+
+  if (remote == NULL)
+    return report_error (ctl, target, error);
+  local = g_dbus_error_new_for_dbus_error (remote, text);
+  return report_error (ctl, target, local);
 }
 
 static CtlExit
@@ -687,7 +706,14 @@ cmd_handler (Ctl *ctl, gchar **args)
   if (!target_connect (ctl, &ctl->engine, FALSE, &error) ||
       !evcp_gdbus_engine1_call_set_handler_enabled_sync (EVCP_GDBUS_ENGINE1 (ctl->engine.proxy),
                                                          args[1], enable, NULL, &error))
-    return report_error (ctl, &ctl->engine, error);
+    {
+      g_autofree gchar *text = NULL;
+
+      if (!g_error_matches (error, EVCP_DBUS_ERROR, EVCP_DBUS_ERROR_NOT_FOUND))
+        return report_error (ctl, &ctl->engine, error);
+      text = g_strdup_printf (_("No handler named “%s”"), args[1]);
+      return report_error_as (ctl, &ctl->engine, error, text);
+    }
   if (!ctl->json)
     g_print (enable ? _("Handler %s enabled\n") : _("Handler %s disabled\n"), args[1]);
   return done (ctl, enable ? "handler-enabled" : "handler-disabled");
@@ -702,7 +728,15 @@ cmd_fault (Ctl *ctl, gchar **args)
   if (!target_connect (ctl, &ctl->engine, FALSE, &error) ||
       !evcp_gdbus_engine1_call_simulate_fault_sync (EVCP_GDBUS_ENGINE1 (ctl->engine.proxy),
                                                     reason, NULL, &error))
-    return report_error (ctl, &ctl->engine, error);
+    {
+      g_autofree gchar *text = NULL;
+
+      if (!g_error_matches (error, EVCP_DBUS_ERROR, EVCP_DBUS_ERROR_INVALID_ARGS))
+        return report_error (ctl, &ctl->engine, error);
+      text = g_strdup_printf (_("A fault reason has at most %d characters and no control characters"),
+                              EVCP_DBUS_FAULT_REASON_MAX);
+      return report_error_as (ctl, &ctl->engine, error, text);
+    }
   if (!ctl->json)
     g_print ("%s\n", _("Fault reported"));
   return done (ctl, "fault");
@@ -862,7 +896,7 @@ on_message_handled (EvcpGdbusEngine1 *engine, const gchar *kind, const gchar *ha
 {
   Ctl *ctl = user_data;
   GVariantDict d;
-  g_autofree gchar *text = g_strdup_printf ("%s %s %s", kind, handler, ok ? "ok" : _("FAILED"));
+  g_autofree gchar *text = g_strdup_printf ("%s %s %s", kind, handler, ok ? _("ok") : _("FAILED"));
 
   g_variant_dict_init (&d, NULL);
   g_variant_dict_insert (&d, "kind", "s", kind);
@@ -1077,10 +1111,7 @@ main (int argc, char **argv)
     { NULL }
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
   /* org.evcp.Error.* replies become EVCP_DBUS_ERROR errors */
   (void) EVCP_DBUS_ERROR;
 
@@ -1146,6 +1177,8 @@ main (int argc, char **argv)
     }
 
   ctl.engine.key = "engine";
+  /* TRANSLATORS: the names of evcp's two services, as in "the Engine of
+   * CP-001"; the Spanish translation keeps them as names */
   ctl.engine.label = _("Engine");
   ctl.engine.program = "evcp-engine";
   ctl.engine.address = ctl.address;

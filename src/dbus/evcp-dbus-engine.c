@@ -9,7 +9,6 @@
 #include "evcp-gdbus-generated.h"
 
 /* A fault reason goes to Central and the Monitor: keep it short and printable. */
-#define MAX_REASON_CHARS 200
 
 /* A peer that called SubscribeMessages(). */
 typedef struct {
@@ -310,7 +309,7 @@ handle_set_handler_enabled (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *i
 static gboolean
 reason_is_acceptable (const gchar *reason)
 {
-  if (g_utf8_strlen (reason, -1) > MAX_REASON_CHARS)
+  if (g_utf8_strlen (reason, -1) > EVCP_DBUS_FAULT_REASON_MAX)
     return FALSE;
   for (const gchar *p = reason; *p != '\0'; p = g_utf8_next_char (p))
     if (g_unichar_iscntrl (g_utf8_get_char (p)))
@@ -328,7 +327,7 @@ handle_simulate_fault (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invoca
     {
       g_dbus_method_invocation_return_error (invocation, EVCP_DBUS_ERROR, EVCP_DBUS_ERROR_INVALID_ARGS,
                                              _("A fault reason has at most %d characters and no control characters"),
-                                             MAX_REASON_CHARS);
+                                             EVCP_DBUS_FAULT_REASON_MAX);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   if (*reason == '\0')

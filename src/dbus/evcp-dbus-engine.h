@@ -9,6 +9,8 @@ G_BEGIN_DECLS
 
 #define EVCP_DBUS_ENGINE_BUS_NAME    "org.evcp.Engine"
 #define EVCP_DBUS_ENGINE_OBJECT_PATH "/org/evcp/Engine"
+/* SimulateFault: the longest reason, in characters */
+#define EVCP_DBUS_FAULT_REASON_MAX 200
 
 /*
  * EvcpDbusEngine: exports a started EvcpEngine as org.evcp.Engine1

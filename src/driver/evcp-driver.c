@@ -25,6 +25,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "evcp-config.h"
+#include "evcp-i18n.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-kafka-consumer.h"
@@ -552,10 +553,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
   /* stdout is the driver's story; log lines go to stderr */
   g_log_writer_default_set_use_stderr (TRUE);
 

@@ -21,6 +21,7 @@
 #include "evcp-engine.h"
 #include "evcp-engine-metrics.h"
 #include "evcp-error.h"
+#include "evcp-i18n.h"
 #include "evcp-metrics-server.h"
 #include "evcp-platform.h"
 
@@ -219,10 +220,7 @@ main (int argc, char **argv)
     { NULL }
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
 
   evcp_dbus_options_init (&ctx.dbus, "Engine", EVCP_DBUS_ENGINE_BUS_NAME);
   option_context = g_option_context_new (NULL);
@@ -274,6 +272,10 @@ main (int argc, char **argv)
   }
   if (config == NULL)
     goto fail;
+  /* from here on, what the service says is in English, whatever the locale:
+   * its logs, its D-Bus errors, the texts it puts into Kafka and frames
+   * (docs/translations.md) */
+  evcp_i18n_untranslated ();
 
   loop = g_main_loop_new (NULL, FALSE);
   ctx.loop = loop;

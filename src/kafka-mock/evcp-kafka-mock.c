@@ -30,6 +30,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "evcp-i18n.h"
 #include "evcp-kafka-mock-cluster.h"
 #include "evcp-platform.h"
 
@@ -302,7 +303,7 @@ forward_connect_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (fwd->broker == NULL || fwd->mock == NULL)
     {
       if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_message ("cannot reach mock broker %u: %s", fwd->broker_id, error->message);
+        g_message (_("cannot reach mock broker %u: %s"), fwd->broker_id, error->message);
       g_io_stream_close (G_IO_STREAM (fwd->client), NULL, NULL);
       forward_drop (fwd);
       return;
@@ -592,7 +593,7 @@ read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   if (line == NULL)
     {
       if (error != NULL)
-        g_message ("cannot read standard input: %s", error->message);
+        g_message (_("cannot read standard input: %s"), error->message);
       else
         g_debug ("end of standard input: quitting");
       mock->quitting = TRUE;
@@ -773,10 +774,7 @@ main (int argc, char **argv)
     G_OPTION_ENTRY_NULL
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
   /* stdout carries the protocol: every log message goes to stderr. */
   g_log_writer_default_set_use_stderr (TRUE);
 

@@ -14,6 +14,7 @@
 #include "evcp-dbus-monitor.h"
 #include "evcp-dbus-options.h"
 #include "evcp-error.h"
+#include "evcp-i18n.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 
@@ -148,10 +149,7 @@ main (int argc, char **argv)
     { NULL }
   };
 
-  setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, EVCP_LOCALEDIR);
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  evcp_i18n_init ();
 
   evcp_dbus_options_init (&ctx.dbus, "Monitor", EVCP_DBUS_MONITOR_BUS_NAME);
   option_context = g_option_context_new (NULL);
@@ -206,6 +204,10 @@ main (int argc, char **argv)
   }
   if (config == NULL)
     goto fail;
+  /* from here on, what the service says is in English, whatever the locale:
+   * its logs, its D-Bus errors, the texts it puts into Kafka and frames
+   * (docs/translations.md) */
+  evcp_i18n_untranslated ();
 
   loop = g_main_loop_new (NULL, FALSE);
   ctx.loop = loop;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <glib-unix.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "evcp-platform.h"
@@ -254,8 +255,8 @@ evcp_platform_lock_acquire (const gchar *path, gchar **holder, GError **error)
   if (fd < 0)
     {
       saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Cannot open %s: %s",
-                   path, g_strerror (saved));
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _("Cannot open %s: %s"), path,
+                   g_strerror (saved));
       return NULL;
     }
   if (flock (fd, LOCK_EX | LOCK_NB) != 0)
@@ -271,8 +272,8 @@ evcp_platform_lock_acquire (const gchar *path, gchar **holder, GError **error)
             *holder = g_steal_pointer (&who);
         }
       else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "Cannot lock %s: %s",
-                     path, g_strerror (saved));
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _("Cannot lock %s: %s"), path,
+                     g_strerror (saved));
       close (fd);
       return NULL;
     }

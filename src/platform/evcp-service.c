@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include <glib.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 
 #include "evcp-messages.h"   /* windmc's, from src/platform/evcp-messages.mc */
@@ -401,7 +402,7 @@ register_event_source (const wchar_t *program)
       RegCloseKey (handle);
     }
   if (status != ERROR_SUCCESS)
-    g_printerr ("The event source %s: %s\n", service.name, g_win32_error_message (status));
+    g_printerr (_("The event source %s: %s\n"), service.name, g_win32_error_message (status));
   return status == ERROR_SUCCESS;
 }
 
@@ -412,7 +413,7 @@ unregister_event_source (void)
   LSTATUS status = RegDeleteKeyW (HKEY_LOCAL_MACHINE, (LPCWSTR) key);
 
   if (status != ERROR_SUCCESS && status != ERROR_FILE_NOT_FOUND)
-    g_printerr ("The event source %s: %s\n", service.name, g_win32_error_message (status));
+    g_printerr (_("The event source %s: %s\n"), service.name, g_win32_error_message (status));
 }
 
 static int
@@ -487,8 +488,8 @@ install (const ServiceOptions *options, int argc, char **argv)
       CloseServiceHandle (manager);
       return EXIT_FAILURE;
     }
-  g_print ("Installed the service %s: %s\n", service.name, line->str);
-  g_print ("State and configuration: %s\n", data_dir);
+  g_print (_("Installed the service %s: %s\n"), service.name, line->str);
+  g_print (_("State and configuration: %s\n"), data_dir);
   CloseServiceHandle (handle);
   CloseServiceHandle (manager);
   return EXIT_SUCCESS;
@@ -526,7 +527,7 @@ uninstall (void)
   else
     {
       unregister_event_source ();
-      g_print ("Removed the service %s\n", service.name);
+      g_print (_("Removed the service %s\n"), service.name);
     }
   CloseServiceHandle (handle);
   CloseServiceHandle (manager);
@@ -553,14 +554,14 @@ remove_tree (const gchar *path)
         }
       if (g_rmdir (path) != 0)
         {
-          g_printerr ("Cannot remove %s: %s\n", path, g_strerror (errno));
+          g_printerr (_("Cannot remove %s: %s\n"), path, g_strerror (errno));
           return FALSE;
         }
       return ok;
     }
   if (g_remove (path) != 0 && errno != ENOENT)
     {
-      g_printerr ("Cannot remove %s: %s\n", path, g_strerror (errno));
+      g_printerr (_("Cannot remove %s: %s\n"), path, g_strerror (errno));
       return FALSE;
     }
   return TRUE;

@@ -633,7 +633,7 @@ test_gdbus_tool (void)
   g_assert_true (evcp_test_bus_start (bus, "session", NULL, &error));
   env_address = g_strdup_printf ("DBUS_SESSION_BUS_ADDRESS=%s", bus->address);
 
-  /* the README's commands, as a user types them: the first call activates */
+  /* docs/dbus.md's commands, as a user types them: the first call activates */
   call = evcp_test_run ((const gchar * const []) { env_address, NULL },
                         (const gchar * const []) { "/bin/sh", "-c",
                           "gdbus call --session --dest org.evcp.Engine --object-path /org/evcp/Engine "

@@ -186,8 +186,8 @@ evcp_charging_request_handler_handle (EvcpMessageHandler  *handler,
   if (!g_signal_has_handler_pending (self, signals[SIGNAL_CHARGING_REQUEST], 0, FALSE))
     {
       if (g_atomic_int_compare_and_exchange (&self->warned_unconnected, 0, 1))
-        g_warning ("Nothing is connected to the charging-request signal: "
-                   "charging requests for %s (first: %s) are not acted upon",
+        g_warning (_("Nothing is connected to the charging-request signal: "
+                      "charging requests for %s (first: %s) are not acted upon"),
                    self->cp_id, origin);
       return TRUE;
     }

@@ -209,7 +209,7 @@ answer_health (Peer *peer)
     }
   if (frame == NULL)
     {
-      g_warning ("Cannot encode the health answer: %s", error->message);
+      g_warning (_("Cannot encode the health answer: %s"), error->message);
       return;
     }
   g_clear_pointer (&peer->last_answer, g_bytes_unref);

@@ -357,14 +357,16 @@ static void
 best_effort_dropped (EvcpEngine *self, const GError *error)
 {
   gint64 now = g_get_monotonic_time ();
+  g_autofree gchar *dropped = NULL;
 
   self->best_effort_dropped++;
   if (self->dropped_logged_at != 0 && now - self->dropped_logged_at < 10 * G_USEC_PER_SEC)
     return;
   self->dropped_logged_at = now;
-  g_warning (_("Best-effort events (telemetry, refusals) are being dropped: %s "
-               "(%" G_GUINT64_FORMAT " so far)"),
-             error != NULL ? error->message : _("no producer"), self->best_effort_dropped);
+  /* numbers as text: a G_*_FORMAT in a msgid would cut it (xgettext) */
+  dropped = g_strdup_printf ("%" G_GUINT64_FORMAT, self->best_effort_dropped);
+  g_warning (_("Best-effort events (telemetry, refusals) are being dropped: %s (%s so far)"),
+             error != NULL ? error->message : _("no producer"), dropped);
 }
 
 /* Telemetry and refusals: best effort, straight to Kafka; data.seq is the
@@ -849,8 +851,13 @@ evcp_engine_stop (EvcpEngine *self)
              evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_CENTRAL),
              evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA));
   if (self->best_effort_dropped > 0)
-    g_message (_("%" G_GUINT64_FORMAT " best-effort events (telemetry, refusals) were dropped "
-                 "while the producer's queue was full"), self->best_effort_dropped);
+    {
+      g_autofree gchar *dropped = g_strdup_printf ("%" G_GUINT64_FORMAT, self->best_effort_dropped);
+
+      g_message (_("%s best-effort events (telemetry, refusals) were dropped "
+                    "while the producer's queue was full"),
+                 dropped);
+    }
 }
 
 /**

@@ -3,6 +3,8 @@
 
 #include "evcp-build-config.h"
 
+#include <glib/gi18n-lib.h>
+
 #include "evcp-kafka-consumer.h"
 #include "evcp-kafka-fetch-waker.h"
 #include "evcp-kafka-source.h"
@@ -99,7 +101,7 @@ log_error (rd_kafka_message_t *m)
       break;
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-      g_warning ("Kafka topic %s: %s", m->rkt != NULL ? rd_kafka_topic_name (m->rkt) : "?",
+      g_warning (_("Kafka topic %s: %s"), m->rkt != NULL ? rd_kafka_topic_name (m->rkt) : "?",
                  rd_kafka_message_errstr (m));
       break;
     default:
@@ -290,8 +292,12 @@ evcp_kafka_consumer_flush_offsets (EvcpKafkaConsumer *self)
           /* _STATE: the partition was revoked meanwhile; its new owner
            * gets the message again (at least once). */
           if (tp->err != RD_KAFKA_RESP_ERR_NO_ERROR && tp->err != RD_KAFKA_RESP_ERR__STATE)
-            g_warning ("Cannot store offset %s[%d]@%" G_GINT64_FORMAT ": %s",
-                       tp->topic, tp->partition, tp->offset, rd_kafka_err2str (tp->err));
+            {
+              g_autofree gchar *offset = g_strdup_printf ("%" G_GINT64_FORMAT, tp->offset);
+
+              g_warning (_("Cannot store offset %s[%d]@%s: %s"), tp->topic, tp->partition, offset,
+                         rd_kafka_err2str (tp->err));
+            }
         }
     }
   rd_kafka_topic_partition_list_destroy (self->to_store);

@@ -66,7 +66,7 @@ dr_msg_cb (rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
   if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
     evcp_kafka_set_error (&error, m->err, _("Delivery failed"));
   else if (evcp_kafka_security_report_clear (&self->security))
-    g_message ("Kafka producer: the brokers accept it again");
+    g_message (_("Kafka producer: the brokers accept it again"));
   self->in_flight--;
   pending->callback (self, error, m->partition, m->offset, pending->user_data);
   g_free (pending);
@@ -80,7 +80,7 @@ renew_idle (gpointer user_data)
 
   self->renew_id = 0;
   if (!renew (self, &error))
-    g_warning ("Cannot recreate the Kafka producer: %s", error->message);
+    g_warning (_("Cannot recreate the Kafka producer: %s"), error->message);
   return G_SOURCE_REMOVE;
 }
 
@@ -94,8 +94,7 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
       gchar errstr[512];
       rd_kafka_resp_err_t orig = rd_kafka_fatal_error (rk, errstr, sizeof errstr);
 
-      g_warning ("Kafka producer fatal error %s: %s; recreating it",
-                 rd_kafka_err2name (orig), errstr);
+      g_warning (_("Kafka producer fatal error %s: %s; recreating it"), rd_kafka_err2name (orig), errstr);
       self->fatal = TRUE;
       if (self->renew_id == 0)
         self->renew_id = g_idle_add (renew_idle, self);
@@ -307,7 +306,7 @@ evcp_kafka_producer_close (EvcpKafkaProducer *self, guint timeout_ms)
   before = self->in_flight;
   destroy_handle (self);
   if (before > 0)
-    g_warning ("Kafka producer closed with %u undelivered messages", before);
+    g_warning (_("Kafka producer closed with %u undelivered messages"), before);
   return before;
 }
 

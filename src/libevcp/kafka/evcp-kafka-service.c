@@ -455,8 +455,8 @@ dead_letter_failed (DeadLetter *dl, const GError *error)
   if (self->stopping)
     {
       /* not committed: delivered again after the restart */
-      g_warning ("Dead letter of %s not written before shutdown (%s); the message will be consumed again",
-                 what, error->message);
+      g_warning (_("Dead letter of %s not written before shutdown (%s); the message will be consumed again"), what,
+                 error->message);
       dead_letter_remove (dl, FALSE);
       dead_letter_free (dl);
       return;
@@ -535,9 +535,9 @@ dead_letter_send (DeadLetter *dl)
   if (evcp_dead_letter_record_is_cut (record) && dl->attempts == 1)
     {
       g_autofree gchar *what = evcp_message_describe (dl->message);
+      g_autofree gchar *size = g_strdup_printf ("%" G_GSIZE_FORMAT, evcp_dead_letter_record_get_size (record));
 
-      g_warning (_("Dead letter of %s cut to %" G_GSIZE_FORMAT " bytes (its original size is in its headers)"),
-                 what, evcp_dead_letter_record_get_size (record));
+      g_warning (_("Dead letter of %s cut to %s bytes (its original size is in its headers)"), what, size);
     }
   headers = evcp_dead_letter_record_get_headers (record, &n_headers);
   if (self->producer == NULL ||
@@ -699,14 +699,15 @@ on_record_check (GObject *source, GAsyncResult *res, gpointer user_data)
       PartKey key = { g_intern_string (p->topic), p->partition };
       g_autoptr(rd_kafka_topic_partition_list_t) seek = rd_kafka_topic_partition_list_new (1);
       rd_kafka_error_t *serr;
+      g_autofree gchar *offset = NULL;
 
       pm = g_hash_table_lookup (self->marks, &key);
-      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING,
-                        "EVCP_KAFKA_TOPIC", p->topic,
-                        "MESSAGE", _("Kafka %s[%d]: the record read at offset %" G_GINT64_FORMAT " is not there any "
-                                     "more (%s): the partition's offsets went back (the topic was deleted and "
-                                     "created again?); reading it again from its beginning"),
-                        p->topic, p->partition, pm != NULL ? pm->anchor.offset : (gint64) -1,
+      offset = g_strdup_printf ("%" G_GINT64_FORMAT, pm != NULL ? pm->anchor.offset : (gint64) -1);
+      g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "EVCP_KAFKA_TOPIC", p->topic, "MESSAGE",
+                        _("Kafka %s[%d]: the record read at offset %s is not there any "
+                           "more (%s): the partition's offsets went back (the topic was deleted and "
+                           "created again?); reading it again from its beginning"),
+                        p->topic, p->partition, offset,
                         p->err == RD_KAFKA_RESP_ERR__BAD_MSG ? "another record is there"
                                                              : "the partition ends before it");
       self->partitions_reread++;
@@ -722,7 +723,7 @@ on_record_check (GObject *source, GAsyncResult *res, gpointer user_data)
       serr = rd_kafka_seek_partitions (self->rk, seek, 0);
       if (serr != NULL)
         {
-          g_warning ("Cannot read %s[%d] again: %s", p->topic, p->partition, rd_kafka_error_string (serr));
+          g_warning (_("Cannot read %s[%d] again: %s"), p->topic, p->partition, rd_kafka_error_string (serr));
           rd_kafka_error_destroy (serr);
         }
     }
@@ -788,21 +789,21 @@ record_check_start (EvcpKafkaService *self)
   conf = evcp_kafka_conf_new (self->config->kafka_brokers, NULL, self->config->rdkafka, NULL, &error);
   if (conf == NULL)
     {
-      g_warning ("Record check off: %s", error->message);
+      g_warning (_("Record check off: %s"), error->message);
       return;
     }
   /* a group id that is never joined (the consumer API needs one) */
   group = g_strdup_printf ("%s.record-check", evcp_config_get_group_id (self->config));
   if (rd_kafka_conf_set (conf, "group.id", group, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
     {
-      g_warning ("Record check off: %s", errstr);
+      g_warning (_("Record check off: %s"), errstr);
       rd_kafka_conf_destroy (conf);
       return;
     }
   self->record_check = evcp_kafka_record_check_new (conf, &error);
   if (self->record_check == NULL)
     {
-      g_warning ("Record check off: %s", error->message);
+      g_warning (_("Record check off: %s"), error->message);
       return;
     }
   self->marks = g_hash_table_new_full (part_key_hash, part_key_equal, g_free, NULL);
@@ -1074,7 +1075,7 @@ keyed_assign (EvcpKafkaService *self, GHashTable *counts)
   err = rd_kafka_assign (self->rk, wanted);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     {
-      g_warning ("Kafka keyed assignment: %s", rd_kafka_err2str (err));
+      g_warning (_("Kafka keyed assignment: %s"), rd_kafka_err2str (err));
       return;
     }
   for (int i = 0; i < wanted->cnt; i++)
@@ -1248,7 +1249,7 @@ rebalance_cb (rd_kafka_t                      *rk,
       rd_kafka_resp_err_t cerr = rd_kafka_commit (rk, NULL, 0);
 
       if (cerr != RD_KAFKA_RESP_ERR_NO_ERROR && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        g_warning ("Commit on revoke failed: %s", rd_kafka_err2str (cerr));
+        g_warning (_("Commit on revoke failed: %s"), rd_kafka_err2str (cerr));
     }
   rd_kafka_assign (rk, NULL);
   self->assigned = 0;
@@ -1271,7 +1272,7 @@ error_cb (rd_kafka_t *rk, int err, const char *reason, void *opaque)
         gchar errstr[512];
 
         rd_kafka_fatal_error (rk, errstr, sizeof errstr);
-        g_warning ("Kafka consumer fatal error: %s; recreating it", errstr);
+        g_warning (_("Kafka consumer fatal error: %s; recreating it"), errstr);
         set_state (self, EVCP_KAFKA_STATE_DISCONNECTED, errstr);
         stop_consumer (self, FALSE);
         break;
@@ -1354,7 +1355,7 @@ restart_cb (gpointer user_data)
   self->restart_id = 0;
   if (!start_consumer (self, &error))
     {
-      g_warning ("Cannot recreate the Kafka consumer: %s", error->message);
+      g_warning (_("Cannot recreate the Kafka consumer: %s"), error->message);
       self->restart_id = g_timeout_add (RESTART_BACKOFF_MS * 10, restart_cb, self);
     }
   return G_SOURCE_REMOVE;

@@ -187,12 +187,12 @@ evcp_kafka_commit_bounded (rd_kafka_t *rk, gint64 deadline)
         {
           err = rd_kafka_event_error (ev);
           if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+            g_warning (_("Final commit failed: %s"), rd_kafka_err2str (err));
           rd_kafka_event_destroy (ev);
         }
     }
   else if (err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-    g_warning ("Final commit failed: %s", rd_kafka_err2str (err));
+    g_warning (_("Final commit failed: %s"), rd_kafka_err2str (err));
   rd_kafka_queue_destroy (queue);
 }
 
@@ -313,7 +313,7 @@ close_bounded_after_commit (rd_kafka_t *rk, gint64 deadline)
   error = rd_kafka_consumer_close_queue (rk, queue);
   if (error != NULL)
     {
-      g_warning ("Cannot close the consumer: %s", rd_kafka_error_string (error));
+      g_warning (_("Cannot close the consumer: %s"), rd_kafka_error_string (error));
       rd_kafka_error_destroy (error);
     }
   else

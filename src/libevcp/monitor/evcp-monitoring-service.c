@@ -323,7 +323,7 @@ on_check_done (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       /* cancelled by stop() */
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("Health check: %s", error->message);
+        g_warning (_("Health check: %s"), error->message);
       g_object_unref (self);
       return;
     }

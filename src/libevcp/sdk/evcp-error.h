@@ -5,6 +5,13 @@
 
 G_BEGIN_DECLS
 
+/**
+ * EVCP_ERROR:
+ *
+ * The error domain of evcp: its codes are #EvcpError.
+ *
+ * Since: 0.1
+ */
 #define EVCP_ERROR (evcp_error_quark ())
 
 /**
@@ -26,6 +33,10 @@ G_BEGIN_DECLS
  * @EVCP_ERROR_CANCELLED: the operation was cancelled by a shutdown
  * @EVCP_ERROR_KAFKA_RECORD: librdkafka or the broker refused a record itself
  *   (too large, invalid): sending the same record again cannot succeed
+ *
+ * The codes of the %EVCP_ERROR domain.
+ *
+ * Since: 0.1
  */
 typedef enum {
   EVCP_ERROR_FAILED,
@@ -45,10 +56,43 @@ typedef enum {
   EVCP_ERROR_KAFKA_RECORD,
 } EvcpError;
 
+/**
+ * evcp_error_quark:
+ *
+ * The quark of %EVCP_ERROR.
+ *
+ * Returns: the error domain of evcp
+ *
+ * Since: 0.1
+ */
 GQuark        evcp_error_quark      (void);
+
+/**
+ * evcp_error_to_string:
+ * @code: a code of the %EVCP_ERROR domain
+ *
+ * The name of @code, for logs and the evcp.error.code header of a dead
+ * letter.
+ *
+ * Returns: (transfer none): "failed", "invalid-message", "too-large", …
+ *
+ * Since: 0.1
+ */
 const gchar  *evcp_error_to_string  (EvcpError code);
 
-/* Whether a failure with @error is worth retrying. */
+/**
+ * evcp_error_is_permanent:
+ * @error: a failure
+ *
+ * Whether a failure with @error is permanent, that is not worth retrying:
+ * an %EVCP_ERROR of a message that cannot become acceptable (malformed, too
+ * large, too deep, not UTF-8, of no handler's kind…). Errors of other
+ * domains are transient.
+ *
+ * Returns: %TRUE when retrying cannot succeed
+ *
+ * Since: 0.1
+ */
 gboolean      evcp_error_is_permanent (const GError *error);
 
 G_END_DECLS

@@ -66,11 +66,6 @@ mem_ref (EvcpMessage *self)
   return self;
 }
 
-/**
- * evcp_message_ref:
- *
- * Returns: (transfer full): @self
- */
 EvcpMessage *
 evcp_message_ref (EvcpMessage *self)
 {
@@ -110,16 +105,6 @@ message_alloc (gsize block_size, const gchar *topic, gint32 partition, gint64 of
   return self;
 }
 
-/**
- * evcp_message_new:
- * @raw: the message value exactly as consumed
- * @key: (nullable): the message key, exactly as consumed
- * @topic: (nullable): the topic it was consumed from
- * @partition: its partition, or -1
- * @offset: its offset, or -1
- *
- * Returns: (transfer full): an unparsed message; see evcp_message_parse().
- */
 EvcpMessage *
 evcp_message_new (GBytes      *raw,
                   GBytes      *key,
@@ -179,11 +164,6 @@ evcp_message_new_consumed (const gchar *value,
   return self;
 }
 
-/**
- * evcp_message_new_from_json:
- *
- * Convenience for tests and tools: a parsed message with no origin.
- */
 EvcpMessage *
 evcp_message_new_from_json (const gchar *json, GError **error)
 {
@@ -304,17 +284,6 @@ timestamp_valid (const gchar *timestamp)
   return dt != NULL;
 }
 
-/**
- * evcp_message_parse:
- * @limits: (nullable): size and depth limits, %NULL for the defaults
- *
- * Validates and parses the raw bytes: size, UTF-8, nesting depth, JSON
- * syntax, a top-level object with a string "kind", an optional string
- * "timestamp" in ISO 8601 and an optional object "data".
- *
- * Returns: %TRUE on success; on failure @error is in the %EVCP_ERROR domain
- *   and is permanent (see evcp_error_is_permanent()).
- */
 gboolean
 evcp_message_parse (EvcpMessage              *self,
                     const EvcpMessageLimits  *limits,

@@ -17,6 +17,10 @@ G_BEGIN_DECLS
  * @EVCP_MONITOR_ALERT_ENGINE: the Engine answers OK with a warning
  *   (OK#<cp>#<warning>): it serves, but something is held back (dead
  *   letters that cannot be written); always on
+ *
+ * The thresholds the Monitor raises an #EvcpMonitorAlert for.
+ *
+ * Since: 0.1
  */
 typedef enum {
   EVCP_MONITOR_ALERT_LATENCY,
@@ -25,11 +29,36 @@ typedef enum {
   EVCP_MONITOR_ALERT_ENGINE,
 } EvcpMonitorAlertKind;
 
+/**
+ * EVCP_MONITOR_ALERT_N_KINDS:
+ *
+ * The number of #EvcpMonitorAlertKind values.
+ *
+ * Since: 0.1
+ */
 #define EVCP_MONITOR_ALERT_N_KINDS 4
 
+/**
+ * evcp_monitor_alert_kind_get_type:
+ *
+ * The enumeration type of #EvcpMonitorAlertKind.
+ *
+ * Returns: its #GType
+ *
+ * Since: 0.1
+ */
 GType        evcp_monitor_alert_kind_get_type  (void) G_GNUC_CONST;
 #define EVCP_TYPE_MONITOR_ALERT_KIND (evcp_monitor_alert_kind_get_type ())
-/* "LATENCY", "AVAILABILITY", "FAULTS" or "ENGINE" */
+/**
+ * evcp_monitor_alert_kind_to_string:
+ * @kind: a kind of alert
+ *
+ * The word of @kind in the Kafka events.
+ *
+ * Returns: (transfer none): "LATENCY", "AVAILABILITY", "FAULTS" or "ENGINE"
+ *
+ * Since: 0.1
+ */
 const gchar *evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind);
 
 /**
@@ -42,6 +71,8 @@ const gchar *evcp_monitor_alert_kind_to_string (EvcpMonitorAlertKind kind);
  * @message: a sentence for people, in English (it goes to Kafka)
  *
  * The argument of EvcpMonitoringService::alert.
+ *
+ * Since: 0.1
  */
 typedef struct {
   EvcpMonitorAlertKind  kind;
@@ -51,17 +82,66 @@ typedef struct {
   gchar                *message;
 } EvcpMonitorAlert;
 
+/**
+ * evcp_monitor_alert_get_type:
+ *
+ * The boxed type of #EvcpMonitorAlert.
+ *
+ * Returns: its #GType
+ *
+ * Since: 0.1
+ */
 GType             evcp_monitor_alert_get_type (void) G_GNUC_CONST;
 #define EVCP_TYPE_MONITOR_ALERT (evcp_monitor_alert_get_type ())
 
+/**
+ * evcp_monitor_alert_new:
+ * @kind: which threshold
+ * @firing: %TRUE when crossed, %FALSE when resolved
+ * @value: the measured value
+ * @threshold: the configured bound
+ *
+ * An alert, its message written from the other fields.
+ *
+ * Returns: (transfer full): the alert
+ *
+ * Since: 0.1
+ */
 EvcpMonitorAlert *evcp_monitor_alert_new      (EvcpMonitorAlertKind     kind,
                                                gboolean                 firing,
                                                gdouble                  value,
                                                gdouble                  threshold);
+/**
+ * evcp_monitor_alert_copy:
+ * @alert: an alert
+ *
+ * A deep copy of @alert.
+ *
+ * Returns: (transfer full): the copy
+ *
+ * Since: 0.1
+ */
 EvcpMonitorAlert *evcp_monitor_alert_copy     (const EvcpMonitorAlert  *alert);
+/**
+ * evcp_monitor_alert_free:
+ * @alert: (transfer full) (nullable): an alert
+ *
+ * Frees @alert.
+ *
+ * Since: 0.1
+ */
 void              evcp_monitor_alert_free     (EvcpMonitorAlert        *alert);
-/* {"kind": "LATENCY", "state": "FIRING" | "RESOLVED", "value", "threshold",
- * "message"}: data.alert of a MONITORING_EVENT. (transfer full) */
+/**
+ * evcp_monitor_alert_to_json:
+ * @alert: an alert
+ *
+ * data.alert of a MONITORING_EVENT: {"kind": "LATENCY", "state": "FIRING"
+ * or "RESOLVED", "value", "threshold", "message"}.
+ *
+ * Returns: (transfer full): the object
+ *
+ * Since: 0.1
+ */
 JsonObject       *evcp_monitor_alert_to_json  (const EvcpMonitorAlert  *alert);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpMonitorAlert, evcp_monitor_alert_free)

@@ -13,6 +13,10 @@ G_BEGIN_DECLS
  * @EVCP_MONITOR_OK: the Engine answers OK
  * @EVCP_MONITOR_KO: the Engine answered KO, did not answer in time, or
  *   could not be reached, enough times in a row
+ *
+ * What the Monitor says of the Engine it watches.
+ *
+ * Since: 0.1
  */
 typedef enum {
   EVCP_MONITOR_UNKNOWN,
@@ -20,9 +24,27 @@ typedef enum {
   EVCP_MONITOR_KO,
 } EvcpMonitorState;
 
+/**
+ * evcp_monitor_state_get_type:
+ *
+ * The enumeration type of #EvcpMonitorState.
+ *
+ * Returns: its #GType
+ *
+ * Since: 0.1
+ */
 GType        evcp_monitor_state_get_type  (void) G_GNUC_CONST;
 #define EVCP_TYPE_MONITOR_STATE (evcp_monitor_state_get_type ())
-/* "UNKNOWN", "OK" or "KO": the words of the Kafka events and of D-Bus. */
+/**
+ * evcp_monitor_state_to_string:
+ * @state: a state
+ *
+ * The word of @state in the Kafka events and on D-Bus.
+ *
+ * Returns: (transfer none): "UNKNOWN", "OK" or "KO"
+ *
+ * Since: 0.1
+ */
 const gchar *evcp_monitor_state_to_string (EvcpMonitorState state);
 
 /**
@@ -59,6 +81,8 @@ const gchar *evcp_monitor_state_to_string (EvcpMonitorState state);
  *     send_alert ("CP %s is down! (%s)", status->id, status->reason);
  * }
  * ]|
+ *
+ * Since: 0.1
  */
 typedef struct {
   gchar            *id;
@@ -78,18 +102,72 @@ typedef struct {
   gint64            timestamp_us;
 } EvcpMonitorStatus;
 
+/**
+ * evcp_monitor_status_get_type:
+ *
+ * The boxed type of #EvcpMonitorStatus.
+ *
+ * Returns: its #GType
+ *
+ * Since: 0.1
+ */
 GType              evcp_monitor_status_get_type   (void) G_GNUC_CONST;
 #define EVCP_TYPE_MONITOR_STATUS (evcp_monitor_status_get_type ())
 
+/**
+ * evcp_monitor_status_new:
+ *
+ * A status of no charging point yet: UNKNOWN, availability 1, "" as reason.
+ *
+ * Returns: (transfer full): the status
+ *
+ * Since: 0.1
+ */
 EvcpMonitorStatus *evcp_monitor_status_new        (void);
+/**
+ * evcp_monitor_status_copy:
+ * @status: a status
+ *
+ * A deep copy of @status.
+ *
+ * Returns: (transfer full): the copy
+ *
+ * Since: 0.1
+ */
 EvcpMonitorStatus *evcp_monitor_status_copy       (const EvcpMonitorStatus *status);
+/**
+ * evcp_monitor_status_free:
+ * @status: (transfer full) (nullable): a status
+ *
+ * Frees @status and its strings.
+ *
+ * Since: 0.1
+ */
 void               evcp_monitor_status_free       (EvcpMonitorStatus       *status);
 
-/* a{sv}: the fields above by the names of the Kafka event (id, status,
- * previous_status, reason, consecutive_failures, latency_ms, availability,
- * uptime_s, …); the states as strings. (transfer floating) */
+/**
+ * evcp_monitor_status_to_variant:
+ * @status: a status
+ *
+ * @status as a dictionary (a{sv}): the fields by the names of the Kafka
+ * event (id, status, previous_status, reason, consecutive_failures,
+ * latency_ms, availability, uptime_s, …), the states as strings.
+ *
+ * Returns: (transfer floating): the dictionary
+ *
+ * Since: 0.1
+ */
 GVariant          *evcp_monitor_status_to_variant (const EvcpMonitorStatus *status);
-/* The "data" object of a MONITORING_EVENT (docs/monitor.md). (transfer full) */
+/**
+ * evcp_monitor_status_to_json:
+ * @status: a status
+ *
+ * The "data" object of a MONITORING_EVENT (docs/monitor.md).
+ *
+ * Returns: (transfer full): the object
+ *
+ * Since: 0.1
+ */
 JsonObject        *evcp_monitor_status_to_json    (const EvcpMonitorStatus *status);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpMonitorStatus, evcp_monitor_status_free)

@@ -31,12 +31,39 @@ G_BEGIN_DECLS
  * neither stops the program.
  */
 
-/* Raised on every change a built plugin cannot survive (a signature, a
- * struct a plugin reads, a removed function). */
+/**
+ * EVCP_PLUGIN_ABI_VERSION:
+ *
+ * The plugin ABI of this SDK, raised on every change a built plugin cannot
+ * survive (a signature, a struct a plugin reads, a removed function).
+ *
+ * Since: 0.1
+ */
 #define EVCP_PLUGIN_ABI_VERSION 1
 
+/**
+ * EVCP_PLUGIN_ABI_SYMBOL:
+ *
+ * The symbol of a plugin's ABI version (EVCP_PLUGIN_DEFINE).
+ *
+ * Since: 0.1
+ */
 #define EVCP_PLUGIN_ABI_SYMBOL     "evcp_plugin_abi_version"
+/**
+ * EVCP_ENGINE_PLUGIN_SYMBOL:
+ *
+ * The symbol of the Engine's entry point, an #EvcpEnginePluginInitFunc.
+ *
+ * Since: 0.1
+ */
 #define EVCP_ENGINE_PLUGIN_SYMBOL  "evcp_engine_plugin_init"
+/**
+ * EVCP_MONITOR_PLUGIN_SYMBOL:
+ *
+ * The symbol of the Monitor's entry point, an #EvcpMonitorPluginInitFunc.
+ *
+ * Since: 0.1
+ */
 #define EVCP_MONITOR_PLUGIN_SYMBOL "evcp_monitor_plugin_init"
 
 /**
@@ -44,28 +71,97 @@ G_BEGIN_DECLS
  *
  * The settings a plugin may read, opaque. Valid as long as the service
  * given with it.
+ *
+ * Since: 0.1
  */
 typedef struct _EvcpPluginConfig EvcpPluginConfig;
 
-/* The charging point's CP_ID. */
+/**
+ * evcp_plugin_config_get_cp_id:
+ * @config: the plugin's settings
+ *
+ * The charging point's CP_ID.
+ *
+ * Returns: (transfer none): the CP id
+ *
+ * Since: 0.1
+ */
 const gchar *evcp_plugin_config_get_cp_id       (EvcpPluginConfig *config);
-/* Its location ([evcp] location), or "" */
+/**
+ * evcp_plugin_config_get_location:
+ * @config: the plugin's settings
+ *
+ * The charging point's location ([evcp] location).
+ *
+ * Returns: (transfer none): the location, or ""
+ *
+ * Since: 0.1
+ */
 const gchar *evcp_plugin_config_get_location    (EvcpPluginConfig *config);
-/* The configuration file the program read, or %NULL. */
+/**
+ * evcp_plugin_config_get_config_file:
+ * @config: the plugin's settings
+ *
+ * The configuration file the program read.
+ *
+ * Returns: (transfer none) (nullable): its path, or %NULL
+ *
+ * Since: 0.1
+ */
 const gchar *evcp_plugin_config_get_config_file (EvcpPluginConfig *config);
-/* That file's contents, where a plugin reads a group of its own (the
- * program ignores groups it does not know), or %NULL. (transfer none) */
+/**
+ * evcp_plugin_config_get_key_file:
+ * @config: the plugin's settings
+ *
+ * The configuration file's contents, where a plugin reads a group of its
+ * own (the program ignores groups it does not know).
+ *
+ * Returns: (transfer none) (nullable): the key file, or %NULL
+ *
+ * Since: 0.1
+ */
 GKeyFile    *evcp_plugin_config_get_key_file    (EvcpPluginConfig *config);
 
+/**
+ * EvcpEnginePluginInitFunc:
+ * @service: the Engine's consumer
+ * @config: the plugin's settings
+ * @error: why the plugin cannot start
+ *
+ * The type of the Engine's entry point, evcp_engine_plugin_init().
+ *
+ * Returns: %TRUE when the plugin started
+ *
+ * Since: 0.1
+ */
 typedef gboolean (*EvcpEnginePluginInitFunc)  (EvcpKafkaService      *service,
                                                EvcpPluginConfig      *config,
                                                GError               **error);
+/**
+ * EvcpMonitorPluginInitFunc:
+ * @service: the Monitor
+ * @config: the plugin's settings
+ * @error: why the plugin cannot start
+ *
+ * The type of the Monitor's entry point, evcp_monitor_plugin_init().
+ *
+ * Returns: %TRUE when the plugin started
+ *
+ * Since: 0.1
+ */
 typedef gboolean (*EvcpMonitorPluginInitFunc) (EvcpMonitoringService *service,
                                                EvcpPluginConfig      *config,
                                                GError               **error);
 
-/* The ABI version the module was built for, and the entry points' types
- * (so that the compiler checks the plugin's definitions). */
+/**
+ * EVCP_PLUGIN_DEFINE:
+ *
+ * Exports the ABI version the module was built for, and declares the
+ * entry points (so that the compiler checks the plugin's definitions):
+ * once in one file of a plugin, followed by a semicolon.
+ *
+ * Since: 0.1
+ */
 #define EVCP_PLUGIN_DEFINE                                                              \
   G_MODULE_EXPORT extern const guint32 evcp_plugin_abi_version;                        \
   G_MODULE_EXPORT const guint32 evcp_plugin_abi_version = EVCP_PLUGIN_ABI_VERSION;     \

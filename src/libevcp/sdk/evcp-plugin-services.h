@@ -31,14 +31,54 @@ G_BEGIN_DECLS
  *
  * Every signal is emitted on the program's main context.
  */
+/**
+ * EvcpKafkaService:
+ *
+ * The Engine's consumer, as a plugin sees it (evcp_engine_plugin_init()):
+ * opaque; register handlers, add done hooks, connect to its signals by name
+ * (see the top of evcp-plugin-services.h).
+ *
+ * Since: 0.1
+ */
 typedef struct _EvcpKafkaService      EvcpKafkaService;
+/**
+ * EvcpMonitoringService:
+ *
+ * The Monitor, as an output plugin sees it (evcp_monitor_plugin_init()):
+ * opaque; connect to "status-changed" and "alert" by name.
+ *
+ * Since: 0.1
+ */
 typedef struct _EvcpMonitoringService EvcpMonitoringService;
 
-/* Adds @handler to the dispatch; fails with EVCP_ERROR_EXISTS if a handler
- * of the same name is registered. */
+/**
+ * evcp_kafka_service_register_handler:
+ * @self: the Engine's consumer
+ * @handler: a handler; the service takes a reference
+ * @error: %EVCP_ERROR_EXISTS if a handler of the same name is registered
+ *
+ * Adds @handler to the dispatch.
+ *
+ * Returns: %TRUE when registered
+ *
+ * Since: 0.1
+ */
 gboolean  evcp_kafka_service_register_handler   (EvcpKafkaService    *self,
                                                  EvcpMessageHandler  *handler,
                                                  GError             **error);
+/**
+ * evcp_kafka_service_unregister_handler:
+ * @self: the Engine's consumer
+ * @name: the handler's name
+ * @error: %EVCP_ERROR_NOT_FOUND if none has that name
+ *
+ * Removes the handler named @name from the dispatch; a message it is
+ * handling finishes first.
+ *
+ * Returns: %TRUE when removed
+ *
+ * Since: 0.1
+ */
 gboolean  evcp_kafka_service_unregister_handler (EvcpKafkaService    *self,
                                                  const gchar         *name,
                                                  GError             **error);
@@ -47,21 +87,44 @@ gboolean  evcp_kafka_service_unregister_handler (EvcpKafkaService    *self,
  * EvcpKafkaDoneFunc:
  * @message: the message, handled or safely in dead_letters
  * @dead_letter_error: (nullable): why it went to dead_letters, or %NULL
+ * @user_data: the data given to evcp_kafka_service_add_done_hook()
  *
- * Called for every finished message, as #EvcpKafkaService::message-done
- * is, on the service's main context.
+ * Called for every finished message, as the signal "message-done" of
+ * #EvcpKafkaService is, on the service's main context.
+ *
+ * Since: 0.1
  */
 typedef void (*EvcpKafkaDoneFunc) (EvcpMessage  *message,
                                    const GError *dead_letter_error,
                                    gpointer      user_data);
 
-/* A C function called for every finished message: for in-process
+/**
+ * evcp_kafka_service_add_done_hook:
+ * @self: the Engine's consumer
+ * @func: (scope forever): the hook
+ * @user_data: (closure func): given to @func
+ *
+ * A C function called for every finished message: for in-process
  * observers that need every one (metrics, tracing, benchmarks), at the
  * cost of a function call where a signal emission costs more than the
- * dispatch of a typical message. Hooks must not add or remove hooks. */
+ * dispatch of a typical message. Hooks must not add or remove hooks.
+ *
+ * Returns: the hook's id, for evcp_kafka_service_remove_done_hook()
+ *
+ * Since: 0.1
+ */
 guint     evcp_kafka_service_add_done_hook      (EvcpKafkaService    *self,
                                                  EvcpKafkaDoneFunc    func,
                                                  gpointer             user_data);
+/**
+ * evcp_kafka_service_remove_done_hook:
+ * @self: the Engine's consumer
+ * @id: the hook's id
+ *
+ * Removes a hook added with evcp_kafka_service_add_done_hook().
+ *
+ * Since: 0.1
+ */
 void      evcp_kafka_service_remove_done_hook   (EvcpKafkaService    *self,
                                                  guint                id);
 
