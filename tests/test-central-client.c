@@ -5,6 +5,8 @@
  * deadline; nothing sleeps. */
 #include "evcp-build-config.h"
 
+#include "evcp-test-expect.h"
+
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -668,9 +670,9 @@ check_auth_too_long (Fixture *f, const gchar *cp_id, const gchar *location)
   CountWait w = { f, NULL, 1 };
 
   g_assert_nonnull (client);
-  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*AUTH frame of*cannot be sent*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*AUTH frame of*cannot be sent*");
   evcp_central_client_start (client);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   /* a negative check: no connection comes within a while (the old client
    * connected, then crashed on the AUTH it could not encode) */
   g_assert_false (evcp_test_wait_until (NULL, accepted_n, &w, 300));
@@ -799,9 +801,9 @@ test_supply_best_effort (Fixture *f, gconstpointer data)
                    "SUPPLY#" CP "#s-1#driver-7#0.20#0.07\n"
                    "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n");
 
-  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*cannot send SUPPLY*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*cannot send SUPPLY*");
   g_assert_false (evcp_central_client_send (f->client, invalid));
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
 
   evcp_test_fake_central_down (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));

@@ -6,6 +6,8 @@
  * temporary directory. */
 #include "evcp-build-config.h"
 
+#include "evcp-test-expect.h"
+
 #include <glib/gstdio.h>
 
 #include "evcp-central-kafka.h"
@@ -130,9 +132,9 @@ test_gaps (Fixture *f, gconstpointer data)
   evcp_central_registry_check_link_seq (f->registry, cp, ENGINE, 2);
   evcp_central_registry_check_link_seq (f->registry, cp, ENGINE, -1);   /* no seq */
   g_assert_cmpuint (stats->gaps, ==, 0);
-  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "CP-1: gap in the seqs of the ENGINE: 3 to 4*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "CP-1: gap in the seqs of the ENGINE: 3 to 4*");
   evcp_central_registry_check_link_seq (f->registry, cp, ENGINE, 5);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   g_assert_cmpuint (stats->gaps, ==, 1);
   g_assert_cmpint (cp->link_seq[ENGINE], ==, 5);
   /* a resend of an older one is no gap; the Monitor counts apart */

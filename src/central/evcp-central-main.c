@@ -26,6 +26,7 @@
 #include "evcp-central-panel.h"
 #include "evcp-central-server.h"
 #include "evcp-config.h"
+#include "evcp-log.h"
 #include "evcp-platform.h"
 
 /* How long the EOTs may take to go out at exit. */
@@ -45,7 +46,6 @@ typedef struct {
 /* The panel that log lines go to; the log writer may run on any thread. */
 G_LOCK_DEFINE_STATIC (panel_lock);
 static EvcpCentralPanel *log_panel;
-static gboolean log_verbose;
 
 static GLogWriterOutput
 panel_log_writer (GLogLevelFlags   level,
@@ -54,13 +54,18 @@ panel_log_writer (GLogLevelFlags   level,
                   gpointer         user_data)
 {
   const gchar *message = NULL;
+  const gchar *domain = NULL;
   gboolean done = FALSE;
 
-  if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 && !log_verbose)
-    return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n_fields; i++)
-    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
-      message = fields[i].value;
+    {
+      if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+        message = fields[i].value;
+      else if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = fields[i].value;
+    }
+  if (!evcp_log_enabled (level, domain))
+    return G_LOG_WRITER_HANDLED;
   G_LOCK (panel_lock);
   if (log_panel != NULL && message != NULL)
     {
@@ -70,7 +75,7 @@ panel_log_writer (GLogLevelFlags   level,
   G_UNLOCK (panel_lock);
   if (done && (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) == 0)
     return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, user_data);
+  return evcp_log_writer (level, fields, n_fields, user_data);
 }
 
 static void
@@ -339,8 +344,7 @@ main (int argc, char **argv)
       return 2;
     }
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
-  log_verbose = verbose;
+    evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
   {
     const EvcpConfigOptions options = { .config_file = config_file };
@@ -363,8 +367,7 @@ main (int argc, char **argv)
   /* stdout carries LISTENING, the answers and the panel: log lines go to
    * stderr, or into the panel */
   g_log_writer_default_set_use_stderr (TRUE);
-  if (use_panel)
-    g_log_set_writer_func (panel_log_writer, NULL, NULL);
+  evcp_log_init ("evcp-central", use_panel ? panel_log_writer : NULL);
 
   db = evcp_central_db_open (db_path, &error);
   if (db == NULL)
