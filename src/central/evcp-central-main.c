@@ -16,6 +16,8 @@
 #include <glib/gstdio.h>
 #ifdef G_OS_UNIX
 #include <gio/gunixinputstream.h>
+#include <signal.h>
+#include <unistd.h>
 #else
 #include <windows.h>
 #include <gio/gwin32inputstream.h>
@@ -41,6 +43,7 @@ typedef struct {
   gboolean           reading;     /* a read of stdin is pending */
   gboolean           quitting;
   gboolean           verbose;
+  gboolean           quit_by_parent;  /* `quit` asks the parent to stop everything in order */
 } Context;
 
 /* The panel that log lines go to; the log writer may run on any thread. */
@@ -111,14 +114,71 @@ on_shutdown (gpointer user_data)
 
 static void read_next (Context *ctx);
 
+/* `quit` typed under a launcher that stops the charging points first
+ * (scripts/demo): SIGTERM to the launcher, which stops this Central last,
+ * after the last tickets came. */
+static gboolean
+quit_through_parent (Context *ctx)
+{
+#ifdef G_OS_UNIX
+  pid_t parent = getppid ();
+
+  if (ctx->quit_by_parent && parent > 1 && kill (parent, SIGTERM) == 0)
+    {
+      g_message (_("quit: the launcher (pid %d) stops the charging points, then Central"), (int) parent);
+      return TRUE;
+    }
+#endif
+  return FALSE;
+}
+
+/* A line typed: a command, answered (on the panel, `list` as a table). */
+static gboolean
+run_line (Context *ctx, const gchar *line)
+{
+  g_autofree gchar *answer = NULL;
+  g_autofree gchar *trimmed = g_strstrip (g_strdup (line));
+  gboolean want_quit = FALSE;
+
+  if (ctx->panel != NULL && g_str_equal (trimmed, "list"))
+    {
+      g_autoptr(JsonNode) root = evcp_central_server_to_json (ctx->server);
+
+      answer = evcp_central_panel_format_list (root);
+    }
+  else
+    answer = evcp_central_command_run (ctx->server, line, &want_quit);
+  if (want_quit && quit_through_parent (ctx))
+    {
+      g_free (answer);
+      answer = g_strdup (_("OK quit: stopping the charging points first, then Central"));
+      want_quit = FALSE;
+    }
+  if (answer != NULL)
+    reply (ctx, answer);
+  return want_quit;
+}
+
+static void
+on_panel_line (const gchar *line, gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  if (line == NULL)
+    {
+      g_message (_("End of standard input: shutting down"));
+      quit (ctx);
+    }
+  else if (run_line (ctx, line))
+    quit (ctx);
+}
+
 static void
 read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Context *ctx = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *line = NULL;
-  g_autofree gchar *answer = NULL;
-  gboolean want_quit = FALSE;
 
   ctx->reading = FALSE;
   line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
@@ -133,10 +193,7 @@ read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       quit (ctx);
       return;
     }
-  answer = evcp_central_command_run (ctx->server, line, &want_quit);
-  if (answer != NULL)
-    reply (ctx, answer);
-  if (want_quit)
+  if (run_line (ctx, line))
     quit (ctx);
   else
     read_next (ctx);
@@ -299,6 +356,9 @@ main (int argc, char **argv)
       N_("Drop a connection not authenticated within this time (default 10000)"), N_("MS") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout_ms,
       N_("Drop an authenticated connection that sent nothing of use for this time (default 30000)"), N_("MS") },
+    { "quit-by-parent", 0, 0, G_OPTION_ARG_NONE, &ctx.quit_by_parent,
+      N_("quit sends SIGTERM to the parent process (a launcher that stops the CPs first, then Central) "
+         "instead of exiting"), NULL },
     { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
       N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
@@ -416,7 +476,9 @@ main (int argc, char **argv)
       G_UNLOCK (panel_lock);
     }
 
-  if (!no_stdin)
+  if (!no_stdin && panel != NULL && evcp_central_panel_read_terminal (panel, 0, on_panel_line, &ctx))
+    ;  /* the panel edits the line typed */
+  else if (!no_stdin)
     {
       stdin_stream = stdin_stream_new ();
       in = g_data_input_stream_new (stdin_stream);
