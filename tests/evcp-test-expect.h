@@ -18,6 +18,8 @@ static GQueue evcp_test_expected = G_QUEUE_INIT;
 /* A test program with a writer of its own sets this and ends its writer in
  * evcp_test_expect_writer(). */
 static gboolean evcp_test_expect_chained;
+/* Warnings (and worse) that went through the writer, expected or not. */
+static guint evcp_test_warnings_seen;
 
 static inline void
 evcp_test_expected_free (EvcpTestExpected *e)
@@ -41,6 +43,8 @@ evcp_test_expect_writer (GLogLevelFlags level, const GLogField *fields, gsize n_
       else if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
         message = fields[i].value;
     }
+  if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
+    evcp_test_warnings_seen++;
   if (e != NULL && g_strcmp0 (domain, e->domain) == 0 && (level & e->level) != 0 && message != NULL &&
       g_pattern_match_simple (e->pattern, message))
     {
@@ -66,6 +70,13 @@ evcp_test_expect_message (const gchar *domain, GLogLevelFlags level, const gchar
   e->level = level;
   e->pattern = g_strdup (pattern);
   g_queue_push_tail (&evcp_test_expected, e);
+}
+
+/* Whether every expected message came. */
+static inline gboolean
+evcp_test_expected_all_seen (gpointer unused)
+{
+  return g_queue_is_empty (&evcp_test_expected);
 }
 
 static inline void

@@ -9,6 +9,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-central-registry.h"
+#include "evcp-log.h"
 
 struct _EvcpCentralRegistry
 {
@@ -295,8 +296,9 @@ begin_claim (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRo
 
       evcp_central_db_rollback (self->db);
       self->stats.duplicates++;
-      /* TRANSLATORS: CP id, verb, the sender's role, seq, where it came from */
-      g_message (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"),
+      /* expected (the link and Kafka carry the same records, frames are
+       * resent): counted in stats.duplicates, said at info only */
+      EVCP_INFO (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"),
                  cp->id, verb, evcp_central_role_name (role), seq_text, source);
       return FALSE;
     }
@@ -513,7 +515,7 @@ evcp_central_registry_apply_ticket (EvcpCentralRegistry *self, EvcpCentralCp *cp
     {
       self->stats.duplicate_tickets++;
       /* TRANSLATORS: CP id, session id, where it came from */
-      g_message (_("%s: the ticket of session %s is already recorded (%s): kept once"),
+      EVCP_INFO (_("%s: the ticket of session %s is already recorded (%s): kept once"),
                  cp->id, ticket->session_id, ticket->source);
     }
   else
