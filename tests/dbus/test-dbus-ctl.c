@@ -316,6 +316,8 @@ test_commands (void)
   monitor = member (json, "monitor");
   g_assert_cmpstr (json_object_get_string_member (monitor, "id"), ==, EVCP_TEST_DBUS_CP);
   g_assert_true (json_object_has_member (monitor, "latency_p99_ms"));
+  /* numbers as people write them: never 17 significant digits of binary noise */
+  g_assert_false (g_regex_match_simple ("[0-9]\\.[0-9]*(0000000|9999999)[0-9]", run->out, 0, 0));
   g_clear_pointer (&json, json_node_unref);
   g_clear_pointer (&run, evcp_test_run_free);
   run = ctl (bus, "metrics", "engine", NULL);
