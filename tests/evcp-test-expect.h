@@ -9,9 +9,9 @@
 #include <glib.h>
 
 typedef struct {
-  gchar          *domain;
-  GLogLevelFlags  level;
-  gchar          *pattern;
+  gchar *domain;
+  GLogLevelFlags level;
+  gchar *pattern;
 } EvcpTestExpected;
 
 static GQueue evcp_test_expected = G_QUEUE_INIT;

@@ -23,10 +23,10 @@
 #define WAIT_MS 20000
 
 typedef struct {
-  int      master;
-  GPid     pid;
+  int master;
+  GPid pid;
   GString *out;
-  guint16  port;
+  guint16 port;
 } Term;
 
 static void
@@ -44,8 +44,9 @@ term_start_with (Term *t, gboolean no_color, const gchar *extra)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) env = g_get_environ ();
   int slave, devnull = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-  const gchar *argv[] = { g_getenv ("EVCP_CENTRAL"), "--panel", "--port", "0", "--db", ":memory:",
-                          "--no-kafka", extra, NULL };
+  const gchar *argv[] = {
+    g_getenv ("EVCP_CENTRAL"), "--panel", "--port", "0", "--db", ":memory:", "--no-kafka", extra, NULL
+  };
 
   g_assert_nonnull (argv[0]);
   g_assert_cmpint (openpty (&t->master, &slave, NULL, NULL, &ws), ==, 0);
@@ -205,8 +206,7 @@ connect_and_leave (guint16 port)
 
   connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
   g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), "HELLO\n", 6, NULL, NULL,
-                             NULL);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (connection)), "HELLO\n", 6, NULL, NULL, NULL);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 }
 
@@ -238,7 +238,7 @@ test_typing_survives (void)
   g_assert_true (term_wait (&t, frame_has, "evcp-central — port"));
   assert_fits (&t, 80, 24);
   g_assert_true (frame_has (&t, "E M: Engine, Monitor connected"));
-  g_assert_true (frame_has (&t, "grey: no Engine"));   /* the legend whole, on two lines */
+  g_assert_true (frame_has (&t, "grey: no Engine")); /* the legend whole, on two lines */
 
   /* typed, not sent: on the prompt line */
   term_type (&t, "hel");
@@ -246,7 +246,7 @@ test_typing_survives (void)
 
   /* an event redraws: the line stays */
   connect_and_leave (t.port);
-  g_assert_true (term_wait (&t, frame_has_all, (const gchar * const []) { "bytes dropped", " > hel", NULL }));
+  g_assert_true (term_wait (&t, frame_has_all, (const gchar * const[]){ "bytes dropped", " > hel", NULL }));
 
   /* the terminal grows: drawn again at once, at its size */
   clears = count (t.out->str, "\033[2J");
@@ -258,7 +258,7 @@ test_typing_survives (void)
   term_type (&t, "xp\033[D\177");
   g_assert_true (term_wait (&t, frame_has, " > help"));
   term_type (&t, "\r");
-  g_assert_true (term_wait (&t, frame_has_all, (const gchar * const []) { "OK commands:", " > \033[K", NULL }));
+  g_assert_true (term_wait (&t, frame_has_all, (const gchar * const[]){ "OK commands:", " > \033[K", NULL }));
 
   /* list: a table */
   term_type (&t, "list\r");

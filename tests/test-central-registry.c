@@ -111,7 +111,8 @@ test_state_dedup (Fixture *f, gconstpointer data)
   /* the same seq over Kafka: a duplicate, expected, so counted and said at
    * info only (not at the default level) */
   evcp_log_set_level (EVCP_LOG_LEVEL_INFO);
-  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_INFO, "CP-1: duplicate STATE from the ENGINE (seq 5, by kafka)*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_INFO,
+                            "CP-1: duplicate STATE from the ENGINE (seq 5, by kafka)*");
   evcp_central_registry_apply_state (f->registry, cp, "SUPPLYING", 5, KAFKA);
   evcp_test_assert_expected_messages ();
   evcp_log_set_level (EVCP_LOG_LEVEL_MESSAGE);

@@ -19,7 +19,10 @@ double_text (gdouble value)
 static void
 test_doubles_shortest (void)
 {
-  const struct { gdouble value; const gchar *text; } cases[] = {
+  const struct {
+    gdouble value;
+    const gchar *text;
+  } cases[] = {
     { 0.3, "0.3" },
     { 0.1 + 0.2, "0.30000000000000004" },
     { 1.0, "1" },

@@ -61,7 +61,8 @@ test_statistics_lag (void)
   g_assert_cmpint (lag_of ("{\"type\":\"consumer\"}"), ==, -1);
   g_assert_cmpint (lag_of ("{\"topics\":{}}"), ==, -1);
   g_assert_cmpint (lag_of ("{\"topics\":{\"a\":{\"partitions\":{"
-                           "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"consumer_lag\":7,\"consumer_lag_stored\":5},"
+                           "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"consumer_lag\":7,\"consumer_lag_"
+                           "stored\":5},"
                            "\"1\":{\"partition\":1,\"fetch_state\":\"active\",\"consumer_lag\":3},"
                            "\"2\":{\"partition\":2,\"fetch_state\":\"none\",\"consumer_lag\":100},"
                            "\"-1\":{\"partition\":-1,\"fetch_state\":\"none\",\"consumer_lag\":-1}}},"

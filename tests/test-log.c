@@ -55,7 +55,7 @@ test_log_enabled_follows_glib (void)
 typedef struct {
   gchar *dir;
   gchar *path;
-  int    fd;
+  int fd;
 } FakeJournal;
 
 static void

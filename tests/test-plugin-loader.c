@@ -28,11 +28,10 @@ expect_refusals (void)
 {
   /* in the loader's (sorted) order: evcp-abi-none, then evcp-abi-wrong */
   evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
-                         "Plugin *evcp-abi-none." G_MODULE_SUFFIX
-                         " refused: it declares no plugin ABI version*");
+                            "Plugin *evcp-abi-none." G_MODULE_SUFFIX " refused: it declares no plugin ABI version*");
   evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
-                         "Plugin *evcp-abi-wrong." G_MODULE_SUFFIX
-                         " refused: it was built for plugin ABI 2, this program has ABI 1");
+                            "Plugin *evcp-abi-wrong." G_MODULE_SUFFIX
+                            " refused: it was built for plugin ABI 2, this program has ABI 1");
 }
 
 static void
@@ -49,8 +48,7 @@ test_engine_abi (void)
 
   g_assert_nonnull (dir);
   g_assert_no_error (error);
-  evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_MESSAGE,
-                         "Loaded plugin *evcp-abi-good." G_MODULE_SUFFIX);
+  evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_MESSAGE, "Loaded plugin *evcp-abi-good." G_MODULE_SUFFIX);
   expect_refusals ();
   loaded = evcp_plugins_load (dir, EVCP_PLUGIN_ENGINE, service, config, &error);
   evcp_test_assert_expected_messages ();

@@ -43,7 +43,7 @@ typedef struct {
   gboolean           reading;     /* a read of stdin is pending */
   gboolean           quitting;
   gboolean           verbose;
-  gboolean           quit_by_parent;  /* `quit` asks the parent to stop everything in order */
+  gboolean quit_by_parent; /* `quit` asks the parent to stop everything in order */
 } Context;
 
 /* The panel that log lines go to; the log writer may run on any thread. */
@@ -336,14 +336,12 @@ main (int argc, char **argv)
     { "kafka-brokers", 0, 0, G_OPTION_ARG_STRING, &brokers,
       N_("Also consume charging_sessions and monitoring_events from Kafka (overrides KAFKA_BROKERS)"),
       N_("HOST:PORT,…") },
-    { "kafka-group", 0, 0, G_OPTION_ARG_STRING, &group_id,
-      N_("Kafka consumer group (default evcp-central)"), N_("GROUP") },
-    { "no-kafka", 0, 0, G_OPTION_ARG_NONE, &no_kafka,
-      N_("Do not use Kafka, even if KAFKA_BROKERS is set"), NULL },
+    { "kafka-group", 0, 0, G_OPTION_ARG_STRING, &group_id, N_("Kafka consumer group (default evcp-central)"),
+      N_("GROUP") },
+    { "no-kafka", 0, 0, G_OPTION_ARG_NONE, &no_kafka, N_("Do not use Kafka, even if KAFKA_BROKERS is set"), NULL },
     { "panel", 0, 0, G_OPTION_ARG_NONE, &use_panel,
       N_("Draw the live panel even if standard output is not a terminal"), NULL },
-    { "no-panel", 0, 0, G_OPTION_ARG_NONE, &no_panel,
-      N_("Print plain lines even on a terminal"), NULL },
+    { "no-panel", 0, 0, G_OPTION_ARG_NONE, &no_panel, N_("Print plain lines even on a terminal"), NULL },
     { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin,
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
     { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
@@ -358,13 +356,12 @@ main (int argc, char **argv)
       N_("Drop an authenticated connection that sent nothing of use for this time (default 30000)"), N_("MS") },
     { "quit-by-parent", 0, 0, G_OPTION_ARG_NONE, &ctx.quit_by_parent,
       N_("quit sends SIGTERM to the parent process (a launcher that stops the CPs first, then Central) "
-         "instead of exiting"), NULL },
+          "instead of exiting"),
+      NULL },
     { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
       N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-      N_("Show debug messages"), NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
-      N_("Show the version and exit"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -477,7 +474,7 @@ main (int argc, char **argv)
     }
 
   if (!no_stdin && panel != NULL && evcp_central_panel_read_terminal (panel, 0, on_panel_line, &ctx))
-    ;  /* the panel edits the line typed */
+    ; /* the panel edits the line typed */
   else if (!no_stdin)
     {
       stdin_stream = stdin_stream_new ();

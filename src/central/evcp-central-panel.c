@@ -48,24 +48,24 @@ struct _EvcpCentralPanel
   gboolean           cleared;
   gboolean           finished;
 
-  gboolean           no_color;    /* NO_COLOR set */
-  guint              columns;     /* of the last drawing */
-  guint              lines;       /* drawn so far in this drawing */
+  gboolean no_color; /* NO_COLOR set */
+  guint columns;     /* of the last drawing */
+  guint lines;       /* drawn so far in this drawing */
 
   /* the line being typed (a tty on standard input) */
-  GString           *input;
-  guint              cursor;      /* in characters */
-  GString           *pending;     /* an escape sequence or a UTF-8 character, incomplete */
-  GPtrArray         *history;
-  guint              history_pos;
+  GString *input;
+  guint cursor;     /* in characters */
+  GString *pending; /* an escape sequence or a UTF-8 character, incomplete */
+  GPtrArray *history;
+  guint history_pos;
   EvcpCentralPanelLineFunc line_func;
-  gpointer           line_data;
-  gint               input_fd;    /* -1: none */
-  guint              input_id;
-  guint              winch_id;
+  gpointer line_data;
+  gint input_fd; /* -1: none */
+  guint input_id;
+  guint winch_id;
 #ifdef G_OS_UNIX
-  struct termios     saved_termios;
-  gboolean           termios_saved;
+  struct termios saved_termios;
+  gboolean termios_saved;
 #endif
 
   GMutex             lock;        /* events and redraw_id: any thread */
@@ -227,9 +227,8 @@ draw_cp (EvcpCentralPanel *self, GString *s, JsonObject *cp)
   else if (!engine)
     detail = g_strdup (_("Engine not connected"));
 
-  line = g_strdup_printf (" %-8s %-9s %s%s %-14.14s %5s/kWh  %s", member_string (cp, "id"), state,
-                          engine ? "E" : "-", monitor ? "M" : "-", member_string (cp, "location"), price,
-                          detail != NULL ? detail : "");
+  line = g_strdup_printf (" %-8s %-9s %s%s %-14.14s %5s/kWh  %s", member_string (cp, "id"), state, engine ? "E" : "-",
+                          monitor ? "M" : "-", member_string (cp, "location"), price, detail != NULL ? detail : "");
   put_line (self, s, cp_color (self, cp), line);
 }
 
@@ -245,11 +244,10 @@ draw_title (EvcpCentralPanel *self, GString *s, JsonObject *o, guint n_cps)
   g_autofree gchar *fitted = NULL;
   gsize title_bytes;
 
-  counters = g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
-                              json_object_get_int_member (stats, "frames"),
-                              json_object_get_int_member (stats, "duplicates"),
-                              json_object_get_int_member (stats, "gaps"),
-                              json_object_get_int_member (stats, "nacked"));
+  counters =
+      g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
+                       json_object_get_int_member (stats, "frames"), json_object_get_int_member (stats, "duplicates"),
+                       json_object_get_int_member (stats, "gaps"), json_object_get_int_member (stats, "nacked"));
   /* TRANSLATORS: port, Kafka status, number of CPs */
   title = g_strdup_printf (_("evcp-central — port %s — Kafka: %s — %s CPs"), port, member_string (o, "kafka"), count);
   /* TRANSLATORS: four counters separated by slashes */
@@ -312,7 +310,8 @@ draw (EvcpCentralPanel *self)
   g_string_append (s, ANSI_HOME);
 
   legend = wrap (_(" E M: Engine, Monitor connected · green: ACTIVE or SUPPLYING · orange: STOPPED · "
-                   "red: FAULT · grey: no Engine"), self->columns, 6);
+                    "red: FAULT · grey: no Engine"),
+                 self->columns, 6);
   usage = g_strdup_printf (" %s %s", _("Commands:"), EVCP_CENTRAL_COMMANDS_USAGE);
   commands = wrap (usage, self->columns, 11);
 
@@ -327,7 +326,7 @@ draw (EvcpCentralPanel *self)
   room = rows > fixed ? rows - fixed : 0;
   shown_cps = MIN (n_cps, room);
   if (shown_cps < n_cps && shown_cps > 0)
-    shown_cps--;                          /* a line says how many more */
+    shown_cps--; /* a line says how many more */
   room -= MIN (room, n_cps);
   shown_answer = MIN (n_answer, MAX (room, 1));
   room -= MIN (room, shown_answer);
@@ -346,8 +345,8 @@ draw (EvcpCentralPanel *self)
     put_line (self, s, sgr (self, ANSI_GREY), _(" No charging point yet"));
   else if (shown_cps < json_array_get_length (cps))
     {
-      g_autofree gchar *more = g_strdup_printf (_(" … %u more (list shows them all)"),
-                                                json_array_get_length (cps) - shown_cps);
+      g_autofree gchar *more =
+          g_strdup_printf (_(" … %u more (list shows them all)"), json_array_get_length (cps) - shown_cps);
 
       put_line (self, s, sgr (self, ANSI_GREY), more);
     }
@@ -484,7 +483,7 @@ evcp_central_panel_set_answer (EvcpCentralPanel *self, const gchar *answer)
   g_free (self->answer);
   self->answer = g_strdup (answer);
   if (self->answer != NULL)
-    g_strdelimit (self->answer, "\r\033", ' ');   /* lines stay lines */
+    g_strdelimit (self->answer, "\r\033", ' '); /* lines stay lines */
   evcp_central_panel_redraw (self);
 }
 
@@ -575,8 +574,8 @@ submit (EvcpCentralPanel *self)
 {
   g_autofree gchar *line = g_strdup (self->input->str);
 
-  if (*line != '\0' && (self->history->len == 0 ||
-                        g_strcmp0 (g_ptr_array_index (self->history, self->history->len - 1), line) != 0))
+  if (*line != '\0' &&
+      (self->history->len == 0 || g_strcmp0 (g_ptr_array_index (self->history, self->history->len - 1), line) != 0))
     g_ptr_array_add (self->history, g_strdup (line));
   self->history_pos = self->history->len;
   set_input (self, "");
@@ -694,7 +693,7 @@ feed_byte (EvcpCentralPanel *self, guchar c)
     {
       g_string_append_c (self->pending, (gchar) c);
       if (self->pending->len == 2 && c != '[' && c != 'O')
-        g_string_truncate (self->pending, 0);       /* Alt-something: ignored */
+        g_string_truncate (self->pending, 0); /* Alt-something: ignored */
       else if (self->pending->len > 2 && c >= 0x40 && c <= 0x7e)
         {
           escape_key (self, self->pending->str + 1);
@@ -715,9 +714,9 @@ feed_byte (EvcpCentralPanel *self, guchar c)
   switch (g_utf8_get_char_validated (self->pending->str, (gssize) self->pending->len))
     {
     case (gunichar) -2:
-      return TRUE;                                  /* more bytes to come */
+      return TRUE; /* more bytes to come */
     case (gunichar) -1:
-      break;                                        /* not UTF-8: dropped */
+      break; /* not UTF-8: dropped */
     default:
       g_string_insert_len (self->input, (gssize) cursor_byte (self, self->cursor), self->pending->str,
                            (gssize) self->pending->len);
@@ -773,7 +772,7 @@ on_input (gint fd, GIOCondition condition, gpointer user_data)
     return G_SOURCE_CONTINUE;
   self->input_id = 0;
   if (self->line_func != NULL)
-    self->line_func (NULL, self->line_data);     /* end of input */
+    self->line_func (NULL, self->line_data); /* end of input */
   return G_SOURCE_REMOVE;
 }
 
@@ -782,7 +781,7 @@ on_winch (gpointer user_data)
 {
   EvcpCentralPanel *self = user_data;
 
-  self->cleared = FALSE;             /* the whole screen again, at the new size */
+  self->cleared = FALSE; /* the whole screen again, at the new size */
   draw (self);
   return G_SOURCE_CONTINUE;
 }

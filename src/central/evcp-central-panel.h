@@ -35,16 +35,12 @@ void              evcp_central_panel_redraw     (EvcpCentralPanel  *self);
 
 /* A line typed on the panel, or NULL at the end of input. */
 typedef void (*EvcpCentralPanelLineFunc) (const gchar *line, gpointer user_data);
-gboolean          evcp_central_panel_read_terminal (EvcpCentralPanel        *self,
-                                                    gint                     fd,
-                                                    EvcpCentralPanelLineFunc func,
-                                                    gpointer                 user_data);
-gboolean          evcp_central_panel_feed       (EvcpCentralPanel  *self,
-                                                 const gchar       *bytes,
-                                                 gsize              length);
-const gchar      *evcp_central_panel_get_input  (EvcpCentralPanel  *self);
+gboolean evcp_central_panel_read_terminal (EvcpCentralPanel *self, gint fd, EvcpCentralPanelLineFunc func,
+                                           gpointer user_data);
+gboolean evcp_central_panel_feed (EvcpCentralPanel *self, const gchar *bytes, gsize length);
+const gchar *evcp_central_panel_get_input (EvcpCentralPanel *self);
 /* `list` as a table, for the panel's answer (lines). */
-gchar            *evcp_central_panel_format_list (JsonNode         *root);
+gchar *evcp_central_panel_format_list (JsonNode *root);
 /* The last drawing, then the terminal back to normal below it. */
 void              evcp_central_panel_finish     (EvcpCentralPanel  *self);
 

@@ -18,9 +18,9 @@ struct _EvcpCentralRegistry
   EvcpCentralRegistryStats  stats;
   void                    (*changed) (gpointer user_data);
   gpointer                  changed_data;
-  gboolean                  kafka;          /* consuming Kafka: link gaps may be filled there */
-  guint                     gap_grace_ms;
-  guint                     gap_timer;
+  gboolean kafka; /* consuming Kafka: link gaps may be filled there */
+  guint gap_grace_ms;
+  guint gap_timer;
 };
 
 /* At most this many seqs remembered per (cp, role) for the gap accounting. */
@@ -298,8 +298,8 @@ begin_claim (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRo
       self->stats.duplicates++;
       /* expected (the link and Kafka carry the same records, frames are
        * resent): counted in stats.duplicates, said at info only */
-      EVCP_INFO (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"),
-                 cp->id, verb, evcp_central_role_name (role), seq_text, source);
+      EVCP_INFO (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"), cp->id, verb,
+                 evcp_central_role_name (role), seq_text, source);
       return FALSE;
     }
   return TRUE;
@@ -330,8 +330,8 @@ add_event (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole
 /* ---- gaps in the seqs ---------------------------------------------------------- */
 
 static void
-gap_warning (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role,
-             gint64 first, gint64 last, guint count)
+gap_warning (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role, gint64 first, gint64 last,
+             guint count)
 {
   g_autofree gchar *first_text = format_seq (first);
   g_autofree gchar *end_text = format_seq (last);
@@ -340,13 +340,12 @@ gap_warning (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRo
   if (self->kafka)
     /* TRANSLATORS: CP id, role, first and last missing sequence numbers, how many, seconds */
     g_warning (_("%s: gap in the seqs of the %s: %s to %s (%u) never arrived, on the link or on Kafka "
-                 "within %u s"),
-               cp->id, evcp_central_role_name (role), first_text, end_text, count,
-               (self->gap_grace_ms + 999) / 1000);
+                  "within %u s"),
+               cp->id, evcp_central_role_name (role), first_text, end_text, count, (self->gap_grace_ms + 999) / 1000);
   else
     /* TRANSLATORS: CP id, role, first and last missing sequence numbers */
     g_warning (_("%s: gap in the seqs of the %s: %s to %s never arrived (without Kafka, the seqs "
-                 "of events only Kafka carries look missing too)"),
+                  "of events only Kafka carries look missing too)"),
                cp->id, evcp_central_role_name (role), first_text, end_text);
 }
 
@@ -515,8 +514,8 @@ evcp_central_registry_apply_ticket (EvcpCentralRegistry *self, EvcpCentralCp *cp
     {
       self->stats.duplicate_tickets++;
       /* TRANSLATORS: CP id, session id, where it came from */
-      EVCP_INFO (_("%s: the ticket of session %s is already recorded (%s): kept once"),
-                 cp->id, ticket->session_id, ticket->source);
+      EVCP_INFO (_("%s: the ticket of session %s is already recorded (%s): kept once"), cp->id, ticket->session_id,
+                 ticket->source);
     }
   else
     {

@@ -43,7 +43,7 @@ typedef struct {
   gpointer  peers[EVCP_CENTRAL_REGISTRY_N_ROLES];   /* the server's connections, or NULL */
   gint64    link_seq[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* highest seq seen on the link, for gaps */
   GHashTable *kafka_seqs[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* seqs above link_seq seen on Kafka */
-  GHashTable *missing[EVCP_CENTRAL_REGISTRY_N_ROLES];    /* seq → deadline (µs): skipped on the link, awaited on Kafka */
+  GHashTable *missing[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* seq → deadline (µs): skipped on the link, awaited on Kafka */
 
   gchar    *session_id;
   gchar    *driver;
@@ -92,14 +92,10 @@ void     evcp_central_registry_connected        (EvcpCentralRegistry     *self,
  * by Kafka (telemetry, refusals, the Monitor's periodic events take seqs
  * that only Kafka carries) and is a gap only if it did not within
  * @grace_ms. */
-void     evcp_central_registry_set_kafka        (EvcpCentralRegistry     *self,
-                                                 gboolean                 consuming,
-                                                 guint                    grace_ms);
+void evcp_central_registry_set_kafka (EvcpCentralRegistry *self, gboolean consuming, guint grace_ms);
 /* A seq seen on Kafka, for the gap accounting of the link. */
-void     evcp_central_registry_note_kafka_seq   (EvcpCentralRegistry     *self,
-                                                 EvcpCentralCp           *cp,
-                                                 EvcpCentralRegistryRole  role,
-                                                 gint64                   seq);
+void evcp_central_registry_note_kafka_seq (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role,
+                                           gint64 seq);
 void     evcp_central_registry_check_link_seq   (EvcpCentralRegistry     *self,
                                                  EvcpCentralCp           *cp,
                                                  EvcpCentralRegistryRole  role,

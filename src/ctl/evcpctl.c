@@ -50,7 +50,7 @@ typedef struct {
   GDBusConnection *connection;
   GDBusProxy      *proxy;    /* EvcpGdbusEngine1 or EvcpGdbusMonitor1 */
   gboolean         subscribed;
-  gboolean         unreachable;  /* no bus or peer: whether it runs is unknown */
+  gboolean unreachable; /* no bus or peer: whether it runs is unknown */
 } Target;
 
 typedef struct {
@@ -805,8 +805,8 @@ cmd_log_level (Ctl *ctl, gchar **args)
 static gchar *
 cell_text (GVariant *value)
 {
-  g_autoptr(GVariant) inner = g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT)
-                                ? g_variant_get_variant (value) : g_variant_ref (value);
+  g_autoptr(GVariant) inner =
+      g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT) ? g_variant_get_variant (value) : g_variant_ref (value);
   GString *out;
 
   if (g_variant_is_of_type (inner, G_VARIANT_TYPE_DOUBLE))
@@ -946,9 +946,10 @@ print_metrics (const gchar *label, GVariant *metrics)
       g_autoptr(GVariant) v = g_variant_lookup_value (metrics, name, NULL);
 
       if (g_strcmp0 (name, "handlers") == 0 && g_variant_is_of_type (v, G_VARIANT_TYPE ("a(sbtt)")))
-        print_tuple_table ((const gchar * const []) { _("HANDLER"), _("ENABLED"), _("HANDLED"), _("FAILURES"), NULL }, v);
+        print_tuple_table ((const gchar * const[]){ _("HANDLER"), _("ENABLED"), _("HANDLED"), _("FAILURES"), NULL },
+                           v);
       else if (g_strcmp0 (name, "kinds") == 0 && g_variant_is_of_type (v, G_VARIANT_TYPE ("a{s(ttt)}")))
-        print_tuple_table ((const gchar * const []) { _("KIND"), _("RECEIVED"), _("HANDLED"), _("FAILED"), NULL }, v);
+        print_tuple_table ((const gchar * const[]){ _("KIND"), _("RECEIVED"), _("HANDLED"), _("FAILED"), NULL }, v);
       else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
         print_dict_table (name, v);
       else
@@ -1239,15 +1240,9 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-  { "status",      cmd_status },
-  { "handlers",    cmd_handlers },
-  { "handler",     cmd_handler },
-  { "fault",       cmd_fault },
-  { "clear-fault", cmd_clear_fault },
-  { "unplug",      cmd_unplug },
-  { "metrics",     cmd_metrics },
-  { "log-level",   cmd_log_level },
-  { "monitor",     cmd_monitor },
+  { "status", cmd_status },   { "handlers", cmd_handlers },       { "handler", cmd_handler },
+  { "fault", cmd_fault },     { "clear-fault", cmd_clear_fault }, { "unplug", cmd_unplug },
+  { "metrics", cmd_metrics }, { "log-level", cmd_log_level },     { "monitor", cmd_monitor },
 };
 
 int
@@ -1293,27 +1288,27 @@ main (int argc, char **argv)
 
   /* TRANSLATORS: the synopsis of evcpctl */
   context = g_option_context_new (_("COMMAND [ARGUMENTS…]"));
-  g_option_context_set_summary (context,
-    _("Controls the Engine and reads the Monitor of an EV charging point over D-Bus.\n\n"
-      "Commands:\n"
-      "  status [engine|monitor]        the state of the Engine and of the Monitor\n"
-      "  handlers                       the Engine's message handlers and their counters\n"
-      "  handler enable|disable NAME    route messages to a handler again, or stop\n"
-      "  fault [REASON…]                report a fault: a session ends, the Engine answers KO\n"
-      "  clear-fault                    clear the fault\n"
-      "  unplug                         end the running supply session\n"
-      "  metrics [engine|monitor]       the metrics of both, or of one\n"
-      "  log-level engine|monitor [LEVEL]  show or set the log level: error, warning,\n"
-      "                                 message, info or debug\n"
-      "  monitor                        follow StateChanged, MessageHandled, StatusChanged and\n"
-      "                                 PropertiesChanged until Ctrl-C (or --count)"));
-  g_option_context_set_description (context,
-    _("Exit status: 0 done; 1 the service answered with an error or the bus refused the call;\n"
-      "2 usage; 3 a service is not running (none is started unless --start) or the bus or\n"
-      "peer cannot be reached.\n\n"
-      "On the system bus, anyone may read; changing (handler, fault, clear-fault, unplug,\n"
-      "log-level LEVEL)\n"
-      "needs root or the group evcp."));
+  g_option_context_set_summary (
+      context, _("Controls the Engine and reads the Monitor of an EV charging point over D-Bus.\n\n"
+                  "Commands:\n"
+                  "  status [engine|monitor]        the state of the Engine and of the Monitor\n"
+                  "  handlers                       the Engine's message handlers and their counters\n"
+                  "  handler enable|disable NAME    route messages to a handler again, or stop\n"
+                  "  fault [REASON…]                report a fault: a session ends, the Engine answers KO\n"
+                  "  clear-fault                    clear the fault\n"
+                  "  unplug                         end the running supply session\n"
+                  "  metrics [engine|monitor]       the metrics of both, or of one\n"
+                  "  log-level engine|monitor [LEVEL]  show or set the log level: error, warning,\n"
+                  "                                 message, info or debug\n"
+                  "  monitor                        follow StateChanged, MessageHandled, StatusChanged and\n"
+                  "                                 PropertiesChanged until Ctrl-C (or --count)"));
+  g_option_context_set_description (
+      context, _("Exit status: 0 done; 1 the service answered with an error or the bus refused the call;\n"
+                  "2 usage; 3 a service is not running (none is started unless --start) or the bus or\n"
+                  "peer cannot be reached.\n\n"
+                  "On the system bus, anyone may read; changing (handler, fault, clear-fault, unplug,\n"
+                  "log-level LEVEL)\n"
+                  "needs root or the group evcp."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))

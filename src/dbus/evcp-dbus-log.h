@@ -8,9 +8,9 @@ G_BEGIN_DECLS
 /* SetLogLevel of org.evcp.Engine1 and org.evcp.Monitor1: sets the level
  * (evcp-log.h) and logs who did it, or replies InvalidArgs and returns
  * FALSE. The caller completes the call and updates LogLevel. */
-gboolean     evcp_dbus_set_log_level (GDBusMethodInvocation *invocation, const gchar *level);
+gboolean evcp_dbus_set_log_level (GDBusMethodInvocation *invocation, const gchar *level);
 
 /* The level now, as LogLevel shows it. */
-const gchar *evcp_dbus_log_level     (void);
+const gchar *evcp_dbus_log_level (void);
 
 G_END_DECLS

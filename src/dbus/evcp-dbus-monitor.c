@@ -94,8 +94,8 @@ handle_get_metrics (EvcpGdbusMonitor1 *skeleton, GDBusMethodInvocation *invocati
 }
 
 static gboolean
-handle_set_log_level (EvcpGdbusMonitor1 *skeleton, GDBusMethodInvocation *invocation,
-                      const gchar *level, gpointer user_data)
+handle_set_log_level (EvcpGdbusMonitor1 *skeleton, GDBusMethodInvocation *invocation, const gchar *level,
+                      gpointer user_data)
 {
   if (!evcp_dbus_set_log_level (invocation, level))
     return G_DBUS_METHOD_INVOCATION_HANDLED;

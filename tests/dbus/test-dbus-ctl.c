@@ -111,7 +111,7 @@ test_not_running (void)
     g_assert_nonnull (strstr (run->out, "Engine  unreachable"));
     g_assert_null (strstr (run->out, "not running"));
     g_clear_pointer (&run, evcp_test_run_free);
-    run = evcp_test_run (env, (const gchar * const []) { evcp_test_dbus_program ("EVCP_CTL"), "--json", "status", NULL });
+    run = evcp_test_run (env, (const gchar * const[]){ evcp_test_dbus_program ("EVCP_CTL"), "--json", "status", NULL });
     g_assert_cmpint (run->status, ==, 3);
     json = evcp_test_parse_json (run->out);
     g_assert_false (json_object_get_boolean_member (member (json, "engine"), "reachable"));
@@ -342,8 +342,7 @@ test_commands (void)
   g_clear_pointer (&run, evcp_test_run_free);
 
   /* the log level, changed while running */
-  for (const gchar * const *service = (const gchar * const []) { "engine", "monitor", NULL }; *service != NULL;
-       service++)
+  for (const gchar * const *service = (const gchar * const[]){ "engine", "monitor", NULL }; *service != NULL; service++)
     {
       run = ctl (bus, "log-level", *service, NULL);
       g_assert_cmpint (run->status, ==, 0);

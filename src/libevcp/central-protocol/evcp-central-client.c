@@ -21,7 +21,7 @@
 #define DEFAULT_KEEPALIVE_MS     5000
 #define DEFAULT_BACKOFF_MIN_MS   200
 #define DEFAULT_BACKOFF_MAX_MS   10000
-#define DEFAULT_DOWN_SUMMARY_MS  (5 * 60 * 1000)   /* a link still down: a line this often */
+#define DEFAULT_DOWN_SUMMARY_MS  (5 * 60 * 1000) /* a link still down: a line this often */
 #define MAX_RESENDS              3
 #define CONNECT_TIMEOUT_MS       10000
 #define BEST_EFFORT_MAX          32
@@ -94,10 +94,10 @@ struct _EvcpCentralClient
   guint64            acked_seq;    /* highest seq Central acknowledged in this process */
 
   /* a link that stays down: one warning, then info, and a summary now and then */
-  gint64             down_since;       /* monotonic µs; 0 while up (or never tried) */
-  guint              down_attempts;
-  gint64             down_summary_at;
-  guint              down_summary_ms;
+  gint64 down_since; /* monotonic µs; 0 while up (or never tried) */
+  guint down_attempts;
+  gint64 down_summary_at;
+  guint down_summary_ms;
 
   GSource           *connect_timer;
   GSource           *reconnect_timer;
@@ -346,8 +346,8 @@ link_lost (EvcpCentralClient *self, const gchar *why)
 
       self->down_summary_at = now + (gint64) self->down_summary_ms * 1000;
       /* TRANSLATORS: address, seconds, attempts, why the last one failed */
-      g_message (_("Central link %s: still down after %s s and %u attempts (the last: %s)"), self->address,
-                 seconds, self->down_attempts, why);
+      g_message (_("Central link %s: still down after %s s and %u attempts (the last: %s)"), self->address, seconds,
+                 self->down_attempts, why);
     }
   else
     EVCP_INFO ("Central link %s: still down: %s", self->address, why);
@@ -756,7 +756,7 @@ handle_frame (EvcpCentralClient *self, gchar **fields)
       if (self->down_since != 0)
         {
           g_autofree gchar *seconds =
-            g_strdup_printf ("%" G_GINT64_FORMAT, (g_get_monotonic_time () - self->down_since) / G_USEC_PER_SEC);
+              g_strdup_printf ("%" G_GINT64_FORMAT, (g_get_monotonic_time () - self->down_since) / G_USEC_PER_SEC);
 
           /* TRANSLATORS: address, seconds, attempts */
           g_message (_("Central link %s: back after %s s and %u failed attempts"), self->address, seconds,

@@ -17,11 +17,11 @@
 
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 
-static gint log_level = EVCP_LOG_LEVEL_MESSAGE;   /* atomic */
-static gchar *log_identifier;                     /* set once, before threads */
+static gint log_level = EVCP_LOG_LEVEL_MESSAGE; /* atomic */
+static gchar *log_identifier;                   /* set once, before threads */
 
 G_LOCK_DEFINE_STATIC (journal);
-static gchar *journal_path;      /* NULL: the journal's socket when stderr is the journal */
+static gchar *journal_path; /* NULL: the journal's socket when stderr is the journal */
 static gboolean journal_checked;
 static gboolean stderr_is_journal;
 static int journal_fd = -1;
@@ -200,8 +200,8 @@ journal_send (const GLogField *fields, gsize n_fields)
           ssize_t n;
 
           do
-            n = sendto (journal_fd, datagram->data, datagram->len, MSG_NOSIGNAL,
-                        (struct sockaddr *) &address, sizeof address);
+            n = sendto (journal_fd, datagram->data, datagram->len, MSG_NOSIGNAL, (struct sockaddr *) &address,
+                        sizeof address);
           while (n < 0 && errno == EINTR);
           sent = n == (ssize_t) datagram->len;
         }
@@ -240,7 +240,7 @@ evcp_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, 
   memcpy (all, fields, n_fields * sizeof *fields);
   identifier = log_identifier != NULL ? log_identifier : g_get_prgname ();
   if (!has_identifier && identifier != NULL)
-    all[n_all++] = (GLogField) { "SYSLOG_IDENTIFIER", identifier, -1 };
+    all[n_all++] = (GLogField){ "SYSLOG_IDENTIFIER", identifier, -1 };
 
   /* warnings and worse through GLib's writer: it makes them fatal as
    * G_DEBUG and the test framework ask (to the journal too when it is) */

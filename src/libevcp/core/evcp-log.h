@@ -22,19 +22,19 @@ G_BEGIN_DECLS
  * only with G_MESSAGES_DEBUG. Criticals and errors always show.
  */
 typedef enum {
-  EVCP_LOG_LEVEL_ERROR,     /* criticals and errors only */
+  EVCP_LOG_LEVEL_ERROR, /* criticals and errors only */
   EVCP_LOG_LEVEL_WARNING,
-  EVCP_LOG_LEVEL_MESSAGE,   /* the default */
+  EVCP_LOG_LEVEL_MESSAGE, /* the default */
   EVCP_LOG_LEVEL_INFO,
   EVCP_LOG_LEVEL_DEBUG,
 } EvcpLogLevel;
 
-void          evcp_log_init              (const gchar *identifier, GLogWriterFunc writer);
-void          evcp_log_set_level         (EvcpLogLevel level);
-EvcpLogLevel  evcp_log_get_level         (void);
-gboolean      evcp_log_level_from_string (const gchar *name, EvcpLogLevel *level);
-const gchar  *evcp_log_level_to_string   (EvcpLogLevel level);
-const gchar  *evcp_log_level_names       (void);
+void evcp_log_init (const gchar *identifier, GLogWriterFunc writer);
+void evcp_log_set_level (EvcpLogLevel level);
+EvcpLogLevel evcp_log_get_level (void);
+gboolean evcp_log_level_from_string (const gchar *name, EvcpLogLevel *level);
+const gchar *evcp_log_level_to_string (EvcpLogLevel level);
+const gchar *evcp_log_level_names (void);
 
 /* Debug and info lines on per-message paths: GLib formats a message before
  * deciding to drop it, so the macros below ask first. TRUE when the writer
@@ -42,10 +42,7 @@ const gchar  *evcp_log_level_names       (void);
  * G_MESSAGES_DEBUG and g_log_set_debug_enabled() as GLib answers. */
 gboolean evcp_log_enabled (GLogLevelFlags level, const gchar *domain);
 
-GLogWriterOutput evcp_log_writer (GLogLevelFlags   level,
-                                  const GLogField *fields,
-                                  gsize            n_fields,
-                                  gpointer         user_data);
+GLogWriterOutput evcp_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data);
 
 /* Where the writer sends journal entries: NULL, the journal's own socket
  * when standard error is the journal (else standard error); a path, that

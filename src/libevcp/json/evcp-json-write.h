@@ -9,9 +9,9 @@ G_BEGIN_DECLS
  * pretty), but with numbers as people write them: a double in its shortest
  * form that reads back the same (0.3, not json-glib's %.17g
  * 0.29999999999999999); NaN and infinities, which JSON lacks, as null. */
-gchar *evcp_json_to_string      (JsonNode *node);
+gchar *evcp_json_to_string (JsonNode *node);
 
 /* The shortest text of @value that g_ascii_strtod() reads back as @value. */
-void   evcp_json_append_double  (GString *out, gdouble value);
+void evcp_json_append_double (GString *out, gdouble value);
 
 G_END_DECLS

@@ -146,7 +146,7 @@ struct _EvcpKafkaService
   GCond              metadata_cond;
   guint64            skipped_by_key;
   gchar             *last_statistics;    /* librdkafka's, for the benchmarks */
-  gint64             consumer_lag;       /* from the statistics; -1 unknown */
+  gint64 consumer_lag;                   /* from the statistics; -1 unknown */
 };
 
 typedef struct {

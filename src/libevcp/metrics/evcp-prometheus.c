@@ -113,7 +113,7 @@ read_self_stat (guint64 *utime, guint64 *stime, guint64 *starttime)
 
   if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL) || (after = strrchr (stat, ')')) == NULL)
     return FALSE;
-  fields = g_strsplit (after + 2, " ", -1);   /* fields[0] is field 3 (state) */
+  fields = g_strsplit (after + 2, " ", -1); /* fields[0] is field 3 (state) */
   if (g_strv_length (fields) < 20)
     return FALSE;
   *utime = g_ascii_strtoull (fields[11], NULL, 10);
@@ -142,7 +142,7 @@ count_open_fds (void)
 
   while (dir != NULL && g_dir_read_name (dir) != NULL)
     n++;
-  return n > 0 ? n - 1 : 0;   /* not the one that reads the directory */
+  return n > 0 ? n - 1 : 0; /* not the one that reads the directory */
 }
 
 void
