@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "evcp-build-config.h"
 
-#include <poll.h>
 #include <string.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#ifdef G_OS_UNIX
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <glib/gstdio.h>
+#endif
 
 #include "evcp-log.h"
 
@@ -50,6 +53,7 @@ test_log_enabled_follows_glib (void)
     }
 }
 
+#ifdef G_OS_UNIX
 /* ---- the journal: a fake journald socket ------------------------------------ */
 
 typedef struct {
@@ -200,13 +204,17 @@ test_log_level_runtime (void)
   g_assert_cmpint (evcp_log_get_level (), ==, EVCP_LOG_LEVEL_MESSAGE);
 }
 
+#endif /* G_OS_UNIX */
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   evcp_log_init ("evcp-test-log", NULL);
   g_test_add_func ("/log/enabled-follows-glib", test_log_enabled_follows_glib);
+#ifdef G_OS_UNIX
   g_test_add_func ("/log/journal-fields", test_log_journal_fields);
   g_test_add_func ("/log/level-runtime", test_log_level_runtime);
+#endif
   return g_test_run ();
 }

@@ -22,9 +22,11 @@ static gchar *log_identifier;                   /* set once, before threads */
 
 G_LOCK_DEFINE_STATIC (journal);
 static gchar *journal_path; /* NULL: the journal's socket when stderr is the journal */
+static int journal_fd = -1;
+#ifdef G_OS_UNIX
 static gboolean journal_checked;
 static gboolean stderr_is_journal;
-static int journal_fd = -1;
+#endif
 
 static const gchar * const level_names[] = { "error", "warning", "message", "info", "debug" };
 
