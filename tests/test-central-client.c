@@ -5,6 +5,8 @@
  * deadline; nothing sleeps. */
 #include "evcp-build-config.h"
 
+#include "evcp-test-expect.h"
+
 #include <string.h>
 
 #include <glib/gstdio.h>
@@ -444,6 +446,31 @@ test_late_ack_not_taken_for_next (Fixture *f, gconstpointer data)
 }
 
 /* Central goes away and comes back: nothing is lost, the order is kept. */
+/* A Central that stays away: one warning, not one per attempt; a summary
+ * now and then; a line when it is back. */
+static void
+test_link_down_warns_once (Fixture *f, gconstpointer data)
+{
+  guint warnings;
+
+  make_client (f, EVCP_CENTRAL_ROLE_ENGINE, 0.35, NO_PING);
+  evcp_central_client_set_down_summary (f->client, 400);
+  start_and_wait_ready (f);
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*lost*");
+  warnings = evcp_test_warnings_seen;
+  evcp_test_fake_central_down (f->fc);
+  /* attempts 50 to 400 ms apart: several before the summary */
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_MESSAGE, "*still down after * s and * attempts*");
+  g_assert_true (evcp_test_wait_until (NULL, evcp_test_expected_all_seen, NULL, WAIT_MS));
+  g_assert_cmpuint (evcp_test_warnings_seen - warnings, ==, 1);
+
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_MESSAGE, "*back after * s and * failed attempts");
+  evcp_test_fake_central_up (f->fc);
+  g_assert_true (evcp_test_wait_until (NULL, evcp_test_expected_all_seen, NULL, WAIT_MS));
+  g_assert_true (evcp_central_client_is_ready (f->client));
+  g_assert_cmpuint (evcp_test_warnings_seen - warnings, ==, 1);
+}
+
 static void
 test_link_drop_keeps_outbox (Fixture *f, gconstpointer data)
 {
@@ -668,9 +695,9 @@ check_auth_too_long (Fixture *f, const gchar *cp_id, const gchar *location)
   CountWait w = { f, NULL, 1 };
 
   g_assert_nonnull (client);
-  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*AUTH frame of*cannot be sent*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*AUTH frame of*cannot be sent*");
   evcp_central_client_start (client);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   /* a negative check: no connection comes within a while (the old client
    * connected, then crashed on the AUTH it could not encode) */
   g_assert_false (evcp_test_wait_until (NULL, accepted_n, &w, 300));
@@ -799,9 +826,9 @@ test_supply_best_effort (Fixture *f, gconstpointer data)
                    "SUPPLY#" CP "#s-1#driver-7#0.20#0.07\n"
                    "TICKET#" CP "#s-1#driver-7#10.00#3.50#UNPLUGGED#2\n");
 
-  g_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*cannot send SUPPLY*");
+  evcp_test_expect_message ("evcp-central", G_LOG_LEVEL_WARNING, "*cannot send SUPPLY*");
   g_assert_false (evcp_central_client_send (f->client, invalid));
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
 
   evcp_test_fake_central_down (f->fc);
   g_assert_true (evcp_test_wait_until (NULL, client_not_ready, f, WAIT_MS));
@@ -1103,6 +1130,7 @@ main (int argc, char **argv)
   ADD ("nacks-break-link", test_nacks_break_link);
   ADD ("late-ack-not-taken-for-next", test_late_ack_not_taken_for_next);
   ADD ("link-drop-keeps-outbox", test_link_drop_keeps_outbox);
+  ADD ("link-down-warns-once", test_link_down_warns_once);
   ADD ("restart-resends-pending", test_restart_resends_pending);
   ADD ("ping-when-idle", test_ping_when_idle);
   ADD ("commands", test_commands);

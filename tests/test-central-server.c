@@ -621,7 +621,7 @@ test_panel (Fixture *f, gconstpointer data)
   FileWait green = { out_path, "\033[32m CP-P1" };
   FileWait session = { out_path, "driver-p  3.210 kWh  0.96 EUR" };
   FileWait orange = { out_path, "\033[38;5;208m CP-P1" };
-  FileWait quit = { out_path, "> OK quit" };
+  FileWait quit = { out_path, "\n OK quit" };
   guint64 port = 0;
   GOutputStream *in;
 

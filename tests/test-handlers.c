@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "evcp-build-config.h"
 
+#include "evcp-test-expect.h"
+
 #include <string.h>
 
 #include "evcp-central-client.h"
@@ -110,7 +112,7 @@ capture_writer (GLogLevelFlags   log_level,
       g_ptr_array_add (log_records, rec);
       return G_LOG_WRITER_HANDLED;
     }
-  return g_log_writer_default (log_level, fields, n_fields, user_data);
+  return evcp_test_expect_writer (log_level, fields, n_fields, user_data);
 }
 
 static void
@@ -746,10 +748,10 @@ test_charging_request_no_listener (void)
                       "'requested_power':50,'max_duration':3600}";
 
   /* a warning the first time only */
-  g_test_expect_message ("evcp-handlers", G_LOG_LEVEL_WARNING, "*Nothing is connected*");
+  evcp_test_expect_message ("evcp-handlers", G_LOG_LEVEL_WARNING, "*Nothing is connected*");
   g_assert_true (handle (handler, json, &error));
   g_assert_no_error (error);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   g_assert_true (handle (handler, json, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (evcp_charging_request_handler_get_accepted (handler), ==, 2);
@@ -1051,6 +1053,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   log_records = g_ptr_array_new_with_free_func (log_record_free);
   g_log_set_writer_func (capture_writer, NULL, NULL);
+  evcp_test_expect_chained = TRUE;
 
   g_test_add_func ("/handlers/user-registry/basic", test_registry_basic);
   g_test_add_func ("/handlers/user-registry/update-merges", test_registry_update_merges);

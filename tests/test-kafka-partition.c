@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "evcp-kafka-partition.h"
+#include "evcp-kafka-util.h"
 
 static void
 test_vectors (void)
@@ -39,10 +40,46 @@ test_vectors (void)
   g_assert_cmpuint (n, ==, 4000);
 }
 
+static gint64
+lag_of (const gchar *json)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  g_assert_no_error (error);
+  return evcp_kafka_statistics_consumer_lag (json_node_get_object (json_parser_get_root (parser)));
+}
+
+/* The consumer lag from librdkafka's statistics (the shape of librdkafka
+ * 2.0's STATISTICS.md): the partitions fetched, the stored lag first;
+ * librdkafka's internal partition -1 and partitions not fetched left out;
+ * unknown (-1) when nothing tells. */
+static void
+test_statistics_lag (void)
+{
+  g_assert_cmpint (lag_of ("{\"type\":\"consumer\"}"), ==, -1);
+  g_assert_cmpint (lag_of ("{\"topics\":{}}"), ==, -1);
+  g_assert_cmpint (lag_of ("{\"topics\":{\"a\":{\"partitions\":{"
+                           "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"consumer_lag\":7,\"consumer_lag_"
+                           "stored\":5},"
+                           "\"1\":{\"partition\":1,\"fetch_state\":\"active\",\"consumer_lag\":3},"
+                           "\"2\":{\"partition\":2,\"fetch_state\":\"none\",\"consumer_lag\":100},"
+                           "\"-1\":{\"partition\":-1,\"fetch_state\":\"none\",\"consumer_lag\":-1}}},"
+                           "\"b\":{\"partitions\":{"
+                           "\"0\":{\"partition\":0,\"fetch_state\":\"offset-query\",\"consumer_lag\":-1},"
+                           "\"1\":{\"partition\":1,\"fetch_state\":\"active\",\"consumer_lag_stored\":0}}}}}"),
+                   ==, 5 + 3 + 0);
+  g_assert_cmpint (lag_of ("{\"topics\":{\"a\":{\"partitions\":{"
+                           "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"consumer_lag\":-1}}}}}"),
+                   ==, -1);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/kafka-partition/kafka-python-vectors", test_vectors);
+  g_test_add_func ("/kafka-partition/statistics-lag", test_statistics_lag);
   return g_test_run ();
 }

@@ -1508,6 +1508,22 @@ scrape (const gchar *url, guint *status)
   return text;
 }
 
+/* The Prometheus client conventions' process_* series, of this process. */
+static void
+assert_process_metrics (GHashTable *samples)
+{
+  gdouble now = (gdouble) g_get_real_time () / G_USEC_PER_SEC;
+  gdouble started = evcp_prometheus_lookup (samples, "process_start_time_seconds");
+
+  g_assert_cmpfloat (started, >, now - 24 * 3600);
+  g_assert_cmpfloat (started, <=, now + 1);
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "process_cpu_seconds_total"), >, 0);
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "process_resident_memory_bytes"), >, 1024 * 1024);
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "process_virtual_memory_bytes"), >=,
+                     evcp_prometheus_lookup (samples, "process_resident_memory_bytes"));
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "process_open_fds"), >, 2);
+}
+
 static void
 test_monitor_metrics_endpoint (Fixture *f, gconstpointer data)
 {
@@ -1557,6 +1573,7 @@ test_monitor_metrics_endpoint (Fixture *f, gconstpointer data)
   g_assert_false (isnan (evcp_prometheus_lookup (samples, "evcp_monitor_central_connected{cp_id=\"" CP "\"}")));
   g_assert_false (isnan (evcp_prometheus_lookup (samples,
                            "evcp_monitor_outbox_pending{cp_id=\"" CP "\",destination=\"kafka\"}")));
+  assert_process_metrics (samples);
   g_assert_cmpuint (evcp_metrics_server_get_scrapes (server), ==, 1);
 
   other_url = g_strdup_printf ("http://127.0.0.1:%u/other", evcp_metrics_server_get_port (server));
@@ -1582,6 +1599,16 @@ message_handled (gpointer data)
   return handled >= 1;
 }
 
+static gboolean
+lag_caught_up (gpointer data)
+{
+  g_autoptr(GVariant) m = g_variant_ref_sink (evcp_kafka_service_get_metrics (data));
+  gint64 lag = -1;
+
+  g_variant_lookup (m, "consumer-lag", "x", &lag);
+  return lag == 0;
+}
+
 /* The Engine's endpoint: an EvcpEngine in this process on the mock cluster. */
 static void
 test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
@@ -1601,6 +1628,7 @@ test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
   for (guint i = 0; config->kafka_topics[i] != NULL; i++)
     g_assert_true (evcp_test_cluster_create_topic (f->cluster, config->kafka_topics[i], 1, NULL));
   config->kafka_group_id = g_strdup (group);
+  g_hash_table_insert (config->rdkafka, g_strdup ("statistics.interval.ms"), g_strdup ("100"));
   evcp_test_isolate_config (config);
   engine = evcp_engine_new (config);
   g_assert_true (evcp_engine_start (engine, &error));
@@ -1614,6 +1642,8 @@ test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
   g_assert_true (evcp_test_produce (bootstraps, "user_messages", CP, user, -1, &error));
   g_assert_no_error (error);
   g_assert_true (evcp_test_wait_until (NULL, message_handled, evcp_engine_get_kafka_service (engine), WAIT_MS));
+  /* statistics that saw the record processed: no lag */
+  g_assert_true (evcp_test_wait_until (NULL, lag_caught_up, evcp_engine_get_kafka_service (engine), WAIT_MS));
 
   text = scrape (url, &status);
   g_assert_cmpuint (status, ==, 200);
@@ -1634,6 +1664,17 @@ test_engine_metrics_endpoint (Fixture *f, gconstpointer data)
                        "evcp_engine_kind_messages_received_total{cp_id=\"" CP "\",kind=\"USER_INFO\"}"), ==, 1);
   g_assert_cmpfloat (evcp_prometheus_lookup (samples,
                        "evcp_engine_kind_messages_handled_total{cp_id=\"" CP "\",kind=\"USER_INFO\"}"), ==, 1);
+  g_assert_cmpfloat (evcp_prometheus_lookup (samples, "evcp_engine_kafka_consumer_lag{cp_id=\"" CP "\"}"), ==, 0);
+  assert_process_metrics (samples);
+  /* brokers see the CP by name */
+  {
+    g_autofree gchar *json = evcp_kafka_service_get_statistics (evcp_engine_get_kafka_service (engine));
+    g_autoptr(JsonParser) parser = json_parser_new ();
+
+    g_assert_true (json_parser_load_from_data (parser, json, -1, NULL));
+    g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json_parser_get_root (parser)), "client_id"),
+                     ==, CP);
+  }
   evcp_metrics_server_stop (server);
   evcp_engine_stop (engine);
 }

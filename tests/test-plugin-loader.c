@@ -6,6 +6,8 @@
  * Kafka service's dispatcher through libevcp.so.0. */
 #include "evcp-build-config.h"
 
+#include "evcp-test-expect.h"
+
 #include <gmodule.h>
 
 #include "evcp-kafka-service.h"
@@ -25,12 +27,11 @@ static void
 expect_refusals (void)
 {
   /* in the loader's (sorted) order: evcp-abi-none, then evcp-abi-wrong */
-  g_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
-                         "Plugin *evcp-abi-none." G_MODULE_SUFFIX
-                         " refused: it declares no plugin ABI version*");
-  g_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
-                         "Plugin *evcp-abi-wrong." G_MODULE_SUFFIX
-                         " refused: it was built for plugin ABI 2, this program has ABI 1");
+  evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
+                            "Plugin *evcp-abi-none." G_MODULE_SUFFIX " refused: it declares no plugin ABI version*");
+  evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_WARNING,
+                            "Plugin *evcp-abi-wrong." G_MODULE_SUFFIX
+                            " refused: it was built for plugin ABI 2, this program has ABI 1");
 }
 
 static void
@@ -47,11 +48,10 @@ test_engine_abi (void)
 
   g_assert_nonnull (dir);
   g_assert_no_error (error);
-  g_test_expect_message ("evcp-plugin", G_LOG_LEVEL_MESSAGE,
-                         "Loaded plugin *evcp-abi-good." G_MODULE_SUFFIX);
+  evcp_test_expect_message ("evcp-plugin", G_LOG_LEVEL_MESSAGE, "Loaded plugin *evcp-abi-good." G_MODULE_SUFFIX);
   expect_refusals ();
   loaded = evcp_plugins_load (dir, EVCP_PLUGIN_ENGINE, service, config, &error);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpstrv (loaded, ((const gchar *[]) { "evcp-abi-good." G_MODULE_SUFFIX, NULL }));
 
@@ -80,7 +80,7 @@ test_monitor_abi (void)
   g_assert_nonnull (dir);
   expect_refusals ();
   loaded = evcp_plugins_load (dir, EVCP_PLUGIN_MONITOR, service, config, &error);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpuint (g_strv_length (loaded), ==, 0);
 }

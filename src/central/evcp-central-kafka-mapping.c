@@ -72,6 +72,7 @@ on_session_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObject *
     }
   cp = evcp_central_registry_ensure (registry, cp_id);
   evcp_central_cp_touch (cp);
+  evcp_central_registry_note_kafka_seq (registry, cp, EVCP_CENTRAL_REGISTRY_ENGINE, seq);
 
   if (g_str_equal (kind, "SESSION_STARTED") || g_str_equal (kind, "SESSION_TELEMETRY"))
     {
@@ -151,6 +152,8 @@ on_monitoring_event (EvcpCentralRegistry *registry, const gchar *kind, JsonObjec
     }
   cp = evcp_central_registry_ensure (registry, cp_id);
   evcp_central_cp_touch (cp);
+  /* periodic events and alerts take seqs too, and come only this way */
+  evcp_central_registry_note_kafka_seq (registry, cp, EVCP_CENTRAL_REGISTRY_MONITOR, seq);
   if (change && g_str_equal (status, "KO") && g_strcmp0 (previous, "KO") != 0)
     evcp_central_registry_apply_fault (registry, cp, reason != NULL && *reason != '\0' ? reason : "KO", seq, EVCP_CENTRAL_SOURCE_KAFKA);
   else if (change && g_str_equal (status, "OK") && g_strcmp0 (previous, "KO") == 0)

@@ -16,6 +16,8 @@
 #include <glib/gstdio.h>
 #ifdef G_OS_UNIX
 #include <gio/gunixinputstream.h>
+#include <signal.h>
+#include <unistd.h>
 #else
 #include <windows.h>
 #include <gio/gwin32inputstream.h>
@@ -27,6 +29,7 @@
 #include "evcp-central-server.h"
 #include "evcp-config.h"
 #include "evcp-i18n.h"
+#include "evcp-log.h"
 #include "evcp-platform.h"
 
 /* How long the EOTs may take to go out at exit. */
@@ -41,12 +44,12 @@ typedef struct {
   gboolean           reading;     /* a read of stdin is pending */
   gboolean           quitting;
   gboolean           verbose;
+  gboolean quit_by_parent; /* `quit` asks the parent to stop everything in order */
 } Context;
 
 /* The panel that log lines go to; the log writer may run on any thread. */
 G_LOCK_DEFINE_STATIC (panel_lock);
 static EvcpCentralPanel *log_panel;
-static gboolean log_verbose;
 
 static GLogWriterOutput
 panel_log_writer (GLogLevelFlags   level,
@@ -55,13 +58,18 @@ panel_log_writer (GLogLevelFlags   level,
                   gpointer         user_data)
 {
   const gchar *message = NULL;
+  const gchar *domain = NULL;
   gboolean done = FALSE;
 
-  if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) != 0 && !log_verbose)
-    return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n_fields; i++)
-    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
-      message = fields[i].value;
+    {
+      if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0)
+        message = fields[i].value;
+      else if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = fields[i].value;
+    }
+  if (!evcp_log_enabled (level, domain))
+    return G_LOG_WRITER_HANDLED;
   G_LOCK (panel_lock);
   if (log_panel != NULL && message != NULL)
     {
@@ -71,7 +79,7 @@ panel_log_writer (GLogLevelFlags   level,
   G_UNLOCK (panel_lock);
   if (done && (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL)) == 0)
     return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, user_data);
+  return evcp_log_writer (level, fields, n_fields, user_data);
 }
 
 static void
@@ -107,14 +115,71 @@ on_shutdown (gpointer user_data)
 
 static void read_next (Context *ctx);
 
+/* `quit` typed under a launcher that stops the charging points first
+ * (scripts/demo): SIGTERM to the launcher, which stops this Central last,
+ * after the last tickets came. */
+static gboolean
+quit_through_parent (Context *ctx)
+{
+#ifdef G_OS_UNIX
+  pid_t parent = getppid ();
+
+  if (ctx->quit_by_parent && parent > 1 && kill (parent, SIGTERM) == 0)
+    {
+      g_message (_("quit: the launcher (pid %d) stops the charging points, then Central"), (int) parent);
+      return TRUE;
+    }
+#endif
+  return FALSE;
+}
+
+/* A line typed: a command, answered (on the panel, `list` as a table). */
+static gboolean
+run_line (Context *ctx, const gchar *line)
+{
+  g_autofree gchar *answer = NULL;
+  g_autofree gchar *trimmed = g_strstrip (g_strdup (line));
+  gboolean want_quit = FALSE;
+
+  if (ctx->panel != NULL && g_str_equal (trimmed, "list"))
+    {
+      g_autoptr(JsonNode) root = evcp_central_server_to_json (ctx->server);
+
+      answer = evcp_central_panel_format_list (root);
+    }
+  else
+    answer = evcp_central_command_run (ctx->server, line, &want_quit);
+  if (want_quit && quit_through_parent (ctx))
+    {
+      g_free (answer);
+      answer = g_strdup (_("OK quit: stopping the charging points first, then Central"));
+      want_quit = FALSE;
+    }
+  if (answer != NULL)
+    reply (ctx, answer);
+  return want_quit;
+}
+
+static void
+on_panel_line (const gchar *line, gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  if (line == NULL)
+    {
+      g_message (_("End of standard input: shutting down"));
+      quit (ctx);
+    }
+  else if (run_line (ctx, line))
+    quit (ctx);
+}
+
 static void
 read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Context *ctx = user_data;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *line = NULL;
-  g_autofree gchar *answer = NULL;
-  gboolean want_quit = FALSE;
 
   ctx->reading = FALSE;
   line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, NULL, &error);
@@ -129,10 +194,7 @@ read_line_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       quit (ctx);
       return;
     }
-  answer = evcp_central_command_run (ctx->server, line, &want_quit);
-  if (answer != NULL)
-    reply (ctx, answer);
-  if (want_quit)
+  if (run_line (ctx, line))
     quit (ctx);
   else
     read_next (ctx);
@@ -275,14 +337,12 @@ main (int argc, char **argv)
     { "kafka-brokers", 0, 0, G_OPTION_ARG_STRING, &brokers,
       N_("Also consume charging_sessions and monitoring_events from Kafka (overrides KAFKA_BROKERS)"),
       N_("HOST:PORT,…") },
-    { "kafka-group", 0, 0, G_OPTION_ARG_STRING, &group_id,
-      N_("Kafka consumer group (default evcp-central)"), N_("GROUP") },
-    { "no-kafka", 0, 0, G_OPTION_ARG_NONE, &no_kafka,
-      N_("Do not use Kafka, even if KAFKA_BROKERS is set"), NULL },
+    { "kafka-group", 0, 0, G_OPTION_ARG_STRING, &group_id, N_("Kafka consumer group (default evcp-central)"),
+      N_("GROUP") },
+    { "no-kafka", 0, 0, G_OPTION_ARG_NONE, &no_kafka, N_("Do not use Kafka, even if KAFKA_BROKERS is set"), NULL },
     { "panel", 0, 0, G_OPTION_ARG_NONE, &use_panel,
       N_("Draw the live panel even if standard output is not a terminal"), NULL },
-    { "no-panel", 0, 0, G_OPTION_ARG_NONE, &no_panel,
-      N_("Print plain lines even on a terminal"), NULL },
+    { "no-panel", 0, 0, G_OPTION_ARG_NONE, &no_panel, N_("Print plain lines even on a terminal"), NULL },
     { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin,
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
     { "ack-timeout", 0, 0, G_OPTION_ARG_INT, &ack_timeout_ms,
@@ -295,12 +355,14 @@ main (int argc, char **argv)
       N_("Drop a connection not authenticated within this time (default 10000)"), N_("MS") },
     { "idle-timeout", 0, 0, G_OPTION_ARG_INT, &idle_timeout_ms,
       N_("Drop an authenticated connection that sent nothing of use for this time (default 30000)"), N_("MS") },
+    { "quit-by-parent", 0, 0, G_OPTION_ARG_NONE, &ctx.quit_by_parent,
+      N_("quit sends SIGTERM to the parent process (a launcher that stops the CPs first, then Central) "
+          "instead of exiting"),
+      NULL },
     { "require-secret", 0, 0, G_OPTION_ARG_NONE, &require_secret,
       N_("Refuse the AUTH of a CP that has no secret ([cp-secrets] or the secret command)"), NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-      N_("Show debug messages"), NULL },
-    { "version", 0, 0, G_OPTION_ARG_NONE, &version,
-      N_("Show the version and exit"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -337,8 +399,7 @@ main (int argc, char **argv)
       return 2;
     }
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
-  log_verbose = verbose;
+    evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
   {
     const EvcpConfigOptions options = { .config_file = config_file };
@@ -361,8 +422,7 @@ main (int argc, char **argv)
   /* stdout carries LISTENING, the answers and the panel: log lines go to
    * stderr, or into the panel */
   g_log_writer_default_set_use_stderr (TRUE);
-  if (use_panel)
-    g_log_set_writer_func (panel_log_writer, NULL, NULL);
+  evcp_log_init ("evcp-central", use_panel ? panel_log_writer : NULL);
 
   db = evcp_central_db_open (db_path, &error);
   if (db == NULL)
@@ -411,7 +471,9 @@ main (int argc, char **argv)
       G_UNLOCK (panel_lock);
     }
 
-  if (!no_stdin)
+  if (!no_stdin && panel != NULL && evcp_central_panel_read_terminal (panel, 0, on_panel_line, &ctx))
+    ; /* the panel edits the line typed */
+  else if (!no_stdin)
     {
       stdin_stream = stdin_stream_new ();
       in = g_data_input_stream_new (stdin_stream);

@@ -9,6 +9,7 @@
 #include <glib/gi18n-lib.h>
 
 #include "evcp-central-registry.h"
+#include "evcp-log.h"
 
 struct _EvcpCentralRegistry
 {
@@ -17,7 +18,13 @@ struct _EvcpCentralRegistry
   EvcpCentralRegistryStats  stats;
   void                    (*changed) (gpointer user_data);
   gpointer                  changed_data;
+  gboolean kafka; /* consuming Kafka: link gaps may be filled there */
+  guint gap_grace_ms;
+  guint gap_timer;
 };
+
+/* At most this many seqs remembered per (cp, role) for the gap accounting. */
+#define MAX_TRACKED_SEQS 65536
 
 static const gchar *const role_names[EVCP_CENTRAL_REGISTRY_N_ROLES] = { "ENGINE", "MONITOR" };
 
@@ -86,6 +93,11 @@ cp_free (EvcpCentralCp *cp)
   g_free (cp->session_id);
   g_free (cp->driver);
   g_free (cp->ended_session);
+  for (guint r = 0; r < EVCP_CENTRAL_REGISTRY_N_ROLES; r++)
+    {
+      g_clear_pointer (&cp->kafka_seqs[r], g_hash_table_unref);
+      g_clear_pointer (&cp->missing[r], g_hash_table_unref);
+    }
   g_free (cp);
 }
 
@@ -104,6 +116,7 @@ evcp_central_registry_free (EvcpCentralRegistry *self)
 {
   if (self == NULL)
     return;
+  g_clear_handle_id (&self->gap_timer, g_source_remove);
   g_hash_table_unref (self->cps);
   g_object_unref (self->db);
   g_free (self);
@@ -186,7 +199,11 @@ evcp_central_registry_ensure (EvcpCentralRegistry *self, const gchar *id)
   cp->state_seq = -1;
   cp->monitor_seq = -1;
   for (guint r = 0; r < EVCP_CENTRAL_REGISTRY_N_ROLES; r++)
-    cp->link_seq[r] = evcp_central_db_max_seq (self->db, id, evcp_central_role_name (r));
+    {
+      cp->link_seq[r] = evcp_central_db_max_seq (self->db, id, evcp_central_role_name (r));
+      cp->kafka_seqs[r] = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      cp->missing[r] = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+    }
   cp->tickets = evcp_central_db_count_tickets (self->db, id);
   g_hash_table_insert (self->cps, cp->id, cp);
   return cp;
@@ -279,9 +296,10 @@ begin_claim (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRo
 
       evcp_central_db_rollback (self->db);
       self->stats.duplicates++;
-      /* TRANSLATORS: CP id, verb, the sender's role, seq, where it came from */
-      g_message (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"),
-                 cp->id, verb, evcp_central_role_name (role), seq_text, source);
+      /* expected (the link and Kafka carry the same records, frames are
+       * resent): counted in stats.duplicates, said at info only */
+      EVCP_INFO (_("%s: duplicate %s from the %s (seq %s, by %s): acknowledged, not applied again"), cp->id, verb,
+                 evcp_central_role_name (role), seq_text, source);
       return FALSE;
     }
   return TRUE;
@@ -309,26 +327,138 @@ add_event (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole
     g_warning ("%s", error->message);
 }
 
-/* A gap in the seqs that came over the link from one program of one CP. */
+/* ---- gaps in the seqs ---------------------------------------------------------- */
+
+static void
+gap_warning (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role, gint64 first, gint64 last,
+             guint count)
+{
+  g_autofree gchar *first_text = format_seq (first);
+  g_autofree gchar *end_text = format_seq (last);
+
+  self->stats.gaps++;
+  if (self->kafka)
+    /* TRANSLATORS: CP id, role, first and last missing sequence numbers, how many, seconds */
+    g_warning (_("%s: gap in the seqs of the %s: %s to %s (%u) never arrived, on the link or on Kafka "
+                  "within %u s"),
+               cp->id, evcp_central_role_name (role), first_text, end_text, count, (self->gap_grace_ms + 999) / 1000);
+  else
+    /* TRANSLATORS: CP id, role, first and last missing sequence numbers */
+    g_warning (_("%s: gap in the seqs of the %s: %s to %s never arrived (without Kafka, the seqs "
+                  "of events only Kafka carries look missing too)"),
+               cp->id, evcp_central_role_name (role), first_text, end_text);
+}
+
+/* Warns once per (cp, role) about the seqs whose grace ran out. */
+static gboolean
+check_missing_cb (gpointer user_data)
+{
+  EvcpCentralRegistry *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gboolean pending = FALSE;
+  GHashTableIter cps;
+  EvcpCentralCp *cp;
+
+  g_hash_table_iter_init (&cps, self->cps);
+  while (g_hash_table_iter_next (&cps, NULL, (gpointer *) &cp))
+    for (guint r = 0; r < EVCP_CENTRAL_REGISTRY_N_ROLES; r++)
+      {
+        GHashTableIter iter;
+        gint64 *seq, *deadline;
+        gint64 first = G_MAXINT64, last = -1;
+        guint count = 0;
+
+        g_hash_table_iter_init (&iter, cp->missing[r]);
+        while (g_hash_table_iter_next (&iter, (gpointer *) &seq, (gpointer *) &deadline))
+          {
+            if (*deadline > now)
+              {
+                pending = TRUE;
+                continue;
+              }
+            first = MIN (first, *seq);
+            last = MAX (last, *seq);
+            count++;
+            g_hash_table_iter_remove (&iter);
+          }
+        if (count > 0)
+          gap_warning (self, cp, r, first, last, count);
+      }
+  if (pending)
+    return G_SOURCE_CONTINUE;
+  self->gap_timer = 0;
+  return G_SOURCE_REMOVE;
+}
+
+void
+evcp_central_registry_set_kafka (EvcpCentralRegistry *self, gboolean consuming, guint grace_ms)
+{
+  self->kafka = consuming;
+  self->gap_grace_ms = MAX (grace_ms, 1);
+}
+
+static void
+insert_seq (GHashTable *table, gint64 seq, gint64 *value)
+{
+  if (g_hash_table_size (table) >= MAX_TRACKED_SEQS)
+    g_hash_table_remove_all (table);
+  g_hash_table_insert (table, g_memdup2 (&seq, sizeof seq), value);
+}
+
+void
+evcp_central_registry_note_kafka_seq (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role,
+                                      gint64 seq)
+{
+  if (seq < 0)
+    return;
+  /* awaited: the link skipped it, Kafka brought it */
+  if (g_hash_table_remove (cp->missing[role], &seq))
+    return;
+  if (seq > cp->link_seq[role])
+    insert_seq (cp->kafka_seqs[role], seq, NULL);
+}
+
+/* Forgets the Kafka seqs the link has gone past. */
+static void
+prune_kafka_seqs (EvcpCentralCp *cp, EvcpCentralRegistryRole role)
+{
+  GHashTableIter iter;
+  gint64 *seq;
+
+  g_hash_table_iter_init (&iter, cp->kafka_seqs[role]);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &seq, NULL))
+    if (*seq <= cp->link_seq[role])
+      g_hash_table_iter_remove (&iter);
+}
+
+/* A gap in the seqs that came over the link from one program of one CP:
+ * seqs Kafka brought are no gap; while Kafka is consumed, the others are
+ * awaited there for the grace before they are reported. */
 void
 evcp_central_registry_check_link_seq (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role, gint64 seq)
 {
   gint64 last = cp->link_seq[role];
+  gint64 deadline = g_get_monotonic_time () + (gint64) self->gap_grace_ms * 1000;
 
   if (seq < 0)
     return;
-  if (last >= 0 && seq > last + 1)
+  /* a late frame that was awaited */
+  g_hash_table_remove (cp->missing[role], &seq);
+  if (last >= 0 && seq > last + 1 && !self->kafka)
+    gap_warning (self, cp, role, last + 1, seq - 1, (guint) MIN (seq - 1 - last, G_MAXUINT));
+  else if (last >= 0 && seq > last + 1)
     {
-      g_autofree gchar *first = format_seq (last + 1);
-      g_autofree gchar *end = format_seq (seq - 1);
-
-      self->stats.gaps++;
-      /* TRANSLATORS: CP id, role, first and last missing sequence numbers */
-      g_warning (_("%s: gap in the seqs of the %s: %s to %s never arrived"),
-                 cp->id, evcp_central_role_name (role), first, end);
+      for (gint64 s = MAX (last + 1, seq - MAX_TRACKED_SEQS); s < seq; s++)
+        if (!g_hash_table_contains (cp->kafka_seqs[role], &s))
+          insert_seq (cp->missing[role], s, g_memdup2 (&deadline, sizeof deadline));
+      if (g_hash_table_size (cp->missing[role]) > 0 && self->gap_timer == 0)
+        self->gap_timer = g_timeout_add (self->gap_grace_ms, check_missing_cb, self);
     }
   if (seq > last)
-    cp->link_seq[role] = seq;
+    {
+      cp->link_seq[role] = seq;
+      prune_kafka_seqs (cp, role);
+    }
 }
 
 /* Applies a state of the Engine unless a newer one is known. */
@@ -384,8 +514,8 @@ evcp_central_registry_apply_ticket (EvcpCentralRegistry *self, EvcpCentralCp *cp
     {
       self->stats.duplicate_tickets++;
       /* TRANSLATORS: CP id, session id, where it came from */
-      g_message (_("%s: the ticket of session %s is already recorded (%s): kept once"),
-                 cp->id, ticket->session_id, ticket->source);
+      EVCP_INFO (_("%s: the ticket of session %s is already recorded (%s): kept once"), cp->id, ticket->session_id,
+                 ticket->source);
     }
   else
     {

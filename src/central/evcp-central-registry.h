@@ -42,6 +42,8 @@ typedef struct {
 
   gpointer  peers[EVCP_CENTRAL_REGISTRY_N_ROLES];   /* the server's connections, or NULL */
   gint64    link_seq[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* highest seq seen on the link, for gaps */
+  GHashTable *kafka_seqs[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* seqs above link_seq seen on Kafka */
+  GHashTable *missing[EVCP_CENTRAL_REGISTRY_N_ROLES]; /* seq → deadline (µs): skipped on the link, awaited on Kafka */
 
   gchar    *session_id;
   gchar    *driver;
@@ -84,6 +86,16 @@ void     evcp_central_registry_connected        (EvcpCentralRegistry     *self,
                                                  EvcpCentralCp           *cp,
                                                  const gchar             *location,
                                                  gdouble                  price);
+#define EVCP_CENTRAL_GAP_GRACE_MS 15000
+
+/* Whether this Central consumes Kafka: then a seq the link skips may come
+ * by Kafka (telemetry, refusals, the Monitor's periodic events take seqs
+ * that only Kafka carries) and is a gap only if it did not within
+ * @grace_ms. */
+void evcp_central_registry_set_kafka (EvcpCentralRegistry *self, gboolean consuming, guint grace_ms);
+/* A seq seen on Kafka, for the gap accounting of the link. */
+void evcp_central_registry_note_kafka_seq (EvcpCentralRegistry *self, EvcpCentralCp *cp, EvcpCentralRegistryRole role,
+                                           gint64 seq);
 void     evcp_central_registry_check_link_seq   (EvcpCentralRegistry     *self,
                                                  EvcpCentralCp           *cp,
                                                  EvcpCentralRegistryRole  role,

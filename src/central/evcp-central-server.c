@@ -392,6 +392,8 @@ evcp_central_server_start_kafka (EvcpCentralServer  *self,
   if (!evcp_central_kafka_start (kafka, error))
     return FALSE;
   self->kafka = g_steal_pointer (&kafka);
+  /* a seq the link skips may be an event only Kafka carries */
+  evcp_central_registry_set_kafka (self->registry, TRUE, EVCP_CENTRAL_GAP_GRACE_MS);
   return TRUE;
 }
 

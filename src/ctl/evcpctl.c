@@ -29,6 +29,7 @@
 #include "evcp-dbus-monitor.h"
 #include "evcp-gdbus-generated.h"
 #include "evcp-i18n.h"
+#include "evcp-json-write.h"
 #include "evcp-platform.h"
 
 typedef enum {
@@ -50,6 +51,7 @@ typedef struct {
   GDBusConnection *connection;
   GDBusProxy      *proxy;    /* EvcpGdbusEngine1 or EvcpGdbusMonitor1 */
   gboolean         subscribed;
+  gboolean unreachable; /* no bus or peer: whether it runs is unknown */
 } Target;
 
 typedef struct {
@@ -77,11 +79,9 @@ typedef struct {
 static void
 print_json (JsonNode *node)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autofree gchar *text = NULL;
+  /* not json-glib's generator: it prints doubles with %.17g (0.29999999999999999) */
+  g_autofree gchar *text = evcp_json_to_string (node);
 
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
   g_print ("%s\n", text);
 }
 
@@ -369,6 +369,7 @@ target_connect (Ctl *ctl, Target *target, gboolean follow, GError **error)
                                                                    NULL, NULL, &local);
       if (target->connection == NULL)
         {
+          target->unreachable = TRUE;
           g_set_error (error, CTL_ERROR, CTL_EXIT_NOT_RUNNING, _("Cannot connect to %s: %s"),
                        target->address, local->message);
           return FALSE;
@@ -380,6 +381,7 @@ target_connect (Ctl *ctl, Target *target, gboolean follow, GError **error)
       target->connection = g_bus_get_sync (ctl->bus_type, NULL, &local);
       if (target->connection == NULL)
         {
+          target->unreachable = TRUE;
           g_set_error (error, CTL_ERROR, CTL_EXIT_NOT_RUNNING, _("Cannot connect to the %s: %s"),
                        ctl->bus_type == G_BUS_TYPE_SYSTEM ? _("system bus") : _("session bus"),
                        local->message);
@@ -590,13 +592,19 @@ cmd_status (Ctl *ctl, gchar **args)
             {
               JsonObject *absent = json_object_new ();
 
-              json_object_set_boolean_member (absent, "running", FALSE);
+              /* unreachable: whether it runs is not known */
+              if (t->unreachable)
+                json_object_set_null_member (absent, "running");
+              else
+                json_object_set_boolean_member (absent, "running", FALSE);
+              json_object_set_boolean_member (absent, "reachable", !t->unreachable);
               json_object_set_string_member (absent, "message", error->message);
               json_object_set_object_member (object, t->key, absent);
             }
           else
             {
-              g_print ("%s  %s\n", t->label, _("not running"));
+              /* TRANSLATORS: evcpctl status, when the bus or the peer cannot be reached */
+              g_print ("%s  %s\n", t->label, t->unreachable ? _("unreachable") : _("not running"));
               g_printerr ("evcpctl: %s\n", error->message);
             }
           continue;
@@ -772,7 +780,220 @@ cmd_unplug (Ctl *ctl, gchar **args)
   return done (ctl, "unplug");
 }
 
+/* ---- the log level ------------------------------------------------------------- */
+
+static CtlExit
+cmd_log_level (Ctl *ctl, gchar **args)
+{
+  g_autoptr(GError) error = NULL;
+  Target *t;
+  const gchar *level;
+  gboolean ok;
+
+  if (args[0] == NULL)
+    return usage_error (_("Usage: evcpctl log-level engine|monitor [LEVEL]"));
+  if (args[1] != NULL && args[2] != NULL)
+    return usage_error (_("Too many arguments"));
+  if (g_strcmp0 (args[0], "engine") == 0)
+    t = &ctl->engine;
+  else if (g_strcmp0 (args[0], "monitor") == 0)
+    t = &ctl->monitor;
+  else
+    return usage_error (_("“%s”: expected engine or monitor"), args[0]);
+
+  if (!target_connect (ctl, t, FALSE, &error))
+    return report_error (ctl, t, error);
+  if (args[1] != NULL)
+    {
+      if (t == &ctl->engine)
+        ok = evcp_gdbus_engine1_call_set_log_level_sync (EVCP_GDBUS_ENGINE1 (t->proxy), args[1], NULL, &error);
+      else
+        ok = evcp_gdbus_monitor1_call_set_log_level_sync (EVCP_GDBUS_MONITOR1 (t->proxy), args[1], NULL, &error);
+      if (!ok)
+        return report_error (ctl, t, error);
+      if (!ctl->json)
+        g_print (_("%s: log level %s\n"), t->label, args[1]);
+      return done (ctl, "log-level");
+    }
+  level = t == &ctl->engine ? evcp_gdbus_engine1_get_log_level (EVCP_GDBUS_ENGINE1 (t->proxy))
+                            : evcp_gdbus_monitor1_get_log_level (EVCP_GDBUS_MONITOR1 (t->proxy));
+  if (ctl->json)
+    {
+      g_autoptr(JsonObject) o = json_object_new ();
+      g_autoptr(JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+
+      json_object_set_string_member (o, "service", t->key);
+      json_object_set_string_member (o, "log_level", level != NULL ? level : "");
+      json_node_set_object (root, o);
+      print_json (root);
+    }
+  else
+    g_print ("%s\n", level != NULL ? level : "?");
+  return CTL_EXIT_OK;
+}
+
 /* ---- metrics --------------------------------------------------------------------- */
+
+/* A value in a table cell: strings bare, booleans yes/no, numbers as
+ * numbers, NaN (a latency before any check) as "-", lists joined. */
+static gchar *
+cell_text (GVariant *value)
+{
+  g_autoptr(GVariant) inner =
+      g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT) ? g_variant_get_variant (value) : g_variant_ref (value);
+  GString *out;
+
+  if (g_variant_is_of_type (inner, G_VARIANT_TYPE_DOUBLE))
+    {
+      gdouble d = g_variant_get_double (inner);
+
+      if (!isfinite (d))
+        return g_strdup ("-");
+      out = g_string_new (NULL);
+      evcp_json_append_double (out, d);
+      return g_string_free (out, FALSE);
+    }
+  if (g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      g_autofree const gchar **strv = g_variant_get_strv (inner, NULL);
+
+      return strv[0] != NULL ? g_strjoinv (", ", (gchar **) strv) : g_strdup (_("none"));
+    }
+  if (g_variant_is_of_type (inner, G_VARIANT_TYPE_STRING) && *g_variant_get_string (inner, NULL) == '\0')
+    return g_strdup ("-");
+  if (g_variant_is_container (inner))
+    return g_variant_print (inner, FALSE);
+  return format_value (inner);
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* A list of tuples (handlers: a(sbtt)) or a dictionary of tuples (kinds:
+ * a{s(ttt)}) as a table under @headings. */
+static void
+print_tuple_table (const gchar * const *headings, GVariant *value)
+{
+  GVariantIter iter;
+  GVariant *row;
+  guint n_headings = g_strv_length ((gchar **) headings);
+
+  g_print ("\n  ");
+  for (guint i = 0; i < n_headings; i++)
+    g_print (i == 0 ? "%-28s" : " %12s", headings[i]);
+  g_print ("\n");
+  if (g_variant_n_children (value) == 0)
+    g_print ("  %s\n", _("(none)"));
+  g_variant_iter_init (&iter, value);
+  while ((row = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) owned = row;
+      g_autoptr(GVariant) first = g_variant_get_child_value (row, 0);
+      g_autoptr(GVariant) rest = g_variant_get_child_value (row, 1);
+      g_autofree gchar *name = cell_text (first);
+      gboolean dict = g_variant_is_of_type (row, G_VARIANT_TYPE_DICT_ENTRY);
+      GVariant *cells = dict ? rest : row;
+
+      g_print ("  %-28s", name);
+      for (gsize c = dict ? 0 : 1; c < g_variant_n_children (cells); c++)
+        {
+          g_autoptr(GVariant) cell = g_variant_get_child_value (cells, c);
+          g_autofree gchar *text = cell_text (cell);
+
+          g_print (" %12s", text);
+        }
+      g_print ("\n");
+    }
+}
+
+/* A dictionary (a session) as indented NAME VALUE lines. */
+static void
+print_dict_table (const gchar *title, GVariant *dict)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  GVariantIter iter;
+  gchar *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{sv}", &key, &value))
+    {
+      g_ptr_array_add (keys, key);
+      g_variant_unref (value);
+    }
+  if (keys->len == 0)
+    {
+      g_print ("  %-28s %s\n", title, _("none"));
+      return;
+    }
+  g_ptr_array_sort (keys, compare_strings);
+  g_print ("\n  %s\n", title);
+  for (guint i = 0; i < keys->len; i++)
+    {
+      g_autoptr(GVariant) v = g_variant_lookup_value (dict, keys->pdata[i], NULL);
+      g_autofree gchar *text = cell_text (v);
+
+      g_print ("    %-26s %s\n", (const gchar *) keys->pdata[i], text);
+    }
+}
+
+/* GetMetrics() for people: the single values as a NAME VALUE table in
+ * name order, then the lists and dictionaries as tables of their own. */
+static void
+print_metrics (const gchar *label, GVariant *metrics)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) nested = g_ptr_array_new ();
+  GVariantIter iter;
+  gchar *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, metrics);
+  while (g_variant_iter_next (&iter, "{sv}", &key, &value))
+    {
+      g_ptr_array_add (keys, key);
+      g_variant_unref (value);
+    }
+  g_ptr_array_sort (keys, compare_strings);
+  g_print ("%s\n", label);
+  /* TRANSLATORS: column headings of evcpctl metrics */
+  g_print ("  %-28s %s\n", _("METRIC"), _("VALUE"));
+  for (guint i = 0; i < keys->len; i++)
+    {
+      g_autoptr(GVariant) v = g_variant_lookup_value (metrics, keys->pdata[i], NULL);
+      g_autofree gchar *text = NULL;
+
+      if (g_variant_is_container (v) && !g_variant_is_of_type (v, G_VARIANT_TYPE_STRING_ARRAY))
+        {
+          g_ptr_array_add (nested, keys->pdata[i]);
+          continue;
+        }
+      text = cell_text (v);
+      g_print ("  %-28s %s\n", (const gchar *) keys->pdata[i], text);
+    }
+  for (guint i = 0; i < nested->len; i++)
+    {
+      const gchar *name = nested->pdata[i];
+      g_autoptr(GVariant) v = g_variant_lookup_value (metrics, name, NULL);
+
+      if (g_strcmp0 (name, "handlers") == 0 && g_variant_is_of_type (v, G_VARIANT_TYPE ("a(sbtt)")))
+        print_tuple_table ((const gchar * const[]){ _("HANDLER"), _("ENABLED"), _("HANDLED"), _("FAILURES"), NULL },
+                           v);
+      else if (g_strcmp0 (name, "kinds") == 0 && g_variant_is_of_type (v, G_VARIANT_TYPE ("a{s(ttt)}")))
+        print_tuple_table ((const gchar * const[]){ _("KIND"), _("RECEIVED"), _("HANDLED"), _("FAILED"), NULL }, v);
+      else if (g_variant_is_of_type (v, G_VARIANT_TYPE_VARDICT))
+        print_dict_table (name, v);
+      else
+        {
+          g_autofree gchar *text = cell_text (v);
+
+          g_print ("  %-28s %s\n", name, text);
+        }
+    }
+}
 
 static CtlExit
 cmd_metrics (Ctl *ctl, gchar **args)
@@ -802,21 +1023,7 @@ cmd_metrics (Ctl *ctl, gchar **args)
       if (ctl->json)
         json_object_set_member (object, t->key, variant_to_json (metrics));
       else
-        {
-          GVariantIter iter;
-          const gchar *key;
-          GVariant *value;
-
-          g_print ("%s\n", t->label);
-          g_variant_iter_init (&iter, metrics);
-          while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-            {
-              g_autofree gchar *text = format_value (value);
-
-              g_print ("  %-24s %s\n", key, text);
-              g_variant_unref (value);
-            }
-        }
+        print_metrics (t->label, metrics);
     }
   if (ctl->json)
     {
@@ -1067,14 +1274,9 @@ typedef struct {
 } Command;
 
 static const Command commands[] = {
-  { "status",      cmd_status },
-  { "handlers",    cmd_handlers },
-  { "handler",     cmd_handler },
-  { "fault",       cmd_fault },
-  { "clear-fault", cmd_clear_fault },
-  { "unplug",      cmd_unplug },
-  { "metrics",     cmd_metrics },
-  { "monitor",     cmd_monitor },
+  { "status", cmd_status },   { "handlers", cmd_handlers },       { "handler", cmd_handler },
+  { "fault", cmd_fault },     { "clear-fault", cmd_clear_fault }, { "unplug", cmd_unplug },
+  { "metrics", cmd_metrics }, { "log-level", cmd_log_level },     { "monitor", cmd_monitor },
 };
 
 int
@@ -1117,24 +1319,27 @@ main (int argc, char **argv)
 
   /* TRANSLATORS: the synopsis of evcpctl */
   context = g_option_context_new (_("COMMAND [ARGUMENTS…]"));
-  g_option_context_set_summary (context,
-    _("Controls the Engine and reads the Monitor of an EV charging point over D-Bus.\n\n"
-      "Commands:\n"
-      "  status [engine|monitor]        the state of the Engine and of the Monitor\n"
-      "  handlers                       the Engine's message handlers and their counters\n"
-      "  handler enable|disable NAME    route messages to a handler again, or stop\n"
-      "  fault [REASON…]                report a fault: a session ends, the Engine answers KO\n"
-      "  clear-fault                    clear the fault\n"
-      "  unplug                         end the running supply session\n"
-      "  metrics [engine|monitor]       the metrics of both, or of one\n"
-      "  monitor                        follow StateChanged, MessageHandled, StatusChanged and\n"
-      "                                 PropertiesChanged until Ctrl-C (or --count)"));
-  g_option_context_set_description (context,
-    _("Exit status: 0 done; 1 the service answered with an error or the bus refused the call;\n"
-      "2 usage; 3 a service is not running (none is started unless --start) or the bus or\n"
-      "peer cannot be reached.\n\n"
-      "On the system bus, anyone may read; changing (handler, fault, clear-fault, unplug)\n"
-      "needs root or the group evcp."));
+  g_option_context_set_summary (
+      context, _("Controls the Engine and reads the Monitor of an EV charging point over D-Bus.\n\n"
+                  "Commands:\n"
+                  "  status [engine|monitor]        the state of the Engine and of the Monitor\n"
+                  "  handlers                       the Engine's message handlers and their counters\n"
+                  "  handler enable|disable NAME    route messages to a handler again, or stop\n"
+                  "  fault [REASON…]                report a fault: a session ends, the Engine answers KO\n"
+                  "  clear-fault                    clear the fault\n"
+                  "  unplug                         end the running supply session\n"
+                  "  metrics [engine|monitor]       the metrics of both, or of one\n"
+                  "  log-level engine|monitor [LEVEL]  show or set the log level: error, warning,\n"
+                  "                                 message, info or debug\n"
+                  "  monitor                        follow StateChanged, MessageHandled, StatusChanged and\n"
+                  "                                 PropertiesChanged until Ctrl-C (or --count)"));
+  g_option_context_set_description (
+      context, _("Exit status: 0 done; 1 the service answered with an error or the bus refused the call;\n"
+                  "2 usage; 3 a service is not running (none is started unless --start) or the bus or\n"
+                  "peer cannot be reached.\n\n"
+                  "On the system bus, anyone may read; changing (handler, fault, clear-fault, unplug,\n"
+                  "log-level LEVEL)\n"
+                  "needs root or the group evcp."));
   g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (context, GETTEXT_PACKAGE);
   if (!g_option_context_parse (context, &argc, &argv, &error))

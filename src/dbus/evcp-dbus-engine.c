@@ -5,6 +5,7 @@
 
 #include "evcp-dbus-engine.h"
 #include "evcp-dbus-error.h"
+#include "evcp-dbus-log.h"
 #include "evcp-error.h"
 #include "evcp-gdbus-generated.h"
 
@@ -409,6 +410,17 @@ handle_get_metrics (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invocatio
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_set_log_level (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invocation, const gchar *level,
+                      gpointer user_data)
+{
+  if (!evcp_dbus_set_log_level (invocation, level))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  evcp_gdbus_engine1_set_log_level (skeleton, evcp_dbus_log_level ());
+  evcp_gdbus_engine1_complete_set_log_level (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---- the object ------------------------------------------------------------ */
 
 EvcpDbusEngine *
@@ -428,6 +440,7 @@ evcp_dbus_engine_new (EvcpEngine *engine)
 
   evcp_gdbus_engine1_set_cp_id (self->skeleton, evcp_engine_get_config (engine)->cp_id);
   evcp_gdbus_engine1_set_version (self->skeleton, PACKAGE_VERSION);
+  evcp_gdbus_engine1_set_log_level (self->skeleton, evcp_dbus_log_level ());
   update_state (self);
   update_session (self);
   update_kafka (self);
@@ -450,6 +463,7 @@ evcp_dbus_engine_new (EvcpEngine *engine)
   g_signal_connect (self->skeleton, "handle-get-metrics", G_CALLBACK (handle_get_metrics), self);
   g_signal_connect (self->skeleton, "handle-subscribe-messages", G_CALLBACK (handle_subscribe_messages), self);
   g_signal_connect (self->skeleton, "handle-unsubscribe-messages", G_CALLBACK (handle_unsubscribe_messages), self);
+  g_signal_connect (self->skeleton, "handle-set-log-level", G_CALLBACK (handle_set_log_level), self);
   return self;
 }
 

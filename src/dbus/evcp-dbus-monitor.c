@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "evcp-dbus-log.h"
 #include "evcp-dbus-monitor.h"
 #include "evcp-gdbus-generated.h"
 
@@ -92,6 +93,17 @@ handle_get_metrics (EvcpGdbusMonitor1 *skeleton, GDBusMethodInvocation *invocati
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_set_log_level (EvcpGdbusMonitor1 *skeleton, GDBusMethodInvocation *invocation, const gchar *level,
+                      gpointer user_data)
+{
+  if (!evcp_dbus_set_log_level (invocation, level))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  evcp_gdbus_monitor1_set_log_level (skeleton, evcp_dbus_log_level ());
+  evcp_gdbus_monitor1_complete_set_log_level (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* ---- the object ---------------------------------------------------------------- */
 
 EvcpDbusMonitor *
@@ -114,6 +126,7 @@ evcp_dbus_monitor_new (EvcpMonitoringService *service)
   status = evcp_monitoring_service_get_status (service);
   evcp_gdbus_monitor1_set_cp_id (self->skeleton, config->cp_id);
   evcp_gdbus_monitor1_set_version (self->skeleton, PACKAGE_VERSION);
+  evcp_gdbus_monitor1_set_log_level (self->skeleton, evcp_dbus_log_level ());
   evcp_gdbus_monitor1_set_engine (self->skeleton, engine);
   update_status (self, status);
   update_central (self);
@@ -125,6 +138,7 @@ evcp_dbus_monitor_new (EvcpMonitoringService *service)
 
   g_signal_connect (self->skeleton, "handle-get-status", G_CALLBACK (handle_get_status), self);
   g_signal_connect (self->skeleton, "handle-get-metrics", G_CALLBACK (handle_get_metrics), self);
+  g_signal_connect (self->skeleton, "handle-set-log-level", G_CALLBACK (handle_set_log_level), self);
   return self;
 }
 

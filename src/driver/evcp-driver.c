@@ -30,6 +30,7 @@
 #include "evcp-kafka-producer.h"
 #include "evcp-kafka-consumer.h"
 #include "evcp-kafka-util.h"
+#include "evcp-log.h"
 #include "evcp-platform.h"
 
 #define REQUESTS_TOPIC  "charging_requests"
@@ -579,8 +580,9 @@ main (int argc, char **argv)
                     "a timeout above 0 and an interval of 0 to 3600 s"));
       return EXIT_USAGE;
     }
+  evcp_log_init ("evcp-driver", NULL);
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
   if (file != NULL)
     {

@@ -22,6 +22,7 @@
 #include "evcp-engine-metrics.h"
 #include "evcp-error.h"
 #include "evcp-i18n.h"
+#include "evcp-log.h"
 #include "evcp-metrics-server.h"
 #include "evcp-platform.h"
 
@@ -252,8 +253,9 @@ main (int argc, char **argv)
       g_print ("evcp-engine %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
+  evcp_log_init ("evcp-engine", NULL);
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
   {
     const EvcpConfigOptions options = {

@@ -15,6 +15,7 @@
 #include "evcp-dbus-options.h"
 #include "evcp-error.h"
 #include "evcp-i18n.h"
+#include "evcp-log.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 
@@ -179,8 +180,9 @@ main (int argc, char **argv)
       g_print ("evcp-monitor %s\n", PACKAGE_VERSION);
       return EXIT_SUCCESS;
     }
+  evcp_log_init ("evcp-monitor", NULL);
   if (verbose)
-    g_log_set_debug_enabled (TRUE);
+    evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
   {
     const EvcpConfigOptions options = {

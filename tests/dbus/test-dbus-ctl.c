@@ -107,6 +107,16 @@ test_not_running (void)
     run = evcp_test_run (env, (const gchar * const []) { evcp_test_dbus_program ("EVCP_CTL"), "status", NULL });
     g_assert_cmpint (run->status, ==, 3);
     g_assert_nonnull (strstr (run->err, "Cannot connect to the session bus"));
+    /* not "not running": nobody could tell */
+    g_assert_nonnull (strstr (run->out, "Engine  unreachable"));
+    g_assert_null (strstr (run->out, "not running"));
+    g_clear_pointer (&run, evcp_test_run_free);
+    run = evcp_test_run (env, (const gchar * const[]){ evcp_test_dbus_program ("EVCP_CTL"), "--json", "status", NULL });
+    g_assert_cmpint (run->status, ==, 3);
+    json = evcp_test_parse_json (run->out);
+    g_assert_false (json_object_get_boolean_member (member (json, "engine"), "reachable"));
+    g_assert_true (json_object_get_null_member (member (json, "engine"), "running"));
+    g_clear_pointer (&json, json_node_unref);
     g_clear_pointer (&run, evcp_test_run_free);
   }
 }
@@ -306,12 +316,63 @@ test_commands (void)
   monitor = member (json, "monitor");
   g_assert_cmpstr (json_object_get_string_member (monitor, "id"), ==, EVCP_TEST_DBUS_CP);
   g_assert_true (json_object_has_member (monitor, "latency_p99_ms"));
+  /* numbers as people write them: never 17 significant digits of binary noise */
+  g_assert_false (g_regex_match_simple ("[0-9]\\.[0-9]*(0000000|9999999)[0-9]", run->out, 0, 0));
   g_clear_pointer (&json, json_node_unref);
   g_clear_pointer (&run, evcp_test_run_free);
   run = ctl (bus, "metrics", "engine", NULL);
   g_assert_cmpint (run->status, ==, 0);
   g_assert_nonnull (strstr (run->out, "messages-received"));
   g_assert_null (strstr (run->out, "Monitor"));
+  /* tables, not GVariant text */
+  g_assert_true (g_regex_match_simple ("^  messages-received +0$", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^  HANDLER +ENABLED +HANDLED +FAILURES$", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^  user-info +yes +0 +0$", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^  session +none$", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_null (strstr (run->out, "[("));
+  g_assert_null (strstr (run->out, "uint"));
+  g_assert_null (strstr (run->out, "@a"));
+  g_clear_pointer (&run, evcp_test_run_free);
+  run = ctl (bus, "metrics", "monitor", NULL);
+  g_assert_cmpint (run->status, ==, 0);
+  g_assert_true (g_regex_match_simple ("^  METRIC +VALUE$", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^  alerts_firing +", run->out, G_REGEX_MULTILINE, 0));
+  g_assert_null (strstr (run->out, "@as"));
+  g_assert_null (strstr (run->out, "['"));
+  g_clear_pointer (&run, evcp_test_run_free);
+
+  /* the log level, changed while running */
+  for (const gchar * const *service = (const gchar * const[]){ "engine", "monitor", NULL }; *service != NULL; service++)
+    {
+      run = ctl (bus, "log-level", *service, NULL);
+      g_assert_cmpint (run->status, ==, 0);
+      g_assert_cmpstr (run->out, ==, "message\n");
+      g_clear_pointer (&run, evcp_test_run_free);
+      run = ctl (bus, "log-level", *service, "debug", NULL);
+      g_assert_cmpint (run->status, ==, 0);
+      g_clear_pointer (&run, evcp_test_run_free);
+      run = ctl (bus, "--json", "log-level", *service, NULL);
+      g_assert_cmpint (run->status, ==, 0);
+      json = evcp_test_parse_json (run->out);
+      g_assert_cmpstr (json_object_get_string_member (json_node_get_object (json), "log_level"), ==, "debug");
+      g_clear_pointer (&json, json_node_unref);
+      g_clear_pointer (&run, evcp_test_run_free);
+      run = ctl (bus, "--json", "log-level", *service, "loud", NULL);
+      g_assert_cmpint (run->status, ==, 1);
+      json = evcp_test_parse_json (run->out);
+      g_assert_cmpstr (json_object_get_string_member (member (json, "error"), "name"), ==,
+                       "org.evcp.Error.InvalidArgs");
+      g_clear_pointer (&json, json_node_unref);
+      g_clear_pointer (&run, evcp_test_run_free);
+    }
+  run = ctl (bus, "--json", "status", "engine", NULL);
+  json = evcp_test_parse_json (run->out);
+  g_assert_cmpstr (json_object_get_string_member (member (json, "engine"), "log_level"), ==, "debug");
+  g_clear_pointer (&json, json_node_unref);
+  g_clear_pointer (&run, evcp_test_run_free);
+  g_assert_true (evcp_test_file_contains (bus->log, "sets the log level to debug"));
+  run = ctl (bus, "log-level", "central", "debug", NULL);
+  g_assert_cmpint (run->status, ==, 2);
   g_clear_pointer (&run, evcp_test_run_free);
 }
 

@@ -12,6 +12,7 @@
 #include "evcp-enum.h"
 #include "evcp-central-auth.h"
 #include "evcp-central-client.h"
+#include "evcp-log.h"
 #include "evcp-error.h"
 #include "evcp-frame-codec.h"
 
@@ -20,6 +21,7 @@
 #define DEFAULT_KEEPALIVE_MS     5000
 #define DEFAULT_BACKOFF_MIN_MS   200
 #define DEFAULT_BACKOFF_MAX_MS   10000
+#define DEFAULT_DOWN_SUMMARY_MS  (5 * 60 * 1000) /* a link still down: a line this often */
 #define MAX_RESENDS              3
 #define CONNECT_TIMEOUT_MS       10000
 #define BEST_EFFORT_MAX          32
@@ -90,6 +92,12 @@ struct _EvcpCentralClient
   GQueue             best_effort;  /* of Frame, not yet sent */
   guint              next_frame_id;
   guint64            acked_seq;    /* highest seq Central acknowledged in this process */
+
+  /* a link that stays down: one warning, then info, and a summary now and then */
+  gint64 down_since; /* monotonic µs; 0 while up (or never tried) */
+  guint down_attempts;
+  gint64 down_summary_at;
+  guint down_summary_ms;
 
   GSource           *connect_timer;
   GSource           *reconnect_timer;
@@ -307,11 +315,14 @@ schedule_reconnect (EvcpCentralClient *self)
   delay -= (guint) g_random_int_range (0, (gint32) (delay / 4) + 1);
   self->backoff_next_ms = MIN (self->backoff_next_ms * 2, self->backoff_max_ms);
   set_state (self, EVCP_CENTRAL_STATE_CONNECTING);
-  {
-    g_autofree gchar *ms = g_strdup_printf ("%u", delay);
+  if (self->down_attempts <= 1)
+    {
+      g_autofree gchar *ms = g_strdup_printf ("%u", delay);
 
-    g_message (_("Central link %s: connecting again in %s ms"), self->address, ms);
-  }
+      g_message (_("Central link %s: connecting again in %s ms"), self->address, ms);
+    }
+  else
+    EVCP_INFO ("Central link %s: connecting again in %u ms", self->address, delay);
   clear_source (&self->reconnect_timer);
   self->reconnect_timer = add_timeout (self, delay, reconnect_cb, "evcp-central-reconnect");
 }
@@ -320,7 +331,26 @@ schedule_reconnect (EvcpCentralClient *self)
 static void
 link_lost (EvcpCentralClient *self, const gchar *why)
 {
-  g_warning (_("Central link %s lost: %s"), self->address, why);
+  gint64 now = g_get_monotonic_time ();
+
+  self->down_attempts++;
+  if (self->down_since == 0)
+    {
+      self->down_since = now;
+      self->down_summary_at = now + (gint64) self->down_summary_ms * 1000;
+      g_warning (_("Central link %s lost: %s"), self->address, why);
+    }
+  else if (now >= self->down_summary_at)
+    {
+      g_autofree gchar *seconds = g_strdup_printf ("%" G_GINT64_FORMAT, (now - self->down_since) / G_USEC_PER_SEC);
+
+      self->down_summary_at = now + (gint64) self->down_summary_ms * 1000;
+      /* TRANSLATORS: address, seconds, attempts, why the last one failed */
+      g_message (_("Central link %s: still down after %s s and %u attempts (the last: %s)"), self->address, seconds,
+                 self->down_attempts, why);
+    }
+  else
+    EVCP_INFO ("Central link %s: still down: %s", self->address, why);
   close_link (self, FALSE);
   schedule_reconnect (self);
 }
@@ -723,6 +753,17 @@ handle_frame (EvcpCentralClient *self, gchar **fields)
           g_clear_pointer (&self->current, frame_free);
         }
       self->backoff_next_ms = self->backoff_min_ms;
+      if (self->down_since != 0)
+        {
+          g_autofree gchar *seconds =
+              g_strdup_printf ("%" G_GINT64_FORMAT, (g_get_monotonic_time () - self->down_since) / G_USEC_PER_SEC);
+
+          /* TRANSLATORS: address, seconds, attempts */
+          g_message (_("Central link %s: back after %s s and %u failed attempts"), self->address, seconds,
+                     self->down_attempts);
+        }
+      self->down_since = 0;
+      self->down_attempts = 0;
       g_message (_("Central link %s: authenticated as %s"), self->address, self->cp_id);
       set_state (self, EVCP_CENTRAL_STATE_READY);
       clear_source (&self->keepalive_timer);
@@ -1133,6 +1174,14 @@ evcp_central_client_is_ready (EvcpCentralClient *self)
   return self->state == EVCP_CENTRAL_STATE_READY;
 }
 
+/* How often a link that stays down says so (a message); tests shorten it. */
+void
+evcp_central_client_set_down_summary (EvcpCentralClient *self, guint interval_ms)
+{
+  g_return_if_fail (EVCP_IS_CENTRAL_CLIENT (self));
+  self->down_summary_ms = interval_ms > 0 ? interval_ms : DEFAULT_DOWN_SUMMARY_MS;
+}
+
 void
 evcp_central_client_set_timing (EvcpCentralClient *self,
                                 guint              ack_timeout_ms,
@@ -1256,4 +1305,5 @@ evcp_central_client_init (EvcpCentralClient *self)
   self->backoff_min_ms = DEFAULT_BACKOFF_MIN_MS;
   self->backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
   self->backoff_next_ms = DEFAULT_BACKOFF_MIN_MS;
+  self->down_summary_ms = DEFAULT_DOWN_SUMMARY_MS;
 }

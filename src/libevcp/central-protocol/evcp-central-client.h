@@ -62,6 +62,9 @@ EvcpCentralState   evcp_central_client_get_state  (EvcpCentralClient   *self);
 gboolean           evcp_central_client_is_ready   (EvcpCentralClient   *self);
 
 /* For tests and tools: shorter timeouts (ms). 0 keeps the default. */
+/* A link that stays down warns once, then logs at info, with a message
+ * every @interval_ms (5 min by default) and one when it is back. */
+void evcp_central_client_set_down_summary (EvcpCentralClient *self, guint interval_ms);
 void               evcp_central_client_set_timing (EvcpCentralClient   *self,
                                                    guint                ack_timeout_ms,
                                                    guint                keepalive_ms,

@@ -96,6 +96,16 @@ evcp_engine_metrics_format (EvcpKafkaService *service, const gchar *cp_id, GStri
     g_variant_lookup (metrics, "consumer-stalled", "&s", &stall);
     evcp_prometheus_sample (out, "evcp_engine_kafka_consumer_stalled", cp, stall != NULL && *stall != '\0');
   }
+  {
+    gint64 lag = -1;
+
+    g_variant_lookup (metrics, "consumer-lag", "x", &lag);
+    evcp_prometheus_family (out, "evcp_engine_kafka_consumer_lag", "gauge",
+                            "Records on the consumed partitions not processed yet (librdkafka's statistics; "
+                            "absent before the first, every statistics.interval.ms).");
+    if (lag >= 0)
+      evcp_prometheus_sample (out, "evcp_engine_kafka_consumer_lag", cp, (gdouble) lag);
+  }
   evcp_prometheus_family (out, "evcp_engine_kafka_state", "gauge",
                           "The Kafka connection state (one series per state, 1 for the current one).");
   for (guint i = 0; i < G_N_ELEMENTS (states); i++)
@@ -196,4 +206,5 @@ evcp_engine_metrics_func (GString *out, gpointer engine)
                           "Best-effort events (telemetry, refusals) dropped because the producer's queue was full.");
   evcp_prometheus_sample_u64 (out, "evcp_engine_events_dropped_total", cp,
                               evcp_engine_get_events_dropped (engine));
+  evcp_prometheus_process (out);
 }

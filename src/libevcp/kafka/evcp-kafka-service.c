@@ -146,6 +146,7 @@ struct _EvcpKafkaService
   GCond              metadata_cond;
   guint64            skipped_by_key;
   gchar             *last_statistics;    /* librdkafka's, for the benchmarks */
+  gint64 consumer_lag;                   /* from the statistics; -1 unknown */
 };
 
 typedef struct {
@@ -1312,6 +1313,7 @@ stats_cb (rd_kafka_t *rk, char *json, size_t json_len, void *opaque)
   root = json_node_get_object (json_parser_get_root (parser));
   g_free (self->last_statistics);
   self->last_statistics = g_strndup (json, json_len);
+  self->consumer_lag = evcp_kafka_statistics_consumer_lag (root);
   if (!json_object_has_member (root, "brokers"))
     return 0;
   brokers = json_object_get_object_member (root, "brokers");
@@ -1533,6 +1535,7 @@ evcp_kafka_service_start (EvcpKafkaService *self, GError **error)
 
   if (!evcp_config_validate (self->config, error))
     return FALSE;
+  evcp_kafka_default_client_id (self->config->rdkafka, self->config->cp_id);
   self->producer = evcp_kafka_producer_new (self->config->kafka_brokers,
                                             self->config->rdkafka,
                                             self->config->rdkafka_producer, error);
@@ -1676,6 +1679,7 @@ evcp_kafka_service_get_metrics (EvcpKafkaService *self)
   g_variant_builder_add (&b, "{sv}", "dead-letters-in-flight", g_variant_new_uint32 (self->dead_q.length));
   g_variant_builder_add (&b, "{sv}", "partitions-reread", g_variant_new_uint64 (self->partitions_reread));
   g_variant_builder_add (&b, "{sv}", "skipped-by-key", g_variant_new_uint64 (self->skipped_by_key));
+  g_variant_builder_add (&b, "{sv}", "consumer-lag", g_variant_new_int64 (self->consumer_lag));
   {
     g_autofree gchar *stall = evcp_kafka_service_get_stall_reason (self);
 
@@ -1899,6 +1903,7 @@ evcp_kafka_service_init (EvcpKafkaService *self)
   g_cond_init (&self->metadata_cond);
   self->gates = g_hash_table_new_full (part_key_hash, part_key_equal, g_free, NULL);
   self->consumer = evcp_kafka_consumer_new (&loop_callbacks, self);
+  self->consumer_lag = -1;
   self->done_hooks = g_array_new (FALSE, FALSE, sizeof (DoneHook));
   evcp_dispatcher_set_handled_hook (self->dispatcher, forward_handled, self);
   g_signal_connect_object (self->dispatcher, "handler-failed", G_CALLBACK (forward_failed), self, 0);

@@ -104,6 +104,67 @@ evcp_kafka_conf_new (const gchar        *brokers,
 }
 
 void
+evcp_kafka_default_client_id (GHashTable *rdkafka, const gchar *cp_id)
+{
+  g_return_if_fail (rdkafka != NULL);
+
+  if (cp_id != NULL && *cp_id != '\0' && !g_hash_table_contains (rdkafka, "client.id"))
+    g_hash_table_insert (rdkafka, g_strdup ("client.id"), g_strdup (cp_id));
+}
+
+static gint64
+partitions_lag (JsonObject *partitions, gboolean *known)
+{
+  GList *values = json_object_get_values (partitions);
+  gint64 lag = 0;
+
+  for (GList *l = values; l != NULL; l = l->next)
+    {
+      JsonObject *p = JSON_NODE_HOLDS_OBJECT (l->data) ? json_node_get_object (l->data) : NULL;
+      gint64 v;
+
+      /* partition -1 is librdkafka's own; "none": not fetched by this consumer */
+      if (p == NULL || json_object_get_int_member_with_default (p, "partition", -1) < 0 ||
+          g_strcmp0 (json_object_get_string_member_with_default (p, "fetch_state", "none"), "none") == 0)
+        continue;
+      v = json_object_get_int_member_with_default (p, "consumer_lag_stored",
+                                                   json_object_get_int_member_with_default (p, "consumer_lag", -1));
+      if (v < 0)
+        continue;
+      lag += v;
+      *known = TRUE;
+    }
+  g_list_free (values);
+  return lag;
+}
+
+gint64
+evcp_kafka_statistics_consumer_lag (JsonObject *root)
+{
+  JsonObject *topics;
+  GList *values;
+  gboolean known = FALSE;
+  gint64 lag = 0;
+
+  g_return_val_if_fail (root != NULL, -1);
+
+  if (!json_object_has_member (root, "topics") || !JSON_NODE_HOLDS_OBJECT (json_object_get_member (root, "topics")))
+    return -1;
+  topics = json_object_get_object_member (root, "topics");
+  values = json_object_get_values (topics);
+  for (GList *l = values; l != NULL; l = l->next)
+    {
+      JsonObject *t = JSON_NODE_HOLDS_OBJECT (l->data) ? json_node_get_object (l->data) : NULL;
+      JsonNode *partitions = t != NULL ? json_object_get_member (t, "partitions") : NULL;
+
+      if (partitions != NULL && JSON_NODE_HOLDS_OBJECT (partitions))
+        lag += partitions_lag (json_node_get_object (partitions), &known);
+    }
+  g_list_free (values);
+  return known ? lag : -1;
+}
+
+void
 evcp_kafka_set_error (GError **error, rd_kafka_resp_err_t err, const gchar *what)
 {
   gint code;

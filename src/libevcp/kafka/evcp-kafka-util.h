@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <librdkafka/rdkafka.h>
 
 G_BEGIN_DECLS
@@ -50,6 +51,13 @@ gboolean         evcp_kafka_destroy_within         (rd_kafka_t *rk,
 void             evcp_kafka_consumer_close_bounded (rd_kafka_t *rk,
                                                     guint       timeout_ms,
                                                     gboolean    own_close);
+/* client.id = @cp_id in @rdkafka ([librdkafka]) unless set there: brokers,
+ * their logs and quotas see which charging point a client is. */
+void evcp_kafka_default_client_id (GHashTable *rdkafka, const gchar *cp_id);
+/* The consumer lag in librdkafka's statistics (@root): the sum over the
+ * partitions being fetched of consumer_lag_stored (else consumer_lag), the
+ * records not yet processed; -1 when no partition tells it. */
+gint64 evcp_kafka_statistics_consumer_lag (JsonObject *root);
 void             evcp_kafka_set_error  (GError            **error,
                                         rd_kafka_resp_err_t err,
                                         const gchar        *what);

@@ -4,7 +4,11 @@
 #include "evcp-build-config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#ifdef __linux__
+#include <unistd.h>
+#endif
 
 #include <gio/gio.h>
 
@@ -94,6 +98,86 @@ evcp_prometheus_sample_u64 (GString *out, const gchar *name, const gchar * const
   append_series (out, name, labels);
   g_string_append_printf (out, " %" G_GUINT64_FORMAT "\n", value);
 }
+
+/* ---- the process ------------------------------------------------------------ */
+
+#ifdef __linux__
+/* Fields 14 (utime), 15 (stime) and 22 (starttime) of /proc/self/stat, in
+ * clock ticks; the second field, (comm), may hold spaces and parentheses. */
+static gboolean
+read_self_stat (guint64 *utime, guint64 *stime, guint64 *starttime)
+{
+  g_autofree gchar *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const gchar *after;
+
+  if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL) || (after = strrchr (stat, ')')) == NULL)
+    return FALSE;
+  fields = g_strsplit (after + 2, " ", -1); /* fields[0] is field 3 (state) */
+  if (g_strv_length (fields) < 20)
+    return FALSE;
+  *utime = g_ascii_strtoull (fields[11], NULL, 10);
+  *stime = g_ascii_strtoull (fields[12], NULL, 10);
+  *starttime = g_ascii_strtoull (fields[19], NULL, 10);
+  return TRUE;
+}
+
+/* The boot time (btime of /proc/stat), seconds since the epoch. */
+static guint64
+boot_time (void)
+{
+  g_autofree gchar *stat = NULL;
+  const gchar *line;
+
+  if (!g_file_get_contents ("/proc/stat", &stat, NULL, NULL) || (line = strstr (stat, "\nbtime ")) == NULL)
+    return 0;
+  return g_ascii_strtoull (line + 7, NULL, 10);
+}
+
+static guint
+count_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n > 0 ? n - 1 : 0; /* not the one that reads the directory */
+}
+
+void
+evcp_prometheus_process (GString *out)
+{
+  g_autofree gchar *statm = NULL;
+  guint64 utime, stime, starttime, pages_virtual = 0, pages_resident = 0;
+  gdouble ticks = (gdouble) sysconf (_SC_CLK_TCK);
+  gdouble page = (gdouble) sysconf (_SC_PAGESIZE);
+
+  g_return_if_fail (out != NULL);
+
+  if (!read_self_stat (&utime, &stime, &starttime) || ticks <= 0 ||
+      !g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL) ||
+      sscanf (statm, "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &pages_virtual, &pages_resident) != 2)
+    return;
+  evcp_prometheus_family (out, "process_cpu_seconds_total", "counter",
+                          "Total user and system CPU time spent in seconds.");
+  evcp_prometheus_sample (out, "process_cpu_seconds_total", NULL, (gdouble) (utime + stime) / ticks);
+  evcp_prometheus_family (out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  evcp_prometheus_sample_u64 (out, "process_resident_memory_bytes", NULL, pages_resident * (guint64) page);
+  evcp_prometheus_family (out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+  evcp_prometheus_sample_u64 (out, "process_virtual_memory_bytes", NULL, pages_virtual * (guint64) page);
+  evcp_prometheus_family (out, "process_start_time_seconds", "gauge",
+                          "Start time of the process since unix epoch in seconds.");
+  evcp_prometheus_sample (out, "process_start_time_seconds", NULL, (gdouble) boot_time () + starttime / ticks);
+  evcp_prometheus_family (out, "process_open_fds", "gauge", "Number of open file descriptors.");
+  evcp_prometheus_sample_u64 (out, "process_open_fds", NULL, count_open_fds ());
+}
+#else
+void
+evcp_prometheus_process (GString *out)
+{
+}
+#endif
 
 /* ---- reading -------------------------------------------------------------- */
 

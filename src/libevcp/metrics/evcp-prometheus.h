@@ -35,6 +35,12 @@ void        evcp_prometheus_sample_u64 (GString             *out,
                                         const gchar * const *labels,
                                         guint64              value);
 
+/* The process metrics of the Prometheus client libraries' conventions:
+ * process_cpu_seconds_total, process_resident_memory_bytes,
+ * process_virtual_memory_bytes, process_start_time_seconds and
+ * process_open_fds (from /proc/self; nothing where there is no /proc). */
+void evcp_prometheus_process (GString *out);
+
 /* A label value with \, " and newline escaped. */
 gchar      *evcp_prometheus_escape     (const gchar  *value) G_GNUC_WARN_UNUSED_RESULT;
 

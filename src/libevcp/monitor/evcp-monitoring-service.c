@@ -13,6 +13,7 @@
 #include "evcp-error.h"
 #include "evcp-kafka-outbox-sender.h"
 #include "evcp-kafka-producer.h"
+#include "evcp-kafka-util.h"
 #include "evcp-monitor-metrics.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
@@ -404,6 +405,7 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
   outbox = evcp_outbox_new (outbox_path, error);
   if (outbox == NULL)
     return FALSE;
+  evcp_kafka_default_client_id (config->rdkafka, config->cp_id);
   producer = evcp_kafka_producer_new (config->kafka_brokers, config->rdkafka,
                                       config->rdkafka_producer, error);
   if (producer == NULL)
@@ -622,6 +624,7 @@ evcp_monitoring_service_format_metrics (GString *out, gpointer service)
   evcp_prometheus_family (out, "evcp_monitor_periodic_events_skipped_total", "counter",
                           "Periodic events skipped while too many waited for Kafka.");
   evcp_prometheus_sample_u64 (out, "evcp_monitor_periodic_events_skipped_total", cp, self->periodic_skipped);
+  evcp_prometheus_process (out);
 }
 
 EvcpOutbox *
