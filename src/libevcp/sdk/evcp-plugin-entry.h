@@ -53,8 +53,9 @@ const gchar *evcp_plugin_config_get_cp_id       (EvcpPluginConfig *config);
 const gchar *evcp_plugin_config_get_location    (EvcpPluginConfig *config);
 /* The configuration file the program read, or %NULL. */
 const gchar *evcp_plugin_config_get_config_file (EvcpPluginConfig *config);
-/* That file's contents, where a plugin reads a group of its own (the
- * program ignores groups it does not know), or %NULL. (transfer none) */
+/* That file's contents with its drop-ins (the *.conf files of FILE.d), where a plugin
+ * reads a group of its own, named X-... (the program reports other groups
+ * it does not know), or %NULL. (transfer none) */
 GKeyFile    *evcp_plugin_config_get_key_file    (EvcpPluginConfig *config);
 
 typedef gboolean (*EvcpEnginePluginInitFunc)  (EvcpKafkaService      *service,
