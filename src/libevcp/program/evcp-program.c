@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define G_LOG_DOMAIN "evcp"
 #ifdef __linux__
-#define _GNU_SOURCE 1   /* dladdr() */
+#define _GNU_SOURCE 1 /* dladdr() */
 #include <dlfcn.h>
 #include <limits.h>
 #endif
@@ -30,8 +30,7 @@ evcp_program_usage_error (const gchar *program, const gchar *message)
 }
 
 gboolean
-evcp_program_parse (GOptionContext *context, const gchar *program, guint max_arguments,
-                    gint *argc, gchar ***argv)
+evcp_program_parse (GOptionContext *context, const gchar *program, guint max_arguments, gint *argc, gchar ***argv)
 {
   g_autoptr(GError) error = NULL;
 
@@ -131,13 +130,11 @@ evcp_program_version (const gchar *program)
                           "GLib %u.%u.%u (%s %d.%d.%d)\n"
                           "json-glib %s (%s %d.%d.%d)\n"
                           "librdkafka %s (%s %u.%u.%u)\n",
-                          program, PACKAGE_VERSION,
-                          glib_major_version, glib_minor_version, glib_micro_version,
+                          program, PACKAGE_VERSION, glib_major_version, glib_minor_version, glib_micro_version,
                           /* TRANSLATORS: "built against" a library's version */
                           _("built against"), GLIB_MAJOR_VERSION, GLIB_MINOR_VERSION, GLIB_MICRO_VERSION,
-                          json_runtime != NULL ? json_runtime : _("(not known at run time)"),
-                          _("built against"), JSON_MAJOR_VERSION, JSON_MINOR_VERSION, JSON_MICRO_VERSION,
-                          rd_kafka_version_str (),
+                          json_runtime != NULL ? json_runtime : _("(not known at run time)"), _("built against"),
+                          JSON_MAJOR_VERSION, JSON_MINOR_VERSION, JSON_MICRO_VERSION, rd_kafka_version_str (),
                           _("built against"), (rdkafka_built >> 24) & 0xff, (rdkafka_built >> 16) & 0xff,
                           (rdkafka_built >> 8) & 0xff);
 }
@@ -162,8 +159,7 @@ evcp_program_check_config (const gchar *program, EvcpConfig *config, const GErro
     }
   if (config->unknown_keys > 0)
     {
-      g_printerr (g_dngettext (GETTEXT_PACKAGE,
-                               "%s: %u unknown group or key (said above)\n",
+      g_printerr (g_dngettext (GETTEXT_PACKAGE, "%s: %u unknown group or key (said above)\n",
                                "%s: %u unknown groups or keys (said above)\n", config->unknown_keys),
                   program, config->unknown_keys);
       return EXIT_FAILURE;

@@ -22,11 +22,8 @@ G_BEGIN_DECLS
  * refuses, or an argument left over when @max_arguments are taken) is said
  * on stderr with "Try “PROGRAM --help”.", and FALSE returned: exit with
  * EVCP_EXIT_USAGE. */
-gboolean evcp_program_parse         (GOptionContext  *context,
-                                     const gchar     *program,
-                                     guint            max_arguments,
-                                     gint            *argc,
-                                     gchar         ***argv);
+gboolean evcp_program_parse (GOptionContext *context, const gchar *program, guint max_arguments, gint *argc,
+                             gchar ***argv);
 /* An integer option's initial value: not given (no one types -2147483648). */
 #define EVCP_OPTION_UNSET G_MININT
 
@@ -34,30 +31,19 @@ gboolean evcp_program_parse         (GOptionContext  *context,
  * a port of 1 to 65535, a listening address (evcp_config_parse_address()),
  * a number from @min to @max; EVCP_OPTION_UNSET or NULL: not given. FALSE:
  * a usage error was said. */
-gboolean evcp_program_check_port    (const gchar     *program,
-                                     const gchar     *option,
-                                     gint             value);
-gboolean evcp_program_check_int     (const gchar     *program,
-                                     const gchar     *option,
-                                     gint             value,
-                                     gint             min,
-                                     gint             max);
-gboolean evcp_program_check_address (const gchar     *program,
-                                     const gchar     *option,
-                                     const gchar     *value);
+gboolean evcp_program_check_port (const gchar *program, const gchar *option, gint value);
+gboolean evcp_program_check_int (const gchar *program, const gchar *option, gint value, gint min, gint max);
+gboolean evcp_program_check_address (const gchar *program, const gchar *option, const gchar *value);
 /* Says @message as a usage error; returns EVCP_EXIT_USAGE. */
-int      evcp_program_usage_error   (const gchar     *program,
-                                     const gchar     *message);
+int evcp_program_usage_error (const gchar *program, const gchar *message);
 /* The text of --version: the program and evcp's version, then GLib,
  * json-glib and librdkafka, each at run time and as built against.
  * (transfer full) */
-gchar   *evcp_program_version       (const gchar     *program);
+gchar *evcp_program_version (const gchar *program);
 /* --check-config: the configuration loaded (or the error that stopped its
  * loading) validated as the program would at start, without starting
  * anything: settings, addresses, librdkafka's properties, and no unknown
  * group or key. Says the result; returns the exit status (0 or 1). */
-int      evcp_program_check_config  (const gchar     *program,
-                                     EvcpConfig      *config,
-                                     const GError    *load_error);
+int evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error);
 
 G_END_DECLS
