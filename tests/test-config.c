@@ -513,6 +513,271 @@ test_config_load_precedence (void)
   g_unlink (path);
 }
 
+/* A temporary directory with the key file evcp.conf and, if @drop_ins, its
+ * drop-in directory evcp.conf.d holding them (NULL-terminated name,
+ * contents pairs). */
+static gchar *
+make_config_dir (const gchar *main_contents, const gchar * const *drop_ins, gchar **main_path)
+{
+  g_autoptr(GError) error = NULL;
+  gchar *dir = g_dir_make_tmp ("evcp-config-XXXXXX", &error);
+  g_autofree gchar *d = g_build_filename (dir, "evcp.conf.d", NULL);
+
+  g_assert_no_error (error);
+  *main_path = g_build_filename (dir, "evcp.conf", NULL);
+  g_assert_true (g_file_set_contents (*main_path, main_contents, -1, &error));
+  if (drop_ins != NULL)
+    g_assert_cmpint (g_mkdir (d, 0750), ==, 0);
+  for (guint i = 0; drop_ins != NULL && drop_ins[i] != NULL; i += 2)
+    {
+      g_autofree gchar *path = g_build_filename (d, drop_ins[i], NULL);
+
+      g_assert_true (g_file_set_contents (path, drop_ins[i + 1], -1, &error));
+    }
+  return dir;
+}
+
+static void
+remove_config_dir (const gchar *dir)
+{
+  g_autofree gchar *d = g_build_filename (dir, "evcp.conf.d", NULL);
+  g_autoptr(GDir) gdir = g_dir_open (d, 0, NULL);
+  const gchar *name;
+  g_autofree gchar *main_path = g_build_filename (dir, "evcp.conf", NULL);
+
+  while (gdir != NULL && (name = g_dir_read_name (gdir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename (d, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (d);
+  g_unlink (main_path);
+  g_rmdir (dir);
+}
+
+/* The *.conf files of FILE.d after FILE, in name order, each over the one before;
+ * other names, hidden files and FILE alone (evcp_config_load_key_file())
+ * left out; the options above them all. */
+static void
+test_config_drop_ins (void)
+{
+  const gchar * const drop_ins[] = { "20-b.conf",
+                                     "[evcp]\ncp-id=CP-B\n[librdkafka]\nclient.id=b\n",
+                                     "10-a.conf",
+                                     "[evcp]\ncp-id=CP-A\nlocation=from a\n[monitor]\nko-after=3\n",
+                                     "README",
+                                     "not a key file: never read",
+                                     ".hidden.conf",
+                                     "not a key file: never read",
+                                     "30-c.conf.disabled",
+                                     "[evcp]\ncp-id=CP-DISABLED\n",
+                                     NULL };
+  g_autofree gchar *main_path = NULL;
+  g_autofree gchar *dir = make_config_dir ("[evcp]\ncp-id=CP-MAIN\nlocation=main\n[kafka]\nbrokers=main:9092\n"
+                                           "[librdkafka]\nclient.id=main\nacks=all\n",
+                                           drop_ins, &main_path);
+  g_autofree gchar *a = g_build_filename (dir, "evcp.conf.d", "10-a.conf", NULL);
+  g_autofree gchar *b = g_build_filename (dir, "evcp.conf.d", "20-b.conf", NULL);
+  g_autoptr(GError) error = NULL;
+
+  {
+    const EvcpConfigOptions options = { .config_file = main_path };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+    g_autofree gchar *merged_cp_id = NULL;
+    g_autofree gchar *merged_location = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-B");      /* 20-b.conf after 10-a.conf */
+    g_assert_cmpstr (config->location, ==, "from a"); /* 10-a.conf after evcp.conf */
+    g_assert_cmpstr (config->kafka_brokers, ==, "main:9092");
+    g_assert_cmpuint (config->ko_after, ==, 3);
+    g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "client.id"), ==, "b");
+    g_assert_cmpstr (g_hash_table_lookup (config->rdkafka, "acks"), ==, "all");
+    g_assert_cmpstr (config->config_file, ==, main_path);
+    g_assert_cmpuint (g_strv_length (config->drop_ins), ==, 2);
+    g_assert_cmpstr (config->drop_ins[0], ==, a);
+    g_assert_cmpstr (config->drop_ins[1], ==, b);
+    g_assert_cmpuint (config->unknown_keys, ==, 0);
+    /* the key file plugins and evcp-central read: every file, the last value */
+    merged_cp_id = g_key_file_get_string (config->key_file, "evcp", "cp-id", NULL);
+    merged_location = g_key_file_get_string (config->key_file, "evcp", "location", NULL);
+    g_assert_cmpstr (merged_cp_id, ==, "CP-B");
+    g_assert_cmpstr (merged_location, ==, "from a");
+  }
+  {
+    const EvcpConfigOptions options = { .config_file = main_path, .cp_id = "CP-OPT" };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-OPT");
+  }
+  {
+    g_autoptr(EvcpConfig) config = evcp_config_new ();
+
+    g_assert_true (evcp_config_load_key_file (config, main_path, &error));
+    g_assert_cmpstr (config->cp_id, ==, "CP-MAIN");
+    g_assert_null (config->drop_ins);
+  }
+  {
+    /* a bad value in a drop-in stops the load, naming the drop-in */
+    g_autofree gchar *bad = g_build_filename (dir, "evcp.conf.d", "15-bad.conf", NULL);
+    const EvcpConfigOptions options = { .config_file = main_path };
+    g_autoptr(EvcpConfig) config = NULL;
+
+    g_assert_true (g_file_set_contents (bad, "[central]\nport=70000\n", -1, &error));
+    config = evcp_config_load (&options, &error);
+    g_assert_null (config);
+    g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+    g_assert_true (g_str_has_prefix (error->message, bad));
+    g_assert_nonnull (strstr (error->message, "[central] port"));
+    g_clear_error (&error);
+  }
+#ifdef G_OS_UNIX
+  if (geteuid () != 0)
+    {
+      /* a drop-in directory that cannot be read is an error, never skipped */
+      g_autofree gchar *d = g_build_filename (dir, "evcp.conf.d", NULL);
+      const EvcpConfigOptions options = { .config_file = main_path };
+      g_autoptr(EvcpConfig) config = NULL;
+
+      g_assert_cmpint (g_chmod (d, 0), ==, 0);
+      config = evcp_config_load (&options, &error);
+      g_assert_cmpint (g_chmod (d, 0750), ==, 0);
+      g_assert_null (config);
+      g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+      g_assert_nonnull (strstr (error->message, d));
+      g_clear_error (&error);
+    }
+#endif
+  remove_config_dir (dir);
+
+  {
+    /* no drop-in directory: the file alone */
+    g_autofree gchar *alone_path = NULL;
+    g_autofree gchar *alone = make_config_dir ("[evcp]\ncp-id=CP-ALONE\n", NULL, &alone_path);
+    const EvcpConfigOptions options = { .config_file = alone_path };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->cp_id, ==, "CP-ALONE");
+    g_assert_cmpuint (g_strv_length (config->drop_ins), ==, 0);
+    remove_config_dir (alone);
+  }
+}
+
+/* An unknown group or key is reported by name (file, group, key) and
+ * counted; X- groups and keys, and the pass-through groups, are not. */
+static void
+test_config_unknown_keys (void)
+{
+  const gchar * const drop_ins[] = { "50-site.conf", "[monitor]\nko-afterr=2\n", NULL };
+  g_autofree gchar *main_path = NULL;
+  g_autofree gchar *dir = make_config_dir ("[evcp]\ncp-id=CP-1\ncp-idd=CP-2\nX-site-note=kept\n"
+                                           "[kafak]\nbrokers=k:9092\n"
+                                           "[X-my-plugin]\nanything=1\n"
+                                           "[librdkafka]\nany.property=1\n"
+                                           "[cp-secrets]\nCP-1=s3cret\n",
+                                           drop_ins, &main_path);
+  g_autofree gchar *site = g_build_filename (dir, "evcp.conf.d", "50-site.conf", NULL);
+  g_autofree gchar *key_message = g_strdup_printf ("%s: unknown key “cp-idd” in [evcp], ignored", main_path);
+  g_autofree gchar *group_message = g_strdup_printf ("%s: unknown group [kafak], ignored", main_path);
+  g_autofree gchar *site_message = g_strdup_printf ("%s: unknown key “ko-afterr” in [monitor], ignored", site);
+  const EvcpConfigOptions options = { .config_file = main_path };
+  g_autoptr(EvcpConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, key_message);
+  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, group_message);
+  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, site_message);
+  config = evcp_config_load (&options, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpstr (config->cp_id, ==, "CP-1"); /* the rest applies */
+  g_assert_cmpuint (config->unknown_keys, ==, 3);
+  g_assert_true (evcp_config_validate (config, &error));
+  remove_config_dir (dir);
+}
+
+/* [evcp] health-address and the other addresses: read, overridden by the
+ * options, and checked by evcp_config_validate() naming the key. */
+static void
+test_config_addresses (void)
+{
+  g_autofree gchar *path = write_key_file ("[evcp]\nhealth-address=127.0.0.1:0\nmetrics-address=9100\n");
+  g_autoptr(GError) error = NULL;
+
+  {
+    const EvcpConfigOptions options = { .config_file = path };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->health_address, ==, "127.0.0.1:0");
+    g_assert_cmpstr (config->metrics_address, ==, "9100");
+    g_assert_true (evcp_config_validate (config, &error));
+  }
+  {
+    const EvcpConfigOptions options = { .config_file = path, .health_address = "[::1]:5011" };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->health_address, ==, "[::1]:5011");
+    g_assert_true (evcp_config_validate (config, &error));
+  }
+  {
+    const struct {
+      const gchar *health, *metrics, *monitor_metrics, *key;
+    } bad[] = {
+      { "localhost:5001", NULL, NULL, "[evcp] health-address" },
+      { "::1:5001", NULL, NULL, "[evcp] health-address" },
+      { NULL, "127.0.0.1:99999", NULL, "[evcp] metrics-address" },
+      { NULL, NULL, "nine", "[monitor] metrics-address" },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(EvcpConfig) config = evcp_config_new ();
+
+        config->health_address = g_strdup (bad[i].health);
+        config->metrics_address = g_strdup (bad[i].metrics);
+        config->monitor_metrics_address = g_strdup (bad[i].monitor_metrics);
+        g_assert_false (evcp_config_validate (config, &error));
+        g_assert_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG);
+        g_assert_true (g_str_has_prefix (error->message, bad[i].key));
+        g_clear_error (&error);
+      }
+  }
+  g_unlink (path);
+}
+
+/* The programs' default plugin directory is the one meson installs plugins
+ * into; "plugin-dir=" (empty) is none. */
+static void
+test_config_plugin_dir (void)
+{
+  g_autofree gchar *path = write_key_file ("[evcp]\nplugin-dir=\n");
+  g_autoptr(GError) error = NULL;
+
+  {
+    g_autoptr(EvcpConfig) config = evcp_config_load (NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->plugin_dir, ==, EVCP_PLUGINDIR);
+  }
+  {
+    const EvcpConfigOptions options = { .config_file = path };
+    g_autoptr(EvcpConfig) config = evcp_config_load (&options, &error);
+    g_autoptr(EvcpConfig) copy = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (config->plugin_dir, ==, "");
+    copy = evcp_config_copy (config);
+    g_assert_true (copy->key_file == config->key_file);
+    g_assert_cmpstr (copy->config_file, ==, path);
+  }
+  g_unlink (path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -529,5 +794,9 @@ main (int argc, char **argv)
   g_test_add_func ("/config/key-file-not-a-file", test_config_key_file_not_a_file);
   g_test_add_func ("/config/key-file-bad-escape", test_config_key_file_bad_escape);
   g_test_add_func ("/config/load-precedence", test_config_load_precedence);
+  g_test_add_func ("/config/drop-ins", test_config_drop_ins);
+  g_test_add_func ("/config/unknown-keys", test_config_unknown_keys);
+  g_test_add_func ("/config/addresses", test_config_addresses);
+  g_test_add_func ("/config/plugin-dir", test_config_plugin_dir);
   return g_test_run ();
 }

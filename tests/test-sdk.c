@@ -149,7 +149,7 @@ test_installed_plugin (Fixture *f, gconstpointer data)
   g_autoptr(GSubprocess) engine = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *plugindir = build_plugin (f);
-  g_autofree gchar *bindir = in_destdir (f, g_getenv ("EVCP_BINDIR"));
+  g_autofree gchar *bindir = in_destdir (f, g_getenv ("EVCP_DAEMONDIR"));
   g_autofree gchar *engine_path = g_build_filename (bindir, "evcp-engine", NULL);
   g_autofree gchar *log = g_build_filename (f->tmpdir, "engine.log", NULL);
   g_autofree gchar *state = g_build_filename (f->tmpdir, "state", NULL);
@@ -267,11 +267,85 @@ test_exports (Fixture *f, gconstpointer data)
   g_assert_cmpstr (exported_text, ==, expected_text);
 }
 
+/* What `meson install` lays out for a packager (issue 18): the daemons in
+ * sbindir, named by the units and the activation files with the installed
+ * evcp.conf; the units' Documentation= and ConfigurationDirectory=;
+ * evcp.conf mode 0640 with its drop-in directory; the example plugin where
+ * the programs look for plugins by default (evcp.conf says so). */
+static void
+test_installed_layout (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *daemondir = in_destdir (f, g_getenv ("EVCP_DAEMONDIR"));
+  g_autofree gchar *confdir_rel = g_build_filename (g_getenv ("EVCP_SYSCONFDIR"), "evcp", NULL);
+  g_autofree gchar *confdir = in_destdir (f, confdir_rel);
+  g_autofree gchar *conf = g_build_filename (confdir, "evcp.conf", NULL);
+  g_autofree gchar *dropins = g_build_filename (confdir, "evcp.conf.d", NULL);
+  g_autofree gchar *installed_conf = g_path_is_absolute (confdir_rel)
+                                         ? g_build_filename (confdir_rel, "evcp.conf", NULL)
+                                         : g_build_filename (g_getenv ("EVCP_PREFIX"), confdir_rel, "evcp.conf", NULL);
+  g_autofree gchar *daemondir_installed =
+      g_path_is_absolute (g_getenv ("EVCP_DAEMONDIR"))
+          ? g_strdup (g_getenv ("EVCP_DAEMONDIR"))
+          : g_build_filename (g_getenv ("EVCP_PREFIX"), g_getenv ("EVCP_DAEMONDIR"), NULL);
+  g_autofree gchar *plugin_rel = g_build_filename (g_getenv ("EVCP_LIBDIR"), "evcp", "plugins", NULL);
+  g_autofree gchar *plugin = NULL;
+  g_autofree gchar *plugindir_line = NULL;
+  g_autofree gchar *text = NULL;
+  g_autoptr(GError) error = NULL;
+  const gchar *programs[] = { "evcp-engine", "evcp-monitor" };
+  GStatBuf st;
+
+  for (guint i = 0; i < G_N_ELEMENTS (programs); i++)
+    {
+      g_autofree gchar *exe = g_build_filename (daemondir, programs[i], NULL);
+      g_autofree gchar *unit_name = g_strdup_printf ("%s.service", programs[i]);
+      g_autofree gchar *unit = g_build_filename (f->prefix, "lib", "systemd", "system", unit_name, NULL);
+      g_autofree gchar *exec_start = g_strdup_printf ("\nExecStart=%s/%s ", daemondir_installed, programs[i]);
+      g_autofree gchar *config = g_strdup_printf (" --config %s\n", installed_conf);
+      g_autofree gchar *bus_name = g_strdup_printf ("org.evcp.%s.service", i == 0 ? "Engine" : "Monitor");
+      g_autofree gchar *activation = g_build_filename (f->prefix, "share", "dbus-1", "system-services", bus_name, NULL);
+      g_autofree gchar *exec = g_strdup_printf ("\nExec=%s/%s ", daemondir_installed, programs[i]);
+
+      g_assert_true (g_file_test (exe, G_FILE_TEST_IS_EXECUTABLE));
+      g_clear_pointer (&text, g_free);
+      g_assert_true (g_file_get_contents (unit, &text, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (strstr (text, exec_start));
+      g_assert_nonnull (strstr (text, config));
+      g_assert_nonnull (strstr (text, "\nDocumentation=file://"));
+      g_assert_nonnull (strstr (text, "\nConfigurationDirectory=evcp\n"));
+      g_clear_pointer (&text, g_free);
+      g_assert_true (g_file_get_contents (activation, &text, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_nonnull (strstr (text, exec));
+    }
+  /* the development tools (-Ddev_tools=true by default) stay in bindir */
+  {
+    g_autofree gchar *bindir = in_destdir (f, "bin");
+    g_autofree gchar *ctl = g_build_filename (bindir, "evcpctl", NULL);
+
+    g_assert_true (g_file_test (ctl, G_FILE_TEST_IS_EXECUTABLE));
+  }
+  g_assert_cmpint (g_stat (conf, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0640);
+  g_assert_true (g_file_test (dropins, G_FILE_TEST_IS_DIR));
+  g_assert_cmpint (g_stat (dropins, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0750);
+
+  plugin = g_build_filename (f->libdir, "evcp", "plugins", "evcp-custom-message.so", NULL);
+  g_assert_true (g_file_test (plugin, G_FILE_TEST_IS_REGULAR));
+  plugindir_line = g_strdup_printf ("\n#plugin-dir=%s/%s\n", g_getenv ("EVCP_PREFIX"), plugin_rel);
+  g_clear_pointer (&text, g_free);
+  g_assert_true (g_file_get_contents (conf, &text, NULL, &error));
+  g_assert_nonnull (strstr (text, plugindir_line));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/sdk/installed-plugin", Fixture, NULL, fixture_set_up, test_installed_plugin, fixture_tear_down);
   g_test_add ("/sdk/exports", Fixture, NULL, fixture_set_up, test_exports, fixture_tear_down);
+  g_test_add ("/sdk/installed-layout", Fixture, NULL, fixture_set_up, test_installed_layout, fixture_tear_down);
   return g_test_run ();
 }

@@ -30,6 +30,7 @@
 #include "evcp-config.h"
 #include "evcp-i18n.h"
 #include "evcp-log.h"
+#include "evcp-program.h"
 #include "evcp-platform.h"
 
 /* How long the EOTs may take to go out at exit. */
@@ -244,34 +245,27 @@ drain (Context *ctx)
   g_source_destroy (tick);
 }
 
-/* Whether Kafka was asked for: an option, KAFKA_BROKERS, or [kafka] brokers. */
+/* Whether Kafka was asked for: an option, KAFKA_BROKERS, or [kafka] brokers
+ * in the key file or its drop-ins. */
 static gboolean
-kafka_requested (const gchar *option, const gchar *config_file)
+kafka_requested (const gchar *option, GKeyFile *key_file)
 {
   const gchar *env = g_getenv ("KAFKA_BROKERS");
-  g_autoptr(GKeyFile) key_file = NULL;
 
   if (option != NULL || (env != NULL && *env != '\0'))
     return TRUE;
-  if (config_file == NULL)
-    return FALSE;
-  key_file = g_key_file_new ();
-  return g_key_file_load_from_file (key_file, config_file, G_KEY_FILE_NONE, NULL) &&
-         g_key_file_has_key (key_file, "kafka", "brokers", NULL);
+  return key_file != NULL && g_key_file_has_key (key_file, "kafka", "brokers", NULL);
 }
 
-/* [cp-secrets] of the key file: <cp id> = <secret>, for this run (they
- * take precedence over those of the database). */
+/* [cp-secrets] of the key file and its drop-ins: <cp id> = <secret>, for
+ * this run (they take precedence over those of the database). */
 static gboolean
-load_secrets (EvcpCentralServer *server, const gchar *config_file, GError **error)
+load_secrets (EvcpCentralServer *server, GKeyFile *key_file, const gchar *config_file, GError **error)
 {
-  g_autoptr(GKeyFile) key_file = g_key_file_new ();
   g_auto(GStrv) ids = NULL;
 
-  if (config_file == NULL)
+  if (key_file == NULL)
     return TRUE;
-  if (!g_key_file_load_from_file (key_file, config_file, G_KEY_FILE_NONE, error))
-    return FALSE;
   ids = g_key_file_get_keys (key_file, "cp-secrets", NULL, NULL);
   for (guint i = 0; ids != NULL && ids[i] != NULL; i++)
     {
@@ -323,6 +317,7 @@ main (int argc, char **argv)
   gboolean require_secret = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
+  gboolean check_config = FALSE;
   Context ctx = { 0 };
   const GOptionEntry entries[] = {
     { "port", 'p', 0, G_OPTION_ARG_INT, &port,
@@ -365,6 +360,13 @@ main (int argc, char **argv)
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
+  const GOptionEntry extra_entries[] = {
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      N_("Check the configuration (key file and its drop-ins FILE.d/*.conf, environment) and exit: 0 if valid, "
+          "else 1"),
+      NULL },
+    G_OPTION_ENTRY_NULL
+  };
 
   evcp_i18n_init ();
 
@@ -378,26 +380,23 @@ main (int argc, char **argv)
       "  stop <cp>|all, resume <cp>|all, authorize <cp> <driver> <power_kw> <max_duration_s>,\n"
       "  secret <cp> <secret>|-, list (a JSON line), help, quit. End of input, SIGTERM and SIGINT stop it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (option_context, extra_entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (option_context, &argc, &argv, &error))
-    {
-      g_printerr ("evcp-central: %s\n", error->message);
-      return 2;
-    }
+  if (!evcp_program_parse (option_context, "evcp-central", 0, &argc, &argv))
+    return EVCP_EXIT_USAGE;
   if (version)
     {
-      g_print ("evcp-central %s\n", PACKAGE_VERSION);
+      g_autofree gchar *text = evcp_program_version ("evcp-central");
+
+      g_print ("%s", text);
       return EXIT_SUCCESS;
     }
   if (port < -1 || port > G_MAXUINT16 || ack_timeout_ms < 0 || (use_panel && no_panel) ||
       max_connections < 0 || max_unauthenticated < 0 || auth_timeout_ms < 0 || idle_timeout_ms < 0)
-    {
-      g_printerr ("evcp-central: %s\n",
-                  _("Invalid options: --port takes 0 to 65535, --ack-timeout, --max-connections, "
-                    "--max-unauthenticated, --auth-timeout and --idle-timeout a positive number, "
-                    "and --panel and --no-panel exclude each other"));
-      return 2;
-    }
+    return evcp_program_usage_error ("evcp-central",
+                                     _("Invalid options: --port takes 0 to 65535, --ack-timeout, --max-connections, "
+                                        "--max-unauthenticated, --auth-timeout and --idle-timeout a positive number, "
+                                        "and --panel and --no-panel exclude each other"));
   if (verbose)
     evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);
 
@@ -406,6 +405,8 @@ main (int argc, char **argv)
 
     config = evcp_config_load (&options, &error);
   }
+  if (check_config)
+    return evcp_program_check_config ("evcp-central", config, error);
   if (config == NULL)
     goto fail;
   if (port < 0)
@@ -428,7 +429,7 @@ main (int argc, char **argv)
   if (db == NULL)
     goto fail;
   server = evcp_central_server_new (db);
-  if (!load_secrets (server, config->config_file, &error))
+  if (!load_secrets (server, config->key_file, config->config_file, &error))
     goto fail;
   evcp_central_server_set_require_secret (server, require_secret);
   evcp_central_server_set_limits (server, (guint) max_connections, (guint) max_unauthenticated,
@@ -443,12 +444,16 @@ main (int argc, char **argv)
   evcp_platform_watch_shutdown (on_shutdown, &ctx);
 
   if (!evcp_central_server_listen (server, listen_address, (guint16) port, &error))
-    goto fail;
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        g_prefix_error (&error, _("Port %d is in use: change --port ([central] port, CENTRAL_PORT). "), port);
+      goto fail;
+    }
   g_print ("LISTENING %u\n", evcp_central_server_get_port (server));
   fflush (stdout);
   g_message (_("Database: %s"), db_path);
 
-  if (!no_kafka && kafka_requested (brokers, config->config_file))
+  if (!no_kafka && kafka_requested (brokers, config->key_file))
     {
       if (brokers != NULL)
         {

@@ -31,6 +31,7 @@
 #include "evcp-i18n.h"
 #include "evcp-json-write.h"
 #include "evcp-platform.h"
+#include "evcp-program.h"
 
 typedef enum {
   CTL_EXIT_OK = 0,
@@ -1349,7 +1350,9 @@ main (int argc, char **argv)
     }
   if (version)
     {
-      g_print ("evcpctl %s\n", PACKAGE_VERSION);
+      g_autofree gchar *text = evcp_program_version ("evcpctl");
+
+      g_print ("%s", text);
       code = CTL_EXIT_OK;
       goto out;
     }

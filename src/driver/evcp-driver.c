@@ -26,6 +26,7 @@
 
 #include "evcp-config.h"
 #include "evcp-i18n.h"
+#include "evcp-program.h"
 #include "evcp-json-limits.h"
 #include "evcp-kafka-producer.h"
 #include "evcp-kafka-consumer.h"
@@ -528,6 +529,7 @@ main (int argc, char **argv)
   gint timeout_s = 30;
   gdouble interval_s = 4;
   gboolean verbose = FALSE;
+  gboolean version = FALSE;
   Driver driver = { 0 };
   const GOptionEntry entries[] = {
     { "cp", 0, 0, G_OPTION_ARG_STRING, &cp_id,
@@ -535,22 +537,20 @@ main (int argc, char **argv)
       N_("Ask this charging point for a supply"), N_("CP_ID") },
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file,
       N_("Ask each charging point of this file in turn (one CP_ID per line)"), N_("FILE") },
-    { "user", 'u', 0, G_OPTION_ARG_STRING, &user,
-      N_("The driver's user id (default: the login name)"), N_("ID") },
-    { "power", 'p', 0, G_OPTION_ARG_DOUBLE, &power_kw,
-      N_("Requested power in kW (default 22)"), N_("KW") },
-    { "duration", 'd', 0, G_OPTION_ARG_INT, &duration_s,
-      N_("Longest supply in seconds (default 60)"), N_("SECONDS") },
+    { "user", 'u', 0, G_OPTION_ARG_STRING, &user, N_("The driver's user id (default: the login name)"), N_("ID") },
+    { "power", 'p', 0, G_OPTION_ARG_DOUBLE, &power_kw, N_("Requested power in kW (default 22)"), N_("KW") },
+    { "duration", 'd', 0, G_OPTION_ARG_INT, &duration_s, N_("Longest supply in seconds (default 60)"),
+      N_("SECONDS") },
     { "interval", 'i', 0, G_OPTION_ARG_DOUBLE, &interval_s,
       N_("Pause after a session ends before the next request (default 4)"), N_("SECONDS") },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s,
       N_("Give up (exit 1) when a request has no news for this long (default 30)"), N_("SECONDS") },
-    { "brokers", 'b', 0, G_OPTION_ARG_STRING, &brokers,
-      N_("Kafka bootstrap servers (overrides KAFKA_BROKERS)"), N_("HOST:PORT,…") },
+    { "brokers", 'b', 0, G_OPTION_ARG_STRING, &brokers, N_("Kafka bootstrap servers (overrides KAFKA_BROKERS)"),
+      N_("HOST:PORT,…") },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_file,
       N_("Read [kafka] and [librdkafka…] settings from this key file"), N_("FILE") },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-      N_("Show debug messages"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Show debug messages"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -566,20 +566,21 @@ main (int argc, char **argv)
       "1 on a timeout or a Kafka failure, 2 on invalid usage."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (option_context, &argc, &argv, &error))
+  if (!evcp_program_parse (option_context, "evcp-driver", 0, &argc, &argv))
+    return EVCP_EXIT_USAGE;
+  if (version)
     {
-      g_printerr ("evcp-driver: %s\n", error->message);
-      return EXIT_USAGE;
+      g_autofree gchar *text = evcp_program_version ("evcp-driver");
+
+      g_print ("%s", text);
+      return EXIT_SUCCESS;
     }
   if ((cp_id == NULL) == (file == NULL) || !isfinite (power_kw) || power_kw <= 0 ||
       duration_s <= 0 || duration_s > MAX_DURATION_S || timeout_s <= 0 ||
       !isfinite (interval_s) || interval_s < 0 || interval_s > 3600)
-    {
-      g_printerr ("evcp-driver: %s\n",
-                  _("Give either --cp or --file, a power above 0, a duration above 0, "
-                    "a timeout above 0 and an interval of 0 to 3600 s"));
-      return EXIT_USAGE;
-    }
+    return evcp_program_usage_error ("evcp-driver",
+                                     _("Give either --cp or --file, a power above 0, a duration above 0, "
+                                        "a timeout above 0 and an interval of 0 to 3600 s"));
   evcp_log_init ("evcp-driver", NULL);
   if (verbose)
     evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);

@@ -25,6 +25,7 @@
 #include "evcp-log.h"
 #include "evcp-metrics-server.h"
 #include "evcp-platform.h"
+#include "evcp-program.h"
 
 typedef struct {
   GMainLoop       *loop;
@@ -185,6 +186,10 @@ main (int argc, char **argv)
   g_autofree gchar *state_dir = NULL;
   g_autofree gchar *location = NULL;
   g_autofree gchar *metrics_address = NULL;
+  g_autofree gchar *health_address = NULL;
+  g_autofree gchar *central_host = NULL;
+  gint central_port = EVCP_OPTION_UNSET;
+  gboolean check_config = FALSE;
   g_autoptr(EvcpMetricsServer) metrics_server = NULL;
   g_autoptr(EvcpDbusEngine) dbus_engine = NULL;
   g_autoptr(EvcpDbusOwner) dbus_owner = NULL;
@@ -220,6 +225,20 @@ main (int argc, char **argv)
       N_("Show the version and exit"), NULL },
     { NULL }
   };
+  const GOptionEntry extra_entries[] = {
+    { "health-address", 0, 0, G_OPTION_ARG_STRING, &health_address,
+      N_("Answer the Monitor's health checks on this address (PORT or IP:PORT; default ENGINE_HOST:ENGINE_PORT)"),
+      N_("ADDRESS") },
+    { "central-host", 0, 0, G_OPTION_ARG_STRING, &central_host, N_("Central's host (overrides CENTRAL_HOST)"),
+      N_("HOST") },
+    { "central-port", 0, 0, G_OPTION_ARG_INT, &central_port, N_("Central's port (overrides CENTRAL_PORT)"),
+      N_("PORT") },
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      N_("Check the configuration (key file and its drop-ins FILE.d/*.conf, environment, options) and exit: 0 if "
+          "valid, else 1"),
+      NULL },
+    { NULL }
+  };
 
   evcp_i18n_init ();
 
@@ -236,21 +255,29 @@ main (int argc, char **argv)
       "On D-Bus it is org.evcp.Engine1 at /org/evcp/Engine, named org.evcp.Engine\n"
       "(--bus-name), on the session bus unless --system; evcpctl controls it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (option_context, extra_entries, GETTEXT_PACKAGE);
   evcp_dbus_options_add_entries (&ctx.dbus, option_context);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (option_context, &argc, &argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  if (!evcp_program_parse (option_context, "evcp-engine", 0, &argc, &argv))
+    return EVCP_EXIT_USAGE;
   if (!evcp_dbus_options_validate (&ctx.dbus, &error))
     {
-      g_printerr ("%s\n", error->message);
-      return EXIT_FAILURE;
+      evcp_dbus_options_clear (&ctx.dbus);
+      return evcp_program_usage_error ("evcp-engine", error->message);
+    }
+  if (!evcp_program_check_address ("evcp-engine", "--metrics-address", metrics_address) ||
+      !evcp_program_check_address ("evcp-engine", "--health-address", health_address) ||
+      !evcp_program_check_port ("evcp-engine", "--central-port", central_port))
+    {
+      evcp_dbus_options_clear (&ctx.dbus);
+      return EVCP_EXIT_USAGE;
     }
   if (version)
     {
-      g_print ("evcp-engine %s\n", PACKAGE_VERSION);
+      g_autofree gchar *text = evcp_program_version ("evcp-engine");
+
+      g_print ("%s", text);
+      evcp_dbus_options_clear (&ctx.dbus);
       return EXIT_SUCCESS;
     }
   evcp_log_init ("evcp-engine", NULL);
@@ -268,10 +295,18 @@ main (int argc, char **argv)
       .plugin_dir = plugin_dir,
       .state_dir = state_dir,
       .metrics_address = metrics_address,
+      .health_address = health_address,
+      .central_host = central_host,
+      .central_port = central_port == EVCP_OPTION_UNSET ? 0 : central_port,
     };
 
     config = evcp_config_load (&options, &error);
   }
+  if (check_config)
+    {
+      evcp_dbus_options_clear (&ctx.dbus);
+      return evcp_program_check_config ("evcp-engine", config, error);
+    }
   if (config == NULL)
     goto fail;
   /* from here on, what the service says is in English, whatever the locale:
@@ -298,7 +333,11 @@ main (int argc, char **argv)
     {
       metrics_server = evcp_metrics_server_new (evcp_engine_metrics_func, engine, NULL);
       if (!evcp_metrics_server_listen (metrics_server, config->metrics_address, &error))
-        goto fail;
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            g_prefix_error (&error, _("Port in use: change [evcp] metrics-address (--metrics-address). "));
+          goto fail;
+        }
     }
   dbus_engine = evcp_dbus_engine_new (engine);
   dbus_owner = evcp_dbus_options_create_owner (&ctx.dbus, evcp_dbus_engine_get_skeleton (dbus_engine),

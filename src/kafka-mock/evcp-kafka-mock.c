@@ -33,6 +33,7 @@
 #include "evcp-i18n.h"
 #include "evcp-kafka-mock-cluster.h"
 #include "evcp-platform.h"
+#include "evcp-program.h"
 
 #define MAX_BROKERS     64
 #define MAX_PARTITIONS  10000
@@ -747,6 +748,7 @@ main (int argc, char **argv)
   g_autofree gchar *listen = NULL;
   g_autofree gchar *bootstrap_file = NULL;
   gboolean verbose = FALSE;
+  gboolean version = FALSE;
   gboolean no_stdin = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
@@ -758,19 +760,18 @@ main (int argc, char **argv)
     { "brokers", 'b', 0, G_OPTION_ARG_INT, &brokers,
       /* TRANSLATORS: command-line option description */
       N_("Number of brokers (default 1)"), N_("N") },
-    { "partitions", 'p', 0, G_OPTION_ARG_INT, &partitions,
-      N_("Partitions of each topic that gives none (default 4)"), N_("N") },
-    { "topic", 't', 0, G_OPTION_ARG_STRING_ARRAY, &topics,
-      N_("Create a topic, repeatable; replaces the default list"), N_("NAME[:PARTITIONS]") },
+    { "partitions", 'p', 0, G_OPTION_ARG_INT, &partitions, N_("Partitions of each topic that gives none (default 4)"),
+      N_("N") },
+    { "topic", 't', 0, G_OPTION_ARG_STRING_ARRAY, &topics, N_("Create a topic, repeatable; replaces the default list"),
+      N_("NAME[:PARTITIONS]") },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen,
-      N_("Offer this fixed bootstrap address, forwarded to the brokers (port 0: any free port)"),
-      N_("HOST:PORT") },
+      N_("Offer this fixed bootstrap address, forwarded to the brokers (port 0: any free port)"), N_("HOST:PORT") },
     { "bootstrap-file", 'f', 0, G_OPTION_ARG_FILENAME, &bootstrap_file,
       N_("Also write the bootstrap address to this file (removed at exit)"), N_("PATH") },
     { "no-stdin", 0, 0, G_OPTION_ARG_NONE, &no_stdin,
       N_("Read no commands from standard input: run until SIGTERM or SIGINT"), NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-      N_("Show debugging messages on standard error"), NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, N_("Show debugging messages on standard error"), NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, N_("Show the version and exit"), NULL },
     G_OPTION_ENTRY_NULL
   };
 
@@ -793,26 +794,18 @@ main (int argc, char **argv)
                                  default_topics[0], default_topics[1], default_topics[2],
                                  default_topics[3], default_topics[4], default_topics[5]);
   g_option_context_set_description (context, description);
-  if (!g_option_context_parse (context, &argc, &argv, &error))
+  if (!evcp_program_parse (context, "evcp-kafka-mock", 0, &argc, &argv))
+    return EVCP_EXIT_USAGE;
+  if (version)
     {
-      g_printerr ("%s: %s\n", g_get_prgname (), error->message);
-      return 2;
+      g_autofree gchar *text = evcp_program_version ("evcp-kafka-mock");
+
+      g_print ("%s", text);
+      return EXIT_SUCCESS;
     }
-  if (argc > 1)
-    {
-      g_printerr (_("%s: unexpected argument “%s”\n"), g_get_prgname (), argv[1]);
-      return 2;
-    }
-  if (brokers < 1 || brokers > MAX_BROKERS)
-    {
-      g_printerr (_("%s: --brokers must be between 1 and %d\n"), g_get_prgname (), MAX_BROKERS);
-      return 2;
-    }
-  if (partitions < 1 || partitions > MAX_PARTITIONS)
-    {
-      g_printerr (_("%s: --partitions must be between 1 and %d\n"), g_get_prgname (), MAX_PARTITIONS);
-      return 2;
-    }
+  if (!evcp_program_check_int ("evcp-kafka-mock", "--brokers", brokers, 1, MAX_BROKERS) ||
+      !evcp_program_check_int ("evcp-kafka-mock", "--partitions", partitions, 1, MAX_PARTITIONS))
+    return EVCP_EXIT_USAGE;
   /* Our debug messages (and librdkafka's, logged in our domain), not GLib's;
    * set before any thread starts. */
   if (verbose && g_getenv ("G_MESSAGES_DEBUG") == NULL)
@@ -827,10 +820,7 @@ main (int argc, char **argv)
           TopicSpec spec = { NULL, 0 };
 
           if (!parse_topic_spec (topics[i], (guint) partitions, &spec, &error))
-            {
-              g_printerr ("%s: %s\n", g_get_prgname (), error->message);
-              return 2;
-            }
+            return evcp_program_usage_error ("evcp-kafka-mock", error->message);
           g_array_append_val (specs, spec);
         }
     }

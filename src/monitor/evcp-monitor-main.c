@@ -18,6 +18,7 @@
 #include "evcp-log.h"
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
+#include "evcp-program.h"
 
 typedef struct {
   GMainLoop       *loop;
@@ -105,11 +106,12 @@ main (int argc, char **argv)
   g_autofree gchar *state_dir = NULL;
   g_autofree gchar *location = NULL;
   g_autofree gchar *metrics_address = NULL;
-  gint engine_port = 0;
-  gint central_port = 0;
-  gint interval_ms = 0;
-  gint ko_after = 0;
-  gint ok_after = 0;
+  gint engine_port = EVCP_OPTION_UNSET;
+  gint central_port = EVCP_OPTION_UNSET;
+  gint interval_ms = EVCP_OPTION_UNSET;
+  gint ko_after = EVCP_OPTION_UNSET;
+  gint ok_after = EVCP_OPTION_UNSET;
+  gboolean check_config = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   Context ctx = { 0 };
@@ -149,6 +151,13 @@ main (int argc, char **argv)
       N_("Show the version and exit"), NULL },
     { NULL }
   };
+  const GOptionEntry extra_entries[] = {
+    { "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
+      N_("Check the configuration (key file and its drop-ins FILE.d/*.conf, environment, options) and exit: 0 if "
+          "valid, else 1"),
+      NULL },
+    { NULL }
+  };
 
   evcp_i18n_init ();
 
@@ -163,21 +172,32 @@ main (int argc, char **argv)
       "On D-Bus it is org.evcp.Monitor1 at /org/evcp/Monitor, named org.evcp.Monitor\n"
       "(--bus-name), on the session bus unless --system; evcpctl reads it."));
   g_option_context_add_main_entries (option_context, entries, GETTEXT_PACKAGE);
+  g_option_context_add_main_entries (option_context, extra_entries, GETTEXT_PACKAGE);
   evcp_dbus_options_add_entries (&ctx.dbus, option_context);
   g_option_context_set_translation_domain (option_context, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (option_context, &argc, &argv, &error))
-    {
-      g_printerr ("%s\n", error->message);
-      return EXIT_FAILURE;
-    }
+  if (!evcp_program_parse (option_context, "evcp-monitor", 0, &argc, &argv))
+    return EVCP_EXIT_USAGE;
   if (!evcp_dbus_options_validate (&ctx.dbus, &error))
     {
-      g_printerr ("%s\n", error->message);
-      return EXIT_FAILURE;
+      evcp_dbus_options_clear (&ctx.dbus);
+      return evcp_program_usage_error ("evcp-monitor", error->message);
+    }
+  if (!evcp_program_check_address ("evcp-monitor", "--metrics-address", metrics_address) ||
+      !evcp_program_check_port ("evcp-monitor", "--engine-port", engine_port) ||
+      !evcp_program_check_port ("evcp-monitor", "--central-port", central_port) ||
+      !evcp_program_check_int ("evcp-monitor", "--interval-ms", interval_ms, EVCP_MIN_HEALTH_INTERVAL_MS, 3600000) ||
+      !evcp_program_check_int ("evcp-monitor", "--ko-after", ko_after, 1, 1000) ||
+      !evcp_program_check_int ("evcp-monitor", "--ok-after", ok_after, 1, 1000))
+    {
+      evcp_dbus_options_clear (&ctx.dbus);
+      return EVCP_EXIT_USAGE;
     }
   if (version)
     {
-      g_print ("evcp-monitor %s\n", PACKAGE_VERSION);
+      g_autofree gchar *text = evcp_program_version ("evcp-monitor");
+
+      g_print ("%s", text);
+      evcp_dbus_options_clear (&ctx.dbus);
       return EXIT_SUCCESS;
     }
   evcp_log_init ("evcp-monitor", NULL);
@@ -195,15 +215,20 @@ main (int argc, char **argv)
       .plugin_dir = plugin_dir,
       .state_dir = state_dir,
       .monitor_metrics_address = metrics_address,
-      .engine_port = engine_port,
-      .central_port = central_port,
-      .health_interval_ms = interval_ms,
-      .ko_after = ko_after,
-      .ok_after = ok_after,
+      .engine_port = engine_port == EVCP_OPTION_UNSET ? 0 : engine_port, /* 0: not given */
+      .central_port = central_port == EVCP_OPTION_UNSET ? 0 : central_port,
+      .health_interval_ms = interval_ms == EVCP_OPTION_UNSET ? 0 : interval_ms,
+      .ko_after = ko_after == EVCP_OPTION_UNSET ? 0 : ko_after,
+      .ok_after = ok_after == EVCP_OPTION_UNSET ? 0 : ok_after,
     };
 
     config = evcp_config_load (&options, &error);
   }
+  if (check_config)
+    {
+      evcp_dbus_options_clear (&ctx.dbus);
+      return evcp_program_check_config ("evcp-monitor", config, error);
+    }
   if (config == NULL)
     goto fail;
   /* from here on, what the service says is in English, whatever the locale:

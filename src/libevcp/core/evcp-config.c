@@ -16,9 +16,58 @@
 #include "evcp-json-limits.h"
 #include "evcp-message.h"
 
-/* A key file of evcp is a few KiB; a secret, a few dozen bytes. */
+/* A key file of evcp is a few KiB; a secret, a few dozen bytes; a site
+ * has a handful of drop-ins. */
 #define KEY_FILE_MAX    (1024 * 1024)
 #define SECRET_FILE_MAX 4096
+#define DROP_INS_MAX    256
+
+/* Every group and key evcp reads from a key file, so that the others are
+ * reported by name (as systemd does) rather than silently ignored: a
+ * misspelt key is a setting that does not apply. A key added to
+ * evcp_config_load_key_file() (or read elsewhere) goes here too. NULL keys:
+ * the group takes any key (librdkafka's properties, evcp-central's CP ids).
+ * Groups and keys whose name begins with "X-" belong to plugins and to local
+ * use (as systemd's X- sections): never reported. */
+static const gchar * const evcp_keys[] = { "cp-id",      "location",        "price",          "state-dir",
+                                           "plugin-dir", "metrics-address", "health-address", NULL };
+static const gchar * const kafka_keys[] = { "brokers",
+                                            "topics",
+                                            "group-id",
+                                            "dead-letter-topic",
+                                            "max-message-size",
+                                            "max-depth",
+                                            "handler-attempts",
+                                            "retry-backoff-ms",
+                                            "retry-backoff-max-ms",
+                                            "record-check-s",
+                                            "assignment",
+                                            "broadcast-topics",
+                                            "metadata-check-s",
+                                            NULL };
+static const gchar * const central_keys[] = { "host", "port", "secret", "secret-file", NULL };
+static const gchar * const monitor_keys[] = { "engine-host",
+                                              "engine-port",
+                                              "interval-ms",
+                                              "ko-after",
+                                              "ok-after",
+                                              "availability-window-s",
+                                              "event-interval-s",
+                                              "topic",
+                                              "metrics-address",
+                                              "alert-latency-ms",
+                                              "alert-availability",
+                                              "alert-faults",
+                                              "alert-faults-window-s",
+                                              NULL };
+static const struct {
+  const gchar *group;
+  const gchar * const *keys;
+} known_groups[] = {
+  { "evcp", evcp_keys },           { "kafka", kafka_keys }, { "central", central_keys },
+  { "monitor", monitor_keys },     { "librdkafka", NULL },  { "librdkafka-consumer", NULL },
+  { "librdkafka-producer", NULL }, { "cp-secrets", NULL }, /* evcp-central: <cp id> = <secret> */
+};
 
 G_DEFINE_BOXED_TYPE (EvcpConfig, evcp_config, evcp_config_copy, evcp_config_free)
 
@@ -91,6 +140,9 @@ evcp_config_copy (const EvcpConfig *config)
   copy->central_secret = g_strdup (config->central_secret);
   copy->config_file = g_strdup (config->config_file);
   copy->metrics_address = g_strdup (config->metrics_address);
+  copy->health_address = g_strdup (config->health_address);
+  copy->drop_ins = g_strdupv (config->drop_ins);
+  copy->key_file = config->key_file != NULL ? g_key_file_ref (config->key_file) : NULL;
   copy->engine_host = g_strdup (config->engine_host);
   copy->monitoring_topic = g_strdup (config->monitoring_topic);
   copy->monitor_metrics_address = g_strdup (config->monitor_metrics_address);
@@ -121,6 +173,9 @@ evcp_config_free (EvcpConfig *config)
   g_free (config->central_secret);
   g_free (config->config_file);
   g_free (config->metrics_address);
+  g_free (config->health_address);
+  g_strfreev (config->drop_ins);
+  g_clear_pointer (&config->key_file, g_key_file_unref);
   g_free (config->engine_host);
   g_free (config->monitoring_topic);
   g_free (config->monitor_metrics_address);
@@ -384,17 +439,54 @@ load_section (GKeyFile *kf, const gchar *group, GHashTable *table, GError **erro
   return TRUE;
 }
 
-gboolean
-evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error)
+/* Each group and key of @kf that evcp does not know, with a warning naming
+ * @path; returns how many. */
+static guint
+report_unknown (GKeyFile *kf, const gchar *path)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (kf, NULL);
+  guint unknown = 0;
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      const gchar * const *known = NULL;
+      g_auto(GStrv) keys = NULL;
+      gsize g;
+
+      if (g_str_has_prefix (groups[i], "X-"))
+        continue;
+      for (g = 0; g < G_N_ELEMENTS (known_groups); g++)
+        if (g_strcmp0 (known_groups[g].group, groups[i]) == 0)
+          break;
+      if (g == G_N_ELEMENTS (known_groups))
+        {
+          /* TRANSLATORS: the key file, a group of it */
+          g_warning (_("%s: unknown group [%s], ignored"), path, groups[i]);
+          unknown++;
+          continue;
+        }
+      known = known_groups[g].keys;
+      keys = known != NULL ? g_key_file_get_keys (kf, groups[i], NULL, NULL) : NULL;
+      for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
+        if (!g_str_has_prefix (keys[k], "X-") && !g_strv_contains (known, keys[k]))
+          {
+            /* TRANSLATORS: the key file, a key, its group */
+            g_warning (_("%s: unknown key “%s” in [%s], ignored"), path, keys[k], groups[i]);
+            unknown++;
+          }
+    }
+  return unknown;
+}
+
+/* Applies the key file @path over @config; the file, parsed, in *@out. */
+static gboolean
+load_one (EvcpConfig *config, const gchar *path, GKeyFile **out, GError **error)
 {
   g_autoptr(GKeyFile) kf = g_key_file_new ();
   g_autofree gchar *topics = NULL;
   g_autofree gchar *price = NULL;
   g_autofree gchar *contents = NULL;
   gsize len = 0;
-
-  g_return_val_if_fail (config != NULL, FALSE);
-  g_return_val_if_fail (path != NULL, FALSE);
 
   /* read with a cap, and only a regular file: a key file is small */
   contents = evcp_state_file_read (path, KEY_FILE_MAX, &len, error);
@@ -403,6 +495,7 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
       g_prefix_error (error, _("Cannot read %s: "), path);
       return FALSE;
     }
+  config->unknown_keys += report_unknown (kf, path);
 
   if (!key_string (kf, "evcp", "cp-id", &config->cp_id, error) ||
       !key_string (kf, "evcp", "location", &config->location, error) ||
@@ -464,6 +557,7 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
   KEY_UINT ("central", "port", 1, 65535, config->central_port);
 
   if (!key_string (kf, "evcp", "metrics-address", &config->metrics_address, error) ||
+      !key_string (kf, "evcp", "health-address", &config->health_address, error) ||
       !key_string (kf, "monitor", "engine-host", &config->engine_host, error) ||
       !key_string (kf, "monitor", "topic", &config->monitoring_topic, error) ||
       !key_string (kf, "monitor", "metrics-address", &config->monitor_metrics_address, error) ||
@@ -484,12 +578,152 @@ evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error
       !load_section (kf, "librdkafka-producer", config->rdkafka_producer, error))
     goto fail;
 
-  replace (&config->config_file, path);
+  *out = g_steal_pointer (&kf);
   return TRUE;
 
 fail:
   g_prefix_error (error, "%s: ", path);
   return FALSE;
+}
+
+/**
+ * evcp_config_load_key_file:
+ * @path: a key file
+ *
+ * Applies the keys of @path over @config (a key the file lacks leaves its
+ * setting alone); reports its unknown groups and keys (a warning each,
+ * counted in unknown_keys). @path becomes config_file, and its contents
+ * key_file. Not its drop-ins: evcp_config_load_files().
+ */
+gboolean
+evcp_config_load_key_file (EvcpConfig *config, const gchar *path, GError **error)
+{
+  GKeyFile *kf = NULL;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!load_one (config, path, &kf, error))
+    return FALSE;
+  replace (&config->config_file, path);
+  g_clear_pointer (&config->key_file, g_key_file_unref);
+  config->key_file = kf;
+  return TRUE;
+}
+
+/* The drop-in directory of the key file @path: "@path.d". */
+gchar *
+evcp_config_drop_in_dir (const gchar *path)
+{
+  g_return_val_if_fail (path != NULL, NULL);
+  return g_strconcat (path, ".d", NULL);
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar * const *) a, *(const gchar * const *) b);
+}
+
+/* The drop-ins of @dir (*.conf, not hidden), in name order (bytes, as
+ * systemd sorts them); none when @dir does not exist. */
+static GStrv
+list_drop_ins (const gchar *dir, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(GDir) gdir = g_dir_open (dir, 0, &local_error);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const gchar *name;
+
+  if (gdir == NULL)
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT) ||
+          g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR))
+        return g_new0 (gchar *, 1);
+      /* a site's settings that cannot be read must not be skipped */
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, _("Cannot read the drop-in directory %s: %s"), dir,
+                   local_error->message);
+      return NULL;
+    }
+  while ((name = g_dir_read_name (gdir)) != NULL)
+    if (name[0] != '.' && g_str_has_suffix (name, ".conf"))
+      {
+        if (names->len == DROP_INS_MAX)
+          {
+            g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG, _("%s: more than %u drop-ins"), dir,
+                         (guint) DROP_INS_MAX);
+            return NULL;
+          }
+        g_ptr_array_add (names, g_strdup (name));
+      }
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      gchar *path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
+
+      g_free (g_ptr_array_index (names, i));
+      g_ptr_array_index (names, i) = path;
+    }
+  g_ptr_array_add (names, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+/* Every key of @from into @into, replacing what @into had. */
+static void
+merge_key_file (GKeyFile *into, GKeyFile *from)
+{
+  g_auto(GStrv) groups = g_key_file_get_groups (from, NULL);
+
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      g_auto(GStrv) keys = g_key_file_get_keys (from, groups[i], NULL, NULL);
+
+      for (guint k = 0; keys != NULL && keys[k] != NULL; k++)
+        {
+          g_autofree gchar *value = g_key_file_get_value (from, groups[i], keys[k], NULL);
+
+          if (value != NULL)
+            g_key_file_set_value (into, groups[i], keys[k], value);
+        }
+    }
+}
+
+/**
+ * evcp_config_load_files:
+ * @path: the main key file
+ *
+ * evcp_config_load_key_file() for @path, then for each of its drop-ins,
+ * the files "*.conf" of "@path.d" in name order, each over what came
+ * before (a site's overrides that a reinstall of @path leaves alone). The
+ * drop-ins applied are in drop_ins; key_file holds every file's keys, the
+ * last file's value of each.
+ */
+gboolean
+evcp_config_load_files (EvcpConfig *config, const gchar *path, GError **error)
+{
+  g_autofree gchar *dir = NULL;
+  g_auto(GStrv) drop_ins = NULL;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+
+  if (!evcp_config_load_key_file (config, path, error))
+    return FALSE;
+  dir = evcp_config_drop_in_dir (path);
+  drop_ins = list_drop_ins (dir, error);
+  if (drop_ins == NULL)
+    return FALSE;
+  for (guint i = 0; drop_ins[i] != NULL; i++)
+    {
+      g_autoptr(GKeyFile) kf = NULL;
+
+      if (!load_one (config, drop_ins[i], &kf, error))
+        return FALSE;
+      merge_key_file (config->key_file, kf);
+    }
+  g_strfreev (config->drop_ins);
+  config->drop_ins = g_steal_pointer (&drop_ins);
+  return TRUE;
 }
 
 /* printable UTF-8 of @min to @max bytes (NULL counts as empty) */
@@ -569,20 +803,33 @@ check_topics (EvcpConfig *config, GError **error)
   return TRUE;
 }
 
+static gboolean
+check_address (const gchar *address, const gchar *name, GError **error)
+{
+  g_autoptr(GInetSocketAddress) sa = NULL;
+
+  if (address == NULL || *address == '\0')
+    return TRUE;
+  sa = evcp_config_parse_address (address, name, error);
+  return sa != NULL;
+}
+
 gboolean
 evcp_config_validate (EvcpConfig *config, GError **error)
 {
   g_return_val_if_fail (config != NULL, FALSE);
 
-  if (!evcp_frame_field_check (config->cp_id, 1, EVCP_FIELD_CP_ID_MAX,
-                               "CP_ID (--cp-id, [evcp] cp-id)", EVCP_ERROR_CONFIG, error) ||
-      !evcp_frame_field_check (config->location, 0, EVCP_FIELD_TEXT_MAX,
-                               "[evcp] location", EVCP_ERROR_CONFIG, error) ||
+  if (!evcp_frame_field_check (config->cp_id, 1, EVCP_FIELD_CP_ID_MAX, "CP_ID (--cp-id, [evcp] cp-id)",
+                               EVCP_ERROR_CONFIG, error) ||
+      !evcp_frame_field_check (config->location, 0, EVCP_FIELD_TEXT_MAX, "[evcp] location", EVCP_ERROR_CONFIG, error) ||
       !check_text (config->kafka_brokers, 1, 4096, "KAFKA_BROKERS ([kafka] brokers)", error) ||
       !check_text (config->kafka_group_id, 0, 255, "KAFKA_GROUP_ID ([kafka] group-id)", error) ||
       !check_text (config->central_host, 1, 255, "CENTRAL_HOST ([central] host)", error) ||
       !check_text (config->engine_host, 1, 255, "ENGINE_HOST ([monitor] engine-host)", error) ||
-      !check_topics (config, error))
+      !check_topics (config, error) ||
+      !check_address (config->metrics_address, "[evcp] metrics-address (--metrics-address)", error) ||
+      !check_address (config->health_address, "[evcp] health-address (--health-address)", error) ||
+      !check_address (config->monitor_metrics_address, "[monitor] metrics-address (--metrics-address)", error))
     return FALSE;
   if (config->health_interval_ms < EVCP_MIN_HEALTH_INTERVAL_MS)
     {
@@ -606,6 +853,74 @@ evcp_config_validate (EvcpConfig *config, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * evcp_config_parse_address:
+ * @address: "PORT" (on 127.0.0.1), "IP:PORT" or "[IPv6]:PORT"; the host
+ *   must be an IP address (0.0.0.0 or [::] for every interface); port 0
+ *   picks a free one
+ * @name: (nullable): the setting, for the error message
+ *
+ * The listening address of a setting such as [evcp] metrics-address.
+ *
+ * Returns: (transfer full) (nullable): the address, or %NULL with @error
+ *   set (%EVCP_ERROR_CONFIG)
+ */
+GInetSocketAddress *
+evcp_config_parse_address (const gchar *address, const gchar *name, GError **error)
+{
+  g_autofree gchar *host = NULL;
+  const gchar *port_text;
+  guint64 port;
+  GSocketAddress *sa;
+
+  g_return_val_if_fail (address != NULL, NULL);
+
+  if (address[0] == '[')
+    {
+      const gchar *end = strchr (address, ']');
+
+      if (end == NULL || end[1] != ':')
+        goto invalid;
+      host = g_strndup (address + 1, end - address - 1);
+      port_text = end + 2;
+    }
+  else
+    {
+      const gchar *colon = strrchr (address, ':');
+
+      if (colon == NULL)
+        {
+          host = g_strdup ("127.0.0.1");
+          port_text = address;
+        }
+      else
+        {
+          if (strchr (address, ':') != colon) /* a bare IPv6 address: brackets needed */
+            goto invalid;
+          host = g_strndup (address, colon - address);
+          port_text = colon + 1;
+        }
+    }
+  if (*host == '\0')
+    {
+      g_free (host);
+      host = g_strdup ("127.0.0.1");
+    }
+  if (!g_ascii_string_to_unsigned (port_text, 10, 0, 65535, &port, NULL) || !g_hostname_is_ip_address (host))
+    goto invalid;
+  sa = g_inet_socket_address_new_from_string (host, (guint) port);
+  if (sa == NULL)
+    goto invalid;
+  return G_INET_SOCKET_ADDRESS (sa);
+
+invalid:
+  g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+               /* TRANSLATORS: a setting, the value given */
+               _("%s must be PORT, IP:PORT or [IPv6]:PORT (the IP an address, not a name), not “%.64s”"),
+               name != NULL ? name : _("An address"), address);
+  return NULL;
 }
 
 const gchar *
@@ -649,6 +964,7 @@ apply_options (EvcpConfig *config, const EvcpConfigOptions *options, GError **er
   option_string (&config->plugin_dir, options->plugin_dir);
   option_string (&config->state_dir, options->state_dir);
   option_string (&config->metrics_address, options->metrics_address);
+  option_string (&config->health_address, options->health_address);
   option_string (&config->monitor_metrics_address, options->monitor_metrics_address);
   option_string (&config->engine_host, options->engine_host);
   option_string (&config->central_host, options->central_host);
@@ -667,9 +983,10 @@ apply_options (EvcpConfig *config, const EvcpConfigOptions *options, GError **er
  * @options: (nullable): the program's command-line options
  *
  * The configuration every program starts from, in increasing precedence:
- * the built-in defaults, the process's environment, the key file
- * (@options->config_file, else $EVCP_CONFIG), then @options. The key file
- * loaded, if any, is in the result's config_file.
+ * the built-in defaults (with the plugin directory meson installs plugins
+ * into), the process's environment, the key file (@options->config_file,
+ * else $EVCP_CONFIG) and its drop-ins (evcp_config_load_files()), then
+ * @options. The key file loaded, if any, is in the result's config_file.
  *
  * Returns: (transfer full): the configuration, or %NULL with @error set
  */
@@ -682,12 +999,13 @@ evcp_config_load (const EvcpConfigOptions *options, GError **error)
 
   if (options == NULL)
     options = &none;
+  replace (&config->plugin_dir, EVCP_PLUGINDIR);
   if (!evcp_config_load_environment (config, NULL, error))
     return NULL;
   config_file = options->config_file;
   if (config_file == NULL && g_strcmp0 (g_getenv ("EVCP_CONFIG"), "") != 0)
     config_file = g_getenv ("EVCP_CONFIG");
-  if (config_file != NULL && !evcp_config_load_key_file (config, config_file, error))
+  if (config_file != NULL && !evcp_config_load_files (config, config_file, error))
     return NULL;
   if (!apply_options (config, options, error))
     return NULL;

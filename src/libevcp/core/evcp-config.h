@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -10,7 +10,8 @@ G_BEGIN_DECLS
  *
  * The settings of one charging point, in increasing precedence: built-in
  * defaults, the environment (KAFKA_BROKERS, KAFKA_TOPICS, KAFKA_GROUP_ID,
- * CP_ID, CENTRAL_HOST, CENTRAL_PORT), a key file, then command-line options:
+ * CP_ID, CENTRAL_HOST, CENTRAL_PORT), a key file and its drop-ins
+ * (the *.conf files of FILE.d, in name order), then command-line options:
  * evcp_config_load() applies all four, for every program.
  * docs/configuration.md documents every key.
  */
@@ -33,7 +34,8 @@ typedef struct {
   gchar      *location;
   gdouble     price_eur_kwh;
   gchar      *state_dir;             /* NULL: the platform default */
-  gchar      *plugin_dir;            /* NULL: no plugins */
+  gchar *plugin_dir;                 /* NULL or "": no plugins; evcp_config_load()'s
+                                        * default: EVCP_PLUGINDIR, where meson installs them */
 
   /* [kafka] */
   gchar      *kafka_brokers;
@@ -63,6 +65,9 @@ typedef struct {
 
   /* [evcp] metrics-address: the Engine's Prometheus endpoint (NULL: off) */
   gchar      *metrics_address;
+  /* [evcp] health-address: where the Engine answers health checks (NULL:
+   * engine_host:engine_port, where the Monitor looks) */
+  gchar *health_address;
 
   /* [monitor]: the Monitor (evcp-monitor) */
   gchar      *engine_host;             /* ENGINE_HOST */
@@ -79,8 +84,15 @@ typedef struct {
   guint       alert_faults;            /* this many faults within alert_faults_window_s; 0: off */
   guint       alert_faults_window_s;
 
-  /* the key file that was loaded, if any */
+  /* the key file that was loaded, if any, its drop-ins that were applied
+   * after it (NULL or empty: none), and all of them as one key file (the
+   * last file's value of each key; NULL without a key file), where plugins
+   * and evcp-central read groups of their own */
   gchar      *config_file;
+  gchar **drop_ins;
+  GKeyFile *key_file;
+  /* unknown groups and keys reported (a warning each); --check-config fails */
+  guint unknown_keys;
 } EvcpConfig;
 
 #define EVCP_DEFAULT_CP_ID          "CP-001"
@@ -113,6 +125,7 @@ typedef struct {
   const gchar *plugin_dir;
   const gchar *state_dir;
   const gchar *metrics_address;
+  const gchar *health_address;
   const gchar *monitor_metrics_address;
   const gchar *engine_host;
   const gchar *central_host;
@@ -133,6 +146,9 @@ gboolean     evcp_config_load_environment (EvcpConfig          *config,
 gboolean     evcp_config_load_key_file    (EvcpConfig          *config,
                                            const gchar         *path,
                                            GError             **error);
+gboolean evcp_config_load_files (EvcpConfig *config, const gchar *path, GError **error);
+gchar *evcp_config_drop_in_dir (const gchar *path) G_GNUC_WARN_UNUSED_RESULT;
+GInetSocketAddress *evcp_config_parse_address (const gchar *address, const gchar *name, GError **error);
 gboolean     evcp_config_validate         (EvcpConfig          *config,
                                            GError             **error);
 gboolean     evcp_config_set_topics       (EvcpConfig          *config,

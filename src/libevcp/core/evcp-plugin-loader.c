@@ -37,17 +37,9 @@ plugin_config_attach (GObject *service, EvcpConfig *config)
   pc->cp_id = g_strdup (config->cp_id);
   pc->location = g_strdup (config->location != NULL ? config->location : "");
   pc->config_file = g_strdup (config->config_file);
-  if (config->config_file != NULL)
-    {
-      g_autoptr(GKeyFile) key_file = g_key_file_new ();
-      g_autoptr(GError) local_error = NULL;
-
-      /* already read once by the program: a failure now is a race */
-      if (g_key_file_load_from_file (key_file, config->config_file, G_KEY_FILE_NONE, &local_error))
-        pc->key_file = g_steal_pointer (&key_file);
-      else
-        g_warning (_("Plugins get no key file: %s"), local_error->message);
-    }
+  /* the key file with its drop-ins, as the program read it */
+  if (config->key_file != NULL)
+    pc->key_file = g_key_file_ref (config->key_file);
   g_object_set_data_full (service, "evcp-plugin-config", pc, plugin_config_free);
   return pc;
 }
@@ -91,6 +83,7 @@ evcp_plugins_load (const gchar     *dir,
   g_autoptr(GDir) gdir = NULL;
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GStrvBuilder) loaded = g_strv_builder_new ();
+  g_autoptr(GError) dir_error = NULL;
   const gchar *name;
 
   g_return_val_if_fail (dir != NULL, NULL);
@@ -103,10 +96,21 @@ evcp_plugins_load (const gchar     *dir,
                            _("This platform cannot load plugins"));
       return NULL;
     }
-  gdir = g_dir_open (dir, 0, error);
+  /* plugin-dir= (empty): no plugins */
+  if (*dir == '\0')
+    return g_new0 (gchar *, 1);
+  gdir = g_dir_open (dir, 0, &dir_error);
+  /* the default directory (where meson installs plugins) missing is no
+   * news: nothing was installed there; one that was asked for is */
+  if (gdir == NULL && g_strcmp0 (dir, EVCP_PLUGINDIR) == 0 &&
+      g_error_matches (dir_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    {
+      g_debug ("No plugin directory %s: no plugins", dir);
+      return g_new0 (gchar *, 1);
+    }
   if (gdir == NULL)
     {
-      g_prefix_error (error, _("Plugin directory: "));
+      g_propagate_prefixed_error (error, g_steal_pointer (&dir_error), _("Plugin directory: "));
       return NULL;
     }
   /* A stable order, so that handlers register the same way every time. */

@@ -747,6 +747,39 @@ evcp_engine_new (EvcpConfig *config)
   return self;
 }
 
+/* The health socket: [evcp] health-address, else where the Monitor looks
+ * ([monitor] engine-host and engine-port). A port in use names the
+ * setting to change. */
+static gboolean
+listen_health (EvcpEngine *self, GError **error)
+{
+  const gchar *address = self->config->health_address;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree gchar *host = NULL;
+  guint port = self->config->engine_port;
+  const gchar *key = "[evcp] health-address (--health-address), or [monitor] engine-port (ENGINE_PORT)";
+
+  if (address != NULL && *address != '\0')
+    {
+      g_autoptr(GInetSocketAddress) sa = evcp_config_parse_address (address, "[evcp] health-address", error);
+
+      if (sa == NULL)
+        return FALSE;
+      host = g_inet_address_to_string (g_inet_socket_address_get_address (sa));
+      port = g_inet_socket_address_get_port (sa);
+      key = "[evcp] health-address (--health-address)";
+    }
+  else
+    host = g_strdup (self->config->engine_host);
+  if (evcp_health_server_listen (self->health, host, (guint16) port, &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+    /* TRANSLATORS: the port, then the setting that chooses it */
+    g_prefix_error (&local_error, _("Port %u is in use: change %s. "), port, key);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
 gboolean
 evcp_engine_start (EvcpEngine *self, GError **error)
 {
@@ -786,8 +819,7 @@ evcp_engine_start (EvcpEngine *self, GError **error)
   g_signal_connect_object (self->supply, "session-ended", G_CALLBACK (on_session_ended), self, 0);
 
   self->health = evcp_health_server_new (self->config->cp_id, health, self, NULL);
-  if (!evcp_health_server_listen (self->health, self->config->engine_host,
-                                  (guint16) self->config->engine_port, error))
+  if (!listen_health (self, error))
     return FALSE;
 
   for (gsize i = 0; i < G_N_ELEMENTS (builtin_handlers); i++)

@@ -11,6 +11,7 @@
 
 #include <glib/gi18n-lib.h>
 
+#include "evcp-config.h"
 #include "evcp-error.h"
 #include "evcp-metrics-server.h"
 
@@ -26,56 +27,16 @@ G_DEFINE_FINAL_TYPE (EvcpMetricsServer, evcp_metrics_server, G_TYPE_OBJECT)
 GInetSocketAddress *
 evcp_metrics_parse_address (const gchar *address, GError **error)
 {
-  g_autofree gchar *host = NULL;
-  const gchar *port_text;
-  guint64 port;
-  GSocketAddress *sa;
+  GInetSocketAddress *sa;
 
   g_return_val_if_fail (address != NULL, NULL);
 
-  if (address[0] == '[')
-    {
-      const gchar *end = strchr (address, ']');
-
-      if (end == NULL || end[1] != ':')
-        goto invalid;
-      host = g_strndup (address + 1, end - address - 1);
-      port_text = end + 2;
-    }
-  else
-    {
-      const gchar *colon = strrchr (address, ':');
-
-      if (colon == NULL)
-        {
-          host = g_strdup ("127.0.0.1");
-          port_text = address;
-        }
-      else
-        {
-          if (strchr (address, ':') != colon)
-            goto invalid;
-          host = g_strndup (address, colon - address);
-          port_text = colon + 1;
-        }
-    }
-  if (*host == '\0')
-    {
-      g_free (host);
-      host = g_strdup ("127.0.0.1");
-    }
-  if (!g_ascii_string_to_unsigned (port_text, 10, 0, 65535, &port, NULL) ||
-      !g_hostname_is_ip_address (host))
-    goto invalid;
-  sa = g_inet_socket_address_new_from_string (host, (guint) port);
+  sa = evcp_config_parse_address (address, NULL, NULL);
   if (sa == NULL)
-    goto invalid;
-  return G_INET_SOCKET_ADDRESS (sa);
-
-invalid:
-  g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
-               _("Invalid metrics address “%s”: give PORT, IP:PORT or [IPv6]:PORT"), address);
-  return NULL;
+    g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                 /* TRANSLATORS: the metrics address given */
+                 _("Invalid metrics address “%s”: give PORT, IP:PORT or [IPv6]:PORT"), address);
+  return sa;
 }
 
 static void

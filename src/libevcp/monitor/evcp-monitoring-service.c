@@ -412,9 +412,16 @@ evcp_monitoring_service_start (EvcpMonitoringService *self, GError **error)
     return FALSE;
   if (config->monitor_metrics_address != NULL && *config->monitor_metrics_address != '\0')
     {
+      g_autoptr(GError) local_error = NULL;
+
       metrics_server = evcp_metrics_server_new (evcp_monitoring_service_format_metrics, self, NULL);
-      if (!evcp_metrics_server_listen (metrics_server, config->monitor_metrics_address, error))
-        return FALSE;
+      if (!evcp_metrics_server_listen (metrics_server, config->monitor_metrics_address, &local_error))
+        {
+          if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+            g_prefix_error (&local_error, _("Port in use: change [monitor] metrics-address (--metrics-address). "));
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
     }
 
   /* nothing can fail from here on */

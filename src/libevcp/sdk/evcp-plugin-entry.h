@@ -113,8 +113,9 @@ const gchar *evcp_plugin_config_get_config_file (EvcpPluginConfig *config);
  * evcp_plugin_config_get_key_file:
  * @config: the plugin's settings
  *
- * The configuration file's contents, where a plugin reads a group of its
- * own (the program ignores groups it does not know).
+ * The configuration file's contents with its drop-ins (the `*.conf` files of
+ * `FILE.d`), where a plugin reads a group of its own, named `X-…` (the
+ * program reports other groups it does not know).
  *
  * Returns: (transfer none) (nullable): the key file, or %NULL
  *
