@@ -10,6 +10,7 @@
 
 #include <glib/gstdio.h>
 
+#include "evcp-test-expect.h"
 #include "evcp-config.h"
 #include "evcp-error.h"
 #include "evcp-frame-field.h"
@@ -687,11 +688,11 @@ test_config_unknown_keys (void)
   g_autoptr(EvcpConfig) config = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, key_message);
-  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, group_message);
-  g_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, site_message);
+  evcp_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, key_message);
+  evcp_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, group_message);
+  evcp_test_expect_message ("evcp-config", G_LOG_LEVEL_WARNING, site_message);
   config = evcp_config_load (&options, &error);
-  g_test_assert_expected_messages ();
+  evcp_test_assert_expected_messages ();
   g_assert_no_error (error);
   g_assert_cmpstr (config->cp_id, ==, "CP-1"); /* the rest applies */
   g_assert_cmpuint (config->unknown_keys, ==, 3);
