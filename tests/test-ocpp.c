@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Engine's OCPP 1.6J link against an independent CSMS: tests/ocpp/csms.py,
+ * written with the `ocpp` package from PyPI (it checks every message of the
+ * charging point against the OCPP JSON schemas) and `websockets`, in the
+ * virtual environment of tests/ocpp/python-env ($EVCP_OCPP_PYTHON, set by
+ * scripts/test). Every part a real process on loopback: evcp-kafka-mock,
+ * evcp-central (for the tickets), the CSMS and evcp-engine. The CSMS writes
+ * what it received to a JSON-lines log, which the tests read; they drive it
+ * through its standard input.
+ *
+ * Real seconds: sessions are short (360 kW: 100 Wh a second) and every
+ * wait has a deadline. */
+#include "evcp-build-config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include "evcp-test-central.h"
+#include "evcp-test-system.h"
+#include "evcp-test-util.h"
+
+#define CP       "CP-O1"
+#define WAIT_MS  30000
+
+typedef struct {
+  gchar               *tmpdir;
+  gchar               *db_path;
+  gchar               *state_dir;
+  gchar               *config;
+  gchar               *csms_log;
+  guint16              csms_port;
+  EvcpTestMockProcess *mock;
+  EvcpTestCentral     *central;
+  GSubprocess         *csms;
+  GOutputStream       *csms_in;
+  EvcpSysEngine       *engine;
+  guint                engines;
+} Fixture;
+
+static const gchar *
+python (void)
+{
+  return g_getenv ("EVCP_OCPP_PYTHON");
+}
+
+/* ---- the CSMS ------------------------------------------------------------- */
+
+/* Every line of the CSMS's log so far whose "t" is @t (and "action" @action,
+ * if not NULL), parsed. (transfer container) (element-type JsonObject) */
+static GPtrArray *
+csms_find (Fixture *f, const gchar *t, const gchar *action)
+{
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GPtrArray *found = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  if (!g_file_get_contents (f->csms_log, &text, NULL, NULL))
+    return found;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+
+      if (*lines[i] == '\0' || !json_parser_load_from_data (parser, lines[i], -1, NULL))
+        continue;   /* the last line may be half written */
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (g_strcmp0 (json_object_get_string_member_with_default (o, "t", ""), t) != 0 ||
+          (action != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "action", ""), action) != 0))
+        continue;
+      g_ptr_array_add (found, json_object_ref (o));
+    }
+  return found;
+}
+
+typedef struct {
+  Fixture     *f;
+  const gchar *t;
+  const gchar *action;
+  guint        count;
+} CsmsWait;
+
+static gboolean
+csms_has (gpointer data)
+{
+  CsmsWait *w = data;
+  g_autoptr(GPtrArray) found = csms_find (w->f, w->t, w->action);
+
+  return found->len >= w->count;
+}
+
+/* Waits until the log holds @count lines of @t/@action; returns them all. */
+static GPtrArray *
+csms_wait (Fixture *f, const gchar *t, const gchar *action, guint count)
+{
+  CsmsWait w = { f, t, action, count };
+
+  if (!evcp_test_wait_until (NULL, csms_has, &w, WAIT_MS))
+    {
+      evcp_sys_dump_file (f->csms_log);
+      if (f->engine != NULL)
+        evcp_sys_dump_file (evcp_sys_engine_get_log_path (f->engine));
+      g_error ("the CSMS did not log %u × %s %s in time", count, t, action != NULL ? action : "");
+    }
+  return csms_find (f, t, action);
+}
+
+static JsonObject *
+csms_last (Fixture *f, const gchar *t, const gchar *action, guint count)
+{
+  g_autoptr(GPtrArray) all = csms_wait (f, t, action, count);
+
+  return json_object_ref (g_ptr_array_index (all, all->len - 1));
+}
+
+static JsonObject *
+payload_of (JsonObject *entry)
+{
+  return json_object_get_object_member (entry, "payload");
+}
+
+static void
+csms_send (Fixture *f, const gchar *line)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *with_nl = g_strconcat (line, "\n", NULL);
+
+  g_assert_true (g_output_stream_write_all (f->csms_in, with_nl, strlen (with_nl), NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
+/* A CALL from the CSMS through the ocpp package; returns its result. */
+static JsonObject *
+csms_call (Fixture *f, const gchar *action, const gchar *payload_json)
+{
+  g_autofree gchar *line = g_strdup_printf ("{\"call\": \"%s\", \"payload\": %s}", action, payload_json);
+  g_autoptr(GPtrArray) before = csms_find (f, "result", action);
+  g_autoptr(GPtrArray) errors = csms_find (f, "error", action);
+  guint n = before->len;
+
+  csms_send (f, line);
+  for (;;)
+    {
+      g_autoptr(GPtrArray) now_errors = csms_find (f, "error", action);
+
+      g_assert_cmpuint (now_errors->len, ==, errors->len);
+      {
+        g_autoptr(GPtrArray) results = csms_find (f, "result", action);
+
+        if (results->len > n)
+          return json_object_ref (payload_of (g_ptr_array_index (results, n)));
+      }
+      csms_wait (f, "result", action, n + 1);
+    }
+}
+
+static const gchar *
+status_of (JsonObject *result)
+{
+  return json_object_get_string_member (result, "status");
+}
+
+/* A raw frame from the CSMS; returns the CP's CALLERROR code for @id. */
+static gchar *
+csms_raw_error (Fixture *f, const gchar *id, const gchar *frame)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonObject) o = json_object_new ();
+  g_autofree gchar *line = NULL;
+
+  json_object_set_string_member (o, "raw", frame);
+  json_node_set_object (node, o);
+  line = json_to_string (node, FALSE);
+  csms_send (f, line);
+  for (guint n = 1;; n++)
+    {
+      g_autoptr(GPtrArray) errors = csms_wait (f, "callerror", NULL, n);
+
+      for (guint i = 0; i < errors->len; i++)
+        {
+          JsonObject *e = g_ptr_array_index (errors, i);
+
+          if (g_strcmp0 (json_object_get_string_member (e, "id"), id) == 0)
+            return g_strdup (json_object_get_string_member (e, "code"));
+        }
+    }
+}
+
+static void
+csms_start (Fixture *f, const gchar * const *extra)
+{
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) before = csms_find (f, "listening", NULL);
+
+  g_ptr_array_add (argv, g_strdup (python ()));
+  g_ptr_array_add (argv, g_test_build_filename (G_TEST_DIST, "ocpp", "csms.py", NULL));
+  g_ptr_array_add (argv, g_strdup ("--port"));
+  g_ptr_array_add (argv, g_strdup_printf ("%u", f->csms_port));
+  g_ptr_array_add (argv, g_strdup ("--log"));
+  g_ptr_array_add (argv, g_strdup (f->csms_log));
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (extra[i]));
+  g_ptr_array_add (argv, NULL);
+  f->csms = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  f->csms_in = g_object_ref (g_subprocess_get_stdin_pipe (f->csms));
+  g_ptr_array_unref (csms_wait (f, "listening", NULL, before->len + 1));
+}
+
+static void
+csms_kill (Fixture *f)
+{
+  if (f->csms == NULL)
+    return;
+  g_subprocess_force_exit (f->csms);
+  g_subprocess_wait (f->csms, NULL, NULL);
+  g_clear_object (&f->csms_in);
+  g_clear_object (&f->csms);
+}
+
+/* ---- the Engine ------------------------------------------------------------- */
+
+static void
+engine_start (Fixture *f, const gchar *url, const gchar *ocpp_extra)
+{
+  g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, ++f->engines);
+  g_autofree gchar *env_url = g_strconcat ("OCPP_URL=", url, NULL);
+  g_autofree gchar *config = g_strconcat ("[evcp]\nprice=0.40\n"
+                                          "[ocpp]\npower-kw=360\nping-interval-s=1\npong-timeout-s=2\n"
+                                          "call-timeout-ms=5000\nreconnect-min-ms=100\nreconnect-max-ms=500\n",
+                                          ocpp_extra != NULL ? ocpp_extra : "", NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (f->config, config, -1, &error));
+  f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
+    .cp_id = CP, .brokers = evcp_test_mock_process_get_bootstrap (f->mock),
+    .central_port = evcp_test_central_get_port (f->central),
+    .state_dir = f->state_dir, .config = f->config, .log_path = log,
+    .extra_env = (const gchar *[]) { env_url, NULL },
+  });
+}
+
+static gchar *
+ws_url (Fixture *f)
+{
+  return g_strdup_printf ("ws://127.0.0.1:%u/ocpp", f->csms_port);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (python () == NULL || *python () == '\0')
+    {
+      if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
+        g_error ("EVCP_OCPP_PYTHON is not set (scripts/test sets it with tests/ocpp/python-env)");
+      g_test_skip ("no Python with the ocpp package (EVCP_OCPP_PYTHON: tests/ocpp/python-env)");
+      return;
+    }
+  f->tmpdir = g_dir_make_tmp ("evcp-test-ocpp-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_test_message ("logs and state in %s (left there if the test aborts)", f->tmpdir);
+  f->db_path = g_build_filename (f->tmpdir, "central.db", NULL);
+  f->state_dir = g_build_filename (f->tmpdir, "engine-state", NULL);
+  f->config = g_build_filename (f->tmpdir, "engine.conf", NULL);
+  f->csms_log = g_build_filename (f->tmpdir, "csms.log", NULL);
+  f->csms_port = evcp_test_free_port ();
+  f->mock = evcp_test_mock_process_start (NULL, &error);
+  g_assert_no_error (error);
+  f->central = evcp_test_central_start (f->db_path, (const gchar *[]) {
+    "--kafka-brokers", evcp_test_mock_process_get_bootstrap (f->mock), NULL });
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  if (f->tmpdir == NULL)
+    return;
+  if (g_test_failed ())
+    {
+      if (f->engine != NULL)
+        evcp_sys_dump_file (evcp_sys_engine_get_log_path (f->engine));
+      evcp_sys_dump_file (f->csms_log);
+    }
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  csms_kill (f);
+  g_clear_pointer (&f->central, evcp_test_central_free);
+  evcp_test_mock_process_free (f->mock);
+  if (!g_test_failed ())
+    evcp_test_remove_tree (f->tmpdir);
+  g_free (f->tmpdir);
+  g_free (f->db_path);
+  g_free (f->state_dir);
+  g_free (f->config);
+  g_free (f->csms_log);
+}
+
+/* Nothing the charging point sent was refused by the ocpp package. */
+static void
+assert_all_valid (Fixture *f)
+{
+  g_autoptr(GPtrArray) refused = csms_find (f, "csms-callerror", NULL);
+
+  if (refused->len > 0)
+    evcp_sys_dump_file (f->csms_log);
+  g_assert_cmpuint (refused->len, ==, 0);
+}
+
+static gint64
+int_member (JsonObject *o, const gchar *name)
+{
+  g_assert_true (json_object_has_member (o, name));
+  return json_object_get_int_member (o, name);
+}
+
+/* The StatusNotification of connector 1 that came @index-th (from 0). */
+static const gchar *
+connector_status (GPtrArray *statuses, guint index)
+{
+  guint seen = 0;
+
+  for (guint i = 0; i < statuses->len; i++)
+    {
+      JsonObject *p = payload_of (g_ptr_array_index (statuses, i));
+
+      if (json_object_get_int_member (p, "connectorId") == 1 && seen++ == index)
+        return json_object_get_string_member (p, "status");
+    }
+  return NULL;
+}
+
+static guint
+count_connector (Fixture *f)
+{
+  g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+  guint n = 0;
+
+  for (guint i = 0; i < all->len; i++)
+    n += json_object_get_int_member (payload_of (g_ptr_array_index (all, i)), "connectorId") == 1;
+  return n;
+}
+
+typedef struct {
+  Fixture     *f;
+  const gchar *status;
+} StatusWait;
+
+static gboolean
+last_status_is (gpointer data)
+{
+  StatusWait *w = data;
+  g_autoptr(GPtrArray) all = csms_find (w->f, "call", "StatusNotification");
+  guint n = count_connector (w->f);
+
+  return n > 0 && g_strcmp0 (connector_status (all, n - 1), w->status) == 0;
+}
+
+static void
+wait_status (Fixture *f, const gchar *status)
+{
+  StatusWait w = { f, status };
+
+  if (!evcp_test_wait_until (NULL, last_status_is, &w, WAIT_MS))
+    {
+      evcp_sys_dump_file (f->csms_log);
+      g_error ("connector 1 never became %s", status);
+    }
+}
+
+static gboolean
+ticket_recorded (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GPtrArray) tickets = evcp_sys_db_tickets (f->db_path, CP);
+
+  return tickets->len > 0;
+}
+
+/* ---- the tests ------------------------------------------------------------- */
+
+/* Boot accepted; a remote start → StartTransaction (meterStart), Charging,
+ * MeterValues at MeterValueSampleInterval with its transactionId; a remote
+ * stop → StopTransaction (meterStop, Remote, the transactionId) whose energy
+ * is the Central ticket's. */
+static void
+test_session (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) boot = NULL;
+  g_autoptr(JsonObject) connected = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) meter = NULL;
+  g_autoptr(GPtrArray) statuses = NULL;
+  g_autoptr(GPtrArray) tickets = NULL;
+  const EvcpSysTicket *ticket;
+  gint64 tx, meter_start, meter_stop;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+
+  connected = csms_last (f, "connected", NULL, 1);
+  g_assert_cmpstr (json_object_get_string_member (connected, "path"), ==, "/ocpp/" CP);
+  g_assert_cmpstr (json_object_get_string_member (connected, "subprotocol"), ==, "ocpp1.6");
+  boot = csms_last (f, "call", "BootNotification", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (boot), "chargePointVendor"), ==, "evcp");
+  g_assert_cmpstr (json_object_get_string_member (payload_of (boot), "chargePointSerialNumber"), ==, CP);
+  wait_status (f, "Available");
+
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"MeterValueSampleInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-ocpp\", \"connectorId\": 1}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  start = csms_last (f, "call", "StartTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-ocpp");
+  meter_start = int_member (payload_of (start), "meterStart");
+  g_assert_cmpint (meter_start, ==, 0);
+  wait_status (f, "Charging");
+  meter = csms_wait (f, "call", "MeterValues", 2);
+  tx = 1001;   /* the CSMS's first */
+  for (guint i = 0; i < meter->len; i++)
+    {
+      JsonObject *p = payload_of (g_ptr_array_index (meter, i));
+      JsonObject *mv = json_array_get_object_element (json_object_get_array_member (p, "meterValue"), 0);
+      JsonArray *sv = json_object_get_array_member (mv, "sampledValue");
+
+      g_assert_cmpint (int_member (p, "transactionId"), ==, tx);
+      g_assert_cmpuint (json_array_get_length (sv), ==, 2);
+      g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (sv, 0), "measurand"), ==,
+                       "Energy.Active.Import.Register");
+      g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (sv, 1), "value"), ==, "360000");
+    }
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 999}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1001}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, tx);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Remote");
+  meter_stop = int_member (payload_of (stop), "meterStop");
+  g_assert_cmpint (meter_stop, >, meter_start);
+  wait_status (f, "Available");
+  statuses = csms_find (f, "call", "StatusNotification");
+  g_assert_cmpstr (connector_status (statuses, count_connector (f) - 2), ==, "Finishing");
+
+  /* the same energy as the ticket Central keeps */
+  g_assert_true (evcp_test_wait_until (NULL, ticket_recorded, f, WAIT_MS));
+  tickets = evcp_sys_db_tickets (f->db_path, CP);
+  ticket = g_ptr_array_index (tickets, 0);
+  g_assert_cmpstr (ticket->driver, ==, "drv-ocpp");
+  g_assert_cmpint ((gint64) (ticket->kwh * 1000 + 0.5), ==, meter_stop - meter_start);
+  assert_all_valid (f);
+}
+
+/* Rejected, then Pending (no charging, no status, Boot again at the
+ * interval), then Accepted. */
+static void
+test_boot_states (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, (const gchar *[]) { "--boot", "Rejected", "--interval", "1", NULL });
+  engine_start (f, url, NULL);
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Rejected (interval 1 s", WAIT_MS));
+  /* not accepted: no charging */
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-early\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\"}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  boots = csms_find (f, "call", "BootNotification");
+  g_assert_cmpuint (count_connector (f), ==, 0);
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-late\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "StartTransaction", 1));
+  assert_all_valid (f);
+}
+
+/* Bad CALLs answered with the right CALLERROR, the link kept; a 1 MiB frame
+ * refused by closing the link (1009), which comes back; the other Core
+ * CALLs answered. */
+static void
+test_bad_calls (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autofree gchar *code = NULL;
+  g_autofree gchar *long_tag = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) closed = NULL;
+  static const struct {
+    const gchar *id;
+    const gchar *frame;
+    const gchar *code;
+  } bad[] = {
+    { "b1", "[2, \"b1\", \"FlyToTheMoon\", {}]", "NotImplemented" },
+    { "b2", "[2, \"b2\", \"SetChargingProfile\", {}]", "NotSupported" },
+    { "b3", "[2, \"b3\", \"RemoteStartTransaction\", {}]", "FormationViolation" },
+    { "b4", "[2, \"b4\", \"RemoteStopTransaction\", {\"transactionId\": \"12\"}]", "TypeConstraintViolation" },
+    { "b5", "[2, \"b5\", \"ChangeAvailability\", {\"connectorId\": 1, \"type\": \"Sometimes\"}]",
+      "PropertyConstraintViolation" },
+    { "b6", "[2, \"b6\", \"Reset\", {\"type\": \"Soft\", \"extra\": 1}]", "FormationViolation" },
+    { "b7", "[2, \"b7\", \"Reset\"]", "FormationViolation" },
+    { "b8", "[2, \"b8\", \"Reset\", [1]]", "FormationViolation" },
+    { "b9", "[7, \"b9\", \"Reset\", {}]", "ProtocolError" },
+  };
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree gchar *got = csms_raw_error (f, bad[i].id, bad[i].frame);
+
+      g_assert_cmpstr (got, ==, bad[i].code);
+    }
+  /* an idTag of 21 characters: too long */
+  long_tag = g_strdup_printf ("[2, \"b10\", \"RemoteStartTransaction\", {\"idTag\": \"%s\"}]", "abcdefghijklmnopqrstu");
+  code = csms_raw_error (f, "b10", long_tag);
+  g_assert_cmpstr (code, ==, "PropertyConstraintViolation");
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "idTag is 21 characters long, at most 20 allowed"));
+  /* not JSON: logged and ignored, the link stays */
+  csms_send (f, "{\"raw\": \"this is not json\"}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "ignored: not JSON", WAIT_MS));
+
+  /* the rest of the Core profile */
+  r = csms_call (f, "DataTransfer", "{\"vendorId\": \"com.example\", \"data\": \"x\"}");
+  g_assert_cmpstr (status_of (r), ==, "UnknownVendorId");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ClearCache", "{}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "UnlockConnector", "{\"connectorId\": 2}");
+  g_assert_cmpstr (status_of (r), ==, "NotSupported");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"NoSuchKey\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "NotSupported");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"NumberOfConnectors\", \"value\": \"2\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"HeartbeatInterval\", \"value\": \"-1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"HeartbeatInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", 1));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "GetConfiguration", "{\"key\": [\"HeartbeatInterval\", \"Nope\"]}");
+  {
+    JsonArray *keys = json_object_get_array_member (r, "configurationKey");
+    JsonArray *unknown = json_object_get_array_member (r, "unknownKey");
+
+    g_assert_cmpuint (json_array_get_length (keys), ==, 1);
+    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (keys, 0), "value"), ==, "1");
+    g_assert_cmpstr (json_array_get_string_element (unknown, 0), ==, "Nope");
+  }
+  g_clear_pointer (&r, json_object_unref);
+  {
+    guint before = count_connector (f);
+
+    r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 1}");
+    g_assert_cmpstr (status_of (r), ==, "Accepted");
+    wait_status (f, "Available");
+    g_assert_cmpuint (count_connector (f), >, before);
+  }
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"FirmwareStatusNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "NotImplemented");
+
+  /* 1 MiB: refused (libsoup drops the link) without harm; it comes back */
+  csms_send (f, "{\"big\": 1048576}");
+  closed = csms_last (f, "disconnected", NULL, 1);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "larger than 65536 bytes", WAIT_MS));
+  g_ptr_array_unref (csms_wait (f, "connected", NULL, 2));
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  g_assert_true (evcp_sys_engine_is_running (f->engine));
+  assert_all_valid (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/ocpp/session", Fixture, NULL, fixture_set_up, test_session, fixture_tear_down);
+  g_test_add ("/ocpp/boot-states", Fixture, NULL, fixture_set_up, test_boot_states, fixture_tear_down);
+  g_test_add ("/ocpp/bad-calls", Fixture, NULL, fixture_set_up, test_bad_calls, fixture_tear_down);
+  return g_test_run ();
+}
