@@ -598,6 +598,377 @@ test_bad_calls (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+/* The actions of the CALLs from the CP to the CSMS from entry @from of its
+ * log on, that belong to transactions, in order. (element-type JsonObject) */
+static GPtrArray *
+transaction_calls (Fixture *f)
+{
+  g_autoptr(GPtrArray) calls = csms_find (f, "call", NULL);
+  GPtrArray *tx = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+
+  for (guint i = 0; i < calls->len; i++)
+    {
+      JsonObject *c = g_ptr_array_index (calls, i);
+      const gchar *action = json_object_get_string_member (c, "action");
+
+      if (g_strcmp0 (action, "StartTransaction") == 0 || g_strcmp0 (action, "StopTransaction") == 0 ||
+          g_strcmp0 (action, "MeterValues") == 0)
+        g_ptr_array_add (tx, json_object_ref (c));
+    }
+  return tx;
+}
+
+static gchar *
+http_get_metrics (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  const gchar *request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  gchar buf[4096];
+  gssize n;
+
+  g_socket_client_set_timeout (client, 10);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request,
+                                            strlen (request), NULL, NULL, &error));
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL,
+                                   &error)) > 0)
+    g_string_append_len (out, buf, n);
+  g_assert_no_error (error);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static guint64
+metric (const gchar *text, const gchar *name)
+{
+  g_autofree gchar *needle = g_strdup_printf ("\n%s{", name);
+  const gchar *at = strstr (text, needle);
+
+  g_assert_nonnull (at);
+  at = strchr (at + 1, '}');
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + 2, NULL, 10);
+}
+
+/* The CSMS goes away mid-session: the session's MeterValues and its
+ * StopTransaction wait, a whole session runs offline; when the CSMS comes
+ * back they go in order, the offline session's StartTransaction first and
+ * its later messages with the transactionId it got. */
+static void
+test_offline (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  guint16 metrics_port = evcp_test_free_port ();
+  g_autofree gchar *extra = g_strdup_printf ("[evcp]\nmetrics-address=127.0.0.1:%u\n", metrics_port);
+  g_autofree gchar *metrics = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) tx = NULL;
+  g_autoptr(GPtrArray) tickets = NULL;
+  gint64 stop1 = -1, start2 = -1, id2 = -1;
+  guint i, online_before;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  /* [evcp] again after [ocpp]: a key file may repeat a group */
+  engine_start (f, url, extra);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"MeterValueSampleInterval\", \"value\": \"1\"}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "callresult", NULL, 1));
+  g_ptr_array_unref (csms_wait (f, "call", "MeterValues", 1));
+  {
+    g_autoptr(GPtrArray) before = transaction_calls (f);
+
+    online_before = before->len;
+  }
+
+  csms_kill (f);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "; connecting again", WAIT_MS));
+  /* two MeterValues at least wait; the session ends (a fault, cleared) */
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP: cannot connect to", WAIT_MS));
+  evcp_sys_engine_signal (f->engine, SIGUSR1);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "ended (FAULT)", WAIT_MS));
+  evcp_sys_engine_signal (f->engine, SIGUSR2);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Fault cleared", WAIT_MS));
+  /* a whole session offline, from Kafka */
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-2", 360, 2);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "ended (DURATION)", WAIT_MS));
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_queue_length"), >=, 4);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_connect_failures_total"), >=, 1);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_accepted"), ==, 0);
+
+  csms_start (f, (const gchar *[]) { "--tx-base", "2000", NULL });
+  g_ptr_array_unref (csms_wait (f, "connected", NULL, 2));
+  /* everything: Stop of drv-1, Start, MeterValues, Stop of drv-2 */
+  {
+    g_autoptr(GPtrArray) stops = csms_wait (f, "call", "StopTransaction", 2);
+  }
+  tx = transaction_calls (f);
+  g_assert_cmpuint (tx->len, >, online_before + 3);
+  for (i = online_before; i < tx->len; i++)
+    {
+      JsonObject *c = g_ptr_array_index (tx, i);
+      JsonObject *p = payload_of (c);
+      const gchar *action = json_object_get_string_member (c, "action");
+
+      if (stop1 < 0)
+        {
+          /* drv-1's, with its id, until its Stop */
+          g_assert_cmpstr (action, !=, "StartTransaction");
+          g_assert_cmpint (int_member (p, "transactionId"), ==, 1001);
+          if (g_strcmp0 (action, "StopTransaction") == 0)
+            stop1 = int_member (p, "meterStop");
+          continue;
+        }
+      if (start2 < 0)
+        {
+          g_assert_cmpstr (action, ==, "StartTransaction");
+          g_assert_cmpstr (json_object_get_string_member (p, "idTag"), ==, "drv-2");
+          start2 = int_member (p, "meterStart");
+          id2 = 2001;
+          continue;
+        }
+      g_assert_cmpint (int_member (p, "transactionId"), ==, id2);
+    }
+  g_assert_cmpint (start2, ==, stop1);   /* one meter */
+  g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (tx, tx->len - 1)), "reason"), ==,
+                   "Other");
+  tickets = evcp_sys_db_tickets (f->db_path, CP);
+  g_assert_cmpuint (tickets->len, ==, 2);
+  {
+    const EvcpSysTicket *t1 = g_ptr_array_index (tickets, 0);
+
+    g_assert_cmpint ((gint64) (t1->kwh * 1000 + 0.5), ==, stop1);
+  }
+  wait_status (f, "Available");
+  g_clear_pointer (&metrics, g_free);
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_queue_length"), ==, 0);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_accepted"), ==, 1);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_calls_received_total"), >=, 2);
+  assert_all_valid (f);
+}
+
+/* ChangeAvailability: Scheduled while a session runs, applied when it
+ * ends (STOP: Unavailable), kept across a restart; Operative again. */
+static void
+test_availability (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-a\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Inoperative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Scheduled");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 7, \"type\": \"Inoperative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1001}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Unavailable");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "State ACTIVE → STOPPED", WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-b\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+
+  /* a restart keeps it */
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  engine_start (f, url, NULL);
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "the connector is Inoperative", WAIT_MS));
+  wait_status (f, "Unavailable");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 1, \"type\": \"Operative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
+/* Reset during a session: StopTransaction (SoftReset), the link starts
+ * again with a BootNotification; UnlockConnector ends a session too. */
+static void
+test_reset (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-r\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Soft\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  wait_status (f, "Available");
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-u\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "UnlockConnector", "{\"connectorId\": 1}");
+  g_assert_cmpstr (status_of (r), ==, "Unlocked");
+  g_clear_pointer (&stop, json_object_unref);
+  stop = csms_last (f, "call", "StopTransaction", 2);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "UnlockCommand");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1002);
+  assert_all_valid (f);
+}
+
+/* A CSMS that stops answering (SIGSTOP): no pong, the link is dropped and
+ * made again once it answers. */
+static void
+test_pong_timeout (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  const gchar *pid;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  pid = g_subprocess_get_identifier (f->csms);
+  g_assert_nonnull (pid);
+  g_subprocess_send_signal (f->csms, SIGSTOP);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "dropped: no pong within 2 s of a ping", WAIT_MS));
+  g_subprocess_send_signal (f->csms, SIGCONT);
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  assert_all_valid (f);
+}
+
+/* Security profile 1: a wrong password is refused (HTTP 401) and said; the
+ * right one is let in. */
+static void
+test_basic_auth (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) connected = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, (const gchar *[]) { "--password", "s3cret", NULL });
+  engine_start (f, url, "password=wrong\n");
+  g_ptr_array_unref (csms_wait (f, "refused", NULL, 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "the CSMS refused the credentials (HTTP 401)", WAIT_MS));
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  {
+    g_autoptr(GPtrArray) none = csms_find (f, "connected", NULL);
+
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+  engine_start (f, url, "password=s3cret\n");
+  connected = csms_last (f, "connected", NULL, 1);
+  g_assert_true (json_object_get_boolean_member (connected, "auth"));
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
+static void
+make_certificates (Fixture *f)
+{
+  g_autofree gchar *script = g_strdup_printf (
+    "set -e; cd '%s';"
+    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp test CA' -keyout ca.key -out ca.pem;"
+    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp untrusted CA' -keyout other.key -out other.pem;"
+    "openssl req -newkey rsa:2048 -nodes -subj '/CN=127.0.0.1' -keyout csms.key -out csms.csr;"
+    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > csms.ext;"
+    "openssl x509 -req -in csms.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile csms.ext -out csms.pem;"
+    "openssl req -newkey rsa:2048 -nodes -subj '/CN=" CP "' -keyout cp.key -out cp.csr;"
+    "openssl x509 -req -in cp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cp.pem",
+    f->tmpdir);
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *err = NULL;
+  g_autoptr(GError) error = NULL;
+  gint status = 0;
+
+  g_assert_true (g_spawn_sync (NULL, (gchar *[]) { (gchar *) "/bin/sh", (gchar *) "-c", script, NULL }, NULL,
+                               G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("openssl failed: %s", err);
+}
+
+/* Security profiles 2 and 3: wss:// with a CSMS that asks for a client
+ * certificate. An untrusted CSMS certificate is refused and said; no client
+ * certificate, the CSMS refuses; both right, the link is up. */
+static void
+test_tls (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = g_strdup_printf ("wss://127.0.0.1:%u/ocpp", f->csms_port);
+  g_autofree gchar *cert = NULL;
+  g_autofree gchar *key = NULL;
+  g_autofree gchar *ca = NULL;
+  g_autofree gchar *untrusting = NULL;
+  g_autofree gchar *no_client_cert = NULL;
+  g_autofree gchar *full = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  if (g_find_program_in_path ("openssl") == NULL)
+    {
+      g_test_skip ("no openssl to make the certificates");
+      return;
+    }
+  make_certificates (f);
+  cert = g_build_filename (f->tmpdir, "csms.pem", NULL);
+  key = g_build_filename (f->tmpdir, "csms.key", NULL);
+  ca = g_build_filename (f->tmpdir, "ca.pem", NULL);
+  csms_start (f, (const gchar *[]) { "--cert", cert, "--key", key, "--client-ca", ca, NULL });
+
+  untrusting = g_strdup_printf ("ca-file=%s/other.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir,
+                                f->tmpdir, f->tmpdir);
+  engine_start (f, url, untrusting);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "TLS handshake failed", WAIT_MS));
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+
+  no_client_cert = g_strdup_printf ("ca-file=%s/ca.pem\n", f->tmpdir);
+  engine_start (f, url, no_client_cert);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP: cannot connect to", WAIT_MS));
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  {
+    g_autoptr(GPtrArray) none = csms_find (f, "connected", NULL);
+
+    g_assert_cmpuint (none->len, ==, 0);
+  }
+
+  full = g_strdup_printf ("ca-file=%s/ca.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir, f->tmpdir,
+                          f->tmpdir);
+  engine_start (f, url, full);
+  g_ptr_array_unref (csms_wait (f, "connected", NULL, 1));
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -605,5 +976,11 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/session", Fixture, NULL, fixture_set_up, test_session, fixture_tear_down);
   g_test_add ("/ocpp/boot-states", Fixture, NULL, fixture_set_up, test_boot_states, fixture_tear_down);
   g_test_add ("/ocpp/bad-calls", Fixture, NULL, fixture_set_up, test_bad_calls, fixture_tear_down);
+  g_test_add ("/ocpp/offline", Fixture, NULL, fixture_set_up, test_offline, fixture_tear_down);
+  g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
+  g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
+  g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);
+  g_test_add ("/ocpp/basic-auth", Fixture, NULL, fixture_set_up, test_basic_auth, fixture_tear_down);
+  g_test_add ("/ocpp/tls", Fixture, NULL, fixture_set_up, test_tls, fixture_tear_down);
   return g_test_run ();
 }
