@@ -19,22 +19,22 @@
 #include "evcp-test-system.h"
 #include "evcp-test-util.h"
 
-#define CP       "CP-O1"
-#define WAIT_MS  30000
+#define CP      "CP-O1"
+#define WAIT_MS 30000
 
 typedef struct {
-  gchar               *tmpdir;
-  gchar               *db_path;
-  gchar               *state_dir;
-  gchar               *config;
-  gchar               *csms_log;
-  guint16              csms_port;
+  gchar *tmpdir;
+  gchar *db_path;
+  gchar *state_dir;
+  gchar *config;
+  gchar *csms_log;
+  guint16 csms_port;
   EvcpTestMockProcess *mock;
-  EvcpTestCentral     *central;
-  GSubprocess         *csms;
-  GOutputStream       *csms_in;
-  EvcpSysEngine       *engine;
-  guint                engines;
+  EvcpTestCentral *central;
+  GSubprocess *csms;
+  GOutputStream *csms_in;
+  EvcpSysEngine *engine;
+  guint engines;
 } Fixture;
 
 static const gchar *
@@ -63,7 +63,7 @@ csms_find (Fixture *f, const gchar *t, const gchar *action)
       JsonObject *o;
 
       if (*lines[i] == '\0' || !json_parser_load_from_data (parser, lines[i], -1, NULL))
-        continue;   /* the last line may be half written */
+        continue; /* the last line may be half written */
       o = json_node_get_object (json_parser_get_root (parser));
       if (g_strcmp0 (json_object_get_string_member_with_default (o, "t", ""), t) != 0 ||
           (action != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "action", ""), action) != 0))
@@ -74,10 +74,10 @@ csms_find (Fixture *f, const gchar *t, const gchar *action)
 }
 
 typedef struct {
-  Fixture     *f;
+  Fixture *f;
   const gchar *t;
   const gchar *action;
-  guint        count;
+  guint count;
 } CsmsWait;
 
 static gboolean
@@ -234,11 +234,14 @@ engine_start (Fixture *f, const gchar *url, const gchar *ocpp_extra)
   g_autoptr(GError) error = NULL;
 
   g_assert_true (g_file_set_contents (f->config, config, -1, &error));
-  f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions) {
-    .cp_id = CP, .brokers = evcp_test_mock_process_get_bootstrap (f->mock),
-    .central_port = evcp_test_central_get_port (f->central),
-    .state_dir = f->state_dir, .config = f->config, .log_path = log,
-    .extra_env = (const gchar *[]) { env_url, NULL },
+  f->engine = evcp_sys_engine_spawn (&(EvcpSysEngineOptions){
+      .cp_id = CP,
+      .brokers = evcp_test_mock_process_get_bootstrap (f->mock),
+      .central_port = evcp_test_central_get_port (f->central),
+      .state_dir = f->state_dir,
+      .config = f->config,
+      .log_path = log,
+      .extra_env = (const gchar *[]){ env_url, NULL },
   });
 }
 
@@ -270,8 +273,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->csms_port = evcp_test_free_port ();
   f->mock = evcp_test_mock_process_start (NULL, &error);
   g_assert_no_error (error);
-  f->central = evcp_test_central_start (f->db_path, (const gchar *[]) {
-    "--kafka-brokers", evcp_test_mock_process_get_bootstrap (f->mock), NULL });
+  f->central =
+      evcp_test_central_start (f->db_path, (const gchar *[]){ "--kafka-brokers",
+                                                              evcp_test_mock_process_get_bootstrap (f->mock), NULL });
 }
 
 static void
@@ -344,7 +348,7 @@ count_connector (Fixture *f)
 }
 
 typedef struct {
-  Fixture     *f;
+  Fixture *f;
   const gchar *status;
 } StatusWait;
 
@@ -424,7 +428,7 @@ test_session (Fixture *f, gconstpointer data)
   g_assert_cmpint (meter_start, ==, 0);
   wait_status (f, "Charging");
   meter = csms_wait (f, "call", "MeterValues", 2);
-  tx = 1001;   /* the CSMS's first */
+  tx = 1001; /* the CSMS's first */
   for (guint i = 0; i < meter->len; i++)
     {
       JsonObject *p = payload_of (g_ptr_array_index (meter, i));
@@ -473,7 +477,7 @@ test_boot_states (Fixture *f, gconstpointer data)
 
   if (f->tmpdir == NULL)
     return;
-  csms_start (f, (const gchar *[]) { "--boot", "Rejected", "--interval", "1", NULL });
+  csms_start (f, (const gchar *[]){ "--boot", "Rejected", "--interval", "1", NULL });
   engine_start (f, url, NULL);
   g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Rejected (interval 1 s", WAIT_MS));
@@ -634,8 +638,8 @@ http_get_metrics (guint16 port)
   g_assert_no_error (error);
   g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request,
                                             strlen (request), NULL, NULL, &error));
-  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL,
-                                   &error)) > 0)
+  while ((n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL, &error)) >
+         0)
     g_string_append_len (out, buf, n);
   g_assert_no_error (error);
   return g_string_free (g_steal_pointer (&out), FALSE);
@@ -704,7 +708,7 @@ test_offline (Fixture *f, gconstpointer data)
   g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_connect_failures_total"), >=, 1);
   g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_accepted"), ==, 0);
 
-  csms_start (f, (const gchar *[]) { "--tx-base", "2000", NULL });
+  csms_start (f, (const gchar *[]){ "--tx-base", "2000", NULL });
   g_ptr_array_unref (csms_wait (f, "connected", NULL, 2));
   /* everything: Stop of drv-1, Start, MeterValues, Stop of drv-2 */
   {
@@ -737,7 +741,7 @@ test_offline (Fixture *f, gconstpointer data)
         }
       g_assert_cmpint (int_member (p, "transactionId"), ==, id2);
     }
-  g_assert_cmpint (start2, ==, stop1);   /* one meter */
+  g_assert_cmpint (start2, ==, stop1); /* one meter */
   g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (tx, tx->len - 1)), "reason"), ==,
                    "Other");
   tickets = evcp_sys_db_tickets (f->db_path, CP);
@@ -873,7 +877,7 @@ test_basic_auth (Fixture *f, gconstpointer data)
 
   if (f->tmpdir == NULL)
     return;
-  csms_start (f, (const gchar *[]) { "--password", "s3cret", NULL });
+  csms_start (f, (const gchar *[]){ "--password", "s3cret", NULL });
   engine_start (f, url, "password=wrong\n");
   g_ptr_array_unref (csms_wait (f, "refused", NULL, 1));
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "the CSMS refused the credentials (HTTP 401)", WAIT_MS));
@@ -895,21 +899,22 @@ static void
 make_certificates (Fixture *f)
 {
   g_autofree gchar *script = g_strdup_printf (
-    "set -e; cd '%s';"
-    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp test CA' -keyout ca.key -out ca.pem;"
-    "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp untrusted CA' -keyout other.key -out other.pem;"
-    "openssl req -newkey rsa:2048 -nodes -subj '/CN=127.0.0.1' -keyout csms.key -out csms.csr;"
-    "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > csms.ext;"
-    "openssl x509 -req -in csms.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile csms.ext -out csms.pem;"
-    "openssl req -newkey rsa:2048 -nodes -subj '/CN=" CP "' -keyout cp.key -out cp.csr;"
-    "openssl x509 -req -in cp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cp.pem",
-    f->tmpdir);
+      "set -e; cd '%s';"
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp test CA' -keyout ca.key -out ca.pem;"
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=evcp untrusted CA' -keyout other.key -out "
+      "other.pem;"
+      "openssl req -newkey rsa:2048 -nodes -subj '/CN=127.0.0.1' -keyout csms.key -out csms.csr;"
+      "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > csms.ext;"
+      "openssl x509 -req -in csms.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile csms.ext -out csms.pem;"
+      "openssl req -newkey rsa:2048 -nodes -subj '/CN=" CP "' -keyout cp.key -out cp.csr;"
+      "openssl x509 -req -in cp.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out cp.pem",
+      f->tmpdir);
   g_autofree gchar *out = NULL;
   g_autofree gchar *err = NULL;
   g_autoptr(GError) error = NULL;
   gint status = 0;
 
-  g_assert_true (g_spawn_sync (NULL, (gchar *[]) { (gchar *) "/bin/sh", (gchar *) "-c", script, NULL }, NULL,
+  g_assert_true (g_spawn_sync (NULL, (gchar *[]){ (gchar *) "/bin/sh", (gchar *) "-c", script, NULL }, NULL,
                                G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status, &error));
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, NULL))
@@ -941,10 +946,10 @@ test_tls (Fixture *f, gconstpointer data)
   cert = g_build_filename (f->tmpdir, "csms.pem", NULL);
   key = g_build_filename (f->tmpdir, "csms.key", NULL);
   ca = g_build_filename (f->tmpdir, "ca.pem", NULL);
-  csms_start (f, (const gchar *[]) { "--cert", cert, "--key", key, "--client-ca", ca, NULL });
+  csms_start (f, (const gchar *[]){ "--cert", cert, "--key", key, "--client-ca", ca, NULL });
 
-  untrusting = g_strdup_printf ("ca-file=%s/other.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir,
-                                f->tmpdir, f->tmpdir);
+  untrusting = g_strdup_printf ("ca-file=%s/other.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir, f->tmpdir,
+                                f->tmpdir);
   engine_start (f, url, untrusting);
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "TLS handshake failed", WAIT_MS));
   g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
@@ -961,8 +966,8 @@ test_tls (Fixture *f, gconstpointer data)
     g_assert_cmpuint (none->len, ==, 0);
   }
 
-  full = g_strdup_printf ("ca-file=%s/ca.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir, f->tmpdir,
-                          f->tmpdir);
+  full =
+      g_strdup_printf ("ca-file=%s/ca.pem\ncert-file=%s/cp.pem\nkey-file=%s/cp.key\n", f->tmpdir, f->tmpdir, f->tmpdir);
   engine_start (f, url, full);
   g_ptr_array_unref (csms_wait (f, "connected", NULL, 1));
   wait_status (f, "Available");

@@ -12,10 +12,10 @@
 #include "evcp-prometheus.h"
 #include "evcp-time.h"
 
-#define STATE_FILE_MAX     (64 * 1024)
-#define BOOT_RETRY_S       10     /* when the CSMS gives no interval */
-#define CONNECTOR          1
-#define ID_TAG_MAX         20
+#define STATE_FILE_MAX (64 * 1024)
+#define BOOT_RETRY_S   10 /* when the CSMS gives no interval */
+#define CONNECTOR      1
+#define ID_TAG_MAX     20
 
 typedef enum {
   REG_NONE,
@@ -28,12 +28,12 @@ typedef enum {
 /* One supply session as an OCPP transaction; shared with the CALLs queued
  * for it, which fill in the CSMS's transactionId when they go. */
 typedef struct {
-  gchar   *session_id;
-  gchar   *id_tag;
-  gint64   meter_start;
-  gint64   transaction_id;   /* 0 until StartTransaction.conf */
-  gint64   start_us;
-  gboolean start_failed;     /* StartTransaction given up: no id ever */
+  gchar *session_id;
+  gchar *id_tag;
+  gint64 meter_start;
+  gint64 transaction_id; /* 0 until StartTransaction.conf */
+  gint64 start_us;
+  gboolean start_failed; /* StartTransaction given up: no id ever */
 } Transaction;
 
 /* The configuration keys (GetConfiguration / ChangeConfiguration). */
@@ -49,7 +49,7 @@ typedef enum {
 
 typedef struct {
   const gchar *name;
-  guint        min, max;      /* an integer key; max 1: a boolean */
+  guint min, max; /* an integer key; max 1: a boolean */
 } RwKeyInfo;
 
 static const RwKeyInfo rw_keys[N_RW_KEYS] = {
@@ -72,33 +72,32 @@ static const struct {
   { "StopTransactionOnInvalidId", "true" },
 };
 
-struct _EvcpOcppChargePoint
-{
-  GObject          parent_instance;
+struct _EvcpOcppChargePoint {
+  GObject parent_instance;
 
-  EvcpEngine      *engine;
-  EvcpSupply      *supply;
-  EvcpConfig      *config;        /* the Engine's */
-  EvcpOcppClient  *client;
-  gchar           *state_path;
-  gboolean         started;
+  EvcpEngine *engine;
+  EvcpSupply *supply;
+  EvcpConfig *config; /* the Engine's */
+  EvcpOcppClient *client;
+  gchar *state_path;
+  gboolean started;
 
   /* kept in ocpp.json */
-  gint64           meter_wh;
-  gboolean         inoperative;
-  guint            keys[N_RW_KEYS];
+  gint64 meter_wh;
+  gboolean inoperative;
+  guint keys[N_RW_KEYS];
 
-  Registration     registration;
-  gboolean         held_for_boot;   /* stopped until the first Accepted */
-  guint            boot_timer;
-  guint            heartbeat_timer;
-  guint            meter_timer;
-  gchar           *last_status[2];  /* connector 0 and 1, as sent on this link */
-  Transaction     *tx;
-  gboolean         inoperative_scheduled;
-  const gchar     *stop_reason;     /* for the session that ends next */
-  gchar           *reset_type;
-  guint            reset_idle;
+  Registration registration;
+  gboolean held_for_boot; /* stopped until the first Accepted */
+  guint boot_timer;
+  guint heartbeat_timer;
+  guint meter_timer;
+  gchar *last_status[2]; /* connector 0 and 1, as sent on this link */
+  Transaction *tx;
+  gboolean inoperative_scheduled;
+  const gchar *stop_reason; /* for the session that ends next */
+  gchar *reset_type;
+  guint reset_idle;
 };
 
 G_DEFINE_TYPE (EvcpOcppChargePoint, evcp_ocpp_charge_point, G_TYPE_OBJECT)
@@ -182,15 +181,16 @@ load_state (EvcpOcppChargePoint *self)
     {
       g_autofree gchar *aside = evcp_state_file_move_aside (self->state_path, NULL);
 
-      g_warning (_("Unreadable OCPP state %s (%s): moved to %s, starting from the defaults"),
-                 self->state_path, error->message, aside != NULL ? aside : "(nowhere)");
+      g_warning (_("Unreadable OCPP state %s (%s): moved to %s, starting from the defaults"), self->state_path,
+                 error->message, aside != NULL ? aside : "(nowhere)");
       return;
     }
   o = json_node_get_object (node);
   self->meter_wh = MAX (json_object_get_int_member_with_default (o, "meter_wh", 0), 0);
   self->inoperative = json_object_get_boolean_member_with_default (o, "inoperative", FALSE);
   keys = json_object_has_member (o, "keys") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "keys"))
-           ? json_object_get_object_member (o, "keys") : NULL;
+             ? json_object_get_object_member (o, "keys")
+             : NULL;
   for (guint i = 0; keys != NULL && i < N_RW_KEYS; i++)
     {
       gint64 v = json_object_get_int_member_with_default (keys, rw_keys[i].name, self->keys[i]);
@@ -290,7 +290,7 @@ send_status_of (EvcpOcppChargePoint *self, guint connector, const gchar *status,
   g_free (self->last_status[connector]);
   self->last_status[connector] = g_strdup (status);
   if (self->registration != REG_ACCEPTED && !(flags & EVCP_OCPP_CALL_URGENT))
-    return;   /* sent once accepted */
+    return; /* sent once accepted */
   p = json_object_new ();
   now = now_iso ();
   json_object_set_int_member (p, "connectorId", connector);
@@ -329,7 +329,8 @@ fill_transaction_id (JsonObject *payload, gpointer user_data)
   if (tx->transaction_id == 0)
     {
       g_warning (_("OCPP: the transaction of session %s has no transactionId (its StartTransaction "
-                   "was not accepted): a message of it is not sent"), tx->session_id);
+                    "was not accepted): a message of it is not sent"),
+                 tx->session_id);
       return FALSE;
     }
   json_object_set_int_member (payload, "transactionId", tx->transaction_id);
@@ -415,18 +416,17 @@ on_start_result (JsonObject *result, const GError *error, gpointer user_data)
     }
   tx->transaction_id = json_object_get_int_member (result, "transactionId");
   status = json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status");
-  g_message (_("OCPP transaction %" G_GINT64_FORMAT " for session %s (%s): idTag %s"),
-             tx->transaction_id, tx->session_id, tx->id_tag, status);
+  g_message (_("OCPP transaction %" G_GINT64_FORMAT " for session %s (%s): idTag %s"), tx->transaction_id,
+             tx->session_id, tx->id_tag, status);
 }
 
 /* StartTransaction.conf with an idTag that is not Accepted: the session
  * ends (StopTransactionOnInvalidId is true). */
-static void
-on_start_checked (JsonObject *result, const GError *error, gpointer user_data);
+static void on_start_checked (JsonObject *result, const GError *error, gpointer user_data);
 
 typedef struct {
   EvcpOcppChargePoint *self;
-  Transaction         *tx;
+  Transaction *tx;
 } StartCtx;
 
 static void
@@ -480,8 +480,8 @@ on_session_started (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *sel
   json_object_set_string_member (p, "timestamp", now);
   ctx->self = g_object_ref (self);
   ctx->tx = transaction_ref (tx);
-  evcp_ocpp_client_call (self->client, "StartTransaction", p, EVCP_OCPP_CALL_KEEP, NULL, on_start_checked,
-                         ctx, start_ctx_free);
+  evcp_ocpp_client_call (self->client, "StartTransaction", p, EVCP_OCPP_CALL_KEEP, NULL, on_start_checked, ctx,
+                         start_ctx_free);
   send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
   schedule_meter (self);
 }
@@ -499,7 +499,7 @@ stop_reason_of (EvcpOcppChargePoint *self, const gchar *ended)
     return "EVDisconnected";
   if (g_strcmp0 (ended, EVCP_END_COMPLETED) == 0)
     return "Local";
-  return "Other";   /* STOPPED (Central, ChangeAvailability), FAULT, DURATION */
+  return "Other"; /* STOPPED (Central, ChangeAvailability), FAULT, DURATION */
 }
 
 static gboolean
@@ -589,7 +589,7 @@ on_accepted (EvcpOcppChargePoint *self)
     {
       self->held_for_boot = FALSE;
       if (!self->inoperative)
-        evcp_supply_resume (self->supply);   /* its status goes below */
+        evcp_supply_resume (self->supply); /* its status goes below */
     }
   /* after every (re)connection: the CSMS learns the connector's status */
   send_status (self, TRUE, EVCP_OCPP_CALL_NONE);
@@ -604,7 +604,7 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
   gint64 interval;
 
   if (self->client == NULL || evcp_ocpp_client_get_state (self->client) != EVCP_OCPP_LINK_CONNECTED)
-    return;   /* a new link boots again */
+    return; /* a new link boots again */
   if (result == NULL)
     {
       retry_boot (self, BOOT_RETRY_S);
@@ -613,8 +613,8 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
   status = json_object_get_string_member (result, "status");
   interval = json_object_get_int_member (result, "interval");
   interval = CLAMP (interval, 0, 86400);
-  g_message (_("OCPP BootNotification: %s (interval %" G_GINT64_FORMAT " s, the CSMS's time %s)"), status,
-             interval, json_object_get_string_member (result, "currentTime"));
+  g_message (_("OCPP BootNotification: %s (interval %" G_GINT64_FORMAT " s, the CSMS's time %s)"), status, interval,
+             json_object_get_string_member (result, "currentTime"));
   if (g_strcmp0 (status, "Accepted") == 0)
     {
       if (interval > 0)
@@ -631,8 +631,8 @@ static void
 send_boot (EvcpOcppChargePoint *self)
 {
   JsonObject *p = json_object_new ();
-  g_autofree gchar *serial = g_utf8_substring (self->config->cp_id, 0,
-                                               MIN (g_utf8_strlen (self->config->cp_id, -1), 25));
+  g_autofree gchar *serial =
+      g_utf8_substring (self->config->cp_id, 0, MIN (g_utf8_strlen (self->config->cp_id, -1), 25));
 
   json_object_set_string_member (p, "chargePointVendor", "evcp");
   json_object_set_string_member (p, "chargePointModel", "evcp-engine");
@@ -692,7 +692,7 @@ authorized_start (EvcpOcppChargePoint *self, const gchar *id_tag)
 
 typedef struct {
   EvcpOcppChargePoint *self;
-  gchar               *id_tag;
+  gchar *id_tag;
 } AuthCtx;
 
 static void
@@ -709,9 +709,9 @@ static void
 on_authorize_result (JsonObject *result, const GError *error, gpointer user_data)
 {
   AuthCtx *ctx = user_data;
-  const gchar *status = result != NULL
-    ? json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status")
-    : error->message;
+  const gchar *status =
+      result != NULL ? json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status")
+                     : error->message;
 
   if (result != NULL && g_strcmp0 (status, "Accepted") == 0)
     {
@@ -744,8 +744,8 @@ remote_start (EvcpOcppChargePoint *self, JsonObject *p)
       ctx->self = g_object_ref (self);
       ctx->id_tag = g_strdup (id_tag);
       json_object_set_string_member (a, "idTag", id_tag);
-      evcp_ocpp_client_call (self->client, "Authorize", a, EVCP_OCPP_CALL_NONE, NULL, on_authorize_result,
-                             ctx, auth_ctx_free);
+      evcp_ocpp_client_call (self->client, "Authorize", a, EVCP_OCPP_CALL_NONE, NULL, on_authorize_result, ctx,
+                             auth_ctx_free);
       send_status_of (self, CONNECTOR, "Preparing", FALSE, EVCP_OCPP_CALL_NONE);
       return status_result ("Accepted");
     }
@@ -776,7 +776,7 @@ change_availability (EvcpOcppChargePoint *self, JsonObject *p)
   if (connector != 0 && connector != CONNECTOR)
     return status_result ("Rejected");
   self->inoperative = inoperative;
-  save_state (self);   /* kept across a restart */
+  save_state (self); /* kept across a restart */
   if (!inoperative)
     {
       self->inoperative_scheduled = FALSE;
@@ -818,7 +818,7 @@ reset (EvcpOcppChargePoint *self, JsonObject *p)
   self->reset_type = g_strdup (json_object_get_string_member (p, "type"));
   g_message (_("OCPP %s Reset: the session ends and the link starts again"), self->reset_type);
   if (self->reset_idle == 0)
-    self->reset_idle = g_timeout_add (100, reset_cb, self);   /* after the answer is out */
+    self->reset_idle = g_timeout_add (100, reset_cb, self); /* after the answer is out */
   return status_result ("Accepted");
 }
 
@@ -929,8 +929,7 @@ change_configuration (EvcpOcppChargePoint *self, JsonObject *p)
         continue;
       if (rw_keys[i].max == 1 && (g_ascii_strcasecmp (value, "true") == 0 || g_ascii_strcasecmp (value, "false") == 0))
         v = g_ascii_strcasecmp (value, "true") == 0;
-      else if (rw_keys[i].max == 1 ||
-               !g_ascii_string_to_unsigned (value, 10, rw_keys[i].min, rw_keys[i].max, &v, NULL))
+      else if (rw_keys[i].max == 1 || !g_ascii_string_to_unsigned (value, 10, rw_keys[i].min, rw_keys[i].max, &v, NULL))
         {
           g_message (_("OCPP ChangeConfiguration %s = “%.40s” rejected: out of range"), name, value);
           return status_result ("Rejected");
@@ -962,7 +961,7 @@ unlock_connector (EvcpOcppChargePoint *self, JsonObject *p)
 
 typedef struct {
   EvcpOcppChargePoint *self;
-  gchar               *message;
+  gchar *message;
 } TriggerCtx;
 
 static gboolean
@@ -1006,7 +1005,7 @@ trigger_message (EvcpOcppChargePoint *self, JsonObject *p)
         return status_result ("Rejected");
     }
   if (g_str_has_suffix (message, "StatusNotification") && g_strcmp0 (message, "StatusNotification") != 0)
-    return status_result ("NotImplemented");   /* Diagnostics…, Firmware… */
+    return status_result ("NotImplemented"); /* Diagnostics…, Firmware… */
   ctx = g_new0 (TriggerCtx, 1);
   ctx->self = g_object_ref (self);
   ctx->message = g_strdup (message);
@@ -1033,7 +1032,7 @@ handle_call (const gchar *action, JsonObject *payload, GError **error, gpointer 
   if (g_strcmp0 (action, "ChangeConfiguration") == 0)
     return change_configuration (self, payload);
   if (g_strcmp0 (action, "ClearCache") == 0)
-    return status_result ("Accepted");   /* no authorization cache to clear */
+    return status_result ("Accepted"); /* no authorization cache to clear */
   if (g_strcmp0 (action, "UnlockConnector") == 0)
     return unlock_connector (self, payload);
   if (g_strcmp0 (action, "DataTransfer") == 0)
@@ -1182,8 +1181,8 @@ evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self, GString *out)
   const struct {
     const gchar *name;
     const gchar *help;
-    guint64      value;
-  } *row, rows[] = {
+    guint64 value;
+  } * row, rows[] = {
     { "evcp_engine_ocpp_calls_sent_total", "OCPP CALLs sent to the CSMS (retries included).", 0 },
     { "evcp_engine_ocpp_calls_received_total", "OCPP CALLs received from the CSMS.", 0 },
     { "evcp_engine_ocpp_call_errors_sent_total", "CALLERRORs answered to the CSMS (bad or unsupported CALLs).", 0 },
@@ -1256,8 +1255,7 @@ evcp_ocpp_charge_point_class_init (EvcpOcppChargePointClass *klass)
   object_class->finalize = evcp_ocpp_charge_point_finalize;
 
   signals[SIGNAL_STATE_CHANGED] =
-    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+      g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

@@ -29,21 +29,20 @@ G_DECLARE_FINAL_TYPE (EvcpOcppChargePoint, evcp_ocpp_charge_point, EVCP, OCPP_CH
 
 /* The Engine must be started; NULL (no OCPP link) when its configuration
  * has no [ocpp] url. */
-EvcpOcppChargePoint *evcp_ocpp_charge_point_new   (EvcpEngine          *engine);
-void                 evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self);
-void                 evcp_ocpp_charge_point_stop  (EvcpOcppChargePoint *self);
+EvcpOcppChargePoint *evcp_ocpp_charge_point_new (EvcpEngine *engine);
+void evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self);
+void evcp_ocpp_charge_point_stop (EvcpOcppChargePoint *self);
 
 /* "STOPPED", "CONNECTING", "BOOTING" (open, BootNotification sent),
  * "PENDING", "REJECTED" (the CSMS's answer to it) or "ACCEPTED". */
-const gchar         *evcp_ocpp_charge_point_get_state (EvcpOcppChargePoint *self);
+const gchar *evcp_ocpp_charge_point_get_state (EvcpOcppChargePoint *self);
 /* Why the link last failed, "" if it did not. */
-const gchar         *evcp_ocpp_charge_point_get_error (EvcpOcppChargePoint *self);
-EvcpOcppClient      *evcp_ocpp_charge_point_get_client (EvcpOcppChargePoint *self);
+const gchar *evcp_ocpp_charge_point_get_error (EvcpOcppChargePoint *self);
+EvcpOcppClient *evcp_ocpp_charge_point_get_client (EvcpOcppChargePoint *self);
 /* The CSMS's id of the running transaction; 0: none, or not known yet. */
-gint64               evcp_ocpp_charge_point_get_transaction_id (EvcpOcppChargePoint *self);
+gint64 evcp_ocpp_charge_point_get_transaction_id (EvcpOcppChargePoint *self);
 
 /* The Prometheus families evcp_engine_ocpp_* (calls, errors, queue, link). */
-void                 evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self,
-                                                     GString             *out);
+void evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self, GString *out);
 
 G_END_DECLS

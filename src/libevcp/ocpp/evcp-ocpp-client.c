@@ -9,55 +9,54 @@
 #include "evcp-json-limits.h"
 #include "evcp-ocpp-client.h"
 
-#define SUBPROTOCOL     "ocpp1.6"
-#define MAX_ID_LEN      36
-#define MAX_JSON_DEPTH  32
+#define SUBPROTOCOL       "ocpp1.6"
+#define MAX_ID_LEN        36
+#define MAX_JSON_DEPTH    32
 #define CONNECT_TIMEOUT_S 30
 
 typedef struct {
-  gchar               *action;
-  JsonObject          *payload;
-  EvcpOcppCallFlags    flags;
-  EvcpOcppPrepareFunc  prepare;
-  EvcpOcppResultFunc   done;
-  gpointer             user_data;
-  GDestroyNotify       destroy;
-  guint                attempts;
-  gchar               *id;
+  gchar *action;
+  JsonObject *payload;
+  EvcpOcppCallFlags flags;
+  EvcpOcppPrepareFunc prepare;
+  EvcpOcppResultFunc done;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  guint attempts;
+  gchar *id;
 } Call;
 
-struct _EvcpOcppClient
-{
-  GObject                  parent_instance;
+struct _EvcpOcppClient {
+  GObject parent_instance;
 
-  EvcpOcppSettings         s;
-  EvcpOcppCallHandler      handler;
-  gpointer                 handler_data;
-  SoupSession             *session;
-  GTlsCertificate         *client_cert;
-  GCancellable            *cancellable;   /* the connection under way */
-  SoupMessage             *connect_msg;
+  EvcpOcppSettings s;
+  EvcpOcppCallHandler handler;
+  gpointer handler_data;
+  SoupSession *session;
+  GTlsCertificate *client_cert;
+  GCancellable *cancellable; /* the connection under way */
+  SoupMessage *connect_msg;
   SoupWebsocketConnection *conn;
-  EvcpOcppLinkState        state;
-  gchar                   *error;
-  gboolean                 too_big;        /* libsoup refused a frame of this link */
-  gboolean                 started;
-  gboolean                 open;
+  EvcpOcppLinkState state;
+  gchar *error;
+  gboolean too_big; /* libsoup refused a frame of this link */
+  gboolean started;
+  gboolean open;
 
-  GQueue                   queue;          /* of Call, the next first */
-  Call                    *in_flight;
-  guint                    call_timer;
-  guint                    retry_timer;
-  guint                    pump_idle;
-  guint                    reconnect_timer;
-  guint                    reconnect_failures;
-  guint                    ping_timer;
-  gint64                   last_pong;
-  guint                    attempts;
-  guint                    retry_interval_s;
-  guint64                  next_id;
-  gchar                   *id_prefix;
-  EvcpOcppCounters         counters;
+  GQueue queue; /* of Call, the next first */
+  Call *in_flight;
+  guint call_timer;
+  guint retry_timer;
+  guint pump_idle;
+  guint reconnect_timer;
+  guint reconnect_failures;
+  guint ping_timer;
+  gint64 last_pong;
+  guint attempts;
+  guint retry_interval_s;
+  guint64 next_id;
+  gchar *id_prefix;
+  EvcpOcppCounters counters;
 };
 
 G_DEFINE_TYPE (EvcpOcppClient, evcp_ocpp_client, G_TYPE_OBJECT)
@@ -139,8 +138,7 @@ static void
 send_call_error (EvcpOcppClient *self, const gchar *id, const GError *error)
 {
   g_autoptr(JsonArray) a = json_array_new ();
-  EvcpOcppError code = error->domain == EVCP_OCPP_ERROR ? (EvcpOcppError) error->code
-                                                         : EVCP_OCPP_ERROR_INTERNAL;
+  EvcpOcppError code = error->domain == EVCP_OCPP_ERROR ? (EvcpOcppError) error->code : EVCP_OCPP_ERROR_INTERNAL;
 
   json_array_add_int_element (a, 4);
   json_array_add_string_element (a, id);
@@ -172,8 +170,8 @@ call_failed (EvcpOcppClient *self, Call *call, const GError *error)
     {
       guint delay = self->retry_interval_s * call->attempts;
 
-      g_warning (_("OCPP %s failed (%s): attempt %u of %u, sent again in %u s"),
-                 call->action, error->message, call->attempts, self->attempts, delay);
+      g_warning (_("OCPP %s failed (%s): attempt %u of %u, sent again in %u s"), call->action, error->message,
+                 call->attempts, self->attempts, delay);
       g_queue_push_head (&self->queue, call);
       g_clear_handle_id (&self->retry_timer, g_source_remove);
       self->retry_timer = g_timeout_add_seconds (MAX (delay, 1), retry_cb, self);
@@ -192,8 +190,8 @@ call_timeout_cb (gpointer user_data)
 {
   EvcpOcppClient *self = user_data;
   Call *call = g_steal_pointer (&self->in_flight);
-  g_autoptr(GError) error = g_error_new (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_TIMEOUT,
-                                         _("no answer within %u ms"), self->s.call_timeout_ms);
+  g_autoptr(GError) error =
+      g_error_new (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_TIMEOUT, _("no answer within %u ms"), self->s.call_timeout_ms);
 
   self->call_timer = 0;
   self->counters.call_timeouts++;
@@ -248,14 +246,8 @@ schedule_pump (EvcpOcppClient *self)
 }
 
 void
-evcp_ocpp_client_call (EvcpOcppClient     *self,
-                       const gchar        *action,
-                       JsonObject         *payload,
-                       EvcpOcppCallFlags   flags,
-                       EvcpOcppPrepareFunc prepare,
-                       EvcpOcppResultFunc  done,
-                       gpointer            user_data,
-                       GDestroyNotify      destroy)
+evcp_ocpp_client_call (EvcpOcppClient *self, const gchar *action, JsonObject *payload, EvcpOcppCallFlags flags,
+                       EvcpOcppPrepareFunc prepare, EvcpOcppResultFunc done, gpointer user_data, GDestroyNotify destroy)
 {
   Call *call;
 
@@ -304,8 +296,7 @@ handle_call (EvcpOcppClient *self, JsonArray *frame, const gchar *id)
   JsonNode *payload;
 
   self->counters.calls_received++;
-  if (json_array_get_length (frame) != 4 ||
-      !JSON_NODE_HOLDS_VALUE (json_array_get_element (frame, 2)) ||
+  if (json_array_get_length (frame) != 4 || !JSON_NODE_HOLDS_VALUE (json_array_get_element (frame, 2)) ||
       json_node_get_value_type (json_array_get_element (frame, 2)) != G_TYPE_STRING)
     {
       error = g_error_new_literal (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_FORMATION_VIOLATION,
@@ -320,19 +311,19 @@ handle_call (EvcpOcppClient *self, JsonArray *frame, const gchar *id)
     {
       g_autofree gchar *cut = g_utf8_make_valid (action, MIN (strlen (action), 40));
 
-      g_warning (_("OCPP CALL %s (%s) refused with %s: %s"), id, cut,
-                 evcp_ocpp_error_code_to_string (error->code), error->message);
+      g_warning (_("OCPP CALL %s (%s) refused with %s: %s"), id, cut, evcp_ocpp_error_code_to_string (error->code),
+                 error->message);
       send_call_error (self, id, error);
       return;
     }
   g_info (_("OCPP CALL %s from the CSMS"), action);
   result = self->handler (action, json_node_get_object (payload), &error, self->handler_data);
   if (self->conn == NULL)
-    return;   /* the handler dropped the link (Reset) */
+    return; /* the handler dropped the link (Reset) */
   if (result == NULL)
     {
-      g_warning (_("OCPP CALL %s (%s) answered with %s: %s"), id, action,
-                 evcp_ocpp_error_code_to_string (error->code), error->message);
+      g_warning (_("OCPP CALL %s (%s) answered with %s: %s"), id, action, evcp_ocpp_error_code_to_string (error->code),
+                 error->message);
       send_call_error (self, id, error);
       return;
     }
@@ -382,11 +373,13 @@ handle_answer (EvcpOcppClient *self, JsonArray *frame, gint64 type, const gchar 
     }
   {
     const gchar *code = len >= 3 && JSON_NODE_HOLDS_VALUE (json_array_get_element (frame, 2)) &&
-                        json_node_get_value_type (json_array_get_element (frame, 2)) == G_TYPE_STRING
-                          ? json_array_get_string_element (frame, 2) : "?";
+                                json_node_get_value_type (json_array_get_element (frame, 2)) == G_TYPE_STRING
+                            ? json_array_get_string_element (frame, 2)
+                            : "?";
     const gchar *desc = len >= 4 && JSON_NODE_HOLDS_VALUE (json_array_get_element (frame, 3)) &&
-                        json_node_get_value_type (json_array_get_element (frame, 3)) == G_TYPE_STRING
-                          ? json_array_get_string_element (frame, 3) : "";
+                                json_node_get_value_type (json_array_get_element (frame, 3)) == G_TYPE_STRING
+                            ? json_array_get_string_element (frame, 3)
+                            : "";
     g_autofree gchar *code_cut = g_utf8_make_valid (code, MIN (strlen (code), 40));
     g_autofree gchar *desc_cut = g_utf8_make_valid (desc, MIN (strlen (desc), 200));
 
@@ -428,7 +421,8 @@ handle_text (EvcpOcppClient *self, const gchar *data, gsize len)
       return;
     }
   type = JSON_NODE_HOLDS_VALUE (type_node) && json_node_get_value_type (type_node) == G_TYPE_INT64
-           ? json_node_get_int (type_node) : -1;
+             ? json_node_get_int (type_node)
+             : -1;
   switch (type)
     {
     case 2:
@@ -439,8 +433,7 @@ handle_text (EvcpOcppClient *self, const gchar *data, gsize len)
       handle_answer (self, frame, type, id);
       break;
     default:
-      error = g_error_new_literal (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_PROTOCOL,
-                                   _("the message type must be 2, 3 or 4"));
+      error = g_error_new_literal (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_PROTOCOL, _("the message type must be 2, 3 or 4"));
       g_warning (_("OCPP frame %s refused: %s"), id, error->message);
       send_call_error (self, id, error);
       break;
@@ -484,8 +477,8 @@ schedule_reconnect (EvcpOcppClient *self)
 static void
 drop_link (EvcpOcppClient *self, const gchar *why)
 {
-  g_autoptr(GError) error = g_error_new (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_DISCONNECTED,
-                                         _("the link went down (%s)"), why);
+  g_autoptr(GError) error =
+      g_error_new (EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_DISCONNECTED, _("the link went down (%s)"), why);
   GQueue kept = G_QUEUE_INIT;
   Call *call;
 
@@ -503,7 +496,7 @@ drop_link (EvcpOcppClient *self, const gchar *why)
   if (self->in_flight != NULL)
     {
       call = g_steal_pointer (&self->in_flight);
-      call->attempts--;   /* unanswered because of the drop: not a failure of its own */
+      call->attempts--; /* unanswered because of the drop: not a failure of its own */
       g_queue_push_head (&self->queue, call);
     }
   while ((call = g_queue_pop_head (&self->queue)) != NULL)
@@ -554,7 +547,8 @@ on_closed (SoupWebsocketConnection *conn, EvcpOcppClient *self)
 
   if (code == SOUP_WEBSOCKET_CLOSE_TOO_BIG || self->too_big)
     why = g_strdup_printf (_("closed: a frame from the CSMS was larger than %" G_GUINT64_FORMAT
-                             " bytes ([ocpp] max-frame-size)"), self->s.max_frame_size);
+                              " bytes ([ocpp] max-frame-size)"),
+                           self->s.max_frame_size);
   else
     why = g_strdup_printf (_("closed with code %u%s%s"), code, data != NULL && *data ? ": " : "",
                            data != NULL ? data : "");
@@ -596,8 +590,7 @@ describe_connect_error (EvcpOcppClient *self, const GError *error)
     return g_strdup_printf (_("the CSMS refused the credentials (HTTP 401): check [ocpp] password (%s)"),
                             error->message);
   if (error->domain == G_TLS_ERROR)
-    return g_strdup_printf (_("TLS handshake failed: %s (check [ocpp] ca-file, cert-file, key-file)"),
-                            error->message);
+    return g_strdup_printf (_("TLS handshake failed: %s (check [ocpp] ca-file, cert-file, key-file)"), error->message);
   if (status >= 300)
     return g_strdup_printf (_("the CSMS answered HTTP %u: %s"), status, error->message);
   return g_strdup (error->message);
@@ -630,8 +623,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   protocol = soup_websocket_connection_get_protocol (conn);
   if (g_strcmp0 (protocol, SUBPROTOCOL) != 0)
     {
-      why = g_strdup_printf (_("the CSMS did not agree to the subprotocol %s (it chose “%s”)"),
-                             SUBPROTOCOL, protocol != NULL ? protocol : "");
+      why = g_strdup_printf (_("the CSMS did not agree to the subprotocol %s (it chose “%s”)"), SUBPROTOCOL,
+                             protocol != NULL ? protocol : "");
       g_warning (_("OCPP: cannot use %s: %s"), self->s.url, why);
       soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR, NULL);
       self->counters.connect_failures++;
@@ -698,8 +691,7 @@ connect_now (EvcpOcppClient *self)
       g_autofree gchar *b64 = g_base64_encode ((const guchar *) pair, strlen (pair));
       g_autofree gchar *header = g_strconcat ("Basic ", b64, NULL);
 
-      soup_message_headers_replace (soup_message_get_request_headers (self->connect_msg),
-                                    "Authorization", header);
+      soup_message_headers_replace (soup_message_get_request_headers (self->connect_msg), "Authorization", header);
     }
   if (self->client_cert != NULL)
     soup_message_set_tls_client_certificate (self->connect_msg, self->client_cert);
@@ -707,8 +699,7 @@ connect_now (EvcpOcppClient *self)
   set_state (self, EVCP_OCPP_LINK_CONNECTING, NULL);
   g_debug ("OCPP: connecting to %s", url);
   soup_session_websocket_connect_async (self->session, self->connect_msg, NULL, (gchar **) protocols,
-                                        G_PRIORITY_DEFAULT, self->cancellable, on_connected,
-                                        g_object_ref (self));
+                                        G_PRIORITY_DEFAULT, self->cancellable, on_connected, g_object_ref (self));
 }
 
 /* The TLS settings; FALSE (and the error set) if a file cannot be used. */
@@ -725,10 +716,9 @@ load_tls (EvcpOcppClient *self, GError **error)
     }
   if (self->s.cert_file != NULL || self->s.key_file != NULL)
     {
-      self->client_cert = g_tls_certificate_new_from_files (self->s.cert_file,
-                                                            self->s.key_file != NULL ? self->s.key_file
-                                                                                     : self->s.cert_file,
-                                                            error);
+      self->client_cert =
+          g_tls_certificate_new_from_files (self->s.cert_file,
+                                            self->s.key_file != NULL ? self->s.key_file : self->s.cert_file, error);
       if (self->client_cert == NULL)
         return FALSE;
     }
@@ -893,11 +883,9 @@ evcp_ocpp_client_class_init (EvcpOcppClientClass *klass)
   object_class->finalize = evcp_ocpp_client_finalize;
 
   signals[SIGNAL_STATE_CHANGED] =
-    g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+      g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_CONNECTED] =
-    g_signal_new ("connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
-                  0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+      g_signal_new ("connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void

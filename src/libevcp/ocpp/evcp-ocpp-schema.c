@@ -7,9 +7,9 @@
 
 #include "evcp-ocpp-schema.h"
 
-G_DEFINE_QUARK (evcp-ocpp-error-quark, evcp_ocpp_error)
+G_DEFINE_QUARK (evcp - ocpp - error - quark, evcp_ocpp_error)
 
-static const gchar *const error_codes[] = {
+static const gchar * const error_codes[] = {
   [EVCP_OCPP_ERROR_NOT_IMPLEMENTED] = "NotImplemented",
   [EVCP_OCPP_ERROR_NOT_SUPPORTED] = "NotSupported",
   [EVCP_OCPP_ERROR_INTERNAL] = "InternalError",
@@ -46,101 +46,69 @@ typedef enum {
 
 typedef struct _Field Field;
 struct _Field {
-  const gchar         *name;
-  FieldType            type;
-  gboolean             required;
-  guint                max_len;   /* T_STRING, T_STRING_ARRAY items; 0: none */
-  const gchar *const  *values;    /* an enumeration, NULL-terminated; NULL: any */
-  const Field         *members;   /* T_OBJECT; ends with a NULL name */
+  const gchar *name;
+  FieldType type;
+  gboolean required;
+  guint max_len;               /* T_STRING, T_STRING_ARRAY items; 0: none */
+  const gchar * const *values; /* an enumeration, NULL-terminated; NULL: any */
+  const Field *members;        /* T_OBJECT; ends with a NULL name */
 };
 
-#define END { NULL, 0, FALSE, 0, NULL, NULL }
+#define END                       \
+  {                               \
+    NULL, 0, FALSE, 0, NULL, NULL \
+  }
 
-static const gchar *const availability_types[] = { "Inoperative", "Operative", NULL };
-static const gchar *const reset_types[] = { "Hard", "Soft", NULL };
-static const gchar *const trigger_messages[] = {
-  "BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
-  "Heartbeat", "MeterValues", "StatusNotification", NULL
-};
-static const gchar *const registration_statuses[] = { "Accepted", "Pending", "Rejected", NULL };
-static const gchar *const authorization_statuses[] = {
-  "Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx", NULL
-};
+static const gchar * const availability_types[] = { "Inoperative", "Operative", NULL };
+static const gchar * const reset_types[] = { "Hard", "Soft", NULL };
+static const gchar * const trigger_messages[] = { "BootNotification",
+                                                  "DiagnosticsStatusNotification",
+                                                  "FirmwareStatusNotification",
+                                                  "Heartbeat",
+                                                  "MeterValues",
+                                                  "StatusNotification",
+                                                  NULL };
+static const gchar * const registration_statuses[] = { "Accepted", "Pending", "Rejected", NULL };
+static const gchar * const authorization_statuses[] = { "Accepted", "Blocked",      "Expired",
+                                                        "Invalid",  "ConcurrentTx", NULL };
 
-static const Field remote_start[] = {
-  { "connectorId", T_INTEGER, FALSE, 0, NULL, NULL },
-  { "idTag", T_STRING, TRUE, 20, NULL, NULL },
-  { "chargingProfile", T_ANY_OBJECT, FALSE, 0, NULL, NULL },
-  END
-};
-static const Field remote_stop[] = {
-  { "transactionId", T_INTEGER, TRUE, 0, NULL, NULL },
-  END
-};
-static const Field change_availability[] = {
-  { "connectorId", T_INTEGER, TRUE, 0, NULL, NULL },
-  { "type", T_STRING, TRUE, 0, availability_types, NULL },
-  END
-};
-static const Field reset[] = {
-  { "type", T_STRING, TRUE, 0, reset_types, NULL },
-  END
-};
-static const Field get_configuration[] = {
-  { "key", T_STRING_ARRAY, FALSE, 50, NULL, NULL },
-  END
-};
-static const Field change_configuration[] = {
-  { "key", T_STRING, TRUE, 50, NULL, NULL },
-  { "value", T_STRING, TRUE, 500, NULL, NULL },
-  END
-};
+static const Field remote_start[] = { { "connectorId", T_INTEGER, FALSE, 0, NULL, NULL },
+                                      { "idTag", T_STRING, TRUE, 20, NULL, NULL },
+                                      { "chargingProfile", T_ANY_OBJECT, FALSE, 0, NULL, NULL },
+                                      END };
+static const Field remote_stop[] = { { "transactionId", T_INTEGER, TRUE, 0, NULL, NULL }, END };
+static const Field change_availability[] = { { "connectorId", T_INTEGER, TRUE, 0, NULL, NULL },
+                                             { "type", T_STRING, TRUE, 0, availability_types, NULL },
+                                             END };
+static const Field reset[] = { { "type", T_STRING, TRUE, 0, reset_types, NULL }, END };
+static const Field get_configuration[] = { { "key", T_STRING_ARRAY, FALSE, 50, NULL, NULL }, END };
+static const Field change_configuration[] = { { "key", T_STRING, TRUE, 50, NULL, NULL },
+                                              { "value", T_STRING, TRUE, 500, NULL, NULL },
+                                              END };
 static const Field empty[] = { END };
-static const Field unlock_connector[] = {
-  { "connectorId", T_INTEGER, TRUE, 0, NULL, NULL },
-  END
-};
-static const Field data_transfer[] = {
-  { "vendorId", T_STRING, TRUE, 255, NULL, NULL },
-  { "messageId", T_STRING, FALSE, 50, NULL, NULL },
-  { "data", T_STRING, FALSE, 0, NULL, NULL },
-  END
-};
-static const Field trigger_message[] = {
-  { "requestedMessage", T_STRING, TRUE, 0, trigger_messages, NULL },
-  { "connectorId", T_INTEGER, FALSE, 0, NULL, NULL },
-  END
-};
+static const Field unlock_connector[] = { { "connectorId", T_INTEGER, TRUE, 0, NULL, NULL }, END };
+static const Field data_transfer[] = { { "vendorId", T_STRING, TRUE, 255, NULL, NULL },
+                                       { "messageId", T_STRING, FALSE, 50, NULL, NULL },
+                                       { "data", T_STRING, FALSE, 0, NULL, NULL },
+                                       END };
+static const Field trigger_message[] = { { "requestedMessage", T_STRING, TRUE, 0, trigger_messages, NULL },
+                                         { "connectorId", T_INTEGER, FALSE, 0, NULL, NULL },
+                                         END };
 
-static const Field id_tag_info[] = {
-  { "status", T_STRING, TRUE, 0, authorization_statuses, NULL },
-  { "expiryDate", T_DATETIME, FALSE, 0, NULL, NULL },
-  { "parentIdTag", T_STRING, FALSE, 20, NULL, NULL },
-  END
-};
-static const Field boot_conf[] = {
-  { "status", T_STRING, TRUE, 0, registration_statuses, NULL },
-  { "currentTime", T_DATETIME, TRUE, 0, NULL, NULL },
-  { "interval", T_INTEGER, TRUE, 0, NULL, NULL },
-  END
-};
-static const Field authorize_conf[] = {
-  { "idTagInfo", T_OBJECT, TRUE, 0, NULL, id_tag_info },
-  END
-};
-static const Field start_conf[] = {
-  { "idTagInfo", T_OBJECT, TRUE, 0, NULL, id_tag_info },
-  { "transactionId", T_INTEGER, TRUE, 0, NULL, NULL },
-  END
-};
-static const Field stop_conf[] = {
-  { "idTagInfo", T_OBJECT, FALSE, 0, NULL, id_tag_info },
-  END
-};
-static const Field heartbeat_conf[] = {
-  { "currentTime", T_DATETIME, TRUE, 0, NULL, NULL },
-  END
-};
+static const Field id_tag_info[] = { { "status", T_STRING, TRUE, 0, authorization_statuses, NULL },
+                                     { "expiryDate", T_DATETIME, FALSE, 0, NULL, NULL },
+                                     { "parentIdTag", T_STRING, FALSE, 20, NULL, NULL },
+                                     END };
+static const Field boot_conf[] = { { "status", T_STRING, TRUE, 0, registration_statuses, NULL },
+                                   { "currentTime", T_DATETIME, TRUE, 0, NULL, NULL },
+                                   { "interval", T_INTEGER, TRUE, 0, NULL, NULL },
+                                   END };
+static const Field authorize_conf[] = { { "idTagInfo", T_OBJECT, TRUE, 0, NULL, id_tag_info }, END };
+static const Field start_conf[] = { { "idTagInfo", T_OBJECT, TRUE, 0, NULL, id_tag_info },
+                                    { "transactionId", T_INTEGER, TRUE, 0, NULL, NULL },
+                                    END };
+static const Field stop_conf[] = { { "idTagInfo", T_OBJECT, FALSE, 0, NULL, id_tag_info }, END };
+static const Field heartbeat_conf[] = { { "currentTime", T_DATETIME, TRUE, 0, NULL, NULL }, END };
 
 typedef struct {
   const gchar *action;
@@ -162,19 +130,15 @@ static const Schema calls[] = {
 };
 
 /* OCPP 1.6 actions of a CSMS that evcp does not support (yet). */
-static const gchar *const unsupported_calls[] = {
-  "CancelReservation", "ClearChargingProfile", "GetCompositeSchedule", "GetDiagnostics",
-  "GetLocalListVersion", "ReserveNow", "SendLocalList", "SetChargingProfile", "UpdateFirmware",
+static const gchar * const unsupported_calls[] = {
+  "CancelReservation", "ClearChargingProfile", "GetCompositeSchedule", "GetDiagnostics", "GetLocalListVersion",
+  "ReserveNow",        "SendLocalList",        "SetChargingProfile",   "UpdateFirmware",
 };
 
 /* The answers to what evcp sends. */
 static const Schema results[] = {
-  { "BootNotification", boot_conf },
-  { "Authorize", authorize_conf },
-  { "StartTransaction", start_conf },
-  { "StopTransaction", stop_conf },
-  { "Heartbeat", heartbeat_conf },
-  { "StatusNotification", empty },
+  { "BootNotification", boot_conf }, { "Authorize", authorize_conf }, { "StartTransaction", start_conf },
+  { "StopTransaction", stop_conf },  { "Heartbeat", heartbeat_conf }, { "StatusNotification", empty },
   { "MeterValues", empty },
 };
 
@@ -226,7 +190,7 @@ check_string (const gchar *where, const gchar *name, JsonNode *node, const Field
   if (!is_value (node, G_TYPE_STRING))
     return type_error (where, name, _("a string"), error);
   s = json_node_get_string (node);
-  len = g_utf8_strlen (s, -1);   /* the parser gave valid UTF-8 */
+  len = g_utf8_strlen (s, -1); /* the parser gave valid UTF-8 */
   if (f->max_len > 0 && len > (glong) f->max_len)
     {
       g_set_error (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_PROPERTY_CONSTRAINT_VIOLATION,
@@ -327,8 +291,8 @@ check_object (const gchar *where, JsonNode *node, const Field *fields, GError **
         {
           g_autofree gchar *cut = g_utf8_make_valid (l->data, MIN (strlen (l->data), 40));
 
-          g_set_error (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_FORMATION_VIOLATION,
-                       _("%s: unknown member “%s”"), where, cut);
+          g_set_error (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_FORMATION_VIOLATION, _("%s: unknown member “%s”"),
+                       where, cut);
           return FALSE;
         }
     }
@@ -365,8 +329,7 @@ evcp_ocpp_schema_check_call (const gchar *action, JsonNode *payload, GError **er
     {
       g_autofree gchar *cut = g_utf8_make_valid (action, MIN (strlen (action), 40));
 
-      g_set_error (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_NOT_IMPLEMENTED,
-                   _("Unknown action “%s”"), cut);
+      g_set_error (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_NOT_IMPLEMENTED, _("Unknown action “%s”"), cut);
       return FALSE;
     }
   return check_object (action, payload, fields, error);

@@ -37,24 +37,20 @@ typedef enum {
   EVCP_OCPP_ERROR_DISCONNECTED,
 } EvcpOcppError;
 
-GQuark        evcp_ocpp_error_quark         (void);
+GQuark evcp_ocpp_error_quark (void);
 /* "NotImplemented", "FormationViolation", …: the word of the CALLERROR. */
-const gchar  *evcp_ocpp_error_code_to_string (EvcpOcppError code);
+const gchar *evcp_ocpp_error_code_to_string (EvcpOcppError code);
 
 /* Whether @action is an OCPP 1.6 action that a CSMS may send (Core or not). */
-gboolean      evcp_ocpp_schema_is_known_call (const gchar *action);
+gboolean evcp_ocpp_schema_is_known_call (const gchar *action);
 
 /* Checks the payload of a CALL the CSMS sent: NOT_IMPLEMENTED for an
  * action that is not OCPP 1.6, NOT_SUPPORTED for one outside what evcp
  * supports, else the payload against the action's request schema. */
-gboolean      evcp_ocpp_schema_check_call    (const gchar  *action,
-                                              JsonNode     *payload,
-                                              GError      **error);
+gboolean evcp_ocpp_schema_check_call (const gchar *action, JsonNode *payload, GError **error);
 
 /* Checks the payload of a CALLRESULT against the response schema of the
  * CALL @action the charging point sent. */
-gboolean      evcp_ocpp_schema_check_result  (const gchar  *action,
-                                              JsonNode     *payload,
-                                              GError      **error);
+gboolean evcp_ocpp_schema_check_result (const gchar *action, JsonNode *payload, GError **error);
 
 G_END_DECLS
