@@ -78,7 +78,7 @@ test_calls (void)
   /* values: lengths (in characters) and enumerations */
   assert_call ("RemoteStartTransaction", "{\"idTag\": \"123456789012345678901\"}",
                EVCP_OCPP_ERROR_PROPERTY_CONSTRAINT_VIOLATION);
-  assert_call ("RemoteStartTransaction", "{\"idTag\": \"ééééééééééééééééééé\"}", -1);   /* 19 characters */
+  assert_call ("RemoteStartTransaction", "{\"idTag\": \"ééééééééééééééééééé\"}", -1); /* 19 characters */
   assert_call ("ChangeAvailability", "{\"connectorId\": 0, \"type\": \"operative\"}",
                EVCP_OCPP_ERROR_PROPERTY_CONSTRAINT_VIOLATION);
   assert_call ("TriggerMessage", "{\"requestedMessage\": \"Everything\"}",
@@ -105,10 +105,14 @@ assert_result (const gchar *action, const gchar *json, gboolean valid)
 static void
 test_results (void)
 {
-  assert_result ("BootNotification", "{\"status\": \"Accepted\", \"currentTime\": \"2026-12-07T12:00:00Z\", "
-                 "\"interval\": 300}", TRUE);
-  assert_result ("BootNotification", "{\"status\": \"Maybe\", \"currentTime\": \"2026-12-07T12:00:00Z\", "
-                 "\"interval\": 300}", FALSE);
+  assert_result ("BootNotification",
+                 "{\"status\": \"Accepted\", \"currentTime\": \"2026-12-07T12:00:00Z\", "
+                 "\"interval\": 300}",
+                 TRUE);
+  assert_result ("BootNotification",
+                 "{\"status\": \"Maybe\", \"currentTime\": \"2026-12-07T12:00:00Z\", "
+                 "\"interval\": 300}",
+                 FALSE);
   assert_result ("BootNotification", "{\"status\": \"Accepted\", \"currentTime\": \"yesterday\", \"interval\": 1}",
                  FALSE);
   assert_result ("BootNotification", "{\"status\": \"Accepted\", \"currentTime\": \"2026-12-07T12:00:00Z\"}", FALSE);

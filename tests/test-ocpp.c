@@ -227,7 +227,10 @@ engine_start (Fixture *f, const gchar *url, const gchar *ocpp_extra)
 {
   g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, ++f->engines);
   g_autofree gchar *env_url = g_strconcat ("OCPP_URL=", url, NULL);
+  /* a killed Engine's group membership expires after 6 s (not 45) */
   g_autofree gchar *config = g_strconcat ("[evcp]\nprice=0.40\n"
+                                          "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
+                                          "heartbeat.interval.ms=1000\n"
                                           "[ocpp]\npower-kw=360\nping-interval-s=1\npong-timeout-s=2\n"
                                           "call-timeout-ms=5000\nreconnect-min-ms=100\nreconnect-max-ms=500\n",
                                           ocpp_extra != NULL ? ocpp_extra : "", NULL);
@@ -974,6 +977,145 @@ test_tls (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+static const EvcpSysTicket *
+ticket_of (GPtrArray *tickets, const gchar *driver)
+{
+  for (guint i = 0; i < tickets->len; i++)
+    {
+      const EvcpSysTicket *t = g_ptr_array_index (tickets, i);
+
+      if (g_strcmp0 (t->driver, driver) == 0)
+        return t;
+    }
+  return NULL;
+}
+
+typedef struct {
+  Fixture *f;
+  const gchar *driver;
+} TicketWait;
+
+static gboolean
+has_ticket (gpointer data)
+{
+  TicketWait *w = data;
+  g_autoptr(GPtrArray) tickets = evcp_sys_db_tickets (w->f->db_path, CP);
+
+  return ticket_of (tickets, w->driver) != NULL;
+}
+
+static gint64
+ticket_wh (Fixture *f, const gchar *driver)
+{
+  TicketWait w = { f, driver };
+  g_autoptr(GPtrArray) tickets = NULL;
+  const EvcpSysTicket *t;
+
+  g_assert_true (evcp_test_wait_until (NULL, has_ticket, &w, WAIT_MS));
+  tickets = evcp_sys_db_tickets (f->db_path, CP);
+  t = ticket_of (tickets, driver);
+  g_assert_nonnull (t);
+  return t != NULL ? (gint64) (t->kwh * 1000 + 0.5) : -1;
+}
+
+typedef struct {
+  const gchar *path;
+  const gchar *needle;
+} FileWait;
+
+static gboolean
+file_has (gpointer data)
+{
+  FileWait *w = data;
+
+  return g_file_test (w->path, G_FILE_TEST_EXISTS) && evcp_sys_count_in_file (w->path, w->needle) > 0;
+}
+
+/* The Engine SIGKILLed during a session, online then offline: what it
+ * kept of the transaction messages survives it; the session the kill
+ * interrupted gets its StopTransaction (Reboot) with the energy of the
+ * ticket Central has; a session started offline gets its transactionId
+ * when the CSMS comes back, and its later messages carry it. */
+static void
+test_kill (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autofree gchar *outbox = g_build_filename (f->state_dir, "ocpp-outbox.json", NULL);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(GPtrArray) tx = NULL;
+  FileWait metered = { outbox, "MeterValues" };
+  gboolean after_start = FALSE;
+  guint later = 0;
+  gint64 meter_start;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"MeterValueSampleInterval\", \"value\": \"1\"}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-k1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  start = csms_last (f, "call", "StartTransaction", 1);
+  g_ptr_array_unref (csms_wait (f, "call", "MeterValues", 1));
+  evcp_sys_engine_kill (f->engine);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+
+  /* online: the interrupted session's Stop after the new boot */
+  engine_start (f, url, NULL);
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Reboot");
+  meter_start = int_member (payload_of (start), "meterStart");
+  g_assert_cmpint (int_member (payload_of (stop), "meterStop") - meter_start, ==, ticket_wh (f, "drv-k1"));
+  wait_status (f, "Available");
+
+  /* offline: a session from Kafka, killed while it runs */
+  csms_kill (f);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP: cannot connect to", WAIT_MS));
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-k2", 360, 60);
+  g_assert_true (evcp_test_wait_until (NULL, file_has, &metered, WAIT_MS));
+  evcp_sys_engine_kill (f->engine);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  engine_start (f, url, NULL);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "was left open by the previous run", WAIT_MS));
+  csms_start (f, (const gchar *[]){ "--tx-base", "2000", NULL });
+  g_ptr_array_unref (csms_wait (f, "call", "StopTransaction", 2));
+  wait_status (f, "Available");
+
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (starts, 1)), "idTag"), ==, "drv-k2");
+  meter_start = int_member (payload_of (g_ptr_array_index (starts, 1)), "meterStart");
+  g_assert_cmpint (meter_start, ==, int_member (payload_of (stop), "meterStop"));
+  /* after drv-k2's StartTransaction: its MeterValues and Stop, with its id */
+  tx = transaction_calls (f);
+  for (guint i = 0; i < tx->len; i++)
+    {
+      JsonObject *c = g_ptr_array_index (tx, i);
+      JsonObject *p = payload_of (c);
+
+      if (g_strcmp0 (json_object_get_string_member (c, "action"), "StartTransaction") == 0)
+        after_start = g_strcmp0 (json_object_get_string_member (p, "idTag"), "drv-k2") == 0;
+      else if (after_start)
+        {
+          g_assert_cmpint (int_member (p, "transactionId"), ==, 2001);
+          later++;
+        }
+    }
+  g_assert_cmpuint (later, >=, 2); /* a MeterValues at least, and the Stop */
+  g_clear_pointer (&stop, json_object_unref);
+  stop = csms_last (f, "call", "StopTransaction", 2);
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 2001);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Reboot");
+  g_assert_cmpint (int_member (payload_of (stop), "meterStop") - meter_start, ==, ticket_wh (f, "drv-k2"));
+  assert_all_valid (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -982,6 +1124,7 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/boot-states", Fixture, NULL, fixture_set_up, test_boot_states, fixture_tear_down);
   g_test_add ("/ocpp/bad-calls", Fixture, NULL, fixture_set_up, test_bad_calls, fixture_tear_down);
   g_test_add ("/ocpp/offline", Fixture, NULL, fixture_set_up, test_offline, fixture_tear_down);
+  g_test_add ("/ocpp/kill", Fixture, NULL, fixture_set_up, test_kill, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);

@@ -329,9 +329,11 @@ main (int argc, char **argv)
 
   evcp_platform_service_stopping (_("Stopping: the supply ends, the outbox is kept"));
   g_signal_handlers_disconnect_by_func (evcp_engine_get_supply (engine), on_state_changed, &ctx);
+  /* the Engine first: the StopTransaction of the session it ends goes to
+   * the OCPP outbox, then the link stops */
+  evcp_engine_stop (engine);
   if (ocpp != NULL)
     evcp_ocpp_charge_point_stop (ocpp);
-  evcp_engine_stop (engine);
   evcp_dbus_owner_stop (dbus_owner);
   evcp_dbus_options_clear (&ctx.dbus);
   return ctx.dbus_failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -66,6 +66,7 @@ struct _EvcpEngine
   GQueue                 unwritten;       /* of Unwritten */
   guint                  unwritten_timer;
   gboolean               session_unsaved; /* the last write of session.json failed */
+  EvcpSession *recovered;                 /* the session recover_session() closed */
 };
 
 /* An event the outbox could not take yet. */
@@ -657,6 +658,7 @@ recover_session (EvcpEngine *self)
   if (ticket_seq > 0 && evcp_outbox_get_next_seq (self->outbox) > (guint64) ticket_seq)
     {
       /* the ticket is in the outbox (or already delivered) */
+      self->recovered = evcp_session_copy (s);
       served (self, s);
       g_unlink (self->session_path);
       return;
@@ -670,6 +672,7 @@ recover_session (EvcpEngine *self)
     }
   g_message (_("Closing session %s of %s left open by the previous run: %.3f kWh (%s)"),
              s->session_id, s->driver, s->kwh, s->ended_reason);
+  self->recovered = evcp_session_copy (s);
   ticket (self, s);
 }
 
@@ -873,6 +876,13 @@ evcp_engine_start_session (EvcpEngine *self, const gchar *driver, const gchar *s
   return start_supply (self, NULL, driver, NULL, source, power_kw, max_duration_s, error);
 }
 
+const EvcpSession *
+evcp_engine_get_recovered_session (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->recovered;
+}
+
 const gchar *
 evcp_engine_get_state_dir (EvcpEngine *self)
 {
@@ -990,6 +1000,7 @@ evcp_engine_finalize (GObject *object)
   g_clear_pointer (&self->key, g_bytes_unref);
   g_free (self->state_dir);
   g_free (self->session_path);
+  g_clear_pointer (&self->recovered, evcp_session_free);
   g_clear_pointer (&self->requests, evcp_request_log_free);
   G_OBJECT_CLASS (evcp_engine_parent_class)->finalize (object);
 }

@@ -9,6 +9,7 @@
 
 #include "evcp-json-limits.h"
 #include "evcp-ocpp-charge-point.h"
+#include "evcp-outbox.h"
 #include "evcp-prometheus.h"
 #include "evcp-time.h"
 
@@ -33,7 +34,6 @@ typedef struct {
   gint64 meter_start;
   gint64 transaction_id; /* 0 until StartTransaction.conf */
   gint64 start_us;
-  gboolean start_failed; /* StartTransaction given up: no id ever */
 } Transaction;
 
 /* The configuration keys (GetConfiguration / ChangeConfiguration). */
@@ -94,6 +94,14 @@ struct _EvcpOcppChargePoint {
   guint meter_timer;
   gchar *last_status[2]; /* connector 0 and 1, as sent on this link */
   Transaction *tx;
+  /* the transaction messages, on disk until the CSMS answered them: an
+   * outbox of their own, whose "Kafka" destination is the CSMS */
+  EvcpOutbox *outbox;
+  gboolean tx_in_flight;
+  guint tx_attempts;
+  guint tx_retry_timer;
+  GHashTable *txids;   /* session id → the CSMS's transactionId; kept in ocpp.json */
+  JsonObject *open_tx; /* the running session's {session, id_tag, meter_start, wh}; kept */
   gboolean inoperative_scheduled;
   const gchar *stop_reason; /* for the session that ends next */
   gchar *reset_type;
@@ -118,12 +126,6 @@ transaction_clear (Transaction *tx)
 {
   g_free (tx->session_id);
   g_free (tx->id_tag);
-}
-
-static Transaction *
-transaction_ref (Transaction *tx)
-{
-  return g_atomic_rc_box_acquire (tx);
 }
 
 static void
@@ -155,6 +157,35 @@ save_state (EvcpOcppChargePoint *self)
       json_builder_add_int_value (b, self->keys[i]);
     }
   json_builder_end_object (b);
+  json_builder_set_member_name (b, "transactions");
+  json_builder_begin_object (b);
+  {
+    GHashTableIter iter;
+    gpointer key, value;
+
+    g_hash_table_iter_init (&iter, self->txids);
+    while (g_hash_table_iter_next (&iter, &key, &value))
+      {
+        json_builder_set_member_name (b, key);
+        json_builder_add_int_value (b, *(gint64 *) value);
+      }
+  }
+  json_builder_end_object (b);
+  if (self->open_tx != NULL)
+    {
+      /* member by member: the builder would seal the object itself */
+      json_builder_set_member_name (b, "open_transaction");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "session");
+      json_builder_add_string_value (b, json_object_get_string_member (self->open_tx, "session"));
+      json_builder_set_member_name (b, "id_tag");
+      json_builder_add_string_value (b, json_object_get_string_member (self->open_tx, "id_tag"));
+      json_builder_set_member_name (b, "meter_start");
+      json_builder_add_int_value (b, json_object_get_int_member (self->open_tx, "meter_start"));
+      json_builder_set_member_name (b, "wh");
+      json_builder_add_int_value (b, json_object_get_int_member (self->open_tx, "wh"));
+      json_builder_end_object (b);
+    }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   text = json_to_string (root, TRUE);
@@ -198,6 +229,35 @@ load_state (EvcpOcppChargePoint *self)
       if (v >= rw_keys[i].min && v <= rw_keys[i].max)
         self->keys[i] = (guint) v;
     }
+  if (json_object_has_member (o, "transactions") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "transactions")))
+    {
+      JsonObject *t = json_object_get_object_member (o, "transactions");
+      g_autoptr(GList) members = json_object_get_members (t);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          gint64 id = json_object_get_int_member_with_default (t, l->data, 0);
+
+          g_hash_table_insert (self->txids, g_strdup (l->data), g_memdup2 (&id, sizeof id));
+        }
+    }
+  if (json_object_has_member (o, "open_transaction") &&
+      JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "open_transaction")))
+    {
+      JsonObject *t = json_object_get_object_member (o, "open_transaction");
+      const gchar *session = json_object_get_string_member_with_default (t, "session", NULL);
+      const gchar *id_tag = json_object_get_string_member_with_default (t, "id_tag", NULL);
+
+      if (session != NULL && id_tag != NULL)
+        {
+          self->open_tx = json_object_new ();
+          json_object_set_string_member (self->open_tx, "session", session);
+          json_object_set_string_member (self->open_tx, "id_tag", id_tag);
+          json_object_set_int_member (self->open_tx, "meter_start",
+                                      json_object_get_int_member_with_default (t, "meter_start", 0));
+          json_object_set_int_member (self->open_tx, "wh", json_object_get_int_member_with_default (t, "wh", 0));
+        }
+    }
 }
 
 /* ---- what the charging point sends --------------------------------------- */
@@ -228,13 +288,10 @@ session_wh (const EvcpSession *s)
 
 static void
 call (EvcpOcppChargePoint *self, const gchar *action, JsonObject *payload, EvcpOcppCallFlags flags,
-      EvcpOcppPrepareFunc prepare, EvcpOcppResultFunc done, Transaction *tx)
+      EvcpOcppResultFunc done)
 {
-  if (tx != NULL)
-    evcp_ocpp_client_call (self->client, action, payload, flags, prepare, done, transaction_ref (tx),
-                           transaction_unref);
-  else
-    evcp_ocpp_client_call (self->client, action, payload, flags, prepare, done, self, NULL);
+  /* not KEEP: dropped with the link, finished (done) before the client goes */
+  evcp_ocpp_client_call (self->client, action, payload, flags, NULL, done, self, NULL);
 }
 
 static void
@@ -249,7 +306,7 @@ heartbeat_cb (gpointer user_data)
 {
   EvcpOcppChargePoint *self = user_data;
 
-  call (self, "Heartbeat", json_object_new (), EVCP_OCPP_CALL_NONE, NULL, on_heartbeat_result, NULL);
+  call (self, "Heartbeat", json_object_new (), EVCP_OCPP_CALL_NONE, on_heartbeat_result);
   return G_SOURCE_CONTINUE;
 }
 
@@ -307,7 +364,7 @@ send_status_of (EvcpOcppChargePoint *self, guint connector, const gchar *status,
     json_object_set_string_member (p, "errorCode", "NoError");
   json_object_set_string_member (p, "status", status);
   json_object_set_string_member (p, "timestamp", now);
-  call (self, "StatusNotification", p, flags, NULL, NULL, NULL);
+  call (self, "StatusNotification", p, flags, NULL);
 }
 
 /* Connector 0 (the CP: Available, Unavailable or Faulted) and 1. */
@@ -321,25 +378,198 @@ send_status (EvcpOcppChargePoint *self, gboolean force, EvcpOcppCallFlags flags)
   send_status_of (self, CONNECTOR, status, force, flags);
 }
 
-static gboolean
-fill_transaction_id (JsonObject *payload, gpointer user_data)
+static gint64
+transaction_id_of (EvcpOcppChargePoint *self, const gchar *session_id)
 {
-  Transaction *tx = user_data;
+  gint64 *id = g_hash_table_lookup (self->txids, session_id);
 
-  if (tx->transaction_id == 0)
-    {
-      g_warning (_("OCPP: the transaction of session %s has no transactionId (its StartTransaction "
-                    "was not accepted): a message of it is not sent"),
-                 tx->session_id);
-      return FALSE;
-    }
-  json_object_set_int_member (payload, "transactionId", tx->transaction_id);
-  return TRUE;
+  return id != NULL ? *id : 0;
 }
 
-/* MeterValues of the running session: its meter and power now. */
+/* ---- the transaction messages, through the outbox ---------------------------- */
+
+static void pump_outbox (EvcpOcppChargePoint *self);
+
+/* StartTransaction, MeterValues and StopTransaction of a session: on disk
+ * (fsynced) before this returns, sent in order once the CSMS accepted the
+ * boot; the transactionId goes in when they are sent. */
 static void
-send_meter_values (EvcpOcppChargePoint *self, const gchar *context, EvcpOcppCallFlags flags)
+enqueue (EvcpOcppChargePoint *self, const gchar *action, const gchar *session_id, JsonObject *payload_owned)
+{
+  g_autoptr(JsonObject) payload = payload_owned;
+  g_autoptr(JsonObject) event = json_object_new ();
+  JsonObject *data = json_object_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (event, "kind", action);
+  json_object_set_string_member (data, "session", session_id);
+  json_object_set_object_member (data, "payload", json_object_ref (payload));
+  json_object_set_object_member (event, "data", data);
+  if (evcp_outbox_append (self->outbox, NULL, "ocpp", self->config->cp_id, event, &error) == NULL)
+    {
+      /* the disk refuses it: it goes on the link without the guarantee */
+      g_warning (_("Cannot keep OCPP %s of session %s in %s (%s): sent without a copy on disk"), action, session_id,
+                 evcp_outbox_get_path (self->outbox), error->message);
+      evcp_ocpp_client_call (self->client, action, g_steal_pointer (&payload), EVCP_OCPP_CALL_KEEP, NULL, NULL, NULL,
+                             NULL);
+      return;
+    }
+  pump_outbox (self);
+}
+
+typedef struct {
+  EvcpOcppChargePoint *self;
+  guint64 seq;
+  gchar *action;
+  gchar *session;
+} TxCall;
+
+static void
+tx_call_free (gpointer data)
+{
+  TxCall *c = data;
+
+  g_object_unref (c->self);
+  g_free (c->action);
+  g_free (c->session);
+  g_free (c);
+}
+
+static void
+ack (EvcpOcppChargePoint *self, guint64 seq)
+{
+  g_autoptr(GError) error = NULL;
+
+  self->tx_attempts = 0;
+  if (!evcp_outbox_ack (self->outbox, seq, EVCP_OUTBOX_KAFKA, &error))
+    g_warning (_("Cannot acknowledge OCPP message %" G_GUINT64_FORMAT " in %s: %s (it may be sent again)"), seq,
+               evcp_outbox_get_path (self->outbox), error->message);
+}
+
+static void
+on_start_answered (EvcpOcppChargePoint *self, const gchar *session, JsonObject *result)
+{
+  gint64 id = json_object_get_int_member (result, "transactionId");
+  const gchar *status = json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status");
+
+  g_hash_table_insert (self->txids, g_strdup (session), g_memdup2 (&id, sizeof id));
+  save_state (self); /* before the ack: a kill in between sends it again, never loses the id */
+  g_message (_("OCPP transaction %" G_GINT64_FORMAT " for session %s: idTag %s"), id, session, status);
+  if (self->tx != NULL && g_strcmp0 (self->tx->session_id, session) == 0)
+    {
+      self->tx->transaction_id = id;
+      /* StopTransactionOnInvalidId */
+      if (g_strcmp0 (status, "Accepted") != 0 && evcp_supply_get_session (self->supply) != NULL)
+        {
+          g_message (_("OCPP: the CSMS refused idTag %s (%s): session %s stops"), self->tx->id_tag, status, session);
+          self->stop_reason = "DeAuthorized";
+          evcp_supply_end_session (self->supply, EVCP_END_STOPPED);
+        }
+    }
+}
+
+static gboolean
+tx_retry_cb (gpointer user_data)
+{
+  EvcpOcppChargePoint *self = user_data;
+
+  self->tx_retry_timer = 0;
+  pump_outbox (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
+{
+  TxCall *c = user_data;
+  EvcpOcppChargePoint *self = c->self;
+
+  self->tx_in_flight = FALSE;
+  if (result != NULL)
+    {
+      if (g_strcmp0 (c->action, "StartTransaction") == 0)
+        on_start_answered (self, c->session, result);
+      else if (g_strcmp0 (c->action, "StopTransaction") == 0 && g_hash_table_remove (self->txids, c->session))
+        save_state (self);
+      ack (self, c->seq);
+      pump_outbox (self);
+      return;
+    }
+  if (g_error_matches (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_DISCONNECTED))
+    return; /* not an attempt: it goes again after the next boot */
+  self->tx_attempts++;
+  if (self->tx_attempts < self->keys[KEY_TRANSACTION_MESSAGE_ATTEMPTS])
+    {
+      guint delay = self->keys[KEY_TRANSACTION_MESSAGE_RETRY_INTERVAL] * self->tx_attempts;
+
+      g_warning (_("OCPP %s of session %s failed (%s): attempt %u of %u, sent again in %u s"), c->action, c->session,
+                 error->message, self->tx_attempts, self->keys[KEY_TRANSACTION_MESSAGE_ATTEMPTS], delay);
+      self->tx_retry_timer = g_timeout_add_seconds (MAX (delay, 1), tx_retry_cb, self);
+      return;
+    }
+  g_warning (_("OCPP %s of session %s given up after %u attempts: %s"), c->action, c->session, self->tx_attempts,
+             error->message);
+  ack (self, c->seq);
+  pump_outbox (self);
+}
+
+/* The oldest transaction message, to the CSMS, when it can go. */
+static void
+pump_outbox (EvcpOcppChargePoint *self)
+{
+  const EvcpOutboxRecord *r;
+
+  if (self->tx_in_flight || self->tx_retry_timer != 0 || self->registration != REG_ACCEPTED)
+    return;
+  while ((r = evcp_outbox_peek (self->outbox, EVCP_OUTBOX_KAFKA)) != NULL)
+    {
+      const gchar *text = evcp_outbox_record_get_kafka_value (r);
+      guint64 seq = evcp_outbox_record_get_seq (r);
+      g_autoptr(JsonNode) node =
+          evcp_json_parse_object (text, strlen (text), STATE_FILE_MAX, EVCP_JSON_LIMITS_DEFAULT_MAX_DEPTH, NULL);
+      JsonObject *event = node != NULL ? json_node_get_object (node) : NULL;
+      JsonObject *data = event != NULL ? json_object_get_object_member (event, "data") : NULL;
+      const gchar *action = event != NULL ? json_object_get_string_member_with_default (event, "kind", NULL) : NULL;
+      const gchar *session = data != NULL ? json_object_get_string_member_with_default (data, "session", NULL) : NULL;
+      JsonNode *payload = data != NULL ? json_object_get_member (data, "payload") : NULL;
+      g_autoptr(JsonNode) copy = NULL;
+      TxCall *c;
+
+      if (action == NULL || session == NULL || payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
+        {
+          g_warning (_("OCPP message %" G_GUINT64_FORMAT " in %s is unreadable: dropped"), seq,
+                     evcp_outbox_get_path (self->outbox));
+          ack (self, seq);
+          continue;
+        }
+      copy = json_node_copy (payload);
+      if (g_strcmp0 (action, "StartTransaction") != 0)
+        {
+          gint64 id = transaction_id_of (self, session);
+
+          if (id == 0)
+            {
+              g_warning (_("OCPP %s of session %s dropped: its StartTransaction got no transactionId"), action,
+                         session);
+              ack (self, seq);
+              continue;
+            }
+          json_object_set_int_member (json_node_get_object (copy), "transactionId", id);
+        }
+      c = g_new0 (TxCall, 1);
+      c->self = g_object_ref (self);
+      c->seq = seq;
+      c->action = g_strdup (action);
+      c->session = g_strdup (session);
+      self->tx_in_flight = TRUE;
+      evcp_ocpp_client_call (self->client, action, json_object_ref (json_node_get_object (copy)), EVCP_OCPP_CALL_NONE,
+                             NULL, on_tx_result, c, tx_call_free);
+      return;
+    }
+}
+
+static JsonObject *
+meter_values_payload (EvcpOcppChargePoint *self, const gchar *context)
 {
   const EvcpSession *s = evcp_supply_get_session (self->supply);
   JsonObject *p = json_object_new ();
@@ -373,23 +603,38 @@ send_meter_values (EvcpOcppChargePoint *self, const gchar *context, EvcpOcppCall
   json_array_add_object_element (mvs, mv);
   json_object_set_int_member (p, "connectorId", CONNECTOR);
   json_object_set_array_member (p, "meterValue", mvs);
-  if (self->tx != NULL && s != NULL)
-    call (self, "MeterValues", p, flags, fill_transaction_id, NULL, self->tx);
-  else
-    call (self, "MeterValues", p, flags, NULL, NULL, NULL);
+  return p;
+}
+
+/* TriggerMessage: now, not kept; with the transactionId if there is one. */
+static void
+send_meter_values (EvcpOcppChargePoint *self, const gchar *context, EvcpOcppCallFlags flags)
+{
+  JsonObject *p = meter_values_payload (self, context);
+
+  if (self->tx != NULL && self->tx->transaction_id != 0)
+    json_object_set_int_member (p, "transactionId", self->tx->transaction_id);
+  call (self, "MeterValues", p, flags, NULL);
 }
 
 static gboolean
 meter_cb (gpointer user_data)
 {
   EvcpOcppChargePoint *self = user_data;
+  const EvcpSession *s = evcp_supply_get_session (self->supply);
 
-  if (self->tx == NULL || evcp_supply_get_session (self->supply) == NULL)
+  if (self->tx == NULL || s == NULL)
     {
       self->meter_timer = 0;
       return G_SOURCE_REMOVE;
     }
-  send_meter_values (self, "Sample.Periodic", EVCP_OCPP_CALL_KEEP);
+  if (self->open_tx != NULL)
+    {
+      /* what a kill would leave: the StopTransaction after it has this energy */
+      json_object_set_int_member (self->open_tx, "wh", session_wh (s));
+      save_state (self);
+    }
+  enqueue (self, "MeterValues", self->tx->session_id, meter_values_payload (self, "Sample.Periodic"));
   return G_SOURCE_CONTINUE;
 }
 
@@ -404,68 +649,11 @@ schedule_meter (EvcpOcppChargePoint *self)
 /* ---- the Engine's supply -------------------------------------------------- */
 
 static void
-on_start_result (JsonObject *result, const GError *error, gpointer user_data)
-{
-  Transaction *tx = user_data;
-  const gchar *status;
-
-  if (result == NULL)
-    {
-      tx->start_failed = TRUE;
-      return;
-    }
-  tx->transaction_id = json_object_get_int_member (result, "transactionId");
-  status = json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status");
-  g_message (_("OCPP transaction %" G_GINT64_FORMAT " for session %s (%s): idTag %s"), tx->transaction_id,
-             tx->session_id, tx->id_tag, status);
-}
-
-/* StartTransaction.conf with an idTag that is not Accepted: the session
- * ends (StopTransactionOnInvalidId is true). */
-static void on_start_checked (JsonObject *result, const GError *error, gpointer user_data);
-
-typedef struct {
-  EvcpOcppChargePoint *self;
-  Transaction *tx;
-} StartCtx;
-
-static void
-start_ctx_free (gpointer data)
-{
-  StartCtx *ctx = data;
-
-  g_object_unref (ctx->self);
-  transaction_unref (ctx->tx);
-  g_free (ctx);
-}
-
-static void
-on_start_checked (JsonObject *result, const GError *error, gpointer user_data)
-{
-  StartCtx *ctx = user_data;
-  const gchar *status;
-
-  on_start_result (result, error, ctx->tx);
-  if (result == NULL)
-    return;
-  status = json_object_get_string_member (json_object_get_object_member (result, "idTagInfo"), "status");
-  if (g_strcmp0 (status, "Accepted") != 0 && ctx->self->tx == ctx->tx &&
-      evcp_supply_get_session (ctx->self->supply) != NULL)
-    {
-      g_message (_("OCPP: the CSMS refused idTag %s (%s): session %s stops"), ctx->tx->id_tag, status,
-                 ctx->tx->session_id);
-      ctx->self->stop_reason = "DeAuthorized";
-      evcp_supply_end_session (ctx->self->supply, EVCP_END_STOPPED);
-    }
-}
-
-static void
 on_session_started (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *self)
 {
   JsonObject *p = json_object_new ();
   g_autofree gchar *now = now_iso ();
   Transaction *tx = g_atomic_rc_box_new0 (Transaction);
-  StartCtx *ctx = g_new0 (StartCtx, 1);
 
   tx->session_id = g_strdup (s->session_id);
   tx->id_tag = id_tag_of (s->driver);
@@ -474,16 +662,66 @@ on_session_started (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *sel
   g_clear_pointer (&self->tx, transaction_unref);
   self->tx = tx;
 
+  g_clear_pointer (&self->open_tx, json_object_unref);
+  self->open_tx = json_object_new ();
+  json_object_set_string_member (self->open_tx, "session", tx->session_id);
+  json_object_set_string_member (self->open_tx, "id_tag", tx->id_tag);
+  json_object_set_int_member (self->open_tx, "meter_start", tx->meter_start);
+  json_object_set_int_member (self->open_tx, "wh", 0);
+  save_state (self);
+
   json_object_set_int_member (p, "connectorId", CONNECTOR);
   json_object_set_string_member (p, "idTag", tx->id_tag);
   json_object_set_int_member (p, "meterStart", tx->meter_start);
   json_object_set_string_member (p, "timestamp", now);
-  ctx->self = g_object_ref (self);
-  ctx->tx = transaction_ref (tx);
-  evcp_ocpp_client_call (self->client, "StartTransaction", p, EVCP_OCPP_CALL_KEEP, NULL, on_start_checked, ctx,
-                         start_ctx_free);
+  enqueue (self, "StartTransaction", tx->session_id, p);
   send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
   schedule_meter (self);
+}
+
+/* The StopTransaction of a session, into the outbox; the meter moves on. */
+static void
+enqueue_stop (EvcpOcppChargePoint *self, const gchar *session, const gchar *id_tag, gint64 meter_stop,
+              const gchar *reason)
+{
+  JsonObject *p = json_object_new ();
+  g_autofree gchar *now = now_iso ();
+
+  self->meter_wh = meter_stop;
+  g_clear_pointer (&self->open_tx, json_object_unref);
+  json_object_set_string_member (p, "idTag", id_tag);
+  json_object_set_int_member (p, "meterStop", meter_stop);
+  json_object_set_string_member (p, "timestamp", now);
+  json_object_set_string_member (p, "reason", reason);
+  enqueue (self, "StopTransaction", session, p);
+  save_state (self);
+}
+
+/* A session the last run left open (the Engine was killed under it): its
+ * StopTransaction, with the energy of the ticket the Engine wrote for it
+ * at this start (or, if it had none, of the last MeterValues). */
+static void
+recover_transaction (EvcpOcppChargePoint *self)
+{
+  const EvcpSession *recovered = evcp_engine_get_recovered_session (self->engine);
+  const gchar *session;
+  gint64 wh;
+
+  if (self->open_tx == NULL)
+    return;
+  session = json_object_get_string_member (self->open_tx, "session");
+  wh = recovered != NULL && g_strcmp0 (recovered->session_id, session) == 0
+           ? session_wh (recovered)
+           : json_object_get_int_member (self->open_tx, "wh");
+  g_message (_("OCPP: session %s was left open by the previous run: its StopTransaction (Reboot, %" G_GINT64_FORMAT
+                " Wh)"),
+             session, wh);
+  {
+    g_autofree gchar *id_tag = g_strdup (json_object_get_string_member (self->open_tx, "id_tag"));
+    g_autofree gchar *sid = g_strdup (session);
+
+    enqueue_stop (self, sid, id_tag, json_object_get_int_member (self->open_tx, "meter_start") + wh, "Reboot");
+  }
 }
 
 static const gchar *
@@ -519,25 +757,13 @@ apply_scheduled_cb (gpointer user_data)
 static void
 on_session_ended (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *self)
 {
-  JsonObject *p = json_object_new ();
-  g_autofree gchar *now = now_iso ();
   Transaction *tx = self->tx;
-  gint64 meter_stop;
 
   g_clear_handle_id (&self->meter_timer, g_source_remove);
   if (tx == NULL || g_strcmp0 (tx->session_id, s->session_id) != 0)
-    {
-      json_object_unref (p);
-      return;
-    }
-  meter_stop = tx->meter_start + session_wh (s);
-  self->meter_wh = meter_stop;
-  save_state (self);
-  json_object_set_string_member (p, "idTag", tx->id_tag);
-  json_object_set_int_member (p, "meterStop", meter_stop);
-  json_object_set_string_member (p, "timestamp", now);
-  json_object_set_string_member (p, "reason", stop_reason_of (self, s->ended_reason));
-  call (self, "StopTransaction", p, EVCP_OCPP_CALL_KEEP, fill_transaction_id, NULL, tx);
+    return;
+  enqueue_stop (self, tx->session_id, tx->id_tag, tx->meter_start + session_wh (s),
+                stop_reason_of (self, s->ended_reason));
   g_clear_pointer (&self->tx, transaction_unref);
   send_status_of (self, CONNECTOR, "Finishing", FALSE, EVCP_OCPP_CALL_NONE);
   if (self->inoperative_scheduled)
@@ -593,6 +819,7 @@ on_accepted (EvcpOcppChargePoint *self)
     }
   /* after every (re)connection: the CSMS learns the connector's status */
   send_status (self, TRUE, EVCP_OCPP_CALL_NONE);
+  pump_outbox (self);
   emit_state (self);
 }
 
@@ -643,7 +870,7 @@ send_boot (EvcpOcppChargePoint *self)
       self->registration = REG_BOOTING;
       emit_state (self);
     }
-  call (self, "BootNotification", p, EVCP_OCPP_CALL_URGENT, NULL, on_boot_result, NULL);
+  call (self, "BootNotification", p, EVCP_OCPP_CALL_URGENT, on_boot_result);
 }
 
 static void
@@ -757,7 +984,7 @@ remote_stop (EvcpOcppChargePoint *self, JsonObject *p)
 {
   gint64 id = json_object_get_int_member (p, "transactionId");
 
-  if (self->tx == NULL || self->tx->transaction_id != id)
+  if (self->tx == NULL || id == 0 || transaction_id_of (self, self->tx->session_id) != id)
     {
       g_message (_("OCPP RemoteStopTransaction %" G_GINT64_FORMAT " rejected: no such transaction"), id);
       return status_result ("Rejected");
@@ -973,7 +1200,7 @@ trigger_cb (gpointer user_data)
   if (g_strcmp0 (ctx->message, "BootNotification") == 0)
     send_boot (self);
   else if (g_strcmp0 (ctx->message, "Heartbeat") == 0)
-    call (self, "Heartbeat", json_object_new (), EVCP_OCPP_CALL_URGENT, NULL, on_heartbeat_result, NULL);
+    call (self, "Heartbeat", json_object_new (), EVCP_OCPP_CALL_URGENT, on_heartbeat_result);
   else if (g_strcmp0 (ctx->message, "StatusNotification") == 0)
     send_status (self, TRUE, EVCP_OCPP_CALL_URGENT);
   else
@@ -1067,7 +1294,21 @@ evcp_ocpp_charge_point_new (EvcpEngine *engine)
   self->keys[KEY_TRANSACTION_MESSAGE_RETRY_INTERVAL] = 10;
   self->keys[KEY_WEB_SOCKET_PING_INTERVAL] = config->ocpp_ping_interval_s;
   self->state_path = g_build_filename (evcp_engine_get_state_dir (engine), "ocpp.json", NULL);
+  self->txids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   load_state (self);
+  {
+    g_autofree gchar *path = g_build_filename (evcp_engine_get_state_dir (engine), "ocpp-outbox.json", NULL);
+    g_autoptr(GError) error = NULL;
+
+    self->outbox = evcp_outbox_new (path, &error);
+    if (self->outbox == NULL)
+      {
+        /* never reset (what it holds must not be lost): a person looks at it */
+        g_warning (_("OCPP link not started: its outbox %s cannot be used: %s"), path, error->message);
+        g_object_unref (self);
+        return NULL;
+      }
+  }
 
   s.url = config->ocpp_url;
   s.cp_id = config->cp_id;
@@ -1110,6 +1351,10 @@ evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self)
       self->held_for_boot = TRUE;
       evcp_supply_stop (self->supply);
     }
+  recover_transaction (self);
+  if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0)
+    g_message (_("OCPP: %u transaction messages wait for the CSMS in %s"),
+               evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA), evcp_outbox_get_path (self->outbox));
   g_message (_("OCPP link to %s for %s (meter at %" G_GINT64_FORMAT " Wh)"), self->config->ocpp_url,
              self->config->cp_id, self->meter_wh);
   evcp_ocpp_client_start (self->client);
@@ -1128,6 +1373,7 @@ evcp_ocpp_charge_point_stop (EvcpOcppChargePoint *self)
   g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
   g_clear_handle_id (&self->meter_timer, g_source_remove);
   g_clear_handle_id (&self->reset_idle, g_source_remove);
+  g_clear_handle_id (&self->tx_retry_timer, g_source_remove);
   evcp_ocpp_client_stop (self->client);
 }
 
@@ -1170,7 +1416,7 @@ gint64
 evcp_ocpp_charge_point_get_transaction_id (EvcpOcppChargePoint *self)
 {
   g_return_val_if_fail (EVCP_IS_OCPP_CHARGE_POINT (self), 0);
-  return self->tx != NULL ? self->tx->transaction_id : 0;
+  return self->tx != NULL ? transaction_id_of (self, self->tx->session_id) : 0;
 }
 
 void
@@ -1213,7 +1459,9 @@ evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self, GString *out)
   evcp_prometheus_family (out, "evcp_engine_ocpp_queue_length", "gauge",
                           "OCPP CALLs waiting to be sent or answered (transaction messages kept while offline).");
   evcp_prometheus_sample_u64 (out, "evcp_engine_ocpp_queue_length", cp,
-                              evcp_ocpp_client_get_queue_length (self->client));
+                              evcp_ocpp_client_get_queue_length (self->client) +
+                                  evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) -
+                                  (self->tx_in_flight ? 1 : 0));
   evcp_prometheus_family (out, "evcp_engine_ocpp_accepted", "gauge",
                           "1 while the CSMS has accepted the BootNotification on an open link.");
   evcp_prometheus_sample (out, "evcp_engine_ocpp_accepted", cp,
@@ -1228,6 +1476,7 @@ evcp_ocpp_charge_point_dispose (GObject *object)
   if (self->client != NULL)
     evcp_ocpp_charge_point_stop (self);
   g_clear_object (&self->client);
+  g_clear_object (&self->outbox);
   g_clear_object (&self->supply);
   g_clear_object (&self->engine);
   G_OBJECT_CLASS (evcp_ocpp_charge_point_parent_class)->dispose (object);
@@ -1239,6 +1488,8 @@ evcp_ocpp_charge_point_finalize (GObject *object)
   EvcpOcppChargePoint *self = EVCP_OCPP_CHARGE_POINT (object);
 
   g_clear_pointer (&self->tx, transaction_unref);
+  g_clear_pointer (&self->txids, g_hash_table_unref);
+  g_clear_pointer (&self->open_tx, json_object_unref);
   g_free (self->state_path);
   g_free (self->last_status[0]);
   g_free (self->last_status[1]);

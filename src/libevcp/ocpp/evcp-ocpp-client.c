@@ -614,7 +614,11 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
       why = describe_connect_error (self, error);
       g_clear_object (&self->connect_msg);
       self->counters.connect_failures++;
-      g_warning (_("OCPP: cannot connect to %s: %s"), self->s.url, why);
+      /* said once: the same failure again at every retry only with --verbose */
+      if (g_strcmp0 (self->error, why) != 0)
+        g_warning (_("OCPP: cannot connect to %s: %s"), self->s.url, why);
+      else
+        g_debug ("OCPP: cannot connect to %s: %s", self->s.url, why);
       set_state (self, EVCP_OCPP_LINK_CONNECTING, why);
       schedule_reconnect (self);
       return;
