@@ -35,6 +35,8 @@ typedef struct {
   GOutputStream *csms_in;
   EvcpSysEngine *engine;
   guint engines;
+  GSubprocess *bus; /* a private session bus, when a test wants one */
+  gchar *bus_address;
 } Fixture;
 
 static const gchar *
@@ -227,6 +229,8 @@ engine_start (Fixture *f, const gchar *url, const gchar *ocpp_extra)
 {
   g_autofree gchar *log = g_strdup_printf ("%s/engine-%u.log", f->tmpdir, ++f->engines);
   g_autofree gchar *env_url = g_strconcat ("OCPP_URL=", url, NULL);
+  g_autofree gchar *env_bus =
+      f->bus_address != NULL ? g_strconcat ("DBUS_SESSION_BUS_ADDRESS=", f->bus_address, NULL) : NULL;
   /* a killed Engine's group membership expires after 6 s (not 45) */
   g_autofree gchar *config = g_strconcat ("[evcp]\nprice=0.40\n"
                                           "[librdkafka-consumer]\nsession.timeout.ms=6000\n"
@@ -244,7 +248,7 @@ engine_start (Fixture *f, const gchar *url, const gchar *ocpp_extra)
       .state_dir = f->state_dir,
       .config = f->config,
       .log_path = log,
-      .extra_env = (const gchar *[]){ env_url, NULL },
+      .extra_env = (const gchar *[]){ env_url, env_bus, NULL },
   });
 }
 
@@ -294,6 +298,13 @@ fixture_tear_down (Fixture *f, gconstpointer data)
     }
   g_clear_pointer (&f->engine, evcp_sys_engine_free);
   csms_kill (f);
+  if (f->bus != NULL)
+    {
+      g_subprocess_force_exit (f->bus);
+      g_subprocess_wait (f->bus, NULL, NULL);
+      g_clear_object (&f->bus);
+    }
+  g_free (f->bus_address);
   g_clear_pointer (&f->central, evcp_test_central_free);
   evcp_test_mock_process_free (f->mock);
   if (!g_test_failed ())
@@ -386,6 +397,72 @@ ticket_recorded (gpointer data)
   return tickets->len > 0;
 }
 
+/* ---- D-Bus: a private session bus, evcpctl status ---------------------------- */
+
+/* FALSE (the test goes on without) if there is no dbus-daemon. */
+static gboolean
+bus_start (Fixture *f)
+{
+  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *daemon = g_find_program_in_path ("dbus-daemon");
+
+  if (daemon == NULL)
+    return FALSE;
+  f->bus =
+      g_subprocess_launcher_spawnv (launcher,
+                                    (const gchar *[]){ daemon, "--session", "--nofork", "--print-address=1", NULL },
+                                    &error);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (f->bus));
+  f->bus_address = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->bus_address);
+  return TRUE;
+}
+
+typedef struct {
+  Fixture *f;
+  const gchar *needle;
+  gchar *out;
+  gint64 last;
+} CtlWait;
+
+static gboolean
+ctl_shows (gpointer data)
+{
+  CtlWait *w = data;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) ctl = NULL;
+  g_autoptr(GError) error = NULL;
+  const gchar *exe = g_getenv ("EVCP_CTL");
+
+  g_assert_nonnull (exe);
+  if (g_get_monotonic_time () - w->last < 200000)
+    return FALSE; /* a run every 200 ms is enough */
+  w->last = g_get_monotonic_time ();
+  launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", w->f->bus_address, TRUE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  ctl = g_subprocess_launcher_spawnv (launcher, (const gchar *[]){ exe, "status", NULL }, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&w->out, g_free);
+  g_assert_true (g_subprocess_communicate_utf8 (ctl, NULL, NULL, &w->out, NULL, &error));
+  return w->out != NULL && strstr (w->out, w->needle) != NULL;
+}
+
+static void
+assert_ctl_shows (Fixture *f, const gchar *needle)
+{
+  CtlWait w = { f, needle, NULL, 0 };
+
+  if (!evcp_test_wait_until (NULL, ctl_shows, &w, WAIT_MS))
+    g_error ("evcpctl status never showed “%s”; it said:\n%s", needle, w.out);
+  g_test_message ("evcpctl status:\n%s", w.out);
+  g_free (w.out);
+}
+
 /* ---- the tests ------------------------------------------------------------- */
 
 /* Boot accepted; a remote start → StartTransaction (meterStart), Charging,
@@ -406,10 +483,12 @@ test_session (Fixture *f, gconstpointer data)
   g_autoptr(GPtrArray) tickets = NULL;
   const EvcpSysTicket *ticket;
   gint64 tx, meter_start, meter_stop;
+  gboolean has_bus;
 
   if (f->tmpdir == NULL)
     return;
   csms_start (f, NULL);
+  has_bus = bus_start (f);
   engine_start (f, url, NULL);
 
   connected = csms_last (f, "connected", NULL, 1);
@@ -419,6 +498,11 @@ test_session (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (payload_of (boot), "chargePointVendor"), ==, "evcp");
   g_assert_cmpstr (json_object_get_string_member (payload_of (boot), "chargePointSerialNumber"), ==, CP);
   wait_status (f, "Available");
+  /* D-Bus OcppState, as evcpctl shows it */
+  if (has_bus)
+    assert_ctl_shows (f, "OCPP             ACCEPTED");
+  else
+    g_test_message ("no dbus-daemon: OcppState not checked");
 
   r = csms_call (f, "ChangeConfiguration", "{\"key\": \"MeterValueSampleInterval\", \"value\": \"1\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
@@ -877,13 +961,18 @@ test_basic_auth (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *url = ws_url (f);
   g_autoptr(JsonObject) connected = NULL;
+  gboolean has_bus;
 
   if (f->tmpdir == NULL)
     return;
   csms_start (f, (const gchar *[]){ "--password", "s3cret", NULL });
+  has_bus = bus_start (f);
   engine_start (f, url, "password=wrong\n");
   g_ptr_array_unref (csms_wait (f, "refused", NULL, 1));
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "the CSMS refused the credentials (HTTP 401)", WAIT_MS));
+  /* reported: D-Bus OcppError, evcpctl status */
+  if (has_bus)
+    assert_ctl_shows (f, "OCPP error       the CSMS refused the credentials (HTTP 401)");
   g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
   g_clear_pointer (&f->engine, evcp_sys_engine_free);
   {
