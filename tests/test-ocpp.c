@@ -1026,10 +1026,12 @@ test_tls (Fixture *f, gconstpointer data)
   g_autofree gchar *untrusting = NULL;
   g_autofree gchar *no_client_cert = NULL;
   g_autofree gchar *full = NULL;
+  g_autofree gchar *openssl = NULL;
 
   if (f->tmpdir == NULL)
     return;
-  if (g_find_program_in_path ("openssl") == NULL)
+  openssl = g_find_program_in_path ("openssl");
+  if (openssl == NULL)
     {
       g_test_skip ("no openssl to make the certificates");
       return;
