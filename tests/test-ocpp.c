@@ -188,27 +188,57 @@ csms_raw_error (Fixture *f, const gchar *id, const gchar *frame)
     }
 }
 
+typedef struct {
+  Fixture *f;
+  guint count;
+} ListenWait;
+
+static gboolean
+listening_or_gone (gpointer data)
+{
+  ListenWait *w = data;
+  g_autoptr(GPtrArray) found = csms_find (w->f, "listening", NULL);
+
+  return found->len >= w->count || g_subprocess_get_identifier (w->f->csms) == NULL;
+}
+
+static void csms_kill (Fixture *f);
+
+/* Starts the CSMS on f->csms_port. Before an Engine knows that port, a port
+ * taken meanwhile (evcp_test_free_port() is free only a moment) is replaced
+ * by another. */
 static void
 csms_start (Fixture *f, const gchar * const *extra)
 {
-  g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) before = csms_find (f, "listening", NULL);
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher = evcp_test_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE);
+      g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GPtrArray) before = csms_find (f, "listening", NULL);
+      ListenWait w = { f, before->len + 1 };
 
-  g_ptr_array_add (argv, g_strdup (python ()));
-  g_ptr_array_add (argv, g_test_build_filename (G_TEST_DIST, "ocpp", "csms.py", NULL));
-  g_ptr_array_add (argv, g_strdup ("--port"));
-  g_ptr_array_add (argv, g_strdup_printf ("%u", f->csms_port));
-  g_ptr_array_add (argv, g_strdup ("--log"));
-  g_ptr_array_add (argv, g_strdup (f->csms_log));
-  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (extra[i]));
-  g_ptr_array_add (argv, NULL);
-  f->csms = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  f->csms_in = g_object_ref (g_subprocess_get_stdin_pipe (f->csms));
-  g_ptr_array_unref (csms_wait (f, "listening", NULL, before->len + 1));
+      g_ptr_array_add (argv, g_strdup (python ()));
+      g_ptr_array_add (argv, g_test_build_filename (G_TEST_DIST, "ocpp", "csms.py", NULL));
+      g_ptr_array_add (argv, g_strdup ("--port"));
+      g_ptr_array_add (argv, g_strdup_printf ("%u", f->csms_port));
+      g_ptr_array_add (argv, g_strdup ("--log"));
+      g_ptr_array_add (argv, g_strdup (f->csms_log));
+      for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+        g_ptr_array_add (argv, g_strdup (extra[i]));
+      g_ptr_array_add (argv, NULL);
+      f->csms = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+      g_assert_no_error (error);
+      f->csms_in = g_object_ref (g_subprocess_get_stdin_pipe (f->csms));
+      g_assert_true (evcp_test_wait_until (NULL, listening_or_gone, &w, WAIT_MS));
+      if (g_subprocess_get_identifier (f->csms) != NULL)
+        return;
+      csms_kill (f);
+      if (f->engine != NULL || f->engines > 0 || attempt == 5)
+        g_error ("the CSMS could not start on port %u (see its output above)", f->csms_port);
+      g_test_message ("the CSMS could not start on port %u: trying another", f->csms_port);
+      f->csms_port = evcp_test_free_port ();
+    }
 }
 
 static void
@@ -1122,6 +1152,63 @@ file_has (gpointer data)
   return g_file_test (w->path, G_FILE_TEST_EXISTS) && evcp_sys_count_in_file (w->path, w->needle) > 0;
 }
 
+typedef struct {
+  Fixture *f;
+  gint64 id;
+  JsonObject *found;
+} StopWait;
+
+static gboolean
+has_stop (gpointer data)
+{
+  StopWait *w = data;
+  g_autoptr(GPtrArray) stops = csms_find (w->f, "call", "StopTransaction");
+
+  for (guint i = 0; i < stops->len; i++)
+    if (json_object_get_int_member (payload_of (g_ptr_array_index (stops, i)), "transactionId") == w->id)
+      {
+        w->found = json_object_ref (g_ptr_array_index (stops, i));
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* The energy register in every MeterValues of transaction @id never passes
+ * its meterStop (after a kill too: the register never goes back). */
+static void
+assert_register_below (Fixture *f, gint64 id, gint64 meter_stop)
+{
+  g_autoptr(GPtrArray) all = csms_find (f, "call", "MeterValues");
+  guint seen = 0;
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      JsonObject *p = payload_of (g_ptr_array_index (all, i));
+      JsonObject *mv = json_array_get_object_element (json_object_get_array_member (p, "meterValue"), 0);
+      JsonObject *energy = json_array_get_object_element (json_object_get_array_member (mv, "sampledValue"), 0);
+
+      if (json_object_get_int_member_with_default (p, "transactionId", 0) != id)
+        continue;
+      seen++;
+      g_assert_cmpint (g_ascii_strtoll (json_object_get_string_member (energy, "value"), NULL, 10), <=, meter_stop);
+    }
+  g_assert_cmpuint (seen, >, 0);
+}
+
+/* The StopTransaction of transaction @id, waited for. */
+static JsonObject *
+wait_stop (Fixture *f, gint64 id)
+{
+  StopWait w = { f, id, NULL };
+
+  if (!evcp_test_wait_until (NULL, has_stop, &w, WAIT_MS))
+    {
+      evcp_sys_dump_file (f->csms_log);
+      g_error ("no StopTransaction for transaction %" G_GINT64_FORMAT, id);
+    }
+  return w.found;
+}
+
 /* The Engine SIGKILLed during a session, online then offline: what it
  * kept of the transaction messages survives it; the session the kill
  * interrupted gets its StopTransaction (Reboot) with the energy of the
@@ -1135,6 +1222,7 @@ test_kill (Fixture *f, gconstpointer data)
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(JsonObject) start = NULL;
   g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(JsonObject) stop2 = NULL;
   g_autoptr(GPtrArray) starts = NULL;
   g_autoptr(GPtrArray) tx = NULL;
   FileWait metered = { outbox, "MeterValues" };
@@ -1158,11 +1246,11 @@ test_kill (Fixture *f, gconstpointer data)
 
   /* online: the interrupted session's Stop after the new boot */
   engine_start (f, url, NULL);
-  stop = csms_last (f, "call", "StopTransaction", 1);
-  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  stop = wait_stop (f, 1001);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Reboot");
   meter_start = int_member (payload_of (start), "meterStart");
   g_assert_cmpint (int_member (payload_of (stop), "meterStop") - meter_start, ==, ticket_wh (f, "drv-k1"));
+  assert_register_below (f, 1001, int_member (payload_of (stop), "meterStop"));
   wait_status (f, "Available");
 
   /* offline: a session from Kafka, killed while it runs */
@@ -1175,7 +1263,8 @@ test_kill (Fixture *f, gconstpointer data)
   engine_start (f, url, NULL);
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "was left open by the previous run", WAIT_MS));
   csms_start (f, (const gchar *[]){ "--tx-base", "2000", NULL });
-  g_ptr_array_unref (csms_wait (f, "call", "StopTransaction", 2));
+  g_clear_pointer (&stop2, json_object_unref);
+  stop2 = wait_stop (f, 2001);
   wait_status (f, "Available");
 
   starts = csms_find (f, "call", "StartTransaction");
@@ -1199,11 +1288,110 @@ test_kill (Fixture *f, gconstpointer data)
         }
     }
   g_assert_cmpuint (later, >=, 2); /* a MeterValues at least, and the Stop */
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop2), "reason"), ==, "Reboot");
+  g_assert_cmpint (int_member (payload_of (stop2), "meterStop") - meter_start, ==, ticket_wh (f, "drv-k2"));
+  assert_register_below (f, 2001, int_member (payload_of (stop2), "meterStop"));
+  assert_all_valid (f);
+}
+
+/* AuthorizeRemoteTxRequests: a remote start asks Authorize first (Preparing);
+ * a blocked idTag starts nothing. A StartTransaction the CSMS answers with a
+ * blocked idTag ends its session (DeAuthorized). TriggerMessage MeterValues
+ * and Heartbeat, and a Hard reset. */
+static void
+test_authorize (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) auth = NULL;
+  g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(JsonObject) mv = NULL;
+  g_autoptr(GPtrArray) starts = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"AuthorizeRemoteTxRequests\", \"value\": \"true\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"BLOCKED-1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  auth = csms_last (f, "call", "Authorize", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (auth), "idTag"), ==, "BLOCKED-1");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "idTag BLOCKED-1 not authorized (Blocked)", WAIT_MS));
+  wait_status (f, "Available");
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 0);
+  {
+    g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+    gboolean preparing = FALSE;
+
+    for (guint i = 0; i < all->len; i++)
+      preparing |= g_strcmp0 (json_object_get_string_member (payload_of (g_ptr_array_index (all, i)), "status"),
+                              "Preparing") == 0;
+    g_assert_true (preparing);
+  }
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-ok\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "Authorize", 2));
+  start = csms_last (f, "call", "StartTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-ok");
+  wait_status (f, "Charging");
+  g_ptr_array_unref (csms_wait (f, "callresult", NULL, 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"MeterValues\", \"connectorId\": 1}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  mv = csms_last (f, "call", "MeterValues", 1);
+  g_assert_cmpint (int_member (payload_of (mv), "transactionId"), ==, 1001);
+  g_assert_cmpstr (json_object_get_string_member (
+                       json_array_get_object_element (
+                           json_object_get_array_member (
+                               json_array_get_object_element (json_object_get_array_member (payload_of (mv),
+                                                                                            "meterValue"),
+                                                              0),
+                               "sampledValue"),
+                           0),
+                       "context"),
+                   ==, "Trigger");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"Heartbeat\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", 1));
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Hard\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "HardReset");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  wait_status (f, "Available");
+
+  /* without Authorize: the CSMS blocks the idTag in its StartTransaction answer */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"AuthorizeRemoteTxRequests\", \"value\": \"false\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"BLOCKED-2\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_clear_pointer (&stop, json_object_unref);
   stop = csms_last (f, "call", "StopTransaction", 2);
-  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 2001);
-  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Reboot");
-  g_assert_cmpint (int_member (payload_of (stop), "meterStop") - meter_start, ==, ticket_wh (f, "drv-k2"));
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "DeAuthorized");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1002);
+  g_ptr_array_unref (csms_wait (f, "call", "Authorize", 2));
+  {
+    g_autoptr(GPtrArray) auths = csms_find (f, "call", "Authorize");
+
+    g_assert_cmpuint (auths->len, ==, 2); /* none for BLOCKED-2 */
+  }
+  wait_status (f, "Available");
   assert_all_valid (f);
 }
 
@@ -1216,6 +1404,7 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/bad-calls", Fixture, NULL, fixture_set_up, test_bad_calls, fixture_tear_down);
   g_test_add ("/ocpp/offline", Fixture, NULL, fixture_set_up, test_offline, fixture_tear_down);
   g_test_add ("/ocpp/kill", Fixture, NULL, fixture_set_up, test_kill, fixture_tear_down);
+  g_test_add ("/ocpp/authorize", Fixture, NULL, fixture_set_up, test_authorize, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);

@@ -32,6 +32,7 @@ typedef struct {
   gchar *session_id;
   gchar *id_tag;
   gint64 meter_start;
+  gint64 wh;             /* at the last telemetry tick: what session.json (and a ticket after a kill) has */
   gint64 transaction_id; /* 0 until StartTransaction.conf */
   gint64 start_us;
 } Transaction;
@@ -446,7 +447,9 @@ ack (EvcpOcppChargePoint *self, guint64 seq)
                evcp_outbox_get_path (self->outbox), error->message);
 }
 
-static void
+/* Returns whether the running session must stop (StopTransactionOnInvalidId):
+ * done by the caller once the StartTransaction has left the outbox. */
+static gboolean
 on_start_answered (EvcpOcppChargePoint *self, const gchar *session, JsonObject *result)
 {
   gint64 id = json_object_get_int_member (result, "transactionId");
@@ -458,14 +461,13 @@ on_start_answered (EvcpOcppChargePoint *self, const gchar *session, JsonObject *
   if (self->tx != NULL && g_strcmp0 (self->tx->session_id, session) == 0)
     {
       self->tx->transaction_id = id;
-      /* StopTransactionOnInvalidId */
       if (g_strcmp0 (status, "Accepted") != 0 && evcp_supply_get_session (self->supply) != NULL)
         {
           g_message (_("OCPP: the CSMS refused idTag %s (%s): session %s stops"), self->tx->id_tag, status, session);
-          self->stop_reason = "DeAuthorized";
-          evcp_supply_end_session (self->supply, EVCP_END_STOPPED);
+          return TRUE;
         }
     }
+  return FALSE;
 }
 
 static gboolean
@@ -484,17 +486,26 @@ on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
   TxCall *c = user_data;
   EvcpOcppChargePoint *self = c->self;
 
-  self->tx_in_flight = FALSE;
   if (result != NULL)
     {
+      gboolean deauthorized = FALSE;
+
       if (g_strcmp0 (c->action, "StartTransaction") == 0)
-        on_start_answered (self, c->session, result);
+        deauthorized = on_start_answered (self, c->session, result);
       else if (g_strcmp0 (c->action, "StopTransaction") == 0 && g_hash_table_remove (self->txids, c->session))
         save_state (self);
+      /* out of the outbox before anything else goes in or out */
       ack (self, c->seq);
+      self->tx_in_flight = FALSE;
+      if (deauthorized)
+        {
+          self->stop_reason = "DeAuthorized";
+          evcp_supply_end_session (self->supply, EVCP_END_STOPPED);
+        }
       pump_outbox (self);
       return;
     }
+  self->tx_in_flight = FALSE;
   if (g_error_matches (error, EVCP_OCPP_ERROR, EVCP_OCPP_ERROR_DISCONNECTED))
     return; /* not an attempt: it goes again after the next boot */
   self->tx_attempts++;
@@ -582,8 +593,10 @@ meter_values_payload (EvcpOcppChargePoint *self, const gchar *context)
     const gchar *unit;
     gint64 value;
   } samples[] = {
+    /* the energy of the last telemetry tick, not of now: never more than a
+     * kill's ticket, so the register never goes back */
     { "Energy.Active.Import.Register", "Wh",
-      s != NULL && self->tx != NULL ? self->tx->meter_start + session_wh (s) : self->meter_wh },
+      s != NULL && self->tx != NULL ? self->tx->meter_start + self->tx->wh : self->meter_wh },
     { "Power.Active.Import", "W", s != NULL ? (gint64) llround (s->power_kw * 1000) : 0 },
   };
 
@@ -631,7 +644,7 @@ meter_cb (gpointer user_data)
   if (self->open_tx != NULL)
     {
       /* what a kill would leave: the StopTransaction after it has this energy */
-      json_object_set_int_member (self->open_tx, "wh", session_wh (s));
+      json_object_set_int_member (self->open_tx, "wh", self->tx->wh);
       save_state (self);
     }
   enqueue (self, "MeterValues", self->tx->session_id, meter_values_payload (self, "Sample.Periodic"));
@@ -768,6 +781,13 @@ on_session_ended (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *self)
   send_status_of (self, CONNECTOR, "Finishing", FALSE, EVCP_OCPP_CALL_NONE);
   if (self->inoperative_scheduled)
     g_idle_add_full (G_PRIORITY_DEFAULT, apply_scheduled_cb, g_object_ref (self), g_object_unref);
+}
+
+static void
+on_telemetry (EvcpSupply *supply, EvcpSession *s, EvcpOcppChargePoint *self)
+{
+  if (self->tx != NULL && g_strcmp0 (self->tx->session_id, s->session_id) == 0)
+    self->tx->wh = session_wh (s);
 }
 
 static void
@@ -1337,6 +1357,7 @@ evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self)
   self->started = TRUE;
   g_signal_connect_object (self->supply, "session-started", G_CALLBACK (on_session_started), self, 0);
   g_signal_connect_object (self->supply, "session-ended", G_CALLBACK (on_session_ended), self, 0);
+  g_signal_connect_object (self->supply, "telemetry", G_CALLBACK (on_telemetry), self, 0);
   g_signal_connect_object (self->supply, "state-changed", G_CALLBACK (on_state_changed), self, 0);
   g_signal_connect_object (self->client, "connected", G_CALLBACK (on_connected), self, 0);
   g_signal_connect_object (self->client, "state-changed", G_CALLBACK (on_link_state_changed), self, 0);
