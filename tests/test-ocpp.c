@@ -1395,6 +1395,62 @@ test_authorize (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+/* A transaction message the CSMS answers with a CALLERROR is sent again
+ * after TransactionMessageRetryInterval × the attempts so far; given up
+ * after TransactionMessageAttempts, the later messages of its session too. */
+static void
+test_retries (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(GPtrArray) failing = NULL;
+  JsonObject *first, *second;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageRetryInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageAttempts\", \"value\": \"3\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  /* fails twice, then goes through */
+  csms_send (f, "{\"set\": {\"fail\": [\"StartTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-retry\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "failing", "StartTransaction", 2));
+  csms_send (f, "{\"set\": {\"fail\": []}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "attempt 2 of 3, sent again in 2 s", WAIT_MS));
+  starts = csms_wait (f, "call", "StartTransaction", 3);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
+  first = g_ptr_array_index (starts, 0);
+  second = g_ptr_array_index (starts, 2);
+  /* the same message each time */
+  g_assert_cmpstr (json_object_get_string_member (payload_of (first), "timestamp"), ==,
+                   json_object_get_string_member (payload_of (second), "timestamp"));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "attempt 1 of 3, sent again in 1 s"));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1001}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "StopTransaction", 1));
+
+  /* always failing: given up after 3, and the session's Stop with it */
+  csms_send (f, "{\"set\": {\"fail\": [\"StartTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-lost\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP StartTransaction of session", WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "given up after 3 attempts", WAIT_MS));
+  failing = csms_find (f, "failing", "StartTransaction");
+  g_assert_cmpuint (failing->len, ==, 5);
+  assert_all_valid (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1405,6 +1461,7 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/offline", Fixture, NULL, fixture_set_up, test_offline, fixture_tear_down);
   g_test_add ("/ocpp/kill", Fixture, NULL, fixture_set_up, test_kill, fixture_tear_down);
   g_test_add ("/ocpp/authorize", Fixture, NULL, fixture_set_up, test_authorize, fixture_tear_down);
+  g_test_add ("/ocpp/retries", Fixture, NULL, fixture_set_up, test_retries, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);

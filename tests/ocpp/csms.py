@@ -20,6 +20,7 @@ Commands, one JSON object a line on stdin:
   {"raw": "[2, \"x\", \"Foo\", {}]"}          sent as it is
   {"big": 1048576}                             a CALL of about that many bytes
   {"set": {"boot": "Pending", "interval": 2}}  the next BootNotification answers
+  {"set": {"fail": ["StartTransaction"]}}      CALLs answered with a CALLERROR
   {"close": 1000}                              closes the WebSocket
 """
 
@@ -36,13 +37,14 @@ from datetime import datetime, timezone
 
 import websockets
 from websockets.asyncio.server import serve
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as Cp
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 
 LOG = None
-STATE = {"boot": "Accepted", "interval": 300, "tx": 1000, "cp": None}
+STATE = {"boot": "Accepted", "interval": 300, "tx": 1000, "cp": None, "fail": []}
 
 
 def log(**entry):
@@ -95,7 +97,7 @@ class ChargePoint(Cp):
         await super().route_message(raw_msg)
 
     async def _send(self, message):
-        if message.startswith("[4"):
+        if message.startswith("[4") and "told to fail" not in message:
             log(t="csms-callerror", text=message)
         await super()._send(message)
 
@@ -119,6 +121,9 @@ class ChargePoint(Cp):
 
     @on(Action.start_transaction)
     def on_start(self, connector_id, id_tag, meter_start, timestamp, **kwargs):
+        if "StartTransaction" in STATE["fail"]:
+            log(t="failing", action="StartTransaction")
+            raise InternalError(description="told to fail")
         STATE["tx"] += 1
         status = AuthorizationStatus.blocked if id_tag.startswith("BLOCKED") else AuthorizationStatus.accepted
         return call_result.StartTransaction(transaction_id=STATE["tx"], id_tag_info={"status": status})
