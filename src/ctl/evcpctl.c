@@ -498,6 +498,16 @@ print_engine_status (Ctl *ctl, EvcpGdbusEngine1 *engine)
   central = g_strdup_printf ("%s (%s)", evcp_gdbus_engine1_get_central_connected (engine) ? _("connected") : _("not connected"),
                              evcp_gdbus_engine1_get_central_state (engine));
   print_row (_("Central"), central);
+  if (g_strcmp0 (evcp_gdbus_engine1_get_ocpp_state (engine), "DISABLED") != 0 &&
+      evcp_gdbus_engine1_get_ocpp_state (engine) != NULL)
+    {
+      const gchar *why = evcp_gdbus_engine1_get_ocpp_error (engine);
+
+      /* TRANSLATORS: the OCPP link's state; then why it last failed, if it did */
+      print_row (_("OCPP"), evcp_gdbus_engine1_get_ocpp_state (engine));
+      if (why != NULL && *why != '\0')
+        print_row (_("OCPP error"), why);
+    }
   if (session != NULL && g_variant_n_children (session) > 0)
     {
       const gchar *id = "?", *driver = "?", *source = "?";

@@ -28,6 +28,7 @@ struct _EvcpDbusEngine
   EvcpSupply        *supply;
   EvcpKafkaService  *kafka;
   EvcpCentralClient *central;
+  EvcpOcppChargePoint *ocpp;
   EvcpGdbusEngine1  *skeleton;
 
   GPtrArray         *subscribers;     /* Subscriber */
@@ -406,6 +407,8 @@ handle_get_metrics (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invocatio
   g_variant_builder_add (&b, "{sv}", "message-subscribers", g_variant_new_uint32 (self->subscribers->len));
   g_variant_builder_add (&b, "{sv}", "events-dropped",
                          g_variant_new_uint64 (evcp_engine_get_events_dropped (self->engine)));
+  g_variant_builder_add (&b, "{sv}", "ocpp-state",
+                         g_variant_new_string (evcp_gdbus_engine1_get_ocpp_state (self->skeleton)));
   evcp_gdbus_engine1_complete_get_metrics (skeleton, invocation, g_variant_builder_end (&b));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -422,6 +425,30 @@ handle_set_log_level (EvcpGdbusEngine1 *skeleton, GDBusMethodInvocation *invocat
 }
 
 /* ---- the object ------------------------------------------------------------ */
+
+static void
+update_ocpp (EvcpOcppChargePoint *ocpp, gpointer user_data)
+{
+  EvcpDbusEngine *self = user_data;
+
+  evcp_gdbus_engine1_set_ocpp_state (self->skeleton,
+                                     self->ocpp != NULL ? evcp_ocpp_charge_point_get_state (self->ocpp) : "DISABLED");
+  evcp_gdbus_engine1_set_ocpp_error (self->skeleton,
+                                     self->ocpp != NULL ? evcp_ocpp_charge_point_get_error (self->ocpp) : "");
+}
+
+void
+evcp_dbus_engine_set_ocpp (EvcpDbusEngine *self, EvcpOcppChargePoint *ocpp)
+{
+  g_return_if_fail (EVCP_IS_DBUS_ENGINE (self));
+
+  if (self->ocpp != NULL)
+    g_signal_handlers_disconnect_by_data (self->ocpp, self);
+  g_set_object (&self->ocpp, ocpp);
+  if (ocpp != NULL)
+    g_signal_connect (ocpp, "state-changed", G_CALLBACK (update_ocpp), self);
+  update_ocpp (ocpp, self);
+}
 
 EvcpDbusEngine *
 evcp_dbus_engine_new (EvcpEngine *engine)
@@ -497,6 +524,9 @@ evcp_dbus_engine_dispose (GObject *object)
         g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
     }
   g_clear_object (&self->skeleton);
+  if (self->ocpp != NULL)
+    g_signal_handlers_disconnect_by_data (self->ocpp, self);
+  g_clear_object (&self->ocpp);
   g_clear_object (&self->central);
   g_clear_object (&self->kafka);
   g_clear_object (&self->supply);
@@ -526,5 +556,7 @@ static void
 evcp_dbus_engine_init (EvcpDbusEngine *self)
 {
   self->skeleton = evcp_gdbus_engine1_skeleton_new ();
+  evcp_gdbus_engine1_set_ocpp_state (self->skeleton, "DISABLED");
+  evcp_gdbus_engine1_set_ocpp_error (self->skeleton, "");
   self->subscribers = g_ptr_array_new_with_free_func ((GDestroyNotify) subscriber_free);
 }

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "evcp-engine.h"
+#include "evcp-ocpp-charge-point.h"
 
 G_BEGIN_DECLS
 
@@ -34,6 +35,8 @@ G_DECLARE_FINAL_TYPE (EvcpDbusEngine, evcp_dbus_engine, EVCP, DBUS_ENGINE, GObje
 
 /* @engine: started (evcp_engine_start()) */
 EvcpDbusEngine         *evcp_dbus_engine_new             (EvcpEngine     *engine);
+/* The Engine's OCPP link, NULL for none: OcppState and OcppError follow it. */
+void evcp_dbus_engine_set_ocpp (EvcpDbusEngine *self, EvcpOcppChargePoint *ocpp);
 /* (transfer none) */
 GDBusInterfaceSkeleton *evcp_dbus_engine_get_skeleton    (EvcpDbusEngine *self);
 /* How many peers are subscribed to MessageHandled. */

@@ -24,6 +24,7 @@
 #include "evcp-i18n.h"
 #include "evcp-log.h"
 #include "evcp-metrics-server.h"
+#include "evcp-ocpp-charge-point.h"
 #include "evcp-platform.h"
 #include "evcp-program.h"
 
@@ -31,6 +32,7 @@ typedef struct {
   GMainLoop       *loop;
   gboolean         quitting;
   EvcpEngine      *engine;
+  EvcpOcppChargePoint *ocpp; /* NULL: no [ocpp] url */
   EvcpDbusOptions  dbus;
   gboolean         dbus_failed;
 } Context;
@@ -82,6 +84,17 @@ on_freeze (gpointer user_data)
 #endif
 
 static gboolean on_shutdown (gpointer user_data);
+
+/* The Engine's metrics, and its OCPP link's when it has one. */
+static void
+metrics_func (GString *out, gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  evcp_engine_metrics_func (out, ctx->engine);
+  if (ctx->ocpp != NULL)
+    evcp_ocpp_charge_point_metrics (ctx->ocpp, out);
+}
 
 /* 78 (EX_CONFIG) for what only a person can fix (a bad setting, another
  * CP's state directory): the unit does not restart it in a loop
@@ -193,6 +206,7 @@ main (int argc, char **argv)
   g_autoptr(EvcpMetricsServer) metrics_server = NULL;
   g_autoptr(EvcpDbusEngine) dbus_engine = NULL;
   g_autoptr(EvcpDbusOwner) dbus_owner = NULL;
+  g_autoptr(EvcpOcppChargePoint) ocpp = NULL;
   gboolean verbose = FALSE;
   gboolean no_keys = FALSE;
   gboolean version = FALSE;
@@ -322,6 +336,11 @@ main (int argc, char **argv)
   if (!evcp_engine_start (engine, &error))
     goto fail;
   ctx.engine = engine;
+  /* the third link, beside Central and Kafka: OCPP 1.6J, when [ocpp] url is set */
+  ocpp = evcp_ocpp_charge_point_new (engine);
+  ctx.ocpp = ocpp;
+  if (ocpp != NULL)
+    evcp_ocpp_charge_point_start (ocpp);
   evcp_platform_watch_operator_signals (on_fault_signal, on_clear_signal, &ctx);
   g_signal_connect (evcp_engine_get_supply (engine), "state-changed", G_CALLBACK (on_state_changed), &ctx);
 #if defined(EVCP_TEST_HOOKS) && defined(G_OS_UNIX)
@@ -331,7 +350,7 @@ main (int argc, char **argv)
     g_print ("%s\n", _("Keys: f = report a fault / clear it, u = unplug, q = quit"));
   if (config->metrics_address != NULL && *config->metrics_address != '\0')
     {
-      metrics_server = evcp_metrics_server_new (evcp_engine_metrics_func, engine, NULL);
+      metrics_server = evcp_metrics_server_new (metrics_func, &ctx, NULL);
       if (!evcp_metrics_server_listen (metrics_server, config->metrics_address, &error))
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
@@ -340,6 +359,7 @@ main (int argc, char **argv)
         }
     }
   dbus_engine = evcp_dbus_engine_new (engine);
+  evcp_dbus_engine_set_ocpp (dbus_engine, ocpp);
   dbus_owner = evcp_dbus_options_create_owner (&ctx.dbus, evcp_dbus_engine_get_skeleton (dbus_engine),
                                                EVCP_DBUS_ENGINE_OBJECT_PATH, &error);
   if (dbus_owner == NULL)
@@ -352,7 +372,11 @@ main (int argc, char **argv)
 
   evcp_platform_service_stopping (_("Stopping: the supply ends, the outbox is kept"));
   g_signal_handlers_disconnect_by_func (evcp_engine_get_supply (engine), on_state_changed, &ctx);
+  /* the Engine first: the StopTransaction of the session it ends goes to
+   * the OCPP outbox, then the link stops */
   evcp_engine_stop (engine);
+  if (ocpp != NULL)
+    evcp_ocpp_charge_point_stop (ocpp);
   evcp_dbus_owner_stop (dbus_owner);
   evcp_dbus_options_clear (&ctx.dbus);
   return ctx.dbus_failed ? EXIT_FAILURE : EXIT_SUCCESS;

@@ -60,12 +60,27 @@ static const gchar * const monitor_keys[] = { "engine-host",
                                               "alert-faults",
                                               "alert-faults-window-s",
                                               NULL };
+static const gchar * const ocpp_keys[] = { "url",
+                                           "password",
+                                           "ca-file",
+                                           "cert-file",
+                                           "key-file",
+                                           "power-kw",
+                                           "charge-before-accepted",
+                                           "ping-interval-s",
+                                           "pong-timeout-s",
+                                           "call-timeout-ms",
+                                           "reconnect-min-ms",
+                                           "reconnect-max-ms",
+                                           "max-frame-size",
+                                           "max-duration-s",
+                                           NULL };
 static const struct {
   const gchar *group;
   const gchar * const *keys;
 } known_groups[] = {
   { "evcp", evcp_keys },           { "kafka", kafka_keys }, { "central", central_keys },
-  { "monitor", monitor_keys },     { "librdkafka", NULL },  { "librdkafka-consumer", NULL },
+  { "monitor", monitor_keys },     { "ocpp", ocpp_keys },   { "librdkafka", NULL },  { "librdkafka-consumer", NULL },
   { "librdkafka-producer", NULL }, { "cp-secrets", NULL }, /* evcp-central: <cp id> = <secret> */
 };
 
@@ -105,6 +120,14 @@ evcp_config_new (void)
   config->event_interval_s = 30;
   config->monitoring_topic = g_strdup (EVCP_DEFAULT_MONITORING_TOPIC);
   config->alert_faults_window_s = 3600;
+  config->ocpp_ping_interval_s = 30;
+  config->ocpp_pong_timeout_s = 10;
+  config->ocpp_call_timeout_ms = 30000;
+  config->ocpp_reconnect_min_ms = 1000;
+  config->ocpp_reconnect_max_ms = 60000;
+  config->ocpp_max_frame_size = 65536;
+  config->ocpp_power_kw = 11;
+  config->ocpp_max_duration_s = 8 * 3600;
   return config;
 }
 
@@ -146,6 +169,11 @@ evcp_config_copy (const EvcpConfig *config)
   copy->engine_host = g_strdup (config->engine_host);
   copy->monitoring_topic = g_strdup (config->monitoring_topic);
   copy->monitor_metrics_address = g_strdup (config->monitor_metrics_address);
+  copy->ocpp_url = g_strdup (config->ocpp_url);
+  copy->ocpp_password = g_strdup (config->ocpp_password);
+  copy->ocpp_ca_file = g_strdup (config->ocpp_ca_file);
+  copy->ocpp_cert_file = g_strdup (config->ocpp_cert_file);
+  copy->ocpp_key_file = g_strdup (config->ocpp_key_file);
   copy->rdkafka = copy_table (config->rdkafka);
   copy->rdkafka_consumer = copy_table (config->rdkafka_consumer);
   copy->rdkafka_producer = copy_table (config->rdkafka_producer);
@@ -179,6 +207,11 @@ evcp_config_free (EvcpConfig *config)
   g_free (config->engine_host);
   g_free (config->monitoring_topic);
   g_free (config->monitor_metrics_address);
+  g_free (config->ocpp_url);
+  g_free (config->ocpp_password);
+  g_free (config->ocpp_ca_file);
+  g_free (config->ocpp_cert_file);
+  g_free (config->ocpp_key_file);
   g_free (config);
 }
 
@@ -292,6 +325,8 @@ evcp_config_load_environment (EvcpConfig          *config,
         return FALSE;
       config->central_port = (guint) port;
     }
+  if ((v = g_environ_getenv ((gchar **) envp, "OCPP_URL")) != NULL && *v != '\0')
+    replace (&config->ocpp_url, v);
   if ((v = g_environ_getenv ((gchar **) envp, "ENGINE_HOST")) != NULL && *v != '\0')
     replace (&config->engine_host, v);
   if ((v = g_environ_getenv ((gchar **) envp, "ENGINE_PORT")) != NULL && *v != '\0')
@@ -439,6 +474,41 @@ load_section (GKeyFile *kf, const gchar *group, GHashTable *table, GError **erro
   return TRUE;
 }
 
+/* [ocpp], docs/ocpp.md */
+static gboolean
+load_ocpp (GKeyFile *kf, EvcpConfig *config, GError **error)
+{
+  g_autofree gchar *charge = NULL;
+
+  if (!key_string (kf, "ocpp", "url", &config->ocpp_url, error) ||
+      !key_string (kf, "ocpp", "password", &config->ocpp_password, error) ||
+      !key_string (kf, "ocpp", "ca-file", &config->ocpp_ca_file, error) ||
+      !key_string (kf, "ocpp", "cert-file", &config->ocpp_cert_file, error) ||
+      !key_string (kf, "ocpp", "key-file", &config->ocpp_key_file, error) ||
+      !key_double (kf, "ocpp", "power-kw", 0.1, 1000, &config->ocpp_power_kw, error) ||
+      !key_string (kf, "ocpp", "charge-before-accepted", &charge, error))
+    return FALSE;
+  if (charge != NULL && g_strcmp0 (charge, "true") != 0 && g_strcmp0 (charge, "false") != 0)
+    {
+      g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                   _("[ocpp] charge-before-accepted must be “true” or “false”, not “%.64s”"), charge);
+      return FALSE;
+    }
+  if (charge != NULL)
+    config->ocpp_charge_before_accepted = g_strcmp0 (charge, "true") == 0;
+  KEY_UINT ("ocpp", "ping-interval-s", 0, 3600, config->ocpp_ping_interval_s);
+  KEY_UINT ("ocpp", "pong-timeout-s", 1, 3600, config->ocpp_pong_timeout_s);
+  KEY_UINT ("ocpp", "call-timeout-ms", 100, 600000, config->ocpp_call_timeout_ms);
+  KEY_UINT ("ocpp", "reconnect-min-ms", 10, 3600000, config->ocpp_reconnect_min_ms);
+  KEY_UINT ("ocpp", "reconnect-max-ms", 10, 3600000, config->ocpp_reconnect_max_ms);
+  KEY_UINT ("ocpp", "max-frame-size", 1024, 16 * 1024 * 1024, config->ocpp_max_frame_size);
+  KEY_UINT ("ocpp", "max-duration-s", 1, 7 * 24 * 3600, config->ocpp_max_duration_s);
+  return TRUE;
+
+fail:
+  return FALSE;
+}
+
 /* Each group and key of @kf that evcp does not know, with a warning naming
  * @path; returns how many. */
 static guint
@@ -572,6 +642,9 @@ load_one (EvcpConfig *config, const gchar *path, GKeyFile **out, GError **error)
   KEY_UINT ("monitor", "event-interval-s", 0, 24 * 3600, config->event_interval_s);
   KEY_UINT ("monitor", "alert-faults", 0, 100000, config->alert_faults);
   KEY_UINT ("monitor", "alert-faults-window-s", 1, 7 * 24 * 3600, config->alert_faults_window_s);
+
+  if (!load_ocpp (kf, config, error))
+    goto fail;
 
   if (!load_section (kf, "librdkafka", config->rdkafka, error) ||
       !load_section (kf, "librdkafka-consumer", config->rdkafka_consumer, error) ||
@@ -844,6 +917,20 @@ evcp_config_validate (EvcpConfig *config, GError **error)
     {
       g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
                            _("ENGINE_HOST and ENGINE_PORT must name the Engine's health socket"));
+      return FALSE;
+    }
+  if (config->ocpp_url != NULL && *config->ocpp_url != '\0' &&
+      (!check_text (config->ocpp_url, 6, 2048, "OCPP_URL ([ocpp] url)", error) ||
+       !(g_str_has_prefix (config->ocpp_url, "ws://") || g_str_has_prefix (config->ocpp_url, "wss://"))))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, EVCP_ERROR, EVCP_ERROR_CONFIG,
+                     _("OCPP_URL ([ocpp] url) must start with ws:// or wss://, not “%.64s”"), config->ocpp_url);
+      return FALSE;
+    }
+  if ((config->ocpp_cert_file == NULL) != (config->ocpp_key_file == NULL))
+    {
+      g_set_error_literal (error, EVCP_ERROR, EVCP_ERROR_CONFIG, _("[ocpp] cert-file and key-file go together"));
       return FALSE;
     }
   if (config->retry_backoff_max_ms < config->retry_backoff_ms)

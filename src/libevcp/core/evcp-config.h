@@ -63,6 +63,22 @@ typedef struct {
   guint       central_port;
   gchar      *central_secret;          /* CENTRAL_SECRET; NULL: AUTH without proof */
 
+  /* [ocpp]: the OCPP 1.6J link to a CSMS (docs/ocpp.md); no url: none */
+  gchar *ocpp_url;       /* OCPP_URL; ws:// or wss://, the CP id is added */
+  gchar *ocpp_password;  /* HTTP Basic (security profile 1) */
+  gchar *ocpp_ca_file;   /* wss:// (profile 2) */
+  gchar *ocpp_cert_file; /* client certificate (profile 3) */
+  gchar *ocpp_key_file;
+  guint ocpp_ping_interval_s;
+  guint ocpp_pong_timeout_s;
+  guint ocpp_call_timeout_ms;
+  guint ocpp_reconnect_min_ms;
+  guint ocpp_reconnect_max_ms;
+  guint ocpp_max_frame_size;
+  gdouble ocpp_power_kw; /* of a session started by RemoteStartTransaction */
+  guint ocpp_max_duration_s;
+  gboolean ocpp_charge_before_accepted;
+
   /* [evcp] metrics-address: the Engine's Prometheus endpoint (NULL: off) */
   gchar      *metrics_address;
   /* [evcp] health-address: where the Engine answers health checks (NULL:

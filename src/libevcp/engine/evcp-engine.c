@@ -66,6 +66,7 @@ struct _EvcpEngine
   GQueue                 unwritten;       /* of Unwritten */
   guint                  unwritten_timer;
   gboolean               session_unsaved; /* the last write of session.json failed */
+  EvcpSession *recovered;                 /* the session recover_session() closed */
 };
 
 /* An event the outbox could not take yet. */
@@ -84,9 +85,8 @@ enum {
 };
 static guint signals[N_SIGNALS];
 
-static void start_supply (EvcpEngine *self, const gchar *request_id, const gchar *driver,
-                          const gchar *session_id, const gchar *source, gdouble power_kw,
-                          gint64 max_duration_s);
+static gboolean start_supply (EvcpEngine *self, const gchar *request_id, const gchar *driver, const gchar *session_id,
+                              const gchar *source, gdouble power_kw, gint64 max_duration_s, GError **out_error);
 
 /* Delivered again (a kill before the commit, a rebalance, an offset read
  * again): its session runs, or ran; it takes effect once. The id is worked
@@ -130,7 +130,7 @@ on_charging_request (EvcpChargingRequestHandler *handler,
   if (self->supply != NULL)
     start_supply (self, request_id, evcp_charging_request_get_user_id (request), NULL, "kafka",
                   evcp_charging_request_get_requested_power_kw (request),
-                  evcp_charging_request_get_max_duration_s (request));
+                  evcp_charging_request_get_max_duration_s (request), NULL);
   /* the session logic logs what it does with it */
   if (!evcp_log_enabled (G_LOG_LEVEL_INFO, G_LOG_DOMAIN))
     return;
@@ -560,14 +560,9 @@ refuse (EvcpEngine *self, const gchar *driver, const gchar *reason)
   g_bytes_unref (value);
 }
 
-static void
-start_supply (EvcpEngine  *self,
-              const gchar *request_id,
-              const gchar *driver,
-              const gchar *session_id,
-              const gchar *source,
-              gdouble      power_kw,
-              gint64       max_duration_s)
+static gboolean
+start_supply (EvcpEngine *self, const gchar *request_id, const gchar *driver, const gchar *session_id,
+              const gchar *source, gdouble power_kw, gint64 max_duration_s, GError **out_error)
 {
   g_autoptr(GError) error = NULL;
   g_autofree gchar *why = NULL;
@@ -578,11 +573,12 @@ start_supply (EvcpEngine  *self,
       g_autofree gchar *reason = g_strdup_printf (REFUSED_STORAGE ": %s", why);
 
       refuse (self, driver, reason);
-      return;
+      g_set_error_literal (out_error, EVCP_ERROR, EVCP_ERROR_REFUSED, reason);
+      return FALSE;
     }
   if (evcp_supply_request_for (self->supply, request_id, driver, session_id, source, power_kw,
                                max_duration_s, 0, &error))
-    return;
+    return TRUE;
   if (g_error_matches (error, EVCP_ERROR, EVCP_ERROR_REFUSED))
     refuse (self, driver, error->message);
   else
@@ -593,6 +589,8 @@ start_supply (EvcpEngine  *self,
 
       g_warning (_("Invalid supply request (%s) from “%s”: %s"), source, shown, error->message);
     }
+  g_propagate_error (out_error, g_steal_pointer (&error));
+  return FALSE;
 }
 
 /* A session file that cannot be used: kept for a human, never deleted
@@ -662,6 +660,7 @@ recover_session (EvcpEngine *self)
   if (ticket_seq > 0 && evcp_outbox_get_next_seq (self->outbox) > (guint64) ticket_seq)
     {
       /* the ticket is in the outbox (or already delivered) */
+      self->recovered = evcp_session_copy (s);
       served (self, s);
       g_unlink (self->session_path);
       return;
@@ -675,6 +674,7 @@ recover_session (EvcpEngine *self)
     }
   g_message (_("Closing session %s of %s left open by the previous run: %.3f kWh (%s)"),
              s->session_id, s->driver, s->kwh, s->ended_reason);
+  self->recovered = evcp_session_copy (s);
   ticket (self, s);
 }
 
@@ -698,7 +698,7 @@ on_command (EvcpCentralClient *central, GStrv fields, EvcpEngine *self)
                      fields[4], fields[5]);
           return;
         }
-      start_supply (self, NULL, fields[2], fields[3], "central", power, (gint64) duration);
+      start_supply (self, NULL, fields[2], fields[3], "central", power, (gint64) duration, NULL);
     }
   else if (g_strcmp0 (verb, "STOP") == 0)
     evcp_supply_stop (self->supply);
@@ -906,6 +906,29 @@ evcp_engine_get_events_dropped (EvcpEngine *self)
   return self->best_effort_dropped;
 }
 
+gboolean
+evcp_engine_start_session (EvcpEngine *self, const gchar *driver, const gchar *source, gdouble power_kw,
+                           gint64 max_duration_s, GError **error)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self) && self->supply != NULL, FALSE);
+  g_return_val_if_fail (driver != NULL && source != NULL, FALSE);
+  return start_supply (self, NULL, driver, NULL, source, power_kw, max_duration_s, error);
+}
+
+const EvcpSession *
+evcp_engine_get_recovered_session (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->recovered;
+}
+
+const gchar *
+evcp_engine_get_state_dir (EvcpEngine *self)
+{
+  g_return_val_if_fail (EVCP_IS_ENGINE (self), NULL);
+  return self->state_dir;
+}
+
 void
 evcp_engine_simulate_fault (EvcpEngine *self, const gchar *reason)
 {
@@ -1016,6 +1039,7 @@ evcp_engine_finalize (GObject *object)
   g_clear_pointer (&self->key, g_bytes_unref);
   g_free (self->state_dir);
   g_free (self->session_path);
+  g_clear_pointer (&self->recovered, evcp_session_free);
   g_clear_pointer (&self->requests, evcp_request_log_free);
   G_OBJECT_CLASS (evcp_engine_parent_class)->finalize (object);
 }

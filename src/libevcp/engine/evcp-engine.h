@@ -48,6 +48,17 @@ EvcpCentralClient *evcp_engine_get_central       (EvcpEngine  *self);
 guint16            evcp_engine_get_health_port   (EvcpEngine  *self);
 guint64            evcp_engine_get_events_dropped (EvcpEngine *self);
 
+/* The session the previous run left open and this start closed with its
+ * ticket (the Engine was killed under it), or NULL. (transfer none) */
+const EvcpSession *evcp_engine_get_recovered_session (EvcpEngine *self);
+/* The state directory of this CP (after evcp_engine_start()). */
+const gchar *evcp_engine_get_state_dir (EvcpEngine *self);
+/* A supply session for @driver, from another link than Kafka and Central
+ * (@source: "ocpp"), with the same checks (a CP that cannot record it
+ * refuses it). EVCP_ERROR_REFUSED when refused. */
+gboolean evcp_engine_start_session (EvcpEngine *self, const gchar *driver, const gchar *source, gdouble power_kw,
+                                    gint64 max_duration_s, GError **error);
+
 /* Operator actions (terminal keys, signals, D-Bus). */
 void               evcp_engine_simulate_fault    (EvcpEngine  *self,
                                                   const gchar *reason);

@@ -369,6 +369,19 @@ evcp_supply_unplug (EvcpSupply *self)
   return TRUE;
 }
 
+gboolean
+evcp_supply_end_session (EvcpSupply *self, const gchar *reason)
+{
+  g_return_val_if_fail (EVCP_IS_SUPPLY (self), FALSE);
+  g_return_val_if_fail (reason != NULL, FALSE);
+
+  if (self->session == NULL)
+    return FALSE;
+  end_session (self, reason);
+  set_state (self, idle_state (self));
+  return TRUE;
+}
+
 void
 evcp_supply_stop (EvcpSupply *self)
 {

@@ -104,6 +104,9 @@ gboolean     evcp_supply_request_for      (EvcpSupply    *self,
                                            GError       **error);
 /* FALSE when there is no session. */
 gboolean     evcp_supply_unplug           (EvcpSupply    *self);
+/* Ends the session (FALSE if there is none) with @reason (EVCP_END_*),
+ * and the CP stays in service: a remote stop (OCPP). */
+gboolean evcp_supply_end_session (EvcpSupply *self, const gchar *reason);
 /* Central's STOP: end any session (STOPPED) and go STOPPED. */
 void         evcp_supply_stop             (EvcpSupply    *self);
 /* Central's RESUME: back to ACTIVE from STOPPED (a fault stays a fault). */
