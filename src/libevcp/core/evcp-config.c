@@ -79,9 +79,9 @@ static const struct {
   const gchar *group;
   const gchar * const *keys;
 } known_groups[] = {
-  { "evcp", evcp_keys },           { "kafka", kafka_keys }, { "central", central_keys },
-  { "monitor", monitor_keys },     { "ocpp", ocpp_keys },   { "librdkafka", NULL },  { "librdkafka-consumer", NULL },
-  { "librdkafka-producer", NULL }, { "cp-secrets", NULL }, /* evcp-central: <cp id> = <secret> */
+  { "evcp", evcp_keys },  { "kafka", kafka_keys }, { "central", central_keys },     { "monitor", monitor_keys },
+  { "ocpp", ocpp_keys },  { "librdkafka", NULL },  { "librdkafka-consumer", NULL }, { "librdkafka-producer", NULL },
+  { "cp-secrets", NULL }, /* evcp-central: <cp id> = <secret> */
 };
 
 G_DEFINE_BOXED_TYPE (EvcpConfig, evcp_config, evcp_config_copy, evcp_config_free)
