@@ -443,7 +443,7 @@ ack (EvcpOcppChargePoint *self, guint64 seq)
 
   self->tx_attempts = 0;
   if (!evcp_outbox_ack (self->outbox, seq, EVCP_OUTBOX_KAFKA, &error))
-    g_warning (_("Cannot acknowledge OCPP message %" G_GUINT64_FORMAT " in %s: %s (it may be sent again)"), seq,
+    g_warning (_("Cannot acknowledge OCPP message %s in %s: %s (it may be sent again)"), EVCP_OCPP_NUM (seq),
                evcp_outbox_get_path (self->outbox), error->message);
 }
 
@@ -457,7 +457,7 @@ on_start_answered (EvcpOcppChargePoint *self, const gchar *session, JsonObject *
 
   g_hash_table_insert (self->txids, g_strdup (session), g_memdup2 (&id, sizeof id));
   save_state (self); /* before the ack: a kill in between sends it again, never loses the id */
-  g_message (_("OCPP transaction %" G_GINT64_FORMAT " for session %s: idTag %s"), id, session, status);
+  g_message (_("OCPP transaction %s for session %s: idTag %s"), EVCP_OCPP_NUM (id), session, status);
   if (self->tx != NULL && g_strcmp0 (self->tx->session_id, session) == 0)
     {
       self->tx->transaction_id = id;
@@ -548,7 +548,7 @@ pump_outbox (EvcpOcppChargePoint *self)
 
       if (action == NULL || session == NULL || payload == NULL || !JSON_NODE_HOLDS_OBJECT (payload))
         {
-          g_warning (_("OCPP message %" G_GUINT64_FORMAT " in %s is unreadable: dropped"), seq,
+          g_warning (_("OCPP message %s in %s is unreadable: dropped"), EVCP_OCPP_NUM (seq),
                      evcp_outbox_get_path (self->outbox));
           ack (self, seq);
           continue;
@@ -726,9 +726,8 @@ recover_transaction (EvcpOcppChargePoint *self)
   wh = recovered != NULL && g_strcmp0 (recovered->session_id, session) == 0
            ? session_wh (recovered)
            : json_object_get_int_member (self->open_tx, "wh");
-  g_message (_("OCPP: session %s was left open by the previous run: its StopTransaction (Reboot, %" G_GINT64_FORMAT
-                " Wh)"),
-             session, wh);
+  g_message (_("OCPP: session %s was left open by the previous run: its StopTransaction (Reboot, %s Wh)"),
+             session, EVCP_OCPP_NUM (wh));
   {
     g_autofree gchar *id_tag = g_strdup (json_object_get_string_member (self->open_tx, "id_tag"));
     g_autofree gchar *sid = g_strdup (session);
@@ -860,7 +859,7 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
   status = json_object_get_string_member (result, "status");
   interval = json_object_get_int_member (result, "interval");
   interval = CLAMP (interval, 0, 86400);
-  g_message (_("OCPP BootNotification: %s (interval %" G_GINT64_FORMAT " s, the CSMS's time %s)"), status, interval,
+  g_message (_("OCPP BootNotification: %s (interval %s s, the CSMS's time %s)"), status, EVCP_OCPP_NUM (interval),
              json_object_get_string_member (result, "currentTime"));
   if (g_strcmp0 (status, "Accepted") == 0)
     {
@@ -1006,7 +1005,7 @@ remote_stop (EvcpOcppChargePoint *self, JsonObject *p)
 
   if (self->tx == NULL || id == 0 || transaction_id_of (self, self->tx->session_id) != id)
     {
-      g_message (_("OCPP RemoteStopTransaction %" G_GINT64_FORMAT " rejected: no such transaction"), id);
+      g_message (_("OCPP RemoteStopTransaction %s rejected: no such transaction"), EVCP_OCPP_NUM (id));
       return status_result ("Rejected");
     }
   self->stop_reason = "Remote";
@@ -1376,8 +1375,8 @@ evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self)
   if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0)
     g_message (_("OCPP: %u transaction messages wait for the CSMS in %s"),
                evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA), evcp_outbox_get_path (self->outbox));
-  g_message (_("OCPP link to %s for %s (meter at %" G_GINT64_FORMAT " Wh)"), self->config->ocpp_url,
-             self->config->cp_id, self->meter_wh);
+  g_message (_("OCPP link to %s for %s (meter at %s Wh)"), self->config->ocpp_url,
+             self->config->cp_id, EVCP_OCPP_NUM (self->meter_wh));
   evcp_ocpp_client_start (self->client);
 }
 

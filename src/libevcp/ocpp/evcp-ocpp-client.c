@@ -402,7 +402,7 @@ handle_text (EvcpOcppClient *self, const gchar *data, gsize len)
 
   if (!evcp_json_parser_load (parser, data, len, self->s.max_frame_size, MAX_JSON_DEPTH, &error))
     {
-      g_warning (_("OCPP frame of %" G_GSIZE_FORMAT " bytes ignored: not JSON (%s)"), len, error->message);
+      g_warning (_("OCPP frame of %s bytes ignored: not JSON (%s)"), EVCP_OCPP_NUM (len), error->message);
       return;
     }
   root = json_parser_get_root (parser);
@@ -411,7 +411,7 @@ handle_text (EvcpOcppClient *self, const gchar *data, gsize len)
   id_node = type_node != NULL ? json_array_get_element (frame, 1) : NULL;
   if (id_node == NULL || !JSON_NODE_HOLDS_VALUE (id_node) || json_node_get_value_type (id_node) != G_TYPE_STRING)
     {
-      g_warning (_("OCPP frame of %" G_GSIZE_FORMAT " bytes ignored: not [type, id, …]"), len);
+      g_warning (_("OCPP frame of %s bytes ignored: not [type, id, …]"), EVCP_OCPP_NUM (len));
       return;
     }
   id = json_node_get_string (id_node);
@@ -521,7 +521,7 @@ on_message (SoupWebsocketConnection *conn, gint type, GBytes *message, EvcpOcppC
 
   if (type != SOUP_WEBSOCKET_DATA_TEXT)
     {
-      g_warning (_("OCPP binary frame of %" G_GSIZE_FORMAT " bytes ignored: OCPP-J is text"), len);
+      g_warning (_("OCPP binary frame of %s bytes ignored: OCPP-J is text"), EVCP_OCPP_NUM (len));
       return;
     }
   g_debug ("OCPP ← %.*s", (int) MIN (len, 2000), data);
@@ -546,9 +546,8 @@ on_closed (SoupWebsocketConnection *conn, EvcpOcppClient *self)
   g_autofree gchar *why = NULL;
 
   if (code == SOUP_WEBSOCKET_CLOSE_TOO_BIG || self->too_big)
-    why = g_strdup_printf (_("closed: a frame from the CSMS was larger than %" G_GUINT64_FORMAT
-                              " bytes ([ocpp] max-frame-size)"),
-                           self->s.max_frame_size);
+    why = g_strdup_printf (_("closed: a frame from the CSMS was larger than %s bytes ([ocpp] max-frame-size)"),
+                           EVCP_OCPP_NUM (self->s.max_frame_size));
   else
     why = g_strdup_printf (_("closed with code %u%s%s"), code, data != NULL && *data ? ": " : "",
                            data != NULL ? data : "");

@@ -8,6 +8,17 @@
 
 G_BEGIN_DECLS
 
+/* A number as text for a translated message: a G_*_FORMAT macro inside _()
+ * would cut the msgid there (xgettext stops at the macro). The text lives in
+ * a compound literal of the enclosing block. */
+static inline const gchar *
+evcp_ocpp_num_text (gchar *buf, gsize size, gint64 value)
+{
+  g_snprintf (buf, size, "%" G_GINT64_FORMAT, value);
+  return buf;
+}
+#define EVCP_OCPP_NUM(value) evcp_ocpp_num_text ((gchar[24]){ 0 }, 24, (gint64) (value))
+
 /*
  * EvcpOcppClient: the charging point's end of an OCPP 1.6J link (JSON over
  * WebSocket, subprotocol "ocpp1.6"), on the main loop with libsoup 3.
