@@ -726,8 +726,8 @@ recover_transaction (EvcpOcppChargePoint *self)
   wh = recovered != NULL && g_strcmp0 (recovered->session_id, session) == 0
            ? session_wh (recovered)
            : json_object_get_int_member (self->open_tx, "wh");
-  g_message (_("OCPP: session %s was left open by the previous run: its StopTransaction (Reboot, %s Wh)"),
-             session, EVCP_OCPP_NUM (wh));
+  g_message (_("OCPP: session %s was left open by the previous run: its StopTransaction (Reboot, %s Wh)"), session,
+             EVCP_OCPP_NUM (wh));
   {
     g_autofree gchar *id_tag = g_strdup (json_object_get_string_member (self->open_tx, "id_tag"));
     g_autofree gchar *sid = g_strdup (session);
@@ -1375,8 +1375,8 @@ evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self)
   if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0)
     g_message (_("OCPP: %u transaction messages wait for the CSMS in %s"),
                evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA), evcp_outbox_get_path (self->outbox));
-  g_message (_("OCPP link to %s for %s (meter at %s Wh)"), self->config->ocpp_url,
-             self->config->cp_id, EVCP_OCPP_NUM (self->meter_wh));
+  g_message (_("OCPP link to %s for %s (meter at %s Wh)"), self->config->ocpp_url, self->config->cp_id,
+             EVCP_OCPP_NUM (self->meter_wh));
   evcp_ocpp_client_start (self->client);
 }
 

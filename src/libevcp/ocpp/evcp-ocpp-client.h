@@ -8,7 +8,7 @@
 
 G_BEGIN_DECLS
 
-/* A number as text for a translated message: a G_*_FORMAT macro inside _()
+/* A number as text for a translated message: a G_*_FORMAT macro inside a msgid
  * would cut the msgid there (xgettext stops at the macro). The text lives in
  * a compound literal of the enclosing block. */
 static inline const gchar *
