@@ -309,6 +309,13 @@ find_thread (const gchar *name)
     }
   return 0;
 }
+
+static gboolean
+mock_thread_named (gpointer data)
+{
+  *(pid_t *) data = find_thread ("rdk:mock");
+  return *(pid_t *) data > 0;
+}
 #endif
 
 /* A signal that reaches the mock cluster's thread (GLib's SIGCHLD in a test
@@ -330,8 +337,8 @@ test_util_mock_thread_signals (void)
       g_test_skip ("a real Kafka has no mock thread");
       return;
     }
-  mock_thread = find_thread ("rdk:mock");
-  g_assert_cmpint (mock_thread, >, 0);
+  /* the thread names itself once it runs */
+  g_assert_true (evcp_test_wait_until (NULL, mock_thread_named, &mock_thread, 5000));
   g_assert_true (evcp_test_cluster_create_topic (cluster, "evcp-signals", 1, &error));
   g_assert_no_error (error);
   /* a handler of its own, without SA_RESTART: what interrupts a poll() */
