@@ -4,7 +4,8 @@
 /*
  * The evcp plugin SDK: everything a plugin may use, and nothing else
  * (`pkg-config --cflags --libs evcp-plugin`; the rest of libevcp is not
- * exported). README.md, "Plugins", walks through a plugin.
+ * exported). README.md, "A handler of your own, without rebuilding the Engine", walks
+ * through a plugin; docs/plugins.md explains the SDK.
  */
 #include "evcp-error.h"
 #include "evcp-message.h"
