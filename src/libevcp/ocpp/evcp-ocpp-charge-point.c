@@ -19,11 +19,11 @@
 #define ID_TAG_MAX     20
 
 typedef enum {
-  REG_NONE,
-  REG_BOOTING,
-  REG_PENDING,
-  REG_REJECTED,
-  REG_ACCEPTED,
+  BOOT_NONE,
+  BOOT_BOOTING,
+  BOOT_PENDING,
+  BOOT_REJECTED,
+  BOOT_ACCEPTED,
 } Registration;
 
 /* One supply session as an OCPP transaction; shared with the CALLs queued
@@ -315,7 +315,7 @@ static void
 schedule_heartbeat (EvcpOcppChargePoint *self)
 {
   g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
-  if (self->registration == REG_ACCEPTED && self->keys[KEY_HEARTBEAT_INTERVAL] > 0)
+  if (self->registration == BOOT_ACCEPTED && self->keys[KEY_HEARTBEAT_INTERVAL] > 0)
     self->heartbeat_timer = g_timeout_add_seconds (self->keys[KEY_HEARTBEAT_INTERVAL], heartbeat_cb, self);
 }
 
@@ -347,7 +347,7 @@ send_status_of (EvcpOcppChargePoint *self, guint connector, const gchar *status,
     return;
   g_free (self->last_status[connector]);
   self->last_status[connector] = g_strdup (status);
-  if (self->registration != REG_ACCEPTED && !(flags & EVCP_OCPP_CALL_URGENT))
+  if (self->registration != BOOT_ACCEPTED && !(flags & EVCP_OCPP_CALL_URGENT))
     return; /* sent once accepted */
   p = json_object_new ();
   now = now_iso ();
@@ -530,7 +530,7 @@ pump_outbox (EvcpOcppChargePoint *self)
 {
   const EvcpOutboxRecord *r;
 
-  if (self->tx_in_flight || self->tx_retry_timer != 0 || self->registration != REG_ACCEPTED)
+  if (self->tx_in_flight || self->tx_retry_timer != 0 || self->registration != BOOT_ACCEPTED)
     return;
   while ((r = evcp_outbox_peek (self->outbox, EVCP_OUTBOX_KAFKA)) != NULL)
     {
@@ -827,7 +827,7 @@ on_accepted (EvcpOcppChargePoint *self)
 {
   gboolean first = self->held_for_boot;
 
-  self->registration = REG_ACCEPTED;
+  self->registration = BOOT_ACCEPTED;
   evcp_ocpp_client_set_open (self->client, TRUE);
   schedule_heartbeat (self);
   if (first)
@@ -868,7 +868,7 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
       on_accepted (self);
       return;
     }
-  self->registration = g_strcmp0 (status, "Pending") == 0 ? REG_PENDING : REG_REJECTED;
+  self->registration = g_strcmp0 (status, "Pending") == 0 ? BOOT_PENDING : BOOT_REJECTED;
   emit_state (self);
   retry_boot (self, (guint) interval);
 }
@@ -884,9 +884,9 @@ send_boot (EvcpOcppChargePoint *self)
   json_object_set_string_member (p, "chargePointModel", "evcp-engine");
   json_object_set_string_member (p, "chargePointSerialNumber", serial);
   json_object_set_string_member (p, "firmwareVersion", PACKAGE_VERSION);
-  if (self->registration != REG_ACCEPTED)
+  if (self->registration != BOOT_ACCEPTED)
     {
-      self->registration = REG_BOOTING;
+      self->registration = BOOT_BOOTING;
       emit_state (self);
     }
   call (self, "BootNotification", p, EVCP_OCPP_CALL_URGENT, on_boot_result);
@@ -897,7 +897,7 @@ on_connected (EvcpOcppClient *client, EvcpOcppChargePoint *self)
 {
   g_clear_handle_id (&self->boot_timer, g_source_remove);
   g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
-  self->registration = REG_NONE;
+  self->registration = BOOT_NONE;
   send_boot (self);
 }
 
@@ -906,7 +906,7 @@ on_link_state_changed (EvcpOcppClient *client, EvcpOcppChargePoint *self)
 {
   if (evcp_ocpp_client_get_state (client) != EVCP_OCPP_LINK_CONNECTED)
     {
-      self->registration = REG_NONE;
+      self->registration = BOOT_NONE;
       g_clear_handle_id (&self->boot_timer, g_source_remove);
       g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
     }
@@ -1405,14 +1405,14 @@ evcp_ocpp_charge_point_get_state (EvcpOcppChargePoint *self)
     return evcp_ocpp_link_state_to_string (evcp_ocpp_client_get_state (self->client));
   switch (self->registration)
     {
-    case REG_PENDING:
+    case BOOT_PENDING:
       return "PENDING";
-    case REG_REJECTED:
+    case BOOT_REJECTED:
       return "REJECTED";
-    case REG_ACCEPTED:
+    case BOOT_ACCEPTED:
       return "ACCEPTED";
-    case REG_NONE:
-    case REG_BOOTING:
+    case BOOT_NONE:
+    case BOOT_BOOTING:
     default:
       return "BOOTING";
     }
