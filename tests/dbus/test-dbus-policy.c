@@ -578,6 +578,29 @@ test_activation_files (void)
       }
 }
 
+/* A man tree (MANPATH) of the pages this build made, so that systemd-analyze
+ * finds the units' man:evcp-engine(8) and the like. */
+static gchar *
+man_tree (const gchar *dir,
+          const gchar *man_builddir)
+{
+  const gchar *pages[][2] = { { "evcp-engine.8", "man8" }, { "evcp-monitor.8", "man8" },
+                              { "evcp.conf.5", "man5" } };
+  gchar *tree = g_build_filename (dir, "man", NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      g_autofree gchar *section = g_build_filename (tree, pages[i][1], NULL);
+      g_autofree gchar *target = g_build_filename (man_builddir, pages[i][0], NULL);
+      g_autofree gchar *link = g_build_filename (section, pages[i][0], NULL);
+
+      g_assert_true (g_file_test (target, G_FILE_TEST_IS_REGULAR));
+      g_assert_cmpint (g_mkdir_with_parents (section, 0755), ==, 0);
+      g_assert_cmpint (symlink (target, link), ==, 0);
+    }
+  return tree;
+}
+
 /* The units, with the programs of the build tree, through systemd's own
  * checks; the sysusers.d file through systemd-sysusers on an empty root. */
 static void
@@ -639,10 +662,24 @@ test_units (void)
 
   if (analyze != NULL)
     {
+      const gchar *man_builddir = g_getenv ("EVCP_MAN_BUILDDIR");
+      g_autofree gchar *manpath = NULL;
+
+      /* the man pages the units name must exist; without them (-Dman=disabled)
+       * systemd-analyze is told not to look */
+      if (man_builddir != NULL && *man_builddir != '\0')
+        {
+          g_autofree gchar *tree = man_tree (dir, man_builddir);
+
+          manpath = g_strdup_printf ("MANPATH=%s", tree);
+        }
+      else
+        g_ptr_array_insert (verify, 0, g_strdup ("--man=no"));
       g_ptr_array_insert (verify, 0, g_strdup ("verify"));
       g_ptr_array_insert (verify, 0, g_strdup (analyze));
       g_ptr_array_add (verify, NULL);
-      run = evcp_test_run (NULL, (const gchar * const *) verify->pdata);
+      run = evcp_test_run ((const gchar * const []) { manpath, NULL },
+                           (const gchar * const *) verify->pdata);
       g_assert_cmpint (run->status, ==, 0);
       g_assert_cmpstr (run->err, ==, "");
       g_clear_pointer (&run, evcp_test_run_free);
