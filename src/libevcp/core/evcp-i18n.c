@@ -12,7 +12,24 @@ evcp_i18n_localedir (void)
 {
   const gchar *dir = g_getenv ("EVCP_LOCALEDIR");
 
-  return dir != NULL && *dir != '\0' ? dir : EVCP_LOCALEDIR;
+  if (dir != NULL && *dir != '\0')
+    return dir;
+#ifdef G_OS_WIN32
+  /* wherever the installer put the programs: share\locale beside them */
+  {
+    static gchar *installed;
+
+    if (g_once_init_enter (&installed))
+      {
+        g_autofree gchar *top = g_win32_get_package_installation_directory_of_module (NULL);
+
+        g_once_init_leave (&installed, g_build_filename (top, "share", "locale", NULL));
+      }
+    return installed;
+  }
+#else
+  return EVCP_LOCALEDIR;
+#endif
 }
 
 void
