@@ -581,11 +581,9 @@ test_activation_files (void)
 /* A man tree (MANPATH) of the pages this build made, so that systemd-analyze
  * finds the units' man:evcp-engine(8) and the like. */
 static gchar *
-man_tree (const gchar *dir,
-          const gchar *man_builddir)
+man_tree (const gchar *dir, const gchar *man_builddir)
 {
-  const gchar *pages[][2] = { { "evcp-engine.8", "man8" }, { "evcp-monitor.8", "man8" },
-                              { "evcp.conf.5", "man5" } };
+  const gchar *pages[][2] = { { "evcp-engine.8", "man8" }, { "evcp-monitor.8", "man8" }, { "evcp.conf.5", "man5" } };
   gchar *tree = g_build_filename (dir, "man", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
@@ -678,8 +676,7 @@ test_units (void)
       g_ptr_array_insert (verify, 0, g_strdup ("verify"));
       g_ptr_array_insert (verify, 0, g_strdup (analyze));
       g_ptr_array_add (verify, NULL);
-      run = evcp_test_run ((const gchar * const []) { manpath, NULL },
-                           (const gchar * const *) verify->pdata);
+      run = evcp_test_run ((const gchar * const[]){ manpath, NULL }, (const gchar * const *) verify->pdata);
       g_assert_cmpint (run->status, ==, 0);
       g_assert_cmpstr (run->err, ==, "");
       g_clear_pointer (&run, evcp_test_run_free);
