@@ -1451,6 +1451,169 @@ test_retries (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+/* The last StatusNotification of @connector in the CSMS's log. */
+static JsonObject *
+last_status_of (Fixture *f, gint64 connector)
+{
+  g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+
+  for (guint i = all->len; i > 0; i--)
+    {
+      JsonObject *p = payload_of (g_ptr_array_index (all, i - 1));
+
+      if (json_object_get_int_member (p, "connectorId") == connector)
+        return json_object_ref (p);
+    }
+  g_error ("no StatusNotification of connector %" G_GINT64_FORMAT, connector);
+  return NULL;
+}
+
+typedef struct {
+  Fixture *f;
+  guint count;
+} ConnectorWait;
+
+static gboolean
+connector_count_above (gpointer data)
+{
+  ConnectorWait *w = data;
+
+  return count_connector (w->f) > w->count;
+}
+
+/* A fault on the CP (SIGUSR1): a running session stops (Other), connector 1
+ * and 0 go Faulted with errorCode OtherError and the fault's reason as info;
+ * cleared (SIGUSR2): Available, NoError. TriggerMessage: BootNotification
+ * (booted again on the same link, the status sent again after it), the kinds
+ * that are not supported, a connector that does not exist. */
+static void
+test_fault_trigger (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(JsonObject) st = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-f\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+
+  evcp_sys_engine_signal (f->engine, SIGUSR1);
+  wait_status (f, "Faulted");
+  st = last_status_of (f, 1);
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "OtherError");
+  g_assert_cmpstr (json_object_get_string_member (st, "info"), ==, "fault reported by signal");
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 0);
+  g_assert_cmpstr (json_object_get_string_member (st, "status"), ==, "Faulted");
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "OtherError");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Other");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  /* no charging while Faulted */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-g\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+
+  evcp_sys_engine_signal (f->engine, SIGUSR2);
+  wait_status (f, "Available");
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 1);
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "NoError");
+  g_assert_false (json_object_has_member (st, "info"));
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 0);
+  g_assert_cmpstr (json_object_get_string_member (st, "status"), ==, "Available");
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "NoError");
+
+  /* TriggerMessage BootNotification: booted again, on the same link */
+  boots = csms_find (f, "call", "BootNotification");
+  g_assert_cmpuint (boots->len, ==, 1);
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"BootNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP CALL TriggerMessage from the CSMS", WAIT_MS));
+  /* the status again after the boot's Accepted */
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  wait_status (f, "Available");
+  {
+    g_autoptr(GPtrArray) connected = csms_find (f, "connected", NULL);
+
+    g_assert_cmpuint (connected->len, ==, 1);
+  }
+  /* still accepted: a session starts */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-h\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"DiagnosticsStatusNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "NotImplemented");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 2}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 0}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  assert_all_valid (f);
+}
+
+/* [ocpp] charge-before-accepted: false (the default) holds the supply
+ * STOPPED while the CSMS answers Pending (a Kafka request is refused); true
+ * lets a session run while Pending, its transaction messages kept until the
+ * boot is Accepted, then delivered. */
+static void
+test_charge_before_accepted (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, (const gchar *[]){ "--boot", "Pending", "--interval", "1", NULL });
+
+  engine_start (f, url, NULL);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "no charging until the CSMS accepts the BootNotification"));
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-held", 360, 60);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Request from drv-held refused", WAIT_MS));
+  g_assert_false (evcp_sys_engine_log_contains (f->engine, "→ SUPPLYING"));
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+
+  engine_start (f, url, "charge-before-accepted=true\n");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_false (evcp_sys_engine_log_contains (f->engine, "no charging until the CSMS accepts"));
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-early", 360, 2);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "ended (DURATION)", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "→ SUPPLYING"));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 0); /* nothing but the boot while Pending */
+  g_assert_cmpuint (count_connector (f), ==, 0);
+
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  start = csms_last (f, "call", "StartTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-early");
+  stop = wait_stop (f, 1001);
+  g_assert_cmpint (int_member (payload_of (stop), "meterStop") - int_member (payload_of (start), "meterStart"), ==,
+                   ticket_wh (f, "drv-early"));
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1467,5 +1630,8 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);
   g_test_add ("/ocpp/basic-auth", Fixture, NULL, fixture_set_up, test_basic_auth, fixture_tear_down);
   g_test_add ("/ocpp/tls", Fixture, NULL, fixture_set_up, test_tls, fixture_tear_down);
+  g_test_add ("/ocpp/fault-trigger", Fixture, NULL, fixture_set_up, test_fault_trigger, fixture_tear_down);
+  g_test_add ("/ocpp/charge-before-accepted", Fixture, NULL, fixture_set_up, test_charge_before_accepted,
+              fixture_tear_down);
   return g_test_run ();
 }
