@@ -1614,6 +1614,170 @@ test_charge_before_accepted (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+/* The first CALL @action in the CSMS's log from entry @from of them on. */
+static gdouble
+call_ts (Fixture *f, const gchar *action, guint index)
+{
+  g_autoptr(GPtrArray) calls = csms_wait (f, "call", action, index + 1);
+
+  return json_object_get_double_member (g_ptr_array_index (calls, index), "ts");
+}
+
+/* A CSMS that never answers a CALL: the CP gives up after call-timeout-ms,
+ * says so, counts it, and the next CALL goes only then (one in flight); a
+ * Heartbeat is not sent again, a transaction message is (after
+ * TransactionMessageRetryInterval), and goes through once answered. The
+ * link stays up throughout. */
+static void
+test_call_timeout (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  guint16 metrics_port = evcp_test_free_port ();
+  g_autofree gchar *extra =
+      g_strdup_printf ("call-timeout-ms=1000\n[evcp]\nmetrics-address=127.0.0.1:%u\n", metrics_port);
+  g_autofree gchar *metrics = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(GPtrArray) connected = NULL;
+  gdouble heartbeat_at, status_at;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, extra);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageRetryInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  /* a Heartbeat left unanswered; a StatusNotification asked for meanwhile
+   * waits for its timeout */
+  csms_send (f, "{\"set\": {\"silent\": [\"Heartbeat\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"Heartbeat\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "Heartbeat", 1));
+  heartbeat_at = call_ts (f, "Heartbeat", 0);
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 1}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP Heartbeat failed: no answer within 1000 ms", WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  {
+    g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+
+    status_at = json_object_get_double_member (g_ptr_array_index (all, all->len - 1), "ts");
+  }
+  g_test_message ("the StatusNotification came %.3f s after the unanswered Heartbeat", status_at - heartbeat_at);
+  g_assert_cmpfloat (status_at - heartbeat_at, >=, 0.95);
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 1);
+
+  /* a transaction message: sent again after the retry interval, the same */
+  csms_send (f, "{\"set\": {\"silent\": [\"StartTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-t\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "StartTransaction", 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "(no answer within 1000 ms): attempt 1 of 3, sent again in 1 s",
+                                           WAIT_MS));
+  csms_send (f, "{\"set\": {\"silent\": []}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (starts, 0)), "timestamp"), ==,
+                   json_object_get_string_member (payload_of (g_ptr_array_index (starts, 1)), "timestamp"));
+  g_assert_cmpfloat (call_ts (f, "StartTransaction", 1) - call_ts (f, "StartTransaction", 0), >=, 1.95);
+  wait_status (f, "Charging");
+  g_clear_pointer (&metrics, g_free);
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 2);
+  connected = csms_find (f, "connected", NULL);
+  g_assert_cmpuint (connected->len, ==, 1);
+  assert_all_valid (f);
+}
+
+/* A port where TCP connections are taken and closed at once: every
+ * WebSocket handshake of the CP fails there. Records when each came. */
+typedef struct {
+  GSocketService *service;
+  GArray *at; /* of gint64, monotonic µs */
+} DeadCsms;
+
+static gboolean
+on_dead_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data)
+{
+  DeadCsms *d = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_array_append_val (d->at, now);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  return TRUE;
+}
+
+static gboolean
+attempts_reached (gpointer data)
+{
+  DeadCsms *d = data;
+
+  return d->at->len >= 10;
+}
+
+/* Reconnection against a CSMS that is not there: the attempts are spaced
+ * by the backoff (reconnect-min-ms 100, doubling), capped at
+ * reconnect-max-ms (400) and jittered; measured by the attempts' arrival
+ * on the port, with no sleep. */
+static void
+test_reconnect_backoff (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = NULL;
+  g_autoptr(GError) error = NULL;
+  DeadCsms d = { g_socket_service_new (), g_array_new (FALSE, FALSE, sizeof (gint64)) };
+  gdouble capped_min = G_MAXDOUBLE, capped_max = 0;
+
+  if (f->tmpdir == NULL)
+    {
+      g_object_unref (d.service);
+      g_array_unref (d.at);
+      return;
+    }
+  f->csms_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (d.service), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (d.service, "incoming", G_CALLBACK (on_dead_incoming), &d);
+  g_socket_service_start (d.service);
+  url = ws_url (f);
+  engine_start (f, url, "reconnect-min-ms=100\nreconnect-max-ms=400\n");
+  g_assert_true (evcp_test_wait_until (NULL, attempts_reached, &d, WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP: cannot connect to", WAIT_MS));
+  for (guint i = 1; i < d.at->len; i++)
+    {
+      gdouble gap = (g_array_index (d.at, gint64, i) - g_array_index (d.at, gint64, i - 1)) / 1000.0;
+      guint f_ = i - 1; /* failures before this delay */
+      guint high = MIN (100u << MIN (f_, 8u), 400u);
+      guint low = high - high / 2;
+
+      g_test_message ("attempt %u: %.1f ms after the previous one (its window [%u, %u] ms)", i + 1, gap, low, high);
+      /* never sooner than its window (a few ms for the clocks of two processes) */
+      g_assert_cmpfloat (gap, >=, low - 20);
+      /* capped: an uncapped backoff would wait 1600 ms at least by the 6th */
+      if (high == 400)
+        {
+          g_assert_cmpfloat (gap, <=, 400 + 1000);
+          capped_min = MIN (capped_min, gap);
+          capped_max = MAX (capped_max, gap);
+        }
+    }
+  /* jittered: the capped delays are not all the same */
+  g_assert_cmpfloat (capped_max - capped_min, >, 5);
+  g_assert_true (evcp_sys_engine_is_running (f->engine));
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  g_socket_service_stop (d.service);
+  g_socket_listener_close (G_SOCKET_LISTENER (d.service));
+  g_object_unref (d.service);
+  g_array_unref (d.at);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1631,6 +1795,8 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/basic-auth", Fixture, NULL, fixture_set_up, test_basic_auth, fixture_tear_down);
   g_test_add ("/ocpp/tls", Fixture, NULL, fixture_set_up, test_tls, fixture_tear_down);
   g_test_add ("/ocpp/fault-trigger", Fixture, NULL, fixture_set_up, test_fault_trigger, fixture_tear_down);
+  g_test_add ("/ocpp/call-timeout", Fixture, NULL, fixture_set_up, test_call_timeout, fixture_tear_down);
+  g_test_add ("/ocpp/reconnect-backoff", Fixture, NULL, fixture_set_up, test_reconnect_backoff, fixture_tear_down);
   g_test_add ("/ocpp/charge-before-accepted", Fixture, NULL, fixture_set_up, test_charge_before_accepted,
               fixture_tear_down);
   return g_test_run ();

@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "evcp-json-limits.h"
+#include "evcp-ocpp-backoff.h"
 #include "evcp-ocpp-client.h"
 
 #define SUBPROTOCOL       "ocpp1.6"
@@ -459,16 +460,14 @@ reconnect_cb (gpointer user_data)
 static void
 schedule_reconnect (EvcpOcppClient *self)
 {
-  guint64 delay = self->s.reconnect_min_ms;
+  guint delay =
+      evcp_ocpp_backoff_ms (self->s.reconnect_min_ms, self->s.reconnect_max_ms, self->reconnect_failures, g_random_int ());
 
-  for (guint i = 0; i < self->reconnect_failures && delay < self->s.reconnect_max_ms; i++)
-    delay *= 2;
-  delay = MIN (delay, self->s.reconnect_max_ms);
-  delay = g_random_int_range ((gint32) (delay / 2), (gint32) delay + 1);
-  self->reconnect_failures++;
-  g_debug ("OCPP: connecting again in %" G_GUINT64_FORMAT " ms", delay);
+  if (self->reconnect_failures < G_MAXUINT)
+    self->reconnect_failures++;
+  g_debug ("OCPP: connecting again in %u ms", delay);
   g_clear_handle_id (&self->reconnect_timer, g_source_remove);
-  self->reconnect_timer = g_timeout_add ((guint) delay, reconnect_cb, self);
+  self->reconnect_timer = g_timeout_add (delay, reconnect_cb, self);
   set_state (self, EVCP_OCPP_LINK_CONNECTING, NULL);
 }
 
