@@ -393,6 +393,19 @@ count_connector (Fixture *f)
 
 typedef struct {
   Fixture *f;
+  guint count;
+} ConnectorWait;
+
+static gboolean
+connector_count_above (gpointer data)
+{
+  ConnectorWait *w = data;
+
+  return count_connector (w->f) > w->count;
+}
+
+typedef struct {
+  Fixture *f;
   const gchar *status;
 } StatusWait;
 
@@ -922,14 +935,28 @@ test_availability (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
-/* Reset during a session: StopTransaction (SoftReset), the link starts
- * again with a BootNotification; UnlockConnector ends a session too. */
+static gint64 ticket_wh (Fixture *f, const gchar *driver);
+
+/* The time of the @index-th entry @t/@action of the CSMS's log. */
+static gdouble
+entry_ts (Fixture *f, const gchar *t, const gchar *action, guint index)
+{
+  g_autoptr(GPtrArray) all = csms_wait (f, t, action, index + 1);
+
+  return json_object_get_double_member (g_ptr_array_index (all, index), "ts");
+}
+
+/* Soft Reset during a session: its StopTransaction (SoftReset) goes on the
+ * link the Reset came on, answered before the link closes; then a new
+ * BootNotification, and no charging until it is Accepted. UnlockConnector
+ * ends a session too. */
 static void
 test_reset (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *url = ws_url (f);
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) stops = NULL;
 
   if (f->tmpdir == NULL)
     return;
@@ -939,14 +966,27 @@ test_reset (Fixture *f, gconstpointer data)
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-r\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "Reset", "{\"type\": \"Soft\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   stop = csms_last (f, "call", "StopTransaction", 1);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
   g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
-  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  /* graceful: the Stop on the first link, before it closed and before the new boot */
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), <, entry_ts (f, "disconnected", NULL, 0));
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), <, entry_ts (f, "call", "BootNotification", 1));
+  g_assert_cmpuint (count_connector (f), >, 0);
+  /* rebooting: no charging while the CSMS answers Pending */
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-early\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Accepted", WAIT_MS));
   wait_status (f, "Available");
+  stops = csms_find (f, "call", "StopTransaction");
+  g_assert_cmpuint (stops->len, ==, 1); /* answered on the first link: not sent again */
 
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-u\"}");
@@ -959,6 +999,90 @@ test_reset (Fixture *f, gconstpointer data)
   stop = csms_last (f, "call", "StopTransaction", 2);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "UnlockCommand");
   g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1002);
+  assert_all_valid (f);
+}
+
+/* Hard Reset during a session: the link is dropped at once and the OCPP
+ * side starts over as at a start: a new BootNotification, no charging
+ * until it is Accepted, the session's StopTransaction (HardReset) after
+ * that, from the disk. A connector made Inoperative stays so across it. */
+static void
+test_hard_reset (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) stops = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+  gdouble accepted_at;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-h\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Hard\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "disconnected", NULL, 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "OCPP link restarted: Hard Reset asked by the CSMS"));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "ended (STOPPED)"));
+  /* no charging before the new boot is Accepted; the Stop waits for it */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-early\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  stops = csms_find (f, "call", "StopTransaction");
+  g_assert_cmpuint (stops->len, ==, 0);
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "HardReset");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  {
+    g_autoptr(JsonObject) start = csms_last (f, "call", "StartTransaction", 1);
+
+    g_assert_cmpint (int_member (payload_of (stop), "meterStop") - int_member (payload_of (start), "meterStart"), ==,
+                     ticket_wh (f, "drv-h"));
+  }
+  boots = csms_find (f, "call", "BootNotification");
+  accepted_at = json_object_get_double_member (g_ptr_array_index (boots, boots->len - 1), "ts");
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), >, accepted_at);
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-late\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1002}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
+
+  /* Inoperative stays Inoperative across a Hard Reset */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Inoperative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Unavailable");
+  g_ptr_array_unref (boots);
+  boots = csms_find (f, "call", "BootNotification");
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Hard\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  wait_status (f, "Unavailable");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-no\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Operative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
   assert_all_valid (f);
 }
 
@@ -1468,19 +1592,6 @@ last_status_of (Fixture *f, gint64 connector)
   return NULL;
 }
 
-typedef struct {
-  Fixture *f;
-  guint count;
-} ConnectorWait;
-
-static gboolean
-connector_count_above (gpointer data)
-{
-  ConnectorWait *w = data;
-
-  return count_connector (w->f) > w->count;
-}
-
 /* A fault on the CP (SIGUSR1): a running session stops (Other), connector 1
  * and 0 go Faulted with errorCode OtherError and the fault's reason as info;
  * cleared (SIGUSR2): Available, NoError. TriggerMessage: BootNotification
@@ -1791,6 +1902,7 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/retries", Fixture, NULL, fixture_set_up, test_retries, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
+  g_test_add ("/ocpp/hard-reset", Fixture, NULL, fixture_set_up, test_hard_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);
   g_test_add ("/ocpp/basic-auth", Fixture, NULL, fixture_set_up, test_basic_auth, fixture_tear_down);
   g_test_add ("/ocpp/tls", Fixture, NULL, fixture_set_up, test_tls, fixture_tear_down);

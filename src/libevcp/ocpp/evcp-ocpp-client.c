@@ -708,6 +708,7 @@ connect_now (EvcpOcppClient *self)
 static gboolean
 load_tls (EvcpOcppClient *self, GError **error)
 {
+  g_clear_object (&self->client_cert);
   if (self->s.ca_file != NULL)
     {
       g_autoptr(GTlsDatabase) db = g_tls_file_database_new (self->s.ca_file, error);
@@ -781,6 +782,18 @@ evcp_ocpp_client_reconnect (EvcpOcppClient *self, const gchar *why)
   self->reconnect_failures = 0;
   g_clear_handle_id (&self->reconnect_timer, g_source_remove);
   self->reconnect_timer = g_idle_add (reconnect_cb, self);
+}
+
+void
+evcp_ocpp_client_restart (EvcpOcppClient *self, const gchar *why)
+{
+  g_return_if_fail (EVCP_IS_OCPP_CLIENT (self));
+  if (!self->started)
+    return;
+  g_message (_("OCPP link restarted: %s"), why);
+  evcp_ocpp_client_stop (self);
+  self->reconnect_failures = 0;
+  evcp_ocpp_client_start (self);
 }
 
 void

@@ -95,6 +95,10 @@ void evcp_ocpp_client_start (EvcpOcppClient *self);
 void evcp_ocpp_client_stop (EvcpOcppClient *self);
 /* Drops the link (if any) and connects again at once. */
 void evcp_ocpp_client_reconnect (EvcpOcppClient *self, const gchar *why);
+/* As a stop then a start: every CALL queued is given up (not KEEP ones with
+ * an error to their owner), the TLS files are read again, the backoff starts
+ * over, and a new connection is made at once. The counters are kept. */
+void evcp_ocpp_client_restart (EvcpOcppClient *self, const gchar *why);
 
 /* Takes @payload. @destroy frees @user_data once the CALL is done with. */
 void evcp_ocpp_client_call (EvcpOcppClient *self, const gchar *action, JsonObject *payload, EvcpOcppCallFlags flags,
