@@ -554,6 +554,23 @@ test_session (Fixture *f, gconstpointer data)
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   start = csms_last (f, "call", "StartTransaction", 1);
   g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-ocpp");
+  /* the boot's status once per connector (queued before the StartTransaction) */
+  {
+    g_autoptr(GPtrArray) calls = csms_find (f, "call", NULL);
+    guint per_connector[2] = { 0, 0 };
+
+    for (guint i = 0; i < calls->len; i++)
+      {
+        JsonObject *c = g_ptr_array_index (calls, i);
+
+        if (g_strcmp0 (json_object_get_string_member (c, "action"), "StartTransaction") == 0)
+          break;
+        if (g_strcmp0 (json_object_get_string_member (c, "action"), "StatusNotification") == 0)
+          per_connector[json_object_get_int_member (payload_of (c), "connectorId") == 1]++;
+      }
+    g_assert_cmpuint (per_connector[0], ==, 1);
+    g_assert_cmpuint (per_connector[1], ==, 1);
+  }
   meter_start = int_member (payload_of (start), "meterStart");
   g_assert_cmpint (meter_start, ==, 0);
   wait_status (f, "Charging");

@@ -836,14 +836,17 @@ on_accepted (EvcpOcppChargePoint *self)
   self->registration = BOOT_ACCEPTED;
   evcp_ocpp_client_set_open (self->client, TRUE);
   schedule_heartbeat (self);
+  /* after every (re)connection the CSMS learns the connectors' status: once
+   * (a resume below sends it, else the call after it) */
+  g_clear_pointer (&self->last_status[0], g_free);
+  g_clear_pointer (&self->last_status[1], g_free);
   if (first)
     {
       self->held_for_boot = FALSE;
       if (!self->inoperative)
-        evcp_supply_resume (self->supply); /* its status goes below */
+        evcp_supply_resume (self->supply);
     }
-  /* after every (re)connection: the CSMS learns the connector's status */
-  send_status (self, TRUE, EVCP_OCPP_CALL_NONE);
+  send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
   pump_outbox (self);
   emit_state (self);
 }
