@@ -1821,6 +1821,8 @@ test_call_timeout (Fixture *f, gconstpointer data)
   g_clear_pointer (&metrics, g_free);
   metrics = http_get_metrics (metrics_port);
   g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 2);
+  /* the Heartbeat was given up; the StartTransaction was not (sent again, answered) */
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_calls_dropped_total"), ==, 1);
   connected = csms_find (f, "connected", NULL);
   g_assert_cmpuint (connected->len, ==, 1);
   assert_all_valid (f);

@@ -101,6 +101,7 @@ struct _EvcpOcppChargePoint {
   gboolean tx_in_flight;
   guint tx_attempts;
   guint tx_retry_timer;
+  guint64 tx_given_up; /* transaction messages dropped: out of attempts, unreadable, no transactionId */
   GHashTable *txids;   /* session id → the CSMS's transactionId; kept in ocpp.json */
   JsonObject *open_tx; /* the running session's {session, id_tag, meter_start, wh}; kept */
   gboolean inoperative_scheduled;
@@ -525,6 +526,7 @@ on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
     }
   g_warning (_("OCPP %s of session %s given up after %u attempts: %s"), c->action, c->session, self->tx_attempts,
              error->message);
+  self->tx_given_up++;
   ack (self, c->seq);
   pump_outbox (self);
   soft_reset_check (self);
@@ -556,6 +558,7 @@ pump_outbox (EvcpOcppChargePoint *self)
         {
           g_warning (_("OCPP message %s in %s is unreadable: dropped"), EVCP_OCPP_NUM (seq),
                      evcp_outbox_get_path (self->outbox));
+          self->tx_given_up++;
           ack (self, seq);
           continue;
         }
@@ -568,6 +571,7 @@ pump_outbox (EvcpOcppChargePoint *self)
             {
               g_warning (_("OCPP %s of session %s dropped: its StartTransaction got no transactionId"), action,
                          session);
+              self->tx_given_up++;
               ack (self, seq);
               continue;
             }
@@ -579,8 +583,8 @@ pump_outbox (EvcpOcppChargePoint *self)
       c->action = g_strdup (action);
       c->session = g_strdup (session);
       self->tx_in_flight = TRUE;
-      evcp_ocpp_client_call (self->client, action, json_object_ref (json_node_get_object (copy)), EVCP_OCPP_CALL_NONE,
-                             NULL, on_tx_result, c, tx_call_free);
+      evcp_ocpp_client_call (self->client, action, json_object_ref (json_node_get_object (copy)),
+                             EVCP_OCPP_CALL_OWNER_RETRIES, NULL, on_tx_result, c, tx_call_free);
       return;
     }
 }
@@ -1576,7 +1580,7 @@ evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self, GString *out)
   values[4] = c->call_timeouts;
   values[5] = c->connects;
   values[6] = c->connect_failures;
-  values[7] = c->calls_dropped;
+  values[7] = c->calls_dropped + self->tx_given_up;
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
       row = &rows[i];

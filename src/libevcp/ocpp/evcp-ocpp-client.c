@@ -182,7 +182,8 @@ call_failed (EvcpOcppClient *self, Call *call, const GError *error)
     g_warning (_("OCPP %s given up after %u attempts: %s"), call->action, call->attempts, error->message);
   else
     g_message (_("OCPP %s failed: %s"), call->action, error->message);
-  self->counters.calls_dropped++;
+  if (!(call->flags & EVCP_OCPP_CALL_OWNER_RETRIES))
+    self->counters.calls_dropped++;
   call_finish (call, NULL, error);
 }
 
@@ -504,7 +505,8 @@ drop_link (EvcpOcppClient *self, const gchar *why)
         g_queue_push_tail (&kept, call);
       else
         {
-          self->counters.calls_dropped++;
+          if (!(call->flags & EVCP_OCPP_CALL_OWNER_RETRIES))
+            self->counters.calls_dropped++;
           call_finish (call, NULL, error);
         }
     }

@@ -53,6 +53,9 @@ typedef enum {
   EVCP_OCPP_CALL_NONE = 0,
   EVCP_OCPP_CALL_URGENT = 1 << 0, /* first in the queue, even when it is closed */
   EVCP_OCPP_CALL_KEEP = 1 << 1,   /* kept across link drops, retried */
+  /* its owner keeps it and sends it again (the transaction messages, on
+   * disk): a failure or a drop is not counted as dropped here */
+  EVCP_OCPP_CALL_OWNER_RETRIES = 1 << 2,
 } EvcpOcppCallFlags;
 
 typedef struct {
@@ -124,7 +127,7 @@ typedef struct {
   guint64 call_timeouts;
   guint64 connects; /* WebSockets opened */
   guint64 connect_failures;
-  guint64 calls_dropped; /* given up: not KEEP at a drop, or out of attempts */
+  guint64 calls_dropped; /* given up: not KEEP at a drop, or out of attempts (not OWNER_RETRIES ones) */
 } EvcpOcppCounters;
 
 const EvcpOcppCounters *evcp_ocpp_client_get_counters (EvcpOcppClient *self);
