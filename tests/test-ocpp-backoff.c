@@ -30,7 +30,7 @@ test_grows_and_caps (void)
   static const struct {
     guint failures, low, high;
   } expected[] = {
-    { 0, 50, 100 },   { 1, 100, 200 },  { 2, 200, 400 },   { 3, 400, 800 },   { 4, 800, 1600 },
+    { 0, 50, 100 },    { 1, 100, 200 },   { 2, 200, 400 },   { 3, 400, 800 },    { 4, 800, 1600 },
     { 5, 1600, 3200 }, { 6, 2500, 5000 }, { 7, 2500, 5000 }, { 50, 2500, 5000 }, { G_MAXUINT, 2500, 5000 },
   };
 
@@ -39,8 +39,7 @@ test_grows_and_caps (void)
       guint f = expected[i].failures;
 
       g_assert_cmpuint (evcp_ocpp_backoff_ms (100, 5000, f, 0), ==, expected[i].low);
-      g_assert_cmpuint (evcp_ocpp_backoff_ms (100, 5000, f, expected[i].high - expected[i].low), ==,
-                        expected[i].high);
+      g_assert_cmpuint (evcp_ocpp_backoff_ms (100, 5000, f, expected[i].high - expected[i].low), ==, expected[i].high);
       g_assert_cmpuint (evcp_ocpp_backoff_ms (100, 5000, f, G_MAXUINT32), >=, expected[i].low);
       g_assert_cmpuint (evcp_ocpp_backoff_ms (100, 5000, f, G_MAXUINT32), <=, expected[i].high);
     }

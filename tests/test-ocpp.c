@@ -115,6 +115,15 @@ csms_last (Fixture *f, const gchar *t, const gchar *action, guint count)
   return json_object_ref (g_ptr_array_index (all, all->len - 1));
 }
 
+/* The time of the @index-th entry @t/@action of the CSMS's log. */
+static gdouble
+entry_ts (Fixture *f, const gchar *t, const gchar *action, guint index)
+{
+  g_autoptr(GPtrArray) all = csms_wait (f, t, action, index + 1);
+
+  return json_object_get_double_member (g_ptr_array_index (all, index), "ts");
+}
+
 static JsonObject *
 payload_of (JsonObject *entry)
 {
@@ -635,13 +644,22 @@ test_boot_states (Fixture *f, gconstpointer data)
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
   boots = csms_find (f, "call", "BootNotification");
   g_assert_cmpuint (count_connector (f), ==, 0);
-  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 1}}");
   g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
   wait_status (f, "Available");
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-late\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "call", "StartTransaction", 1));
+  /* the heartbeat at the interval of the Accepted, the CSMS's time logged */
+  g_assert_cmpfloat (entry_ts (f, "call", "Heartbeat", 1) - entry_ts (f, "call", "Heartbeat", 0), >=, 0.9);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP Heartbeat: the CSMS's time is 20", WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "GetConfiguration", "{\"key\": [\"HeartbeatInterval\"]}");
+  g_assert_cmpstr (json_object_get_string_member (
+                       json_array_get_object_element (json_object_get_array_member (r, "configurationKey"), 0),
+                       "value"),
+                   ==, "1");
   assert_all_valid (f);
 }
 
@@ -953,15 +971,6 @@ test_availability (Fixture *f, gconstpointer data)
 }
 
 static gint64 ticket_wh (Fixture *f, const gchar *driver);
-
-/* The time of the @index-th entry @t/@action of the CSMS's log. */
-static gdouble
-entry_ts (Fixture *f, const gchar *t, const gchar *action, guint index)
-{
-  g_autoptr(GPtrArray) all = csms_wait (f, t, action, index + 1);
-
-  return json_object_get_double_member (g_ptr_array_index (all, index), "ts");
-}
 
 /* Soft Reset during a session: its StopTransaction (SoftReset) goes on the
  * link the Reset came on, answered before the link closes; then a new
@@ -1742,15 +1751,6 @@ test_charge_before_accepted (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
-/* The first CALL @action in the CSMS's log from entry @from of them on. */
-static gdouble
-call_ts (Fixture *f, const gchar *action, guint index)
-{
-  g_autoptr(GPtrArray) calls = csms_wait (f, "call", action, index + 1);
-
-  return json_object_get_double_member (g_ptr_array_index (calls, index), "ts");
-}
-
 /* A CSMS that never answers a CALL: the CP gives up after call-timeout-ms,
  * says so, counts it, and the next CALL goes only then (one in flight); a
  * Heartbeat is not sent again, a transaction message is (after
@@ -1785,7 +1785,7 @@ test_call_timeout (Fixture *f, gconstpointer data)
   r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"Heartbeat\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "unanswered", "Heartbeat", 1));
-  heartbeat_at = call_ts (f, "Heartbeat", 0);
+  heartbeat_at = entry_ts (f, "call", "Heartbeat", 0);
   statuses = count_connector (f);
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 1}");
@@ -1808,15 +1808,16 @@ test_call_timeout (Fixture *f, gconstpointer data)
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-t\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "unanswered", "StartTransaction", 1));
-  g_assert_true (evcp_sys_engine_wait_log (f->engine, "(no answer within 1000 ms): attempt 1 of 3, sent again in 1 s",
-                                           WAIT_MS));
+  g_assert_true (
+      evcp_sys_engine_wait_log (f->engine, "(no answer within 1000 ms): attempt 1 of 3, sent again in 1 s", WAIT_MS));
   csms_send (f, "{\"set\": {\"silent\": []}}");
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
   starts = csms_find (f, "call", "StartTransaction");
   g_assert_cmpuint (starts->len, ==, 2);
   g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (starts, 0)), "timestamp"), ==,
                    json_object_get_string_member (payload_of (g_ptr_array_index (starts, 1)), "timestamp"));
-  g_assert_cmpfloat (call_ts (f, "StartTransaction", 1) - call_ts (f, "StartTransaction", 0), >=, 1.95);
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0), >=,
+                     1.95);
   wait_status (f, "Charging");
   g_clear_pointer (&metrics, g_free);
   metrics = http_get_metrics (metrics_port);

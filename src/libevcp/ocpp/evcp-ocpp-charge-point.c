@@ -1157,8 +1157,7 @@ reset_cb (gpointer user_data)
   /* the StopTransaction goes on this link first, if the CSMS answers in time */
   self->soft_resetting = TRUE;
   g_clear_handle_id (&self->reset_deadline, g_source_remove);
-  self->reset_deadline =
-      g_timeout_add (self->config->ocpp_call_timeout_ms + 1000, reset_deadline_cb, self);
+  self->reset_deadline = g_timeout_add (self->config->ocpp_call_timeout_ms + 1000, reset_deadline_cb, self);
   soft_reset_check (self);
   return G_SOURCE_REMOVE;
 }

@@ -461,8 +461,8 @@ reconnect_cb (gpointer user_data)
 static void
 schedule_reconnect (EvcpOcppClient *self)
 {
-  guint delay =
-      evcp_ocpp_backoff_ms (self->s.reconnect_min_ms, self->s.reconnect_max_ms, self->reconnect_failures, g_random_int ());
+  guint delay = evcp_ocpp_backoff_ms (self->s.reconnect_min_ms, self->s.reconnect_max_ms, self->reconnect_failures,
+                                      g_random_int ());
 
   if (self->reconnect_failures < G_MAXUINT)
     self->reconnect_failures++;
