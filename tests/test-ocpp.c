@@ -975,7 +975,8 @@ static gint64 ticket_wh (Fixture *f, const gchar *driver);
 /* Soft Reset during a session: its StopTransaction (SoftReset) goes on the
  * link the Reset came on, answered before the link closes; then a new
  * BootNotification, and no charging until it is Accepted. UnlockConnector
- * ends a session too. */
+ * ends a session too. A Stop left unanswered does not hold the Reset
+ * longer than the call timeout, and goes again after the new boot. */
 static void
 test_reset (Fixture *f, gconstpointer data)
 {
@@ -987,7 +988,7 @@ test_reset (Fixture *f, gconstpointer data)
   if (f->tmpdir == NULL)
     return;
   csms_start (f, NULL);
-  engine_start (f, url, NULL);
+  engine_start (f, url, "call-timeout-ms=1000\n");
   wait_status (f, "Available");
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-r\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
@@ -1025,6 +1026,38 @@ test_reset (Fixture *f, gconstpointer data)
   stop = csms_last (f, "call", "StopTransaction", 2);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "UnlockCommand");
   g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1002);
+
+  /* a Soft Reset whose StopTransaction the CSMS does not answer: the link
+   * closes after call-timeout-ms; the Stop, kept, goes again after the boot */
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageRetryInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-s\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"silent\": [\"StopTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Soft\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "StopTransaction", 1));
+  g_assert_true (
+      evcp_sys_engine_wait_log (f->engine, "OCPP Soft Reset: 1 transaction messages go after the next boot", WAIT_MS));
+  csms_send (f, "{\"set\": {\"silent\": []}}");
+  g_assert_cmpfloat (entry_ts (f, "disconnected", NULL, 1) - entry_ts (f, "call", "StopTransaction", 2), >=, 0.95);
+  g_clear_pointer (&stop, json_object_unref);
+  stop = csms_last (f, "call", "StopTransaction", 4);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1003);
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), >, entry_ts (f, "call", "BootNotification", 2));
+  {
+    g_autoptr(GPtrArray) all = csms_find (f, "call", "StopTransaction");
+
+    g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (all, 2)), "timestamp"), ==,
+                     json_object_get_string_member (payload_of (stop), "timestamp"));
+  }
+  wait_status (f, "Available");
   assert_all_valid (f);
 }
 
