@@ -984,11 +984,13 @@ test_reset (Fixture *f, gconstpointer data)
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(JsonObject) stop = NULL;
   g_autoptr(GPtrArray) stops = NULL;
+  guint timeout_ms = evcp_test_scaled_ms (1000); /* longer under valgrind */
+  g_autofree gchar *timeout_conf = g_strdup_printf ("call-timeout-ms=%u\n", timeout_ms);
 
   if (f->tmpdir == NULL)
     return;
   csms_start (f, NULL);
-  engine_start (f, url, "call-timeout-ms=1000\n");
+  engine_start (f, url, timeout_conf);
   wait_status (f, "Available");
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-r\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
@@ -1045,7 +1047,8 @@ test_reset (Fixture *f, gconstpointer data)
   g_assert_true (
       evcp_sys_engine_wait_log (f->engine, "OCPP Soft Reset: 1 transaction messages go after the next boot", WAIT_MS));
   csms_send (f, "{\"set\": {\"silent\": []}}");
-  g_assert_cmpfloat (entry_ts (f, "disconnected", NULL, 1) - entry_ts (f, "call", "StopTransaction", 2), >=, 0.95);
+  g_assert_cmpfloat (entry_ts (f, "disconnected", NULL, 1) - entry_ts (f, "call", "StopTransaction", 2), >=,
+                     timeout_ms / 1000.0 - 0.05);
   g_clear_pointer (&stop, json_object_unref);
   stop = csms_last (f, "call", "StopTransaction", 4);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
@@ -1794,8 +1797,11 @@ test_call_timeout (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *url = ws_url (f);
   guint16 metrics_port = evcp_test_free_port ();
+  guint timeout_ms = evcp_test_scaled_ms (1000); /* longer under valgrind */
   g_autofree gchar *extra =
-      g_strdup_printf ("call-timeout-ms=1000\n[evcp]\nmetrics-address=127.0.0.1:%u\n", metrics_port);
+      g_strdup_printf ("call-timeout-ms=%u\n[evcp]\nmetrics-address=127.0.0.1:%u\n", timeout_ms, metrics_port);
+  g_autofree gchar *gave_up = g_strdup_printf ("OCPP Heartbeat failed: no answer within %u ms", timeout_ms);
+  g_autofree gchar *again = g_strdup_printf ("(no answer within %u ms): attempt 1 of 3, sent again in 1 s", timeout_ms);
   g_autofree gchar *metrics = NULL;
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(GPtrArray) starts = NULL;
@@ -1823,7 +1829,7 @@ test_call_timeout (Fixture *f, gconstpointer data)
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 1}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
-  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP Heartbeat failed: no answer within 1000 ms", WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, gave_up, WAIT_MS));
   g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
   {
     g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
@@ -1831,7 +1837,7 @@ test_call_timeout (Fixture *f, gconstpointer data)
     status_at = json_object_get_double_member (g_ptr_array_index (all, all->len - 1), "ts");
   }
   g_test_message ("the StatusNotification came %.3f s after the unanswered Heartbeat", status_at - heartbeat_at);
-  g_assert_cmpfloat (status_at - heartbeat_at, >=, 0.95);
+  g_assert_cmpfloat (status_at - heartbeat_at, >=, timeout_ms / 1000.0 - 0.05);
   metrics = http_get_metrics (metrics_port);
   g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 1);
 
@@ -1841,8 +1847,7 @@ test_call_timeout (Fixture *f, gconstpointer data)
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-t\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "unanswered", "StartTransaction", 1));
-  g_assert_true (
-      evcp_sys_engine_wait_log (f->engine, "(no answer within 1000 ms): attempt 1 of 3, sent again in 1 s", WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, again, WAIT_MS));
   csms_send (f, "{\"set\": {\"silent\": []}}");
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
   starts = csms_find (f, "call", "StartTransaction");
@@ -1850,7 +1855,7 @@ test_call_timeout (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (starts, 0)), "timestamp"), ==,
                    json_object_get_string_member (payload_of (g_ptr_array_index (starts, 1)), "timestamp"));
   g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0), >=,
-                     1.95);
+                     timeout_ms / 1000.0 + 1 - 0.05);
   wait_status (f, "Charging");
   g_clear_pointer (&metrics, g_free);
   metrics = http_get_metrics (metrics_port);
@@ -1927,7 +1932,7 @@ test_reconnect_backoff (Fixture *f, gconstpointer data)
       /* capped: an uncapped backoff would wait 1600 ms at least by the 6th */
       if (high == 400)
         {
-          g_assert_cmpfloat (gap, <=, 400 + 1000);
+          g_assert_cmpfloat (gap, <=, 400 + evcp_test_scaled_ms (1000));
           capped_min = MIN (capped_min, gap);
           capped_max = MAX (capped_max, gap);
         }
