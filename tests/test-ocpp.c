@@ -1620,6 +1620,14 @@ test_retries (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (payload_of (first), "timestamp"), ==,
                    json_object_get_string_member (payload_of (second), "timestamp"));
   g_assert_true (evcp_sys_engine_log_contains (f->engine, "attempt 1 of 3, sent again in 1 s"));
+  /* after 1 s, then 2 s: not sooner */
+  g_test_message ("StartTransaction sent again after %.3f s, then %.3f s",
+                  entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0),
+                  entry_ts (f, "call", "StartTransaction", 2) - entry_ts (f, "call", "StartTransaction", 1));
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0), >=,
+                     1 - 0.02);
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 2) - entry_ts (f, "call", "StartTransaction", 1), >=,
+                     2 - 0.02);
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1001}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");

@@ -520,7 +520,8 @@ on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
 
       g_warning (_("OCPP %s of session %s failed (%s): attempt %u of %u, sent again in %u s"), c->action, c->session,
                  error->message, self->tx_attempts, self->keys[KEY_TRANSACTION_MESSAGE_ATTEMPTS], delay);
-      self->tx_retry_timer = g_timeout_add_seconds (MAX (delay, 1), tx_retry_cb, self);
+      /* to the millisecond: g_timeout_add_seconds() may fire up to a second early */
+      self->tx_retry_timer = g_timeout_add (evcp_ocpp_seconds_to_ms (MAX (delay, 1)), tx_retry_cb, self);
       soft_reset_check (self);
       return;
     }

@@ -175,7 +175,7 @@ call_failed (EvcpOcppClient *self, Call *call, const GError *error)
                  call->attempts, self->attempts, delay);
       g_queue_push_head (&self->queue, call);
       g_clear_handle_id (&self->retry_timer, g_source_remove);
-      self->retry_timer = g_timeout_add_seconds (MAX (delay, 1), retry_cb, self);
+      self->retry_timer = g_timeout_add (evcp_ocpp_seconds_to_ms (MAX (delay, 1)), retry_cb, self);
       return;
     }
   if (call->flags & EVCP_OCPP_CALL_KEEP)

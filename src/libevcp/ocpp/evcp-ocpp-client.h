@@ -19,6 +19,14 @@ evcp_ocpp_num_text (gchar *buf, gsize size, gint64 value)
 }
 #define EVCP_OCPP_NUM(value) evcp_ocpp_num_text ((gchar[24]){ 0 }, 24, (gint64) (value))
 
+/* For g_timeout_add() (exact, where g_timeout_add_seconds() may fire up to
+ * a second early): @seconds in ms, at most G_MAXUINT. */
+static inline guint
+evcp_ocpp_seconds_to_ms (guint64 seconds)
+{
+  return (guint) MIN (seconds * 1000, (guint64) G_MAXUINT);
+}
+
 /*
  * EvcpOcppClient: the charging point's end of an OCPP 1.6J link (JSON over
  * WebSocket, subprotocol "ocpp1.6"), on the main loop with libsoup 3.
