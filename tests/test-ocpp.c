@@ -1746,6 +1746,40 @@ test_fault_trigger (Fixture *f, gconstpointer data)
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 0}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  /* a triggered boot answered Pending: no heartbeat (nor anything but the
+   * boot) until it is Accepted again */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"HeartbeatInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", 1));
+  g_clear_pointer (&boots, g_ptr_array_unref);
+  boots = csms_find (f, "call", "BootNotification");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"BootNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  {
+    /* the pending boot, and two more after its interval: 2 s at least */
+    gdouble pending_at = entry_ts (f, "call", "BootNotification", boots->len);
+    gdouble last_at = entry_ts (f, "call", "BootNotification", boots->len + 2);
+    g_autoptr(GPtrArray) beats = csms_find (f, "call", "Heartbeat");
+
+    for (guint i = 0; i < beats->len; i++)
+      {
+        gdouble at = json_object_get_double_member (g_ptr_array_index (beats, i), "ts");
+
+        g_assert_false (at > pending_at + 0.5 && at < last_at);
+      }
+    g_assert_cmpfloat (last_at - pending_at, >=, 1.4);
+  }
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 1}}");
+  {
+    g_autoptr(GPtrArray) beats = csms_find (f, "call", "Heartbeat");
+
+    g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", beats->len + 1));
+  }
   assert_all_valid (f);
 }
 

@@ -883,6 +883,10 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
       return;
     }
   self->registration = g_strcmp0 (status, "Pending") == 0 ? BOOT_PENDING : BOOT_REJECTED;
+  /* a boot asked for again (TriggerMessage) on an open link: not accepted
+   * any more, nothing but the boot goes until it is */
+  evcp_ocpp_client_set_open (self->client, FALSE);
+  g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
   emit_state (self);
   retry_boot (self, (guint) interval);
 }
