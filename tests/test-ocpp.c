@@ -115,6 +115,15 @@ csms_last (Fixture *f, const gchar *t, const gchar *action, guint count)
   return json_object_ref (g_ptr_array_index (all, all->len - 1));
 }
 
+/* The time of the @index-th entry @t/@action of the CSMS's log. */
+static gdouble
+entry_ts (Fixture *f, const gchar *t, const gchar *action, guint index)
+{
+  g_autoptr(GPtrArray) all = csms_wait (f, t, action, index + 1);
+
+  return json_object_get_double_member (g_ptr_array_index (all, index), "ts");
+}
+
 static JsonObject *
 payload_of (JsonObject *entry)
 {
@@ -393,6 +402,19 @@ count_connector (Fixture *f)
 
 typedef struct {
   Fixture *f;
+  guint count;
+} ConnectorWait;
+
+static gboolean
+connector_count_above (gpointer data)
+{
+  ConnectorWait *w = data;
+
+  return count_connector (w->f) > w->count;
+}
+
+typedef struct {
+  Fixture *f;
   const gchar *status;
 } StatusWait;
 
@@ -541,6 +563,23 @@ test_session (Fixture *f, gconstpointer data)
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   start = csms_last (f, "call", "StartTransaction", 1);
   g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-ocpp");
+  /* the boot's status once per connector (queued before the StartTransaction) */
+  {
+    g_autoptr(GPtrArray) calls = csms_find (f, "call", NULL);
+    guint per_connector[2] = { 0, 0 };
+
+    for (guint i = 0; i < calls->len; i++)
+      {
+        JsonObject *c = g_ptr_array_index (calls, i);
+
+        if (g_strcmp0 (json_object_get_string_member (c, "action"), "StartTransaction") == 0)
+          break;
+        if (g_strcmp0 (json_object_get_string_member (c, "action"), "StatusNotification") == 0)
+          per_connector[json_object_get_int_member (payload_of (c), "connectorId") == 1]++;
+      }
+    g_assert_cmpuint (per_connector[0], ==, 1);
+    g_assert_cmpuint (per_connector[1], ==, 1);
+  }
   meter_start = int_member (payload_of (start), "meterStart");
   g_assert_cmpint (meter_start, ==, 0);
   wait_status (f, "Charging");
@@ -605,13 +644,22 @@ test_boot_states (Fixture *f, gconstpointer data)
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
   boots = csms_find (f, "call", "BootNotification");
   g_assert_cmpuint (count_connector (f), ==, 0);
-  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 1}}");
   g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
   wait_status (f, "Available");
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-late\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "call", "StartTransaction", 1));
+  /* the heartbeat at the interval of the Accepted, the CSMS's time logged */
+  g_assert_cmpfloat (entry_ts (f, "call", "Heartbeat", 1) - entry_ts (f, "call", "Heartbeat", 0), >=, 0.9);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP Heartbeat: the CSMS's time is 20", WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "GetConfiguration", "{\"key\": [\"HeartbeatInterval\"]}");
+  g_assert_cmpstr (json_object_get_string_member (
+                       json_array_get_object_element (json_object_get_array_member (r, "configurationKey"), 0),
+                       "value"),
+                   ==, "1");
   assert_all_valid (f);
 }
 
@@ -922,31 +970,52 @@ test_availability (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
-/* Reset during a session: StopTransaction (SoftReset), the link starts
- * again with a BootNotification; UnlockConnector ends a session too. */
+static gint64 ticket_wh (Fixture *f, const gchar *driver);
+
+/* Soft Reset during a session: its StopTransaction (SoftReset) goes on the
+ * link the Reset came on, answered before the link closes; then a new
+ * BootNotification, and no charging until it is Accepted. UnlockConnector
+ * ends a session too. A Stop left unanswered does not hold the Reset
+ * longer than the call timeout, and goes again after the new boot. */
 static void
 test_reset (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *url = ws_url (f);
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) stops = NULL;
+  guint timeout_ms = evcp_test_scaled_ms (1000); /* longer under valgrind */
+  g_autofree gchar *timeout_conf = g_strdup_printf ("call-timeout-ms=%u\n", timeout_ms);
 
   if (f->tmpdir == NULL)
     return;
   csms_start (f, NULL);
-  engine_start (f, url, NULL);
+  engine_start (f, url, timeout_conf);
   wait_status (f, "Available");
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-r\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "Reset", "{\"type\": \"Soft\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   stop = csms_last (f, "call", "StopTransaction", 1);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
   g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
-  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  /* graceful: the Stop on the first link, before it closed and before the new boot */
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), <, entry_ts (f, "disconnected", NULL, 0));
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), <, entry_ts (f, "call", "BootNotification", 1));
+  g_assert_cmpuint (count_connector (f), >, 0);
+  /* rebooting: no charging while the CSMS answers Pending */
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-early\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Accepted", WAIT_MS));
   wait_status (f, "Available");
+  stops = csms_find (f, "call", "StopTransaction");
+  g_assert_cmpuint (stops->len, ==, 1); /* answered on the first link: not sent again */
 
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-u\"}");
@@ -959,6 +1028,123 @@ test_reset (Fixture *f, gconstpointer data)
   stop = csms_last (f, "call", "StopTransaction", 2);
   g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "UnlockCommand");
   g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1002);
+
+  /* a Soft Reset whose StopTransaction the CSMS does not answer: the link
+   * closes after call-timeout-ms; the Stop, kept, goes again after the boot */
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageRetryInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-s\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"silent\": [\"StopTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Soft\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "StopTransaction", 1));
+  g_assert_true (
+      evcp_sys_engine_wait_log (f->engine, "OCPP Soft Reset: 1 transaction messages go after the next boot", WAIT_MS));
+  csms_send (f, "{\"set\": {\"silent\": []}}");
+  g_assert_cmpfloat (entry_ts (f, "disconnected", NULL, 1) - entry_ts (f, "call", "StopTransaction", 2), >=,
+                     timeout_ms / 1000.0 - 0.05);
+  g_clear_pointer (&stop, json_object_unref);
+  stop = csms_last (f, "call", "StopTransaction", 4);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "SoftReset");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1003);
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), >, entry_ts (f, "call", "BootNotification", 2));
+  {
+    g_autoptr(GPtrArray) all = csms_find (f, "call", "StopTransaction");
+
+    g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (all, 2)), "timestamp"), ==,
+                     json_object_get_string_member (payload_of (stop), "timestamp"));
+  }
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
+/* Hard Reset during a session: the link is dropped at once and the OCPP
+ * side starts over as at a start: a new BootNotification, no charging
+ * until it is Accepted, the session's StopTransaction (HardReset) after
+ * that, from the disk. A connector made Inoperative stays so across it. */
+static void
+test_hard_reset (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(GPtrArray) stops = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+  gdouble accepted_at;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-h\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Hard\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "disconnected", NULL, 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "OCPP link restarted: Hard Reset asked by the CSMS"));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "ended (STOPPED)"));
+  /* no charging before the new boot is Accepted; the Stop waits for it */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-early\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  stops = csms_find (f, "call", "StopTransaction");
+  g_assert_cmpuint (stops->len, ==, 0);
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "HardReset");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  {
+    g_autoptr(JsonObject) start = csms_last (f, "call", "StartTransaction", 1);
+
+    g_assert_cmpint (int_member (payload_of (stop), "meterStop") - int_member (payload_of (start), "meterStart"), ==,
+                     ticket_wh (f, "drv-h"));
+  }
+  boots = csms_find (f, "call", "BootNotification");
+  accepted_at = json_object_get_double_member (g_ptr_array_index (boots, boots->len - 1), "ts");
+  g_assert_cmpfloat (json_object_get_double_member (stop, "ts"), >, accepted_at);
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-late\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1002}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
+
+  /* Inoperative stays Inoperative across a Hard Reset */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Inoperative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Unavailable");
+  g_ptr_array_unref (boots);
+  boots = csms_find (f, "call", "BootNotification");
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "Reset", "{\"type\": \"Hard\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  wait_status (f, "Unavailable");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-no\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Operative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
   assert_all_valid (f);
 }
 
@@ -1434,6 +1620,14 @@ test_retries (Fixture *f, gconstpointer data)
   g_assert_cmpstr (json_object_get_string_member (payload_of (first), "timestamp"), ==,
                    json_object_get_string_member (payload_of (second), "timestamp"));
   g_assert_true (evcp_sys_engine_log_contains (f->engine, "attempt 1 of 3, sent again in 1 s"));
+  /* after 1 s, then 2 s: not sooner */
+  g_test_message ("StartTransaction sent again after %.3f s, then %.3f s",
+                  entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0),
+                  entry_ts (f, "call", "StartTransaction", 2) - entry_ts (f, "call", "StartTransaction", 1));
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0), >=,
+                     1 - 0.02);
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 2) - entry_ts (f, "call", "StartTransaction", 1), >=,
+                     2 - 0.02);
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStopTransaction", "{\"transactionId\": 1001}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
@@ -1451,6 +1645,350 @@ test_retries (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+/* The last StatusNotification of @connector in the CSMS's log. */
+static JsonObject *
+last_status_of (Fixture *f, gint64 connector)
+{
+  g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+
+  for (guint i = all->len; i > 0; i--)
+    {
+      JsonObject *p = payload_of (g_ptr_array_index (all, i - 1));
+
+      if (json_object_get_int_member (p, "connectorId") == connector)
+        return json_object_ref (p);
+    }
+  g_error ("no StatusNotification of connector %" G_GINT64_FORMAT, connector);
+  return NULL;
+}
+
+/* A fault on the CP (SIGUSR1): a running session stops (Other), connector 1
+ * and 0 go Faulted with errorCode OtherError and the fault's reason as info;
+ * cleared (SIGUSR2): Available, NoError. TriggerMessage: BootNotification
+ * (booted again on the same link, the status sent again after it), the kinds
+ * that are not supported, a connector that does not exist. */
+static void
+test_fault_trigger (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+  g_autoptr(JsonObject) st = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, NULL);
+  wait_status (f, "Available");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-f\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+
+  evcp_sys_engine_signal (f->engine, SIGUSR1);
+  wait_status (f, "Faulted");
+  st = last_status_of (f, 1);
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "OtherError");
+  g_assert_cmpstr (json_object_get_string_member (st, "info"), ==, "fault reported by signal");
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 0);
+  g_assert_cmpstr (json_object_get_string_member (st, "status"), ==, "Faulted");
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "OtherError");
+  stop = csms_last (f, "call", "StopTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (stop), "reason"), ==, "Other");
+  g_assert_cmpint (int_member (payload_of (stop), "transactionId"), ==, 1001);
+  /* no charging while Faulted */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-g\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+
+  evcp_sys_engine_signal (f->engine, SIGUSR2);
+  wait_status (f, "Available");
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 1);
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "NoError");
+  g_assert_false (json_object_has_member (st, "info"));
+  g_clear_pointer (&st, json_object_unref);
+  st = last_status_of (f, 0);
+  g_assert_cmpstr (json_object_get_string_member (st, "status"), ==, "Available");
+  g_assert_cmpstr (json_object_get_string_member (st, "errorCode"), ==, "NoError");
+
+  /* TriggerMessage BootNotification: booted again, on the same link */
+  boots = csms_find (f, "call", "BootNotification");
+  g_assert_cmpuint (boots->len, ==, 1);
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"BootNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", 2));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP CALL TriggerMessage from the CSMS", WAIT_MS));
+  /* the status again after the boot's Accepted */
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  wait_status (f, "Available");
+  {
+    g_autoptr(GPtrArray) connected = csms_find (f, "connected", NULL);
+
+    g_assert_cmpuint (connected->len, ==, 1);
+  }
+  /* still accepted: a session starts */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-h\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Charging");
+
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"DiagnosticsStatusNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "NotImplemented");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 2}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 0}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  /* a triggered boot answered Pending: no heartbeat (nor anything but the
+   * boot) until it is Accepted again */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"HeartbeatInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", 1));
+  g_clear_pointer (&boots, g_ptr_array_unref);
+  boots = csms_find (f, "call", "BootNotification");
+  csms_send (f, "{\"set\": {\"boot\": \"Pending\", \"interval\": 1}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"BootNotification\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  {
+    /* the pending boot, and two more after its interval: 2 s at least */
+    gdouble pending_at = entry_ts (f, "call", "BootNotification", boots->len);
+    gdouble last_at = entry_ts (f, "call", "BootNotification", boots->len + 2);
+    g_autoptr(GPtrArray) beats = csms_find (f, "call", "Heartbeat");
+
+    for (guint i = 0; i < beats->len; i++)
+      {
+        gdouble at = json_object_get_double_member (g_ptr_array_index (beats, i), "ts");
+
+        g_assert_false (at > pending_at + 0.5 && at < last_at);
+      }
+    g_assert_cmpfloat (last_at - pending_at, >=, 1.4);
+  }
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 1}}");
+  {
+    g_autoptr(GPtrArray) beats = csms_find (f, "call", "Heartbeat");
+
+    g_ptr_array_unref (csms_wait (f, "call", "Heartbeat", beats->len + 1));
+  }
+  assert_all_valid (f);
+}
+
+/* [ocpp] charge-before-accepted: false (the default) holds the supply
+ * STOPPED while the CSMS answers Pending (a Kafka request is refused); true
+ * lets a session run while Pending, its transaction messages kept until the
+ * boot is Accepted, then delivered. */
+static void
+test_charge_before_accepted (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(JsonObject) start = NULL;
+  g_autoptr(JsonObject) stop = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, (const gchar *[]){ "--boot", "Pending", "--interval", "1", NULL });
+
+  engine_start (f, url, NULL);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "no charging until the CSMS accepts the BootNotification"));
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-held", 360, 60);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Request from drv-held refused", WAIT_MS));
+  g_assert_false (evcp_sys_engine_log_contains (f->engine, "→ SUPPLYING"));
+  g_assert_cmpint (evcp_sys_engine_term (f->engine), ==, 0);
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+
+  engine_start (f, url, "charge-before-accepted=true\n");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  g_assert_false (evcp_sys_engine_log_contains (f->engine, "no charging until the CSMS accepts"));
+  evcp_sys_produce_request (evcp_test_mock_process_get_bootstrap (f->mock), CP, "drv-early", 360, 2);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "ended (DURATION)", WAIT_MS));
+  g_assert_true (evcp_sys_engine_log_contains (f->engine, "→ SUPPLYING"));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 0); /* nothing but the boot while Pending */
+  g_assert_cmpuint (count_connector (f), ==, 0);
+
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 300}}");
+  start = csms_last (f, "call", "StartTransaction", 1);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (start), "idTag"), ==, "drv-early");
+  stop = wait_stop (f, 1001);
+  g_assert_cmpint (int_member (payload_of (stop), "meterStop") - int_member (payload_of (start), "meterStart"), ==,
+                   ticket_wh (f, "drv-early"));
+  wait_status (f, "Available");
+  assert_all_valid (f);
+}
+
+/* A CSMS that never answers a CALL: the CP gives up after call-timeout-ms,
+ * says so, counts it, and the next CALL goes only then (one in flight); a
+ * Heartbeat is not sent again, a transaction message is (after
+ * TransactionMessageRetryInterval), and goes through once answered. The
+ * link stays up throughout. */
+static void
+test_call_timeout (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  guint16 metrics_port = evcp_test_free_port ();
+  guint timeout_ms = evcp_test_scaled_ms (1000); /* longer under valgrind */
+  g_autofree gchar *extra =
+      g_strdup_printf ("call-timeout-ms=%u\n[evcp]\nmetrics-address=127.0.0.1:%u\n", timeout_ms, metrics_port);
+  g_autofree gchar *gave_up = g_strdup_printf ("OCPP Heartbeat failed: no answer within %u ms", timeout_ms);
+  g_autofree gchar *again = g_strdup_printf ("(no answer within %u ms): attempt 1 of 3, sent again in 1 s", timeout_ms);
+  g_autofree gchar *metrics = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) starts = NULL;
+  g_autoptr(GPtrArray) connected = NULL;
+  gdouble heartbeat_at, status_at;
+  guint statuses;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, NULL);
+  engine_start (f, url, extra);
+  wait_status (f, "Available");
+  r = csms_call (f, "ChangeConfiguration", "{\"key\": \"TransactionMessageRetryInterval\", \"value\": \"1\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+
+  /* a Heartbeat left unanswered; a StatusNotification asked for meanwhile
+   * waits for its timeout */
+  csms_send (f, "{\"set\": {\"silent\": [\"Heartbeat\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"Heartbeat\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "Heartbeat", 1));
+  heartbeat_at = entry_ts (f, "call", "Heartbeat", 0);
+  statuses = count_connector (f);
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "TriggerMessage", "{\"requestedMessage\": \"StatusNotification\", \"connectorId\": 1}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, gave_up, WAIT_MS));
+  g_assert_true (evcp_test_wait_until (NULL, connector_count_above, &(ConnectorWait){ f, statuses }, WAIT_MS));
+  {
+    g_autoptr(GPtrArray) all = csms_find (f, "call", "StatusNotification");
+
+    status_at = json_object_get_double_member (g_ptr_array_index (all, all->len - 1), "ts");
+  }
+  g_test_message ("the StatusNotification came %.3f s after the unanswered Heartbeat", status_at - heartbeat_at);
+  g_assert_cmpfloat (status_at - heartbeat_at, >=, timeout_ms / 1000.0 - 0.05);
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 1);
+
+  /* a transaction message: sent again after the retry interval, the same */
+  csms_send (f, "{\"set\": {\"silent\": [\"StartTransaction\"]}}");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-t\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "unanswered", "StartTransaction", 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, again, WAIT_MS));
+  csms_send (f, "{\"set\": {\"silent\": []}}");
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP transaction 1001", WAIT_MS));
+  starts = csms_find (f, "call", "StartTransaction");
+  g_assert_cmpuint (starts->len, ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (payload_of (g_ptr_array_index (starts, 0)), "timestamp"), ==,
+                   json_object_get_string_member (payload_of (g_ptr_array_index (starts, 1)), "timestamp"));
+  g_assert_cmpfloat (entry_ts (f, "call", "StartTransaction", 1) - entry_ts (f, "call", "StartTransaction", 0), >=,
+                     timeout_ms / 1000.0 + 1 - 0.05);
+  wait_status (f, "Charging");
+  g_clear_pointer (&metrics, g_free);
+  metrics = http_get_metrics (metrics_port);
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_call_timeouts_total"), ==, 2);
+  /* the Heartbeat was given up; the StartTransaction was not (sent again, answered) */
+  g_assert_cmpuint (metric (metrics, "evcp_engine_ocpp_calls_dropped_total"), ==, 1);
+  connected = csms_find (f, "connected", NULL);
+  g_assert_cmpuint (connected->len, ==, 1);
+  assert_all_valid (f);
+}
+
+/* A port where TCP connections are taken and closed at once: every
+ * WebSocket handshake of the CP fails there. Records when each came. */
+typedef struct {
+  GSocketService *service;
+  GArray *at; /* of gint64, monotonic µs */
+} DeadCsms;
+
+static gboolean
+on_dead_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data)
+{
+  DeadCsms *d = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  g_array_append_val (d->at, now);
+  g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+  return TRUE;
+}
+
+static gboolean
+attempts_reached (gpointer data)
+{
+  DeadCsms *d = data;
+
+  return d->at->len >= 10;
+}
+
+/* Reconnection against a CSMS that is not there: the attempts are spaced
+ * by the backoff (reconnect-min-ms 100, doubling), capped at
+ * reconnect-max-ms (400) and jittered; measured by the attempts' arrival
+ * on the port, with no sleep. */
+static void
+test_reconnect_backoff (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = NULL;
+  g_autoptr(GError) error = NULL;
+  DeadCsms d = { g_socket_service_new (), g_array_new (FALSE, FALSE, sizeof (gint64)) };
+  gdouble capped_min = G_MAXDOUBLE, capped_max = 0;
+
+  if (f->tmpdir == NULL)
+    {
+      g_object_unref (d.service);
+      g_array_unref (d.at);
+      return;
+    }
+  f->csms_port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (d.service), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (d.service, "incoming", G_CALLBACK (on_dead_incoming), &d);
+  g_socket_service_start (d.service);
+  url = ws_url (f);
+  engine_start (f, url, "reconnect-min-ms=100\nreconnect-max-ms=400\n");
+  g_assert_true (evcp_test_wait_until (NULL, attempts_reached, &d, WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP: cannot connect to", WAIT_MS));
+  for (guint i = 1; i < d.at->len; i++)
+    {
+      gdouble gap = (g_array_index (d.at, gint64, i) - g_array_index (d.at, gint64, i - 1)) / 1000.0;
+      guint f_ = i - 1; /* failures before this delay */
+      guint high = MIN (100u << MIN (f_, 8u), 400u);
+      guint low = high - high / 2;
+
+      g_test_message ("attempt %u: %.1f ms after the previous one (its window [%u, %u] ms)", i + 1, gap, low, high);
+      /* never sooner than its window (a few ms for the clocks of two processes) */
+      g_assert_cmpfloat (gap, >=, low - 20);
+      /* capped: an uncapped backoff would wait 1600 ms at least by the 6th */
+      if (high == 400)
+        {
+          g_assert_cmpfloat (gap, <=, 400 + evcp_test_scaled_ms (1000));
+          capped_min = MIN (capped_min, gap);
+          capped_max = MAX (capped_max, gap);
+        }
+    }
+  /* jittered: the capped delays are not all the same */
+  g_assert_cmpfloat (capped_max - capped_min, >, 5);
+  g_assert_true (evcp_sys_engine_is_running (f->engine));
+  g_clear_pointer (&f->engine, evcp_sys_engine_free);
+  g_socket_service_stop (d.service);
+  g_socket_listener_close (G_SOCKET_LISTENER (d.service));
+  g_object_unref (d.service);
+  g_array_unref (d.at);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1464,8 +2002,14 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/retries", Fixture, NULL, fixture_set_up, test_retries, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
+  g_test_add ("/ocpp/hard-reset", Fixture, NULL, fixture_set_up, test_hard_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);
   g_test_add ("/ocpp/basic-auth", Fixture, NULL, fixture_set_up, test_basic_auth, fixture_tear_down);
   g_test_add ("/ocpp/tls", Fixture, NULL, fixture_set_up, test_tls, fixture_tear_down);
+  g_test_add ("/ocpp/fault-trigger", Fixture, NULL, fixture_set_up, test_fault_trigger, fixture_tear_down);
+  g_test_add ("/ocpp/call-timeout", Fixture, NULL, fixture_set_up, test_call_timeout, fixture_tear_down);
+  g_test_add ("/ocpp/reconnect-backoff", Fixture, NULL, fixture_set_up, test_reconnect_backoff, fixture_tear_down);
+  g_test_add ("/ocpp/charge-before-accepted", Fixture, NULL, fixture_set_up, test_charge_before_accepted,
+              fixture_tear_down);
   return g_test_run ();
 }

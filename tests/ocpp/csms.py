@@ -4,7 +4,8 @@ package (which checks every message against the OCPP JSON schemas) and
 `websockets`, from PyPI (tests/ocpp/python-env).
 
 It listens on 127.0.0.1:<port> (ws://, or wss:// with --cert/--key), and
-writes one JSON object a line to --log, flushed at once:
+writes one JSON object a line to --log, flushed at once, each with "ts" (seconds
+of a monotonic clock) and, once a CP is connected, "cp" (its id):
   {"t": "listening"}                           ready
   {"t": "connected", "path": …, "subprotocol": …, "auth": …}
   {"t": "refused", "why": …}                   a connection refused (Basic auth)
@@ -13,6 +14,7 @@ writes one JSON object a line to --log, flushed at once:
   {"t": "callresult", "id": …, "payload": …}         the CP's answers
   {"t": "callerror", "id": …, "code": …, "desc": …}
   {"t": "csms-callerror", "text": …}   the ocpp package refused a CP's CALL
+  {"t": "unanswered", "action": …}     a CALL left without an answer ("silent")
   {"t": "result", "action": …, "payload": …} / {"t": "error", "action": …, "why": …}
                                                the outcome of a "call" command
 Commands, one JSON object a line on stdin:
@@ -21,6 +23,7 @@ Commands, one JSON object a line on stdin:
   {"big": 1048576}                             a CALL of about that many bytes
   {"set": {"boot": "Pending", "interval": 2}}  the next BootNotification answers
   {"set": {"fail": ["StartTransaction"]}}      CALLs answered with a CALLERROR
+  {"set": {"silent": ["Heartbeat"]}}           CALLs never answered
   {"close": 1000}                              closes the WebSocket
 """
 
@@ -33,21 +36,26 @@ import json
 import re
 import ssl
 import sys
+import time
 from datetime import datetime, timezone
 
 import websockets
 from websockets.asyncio.server import serve
 from ocpp.exceptions import InternalError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as Cp
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 
 LOG = None
-STATE = {"boot": "Accepted", "interval": 300, "tx": 1000, "cp": None, "fail": []}
+STATE = {"boot": "Accepted", "interval": 300, "tx": 1000, "cp": None, "fail": [], "silent": [],
+         "configure": []}
 
 
-def log(**entry):
+def log(cp=None, **entry):
+    entry["ts"] = time.monotonic()
+    if cp is not None:
+        entry["cp"] = cp
     LOG.write(json.dumps(entry) + "\n")
     LOG.flush()
 
@@ -87,24 +95,37 @@ class ChargePoint(Cp):
             msg = json.loads(raw_msg)
             kind = msg[0]
             if kind == 2:
-                log(t="call", id=msg[1], action=msg[2], payload=msg[3])
+                log(self.id, t="call", id=msg[1], action=msg[2], payload=msg[3])
+                if msg[2] in STATE["silent"]:
+                    log(self.id, t="unanswered", id=msg[1], action=msg[2])
+                    return
             elif kind == 3:
-                log(t="callresult", id=msg[1], payload=msg[2])
+                log(self.id, t="callresult", id=msg[1], payload=msg[2])
             elif kind == 4:
-                log(t="callerror", id=msg[1], code=msg[2], desc=msg[3])
+                log(self.id, t="callerror", id=msg[1], code=msg[2], desc=msg[3])
         except Exception as e:  # the ocpp package says what is wrong with it
-            log(t="unparsed", text=raw_msg[:200], why=str(e))
+            log(self.id, t="unparsed", text=raw_msg[:200], why=str(e))
         await super().route_message(raw_msg)
 
     async def _send(self, message):
         if message.startswith("[4") and "told to fail" not in message:
-            log(t="csms-callerror", text=message)
+            log(self.id, t="csms-callerror", text=message)
         await super()._send(message)
 
     @on(Action.boot_notification)
     def on_boot(self, charge_point_vendor, charge_point_model, **kwargs):
         return call_result.BootNotification(current_time=now(), interval=STATE["interval"],
                                             status=RegistrationStatus(STATE["boot"]))
+
+    @after(Action.boot_notification)
+    async def after_boot(self, **kwargs):
+        """--configure: ChangeConfiguration of each KEY=VALUE once a boot is accepted."""
+        if STATE["boot"] != "Accepted":
+            return
+        for pair in STATE["configure"]:
+            key, _, value = pair.partition("=")
+            result = await self.call(call.ChangeConfiguration(key=key, value=value))
+            log(self.id, t="configured", key=key, value=value, status=str(result.status))
 
     @on(Action.heartbeat)
     def on_heartbeat(self):
@@ -122,7 +143,7 @@ class ChargePoint(Cp):
     @on(Action.start_transaction)
     def on_start(self, connector_id, id_tag, meter_start, timestamp, **kwargs):
         if "StartTransaction" in STATE["fail"]:
-            log(t="failing", action="StartTransaction")
+            log(self.id, t="failing", action="StartTransaction")
             raise InternalError(description="told to fail")
         STATE["tx"] += 1
         status = AuthorizationStatus.blocked if id_tag.startswith("BLOCKED") else AuthorizationStatus.accepted
@@ -188,14 +209,14 @@ def make_process_request(password):
 
 async def handler(connection):
     path = connection.request.path
-    log(t="connected", path=path, subprotocol=connection.subprotocol,
-        auth="Authorization" in connection.request.headers)
     cp = ChargePoint(path.strip("/").split("/")[-1], connection)
+    log(cp.id, t="connected", path=path, subprotocol=connection.subprotocol,
+        auth="Authorization" in connection.request.headers)
     STATE["cp"] = cp
     try:
         await cp.start()
     except websockets.exceptions.ConnectionClosed as e:
-        log(t="disconnected", code=e.rcvd.code if e.rcvd else None)
+        log(cp.id, t="disconnected", code=e.rcvd.code if e.rcvd else None)
     finally:
         if STATE["cp"] is cp:
             STATE["cp"] = None
@@ -213,9 +234,13 @@ async def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--client-ca", help="require a client certificate from this CA")
+    parser.add_argument("--configure", action="append", default=[], metavar="KEY=VALUE",
+                        help="ChangeConfiguration sent after each accepted boot")
+    parser.add_argument("--no-stdin", action="store_true",
+                        help="no commands: run until killed (scripts/demo)")
     args = parser.parse_args()
     LOG = open(args.log, "a", encoding="utf-8")
-    STATE.update(boot=args.boot, interval=args.interval, tx=args.tx_base)
+    STATE.update(boot=args.boot, interval=args.interval, tx=args.tx_base, configure=args.configure)
     context = None
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -226,6 +251,8 @@ async def main():
     async with serve(handler, "127.0.0.1", args.port, subprotocols=["ocpp1.6"], ssl=context,
                      process_request=make_process_request(args.password), max_size=4 * 1024 * 1024):
         log(t="listening")
+        if args.no_stdin:
+            await asyncio.Future()
         await read_commands()
 
 

@@ -101,12 +101,15 @@ struct _EvcpOcppChargePoint {
   gboolean tx_in_flight;
   guint tx_attempts;
   guint tx_retry_timer;
+  guint64 tx_given_up; /* transaction messages dropped: out of attempts, unreadable, no transactionId */
   GHashTable *txids;   /* session id → the CSMS's transactionId; kept in ocpp.json */
   JsonObject *open_tx; /* the running session's {session, id_tag, meter_start, wh}; kept */
   gboolean inoperative_scheduled;
   const gchar *stop_reason; /* for the session that ends next */
   gchar *reset_type;
   guint reset_idle;
+  gboolean soft_resetting; /* a Soft Reset waits for the StopTransaction's answer */
+  guint reset_deadline;
 };
 
 G_DEFINE_TYPE (EvcpOcppChargePoint, evcp_ocpp_charge_point, G_TYPE_OBJECT)
@@ -118,6 +121,7 @@ enum {
 static guint signals[N_SIGNALS];
 
 static void send_boot (EvcpOcppChargePoint *self);
+static void soft_reset_check (EvcpOcppChargePoint *self);
 static void send_status (EvcpOcppChargePoint *self, gboolean force, EvcpOcppCallFlags flags);
 
 /* ---- transactions ------------------------------------------------------- */
@@ -503,6 +507,7 @@ on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
           evcp_supply_end_session (self->supply, EVCP_END_STOPPED);
         }
       pump_outbox (self);
+      soft_reset_check (self);
       return;
     }
   self->tx_in_flight = FALSE;
@@ -515,13 +520,17 @@ on_tx_result (JsonObject *result, const GError *error, gpointer user_data)
 
       g_warning (_("OCPP %s of session %s failed (%s): attempt %u of %u, sent again in %u s"), c->action, c->session,
                  error->message, self->tx_attempts, self->keys[KEY_TRANSACTION_MESSAGE_ATTEMPTS], delay);
-      self->tx_retry_timer = g_timeout_add_seconds (MAX (delay, 1), tx_retry_cb, self);
+      /* to the millisecond: g_timeout_add_seconds() may fire up to a second early */
+      self->tx_retry_timer = g_timeout_add (evcp_ocpp_seconds_to_ms (MAX (delay, 1)), tx_retry_cb, self);
+      soft_reset_check (self);
       return;
     }
   g_warning (_("OCPP %s of session %s given up after %u attempts: %s"), c->action, c->session, self->tx_attempts,
              error->message);
+  self->tx_given_up++;
   ack (self, c->seq);
   pump_outbox (self);
+  soft_reset_check (self);
 }
 
 /* The oldest transaction message, to the CSMS, when it can go. */
@@ -550,6 +559,7 @@ pump_outbox (EvcpOcppChargePoint *self)
         {
           g_warning (_("OCPP message %s in %s is unreadable: dropped"), EVCP_OCPP_NUM (seq),
                      evcp_outbox_get_path (self->outbox));
+          self->tx_given_up++;
           ack (self, seq);
           continue;
         }
@@ -562,6 +572,7 @@ pump_outbox (EvcpOcppChargePoint *self)
             {
               g_warning (_("OCPP %s of session %s dropped: its StartTransaction got no transactionId"), action,
                          session);
+              self->tx_given_up++;
               ack (self, seq);
               continue;
             }
@@ -573,8 +584,8 @@ pump_outbox (EvcpOcppChargePoint *self)
       c->action = g_strdup (action);
       c->session = g_strdup (session);
       self->tx_in_flight = TRUE;
-      evcp_ocpp_client_call (self->client, action, json_object_ref (json_node_get_object (copy)), EVCP_OCPP_CALL_NONE,
-                             NULL, on_tx_result, c, tx_call_free);
+      evcp_ocpp_client_call (self->client, action, json_object_ref (json_node_get_object (copy)),
+                             EVCP_OCPP_CALL_OWNER_RETRIES, NULL, on_tx_result, c, tx_call_free);
       return;
     }
 }
@@ -830,14 +841,17 @@ on_accepted (EvcpOcppChargePoint *self)
   self->registration = BOOT_ACCEPTED;
   evcp_ocpp_client_set_open (self->client, TRUE);
   schedule_heartbeat (self);
+  /* after every (re)connection the CSMS learns the connectors' status: once
+   * (a resume below sends it, else the call after it) */
+  g_clear_pointer (&self->last_status[0], g_free);
+  g_clear_pointer (&self->last_status[1], g_free);
   if (first)
     {
       self->held_for_boot = FALSE;
       if (!self->inoperative)
-        evcp_supply_resume (self->supply); /* its status goes below */
+        evcp_supply_resume (self->supply);
     }
-  /* after every (re)connection: the CSMS learns the connector's status */
-  send_status (self, TRUE, EVCP_OCPP_CALL_NONE);
+  send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
   pump_outbox (self);
   emit_state (self);
 }
@@ -869,6 +883,10 @@ on_boot_result (JsonObject *result, const GError *error, gpointer user_data)
       return;
     }
   self->registration = g_strcmp0 (status, "Pending") == 0 ? BOOT_PENDING : BOOT_REJECTED;
+  /* a boot asked for again (TriggerMessage) on an open link: not accepted
+   * any more, nothing but the boot goes until it is */
+  evcp_ocpp_client_set_open (self->client, FALSE);
+  g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
   emit_state (self);
   retry_boot (self, (guint) interval);
 }
@@ -906,6 +924,9 @@ on_link_state_changed (EvcpOcppClient *client, EvcpOcppChargePoint *self)
 {
   if (evcp_ocpp_client_get_state (client) != EVCP_OCPP_LINK_CONNECTED)
     {
+      /* a Soft Reset waiting on this link: the new one is its boot */
+      self->soft_resetting = FALSE;
+      g_clear_handle_id (&self->reset_deadline, g_source_remove);
       self->registration = BOOT_NONE;
       g_clear_handle_id (&self->boot_timer, g_source_remove);
       g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
@@ -1040,20 +1061,109 @@ change_availability (EvcpOcppChargePoint *self, JsonObject *p)
   return status_result ("Accepted");
 }
 
+/* As at a start: no charging until the CSMS accepts the next
+ * BootNotification (unless charge-before-accepted). A supply already
+ * stopped (Central, ChangeAvailability) is left as it is: not ours to
+ * resume. */
+static void
+hold_for_boot (EvcpOcppChargePoint *self)
+{
+  if (self->config->ocpp_charge_before_accepted || self->held_for_boot || self->inoperative ||
+      evcp_supply_get_state (self->supply) == EVCP_CP_STATE_STOPPED)
+    return;
+  g_message (_("OCPP: no charging until the CSMS accepts the BootNotification"));
+  self->held_for_boot = TRUE;
+  evcp_supply_stop (self->supply);
+}
+
+/* The end of a Soft Reset: the link closes and is made again (a new
+ * BootNotification). */
+static gboolean
+soft_reset_finish_cb (gpointer user_data)
+{
+  EvcpOcppChargePoint *self = user_data;
+  g_autofree gchar *why = g_strdup_printf (_("%s Reset asked by the CSMS"), "Soft");
+
+  self->reset_idle = 0;
+  if (!self->soft_resetting)
+    return G_SOURCE_REMOVE;
+  self->soft_resetting = FALSE;
+  g_clear_handle_id (&self->reset_deadline, g_source_remove);
+  if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0)
+    g_message (_("OCPP Soft Reset: %u transaction messages go after the next boot"),
+               evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA));
+  evcp_ocpp_client_reconnect (self->client, why);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+reset_deadline_cb (gpointer user_data)
+{
+  EvcpOcppChargePoint *self = user_data;
+
+  self->reset_deadline = 0;
+  g_clear_handle_id (&self->reset_idle, g_source_remove);
+  return soft_reset_finish_cb (self);
+}
+
+/* A Soft Reset goes on once the transaction messages (its StopTransaction)
+ * have their answer on the current link, or cannot have one. From the main
+ * loop: never inside the client's handler of that answer. */
+static void
+soft_reset_check (EvcpOcppChargePoint *self)
+{
+  if (!self->soft_resetting || self->reset_idle != 0)
+    return;
+  if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0 && self->registration == BOOT_ACCEPTED &&
+      self->tx_retry_timer == 0)
+    return;
+  self->reset_idle = g_idle_add (soft_reset_finish_cb, self);
+}
+
+/* Hard: the OCPP side starts over as at the Engine's start: the link made
+ * anew (what was queued on it given up, the transaction messages kept on
+ * disk), registration, timers and statuses forgotten. */
+static void
+hard_reset (EvcpOcppChargePoint *self)
+{
+  g_autofree gchar *why = g_strdup_printf (_("%s Reset asked by the CSMS"), "Hard");
+
+  self->soft_resetting = FALSE;
+  g_clear_handle_id (&self->reset_deadline, g_source_remove);
+  g_clear_handle_id (&self->boot_timer, g_source_remove);
+  g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
+  g_clear_handle_id (&self->tx_retry_timer, g_source_remove);
+  self->tx_attempts = 0;
+  self->registration = BOOT_NONE;
+  g_clear_pointer (&self->last_status[0], g_free);
+  g_clear_pointer (&self->last_status[1], g_free);
+  evcp_ocpp_client_restart (self->client, why);
+}
+
 static gboolean
 reset_cb (gpointer user_data)
 {
   EvcpOcppChargePoint *self = user_data;
-  g_autofree gchar *why = g_strdup_printf (_("%s Reset asked by the CSMS"), self->reset_type);
+  gboolean hard = g_strcmp0 (self->reset_type, "Hard") == 0;
 
   self->reset_idle = 0;
   if (evcp_supply_get_session (self->supply) != NULL)
     {
-      self->stop_reason = g_strcmp0 (self->reset_type, "Hard") == 0 ? "HardReset" : "SoftReset";
+      self->stop_reason = hard ? "HardReset" : "SoftReset";
       evcp_supply_end_session (self->supply, EVCP_END_STOPPED);
     }
-  /* the StopTransaction is kept: it goes on the new link, after the boot */
-  evcp_ocpp_client_reconnect (self->client, why);
+  hold_for_boot (self);
+  if (hard)
+    {
+      /* the StopTransaction is kept on disk: it goes after the new boot */
+      hard_reset (self);
+      return G_SOURCE_REMOVE;
+    }
+  /* the StopTransaction goes on this link first, if the CSMS answers in time */
+  self->soft_resetting = TRUE;
+  g_clear_handle_id (&self->reset_deadline, g_source_remove);
+  self->reset_deadline = g_timeout_add (self->config->ocpp_call_timeout_ms + 1000, reset_deadline_cb, self);
+  soft_reset_check (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -1062,9 +1172,12 @@ reset (EvcpOcppChargePoint *self, JsonObject *p)
 {
   g_free (self->reset_type);
   self->reset_type = g_strdup (json_object_get_string_member (p, "type"));
-  g_message (_("OCPP %s Reset: the session ends and the link starts again"), self->reset_type);
-  if (self->reset_idle == 0)
-    self->reset_idle = g_timeout_add (100, reset_cb, self); /* after the answer is out */
+  if (g_strcmp0 (self->reset_type, "Hard") == 0)
+    g_message (_("OCPP Hard Reset: the session ends, the OCPP link starts over (the StopTransaction after the boot)"));
+  else
+    g_message (_("OCPP Soft Reset: the session ends, its StopTransaction goes, then the link starts again"));
+  g_clear_handle_id (&self->reset_idle, g_source_remove);
+  self->reset_idle = g_timeout_add (100, reset_cb, self); /* after the answer is out */
   return status_result ("Accepted");
 }
 
@@ -1393,6 +1506,8 @@ evcp_ocpp_charge_point_stop (EvcpOcppChargePoint *self)
   g_clear_handle_id (&self->heartbeat_timer, g_source_remove);
   g_clear_handle_id (&self->meter_timer, g_source_remove);
   g_clear_handle_id (&self->reset_idle, g_source_remove);
+  g_clear_handle_id (&self->reset_deadline, g_source_remove);
+  self->soft_resetting = FALSE;
   g_clear_handle_id (&self->tx_retry_timer, g_source_remove);
   evcp_ocpp_client_stop (self->client);
 }
@@ -1469,7 +1584,7 @@ evcp_ocpp_charge_point_metrics (EvcpOcppChargePoint *self, GString *out)
   values[4] = c->call_timeouts;
   values[5] = c->connects;
   values[6] = c->connect_failures;
-  values[7] = c->calls_dropped;
+  values[7] = c->calls_dropped + self->tx_given_up;
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
     {
       row = &rows[i];

@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "evcp-json-limits.h"
+#include "evcp-ocpp-backoff.h"
 #include "evcp-ocpp-client.h"
 
 #define SUBPROTOCOL       "ocpp1.6"
@@ -174,14 +175,15 @@ call_failed (EvcpOcppClient *self, Call *call, const GError *error)
                  call->attempts, self->attempts, delay);
       g_queue_push_head (&self->queue, call);
       g_clear_handle_id (&self->retry_timer, g_source_remove);
-      self->retry_timer = g_timeout_add_seconds (MAX (delay, 1), retry_cb, self);
+      self->retry_timer = g_timeout_add (evcp_ocpp_seconds_to_ms (MAX (delay, 1)), retry_cb, self);
       return;
     }
   if (call->flags & EVCP_OCPP_CALL_KEEP)
     g_warning (_("OCPP %s given up after %u attempts: %s"), call->action, call->attempts, error->message);
   else
     g_message (_("OCPP %s failed: %s"), call->action, error->message);
-  self->counters.calls_dropped++;
+  if (!(call->flags & EVCP_OCPP_CALL_OWNER_RETRIES))
+    self->counters.calls_dropped++;
   call_finish (call, NULL, error);
 }
 
@@ -459,16 +461,14 @@ reconnect_cb (gpointer user_data)
 static void
 schedule_reconnect (EvcpOcppClient *self)
 {
-  guint64 delay = self->s.reconnect_min_ms;
+  guint delay = evcp_ocpp_backoff_ms (self->s.reconnect_min_ms, self->s.reconnect_max_ms, self->reconnect_failures,
+                                      g_random_int ());
 
-  for (guint i = 0; i < self->reconnect_failures && delay < self->s.reconnect_max_ms; i++)
-    delay *= 2;
-  delay = MIN (delay, self->s.reconnect_max_ms);
-  delay = g_random_int_range ((gint32) (delay / 2), (gint32) delay + 1);
-  self->reconnect_failures++;
-  g_debug ("OCPP: connecting again in %" G_GUINT64_FORMAT " ms", delay);
+  if (self->reconnect_failures < G_MAXUINT)
+    self->reconnect_failures++;
+  g_debug ("OCPP: connecting again in %u ms", delay);
   g_clear_handle_id (&self->reconnect_timer, g_source_remove);
-  self->reconnect_timer = g_timeout_add ((guint) delay, reconnect_cb, self);
+  self->reconnect_timer = g_timeout_add (delay, reconnect_cb, self);
   set_state (self, EVCP_OCPP_LINK_CONNECTING, NULL);
 }
 
@@ -505,7 +505,8 @@ drop_link (EvcpOcppClient *self, const gchar *why)
         g_queue_push_tail (&kept, call);
       else
         {
-          self->counters.calls_dropped++;
+          if (!(call->flags & EVCP_OCPP_CALL_OWNER_RETRIES))
+            self->counters.calls_dropped++;
           call_finish (call, NULL, error);
         }
     }
@@ -709,6 +710,7 @@ connect_now (EvcpOcppClient *self)
 static gboolean
 load_tls (EvcpOcppClient *self, GError **error)
 {
+  g_clear_object (&self->client_cert);
   if (self->s.ca_file != NULL)
     {
       g_autoptr(GTlsDatabase) db = g_tls_file_database_new (self->s.ca_file, error);
@@ -782,6 +784,18 @@ evcp_ocpp_client_reconnect (EvcpOcppClient *self, const gchar *why)
   self->reconnect_failures = 0;
   g_clear_handle_id (&self->reconnect_timer, g_source_remove);
   self->reconnect_timer = g_idle_add (reconnect_cb, self);
+}
+
+void
+evcp_ocpp_client_restart (EvcpOcppClient *self, const gchar *why)
+{
+  g_return_if_fail (EVCP_IS_OCPP_CLIENT (self));
+  if (!self->started)
+    return;
+  g_message (_("OCPP link restarted: %s"), why);
+  evcp_ocpp_client_stop (self);
+  self->reconnect_failures = 0;
+  evcp_ocpp_client_start (self);
 }
 
 void

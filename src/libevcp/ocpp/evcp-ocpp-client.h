@@ -19,6 +19,14 @@ evcp_ocpp_num_text (gchar *buf, gsize size, gint64 value)
 }
 #define EVCP_OCPP_NUM(value) evcp_ocpp_num_text ((gchar[24]){ 0 }, 24, (gint64) (value))
 
+/* For g_timeout_add() (exact, where g_timeout_add_seconds() may fire up to
+ * a second early): @seconds in ms, at most G_MAXUINT. */
+static inline guint
+evcp_ocpp_seconds_to_ms (guint64 seconds)
+{
+  return (guint) MIN (seconds * 1000, (guint64) G_MAXUINT);
+}
+
 /*
  * EvcpOcppClient: the charging point's end of an OCPP 1.6J link (JSON over
  * WebSocket, subprotocol "ocpp1.6"), on the main loop with libsoup 3.
@@ -53,6 +61,9 @@ typedef enum {
   EVCP_OCPP_CALL_NONE = 0,
   EVCP_OCPP_CALL_URGENT = 1 << 0, /* first in the queue, even when it is closed */
   EVCP_OCPP_CALL_KEEP = 1 << 1,   /* kept across link drops, retried */
+  /* its owner keeps it and sends it again (the transaction messages, on
+   * disk): a failure or a drop is not counted as dropped here */
+  EVCP_OCPP_CALL_OWNER_RETRIES = 1 << 2,
 } EvcpOcppCallFlags;
 
 typedef struct {
@@ -95,6 +106,10 @@ void evcp_ocpp_client_start (EvcpOcppClient *self);
 void evcp_ocpp_client_stop (EvcpOcppClient *self);
 /* Drops the link (if any) and connects again at once. */
 void evcp_ocpp_client_reconnect (EvcpOcppClient *self, const gchar *why);
+/* As a stop then a start: every CALL queued is given up (not KEEP ones with
+ * an error to their owner), the TLS files are read again, the backoff starts
+ * over, and a new connection is made at once. The counters are kept. */
+void evcp_ocpp_client_restart (EvcpOcppClient *self, const gchar *why);
 
 /* Takes @payload. @destroy frees @user_data once the CALL is done with. */
 void evcp_ocpp_client_call (EvcpOcppClient *self, const gchar *action, JsonObject *payload, EvcpOcppCallFlags flags,
@@ -120,7 +135,7 @@ typedef struct {
   guint64 call_timeouts;
   guint64 connects; /* WebSockets opened */
   guint64 connect_failures;
-  guint64 calls_dropped; /* given up: not KEEP at a drop, or out of attempts */
+  guint64 calls_dropped; /* given up: not KEEP at a drop, or out of attempts (not OWNER_RETRIES ones) */
 } EvcpOcppCounters;
 
 const EvcpOcppCounters *evcp_ocpp_client_get_counters (EvcpOcppClient *self);
