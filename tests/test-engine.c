@@ -229,6 +229,27 @@ count_in_logs (Fixture *f, const gchar *needle)
   return n;
 }
 
+typedef struct {
+  Fixture *f;
+  const gchar *user_id;
+} RequestSeen;
+
+/* the recorder plugin saw a charging request of @user_id dispatched (in
+ * the same dispatch as the built-in handler) */
+static gboolean
+request_seen (gpointer data)
+{
+  RequestSeen *w = data;
+  g_autofree gchar *path = g_strconcat (w->f->record, ".requests", NULL);
+  g_autofree gchar *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return FALSE;
+  lines = g_strsplit (contents, "\n", -1);
+  return g_strv_contains ((const gchar * const *) lines, w->user_id);
+}
+
 /* SIGKILL at random moments of a stream, restart: nothing is lost, and a
  * charging request (one per round, ahead of the stream) takes effect once
  * however often it is delivered. */
@@ -282,6 +303,16 @@ test_kill_and_restart (Fixture *f, gconstpointer data)
       }
     g_assert_true (evcp_test_wait_until (NULL, log_contains, &assigned, 60000));
     g_assert_true (evcp_test_wait_until (NULL, handled_at_least, &all, 60000));
+    /* the charging requests are on a topic of their own, fetched apart from
+     * the stream (a real broker may give the stream first): the last one
+     * dispatched, in this run or an earlier one, so every one of them was
+     * (one partition, in order) */
+    {
+      g_autofree gchar *last_user = g_strdup_printf ("drv-k%u", rounds - 1);
+      RequestSeen last_request = { f, last_user };
+
+      g_assert_true (evcp_test_wait_until (NULL, request_seen, &last_request, 60000));
+    }
     stop_engine (last);
   }
 
