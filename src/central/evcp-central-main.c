@@ -406,7 +406,7 @@ main (int argc, char **argv)
     config = evcp_config_load (&options, &error);
   }
   if (check_config)
-    return evcp_program_check_config ("evcp-central", config, error);
+    return evcp_program_check_config ("evcp-central", config, error, NULL);
   if (config == NULL)
     goto fail;
   if (port < 0)

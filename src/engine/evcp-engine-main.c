@@ -27,6 +27,7 @@
 #include "evcp-ocpp-charge-point.h"
 #include "evcp-platform.h"
 #include "evcp-program.h"
+#include "evcp-state-dir.h"
 
 typedef struct {
   GMainLoop       *loop;
@@ -318,8 +319,11 @@ main (int argc, char **argv)
   }
   if (check_config)
     {
+      g_autofree gchar *state =
+          config != NULL ? evcp_state_dir_path (config->state_dir, "engine", config->cp_id) : NULL;
+
       evcp_dbus_options_clear (&ctx.dbus);
-      return evcp_program_check_config ("evcp-engine", config, error);
+      return evcp_program_check_config ("evcp-engine", config, error, state);
     }
   if (config == NULL)
     goto fail;

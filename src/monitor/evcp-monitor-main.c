@@ -19,6 +19,7 @@
 #include "evcp-monitoring-service.h"
 #include "evcp-platform.h"
 #include "evcp-program.h"
+#include "evcp-state-dir.h"
 
 typedef struct {
   GMainLoop       *loop;
@@ -226,8 +227,11 @@ main (int argc, char **argv)
   }
   if (check_config)
     {
+      g_autofree gchar *state =
+          config != NULL ? evcp_state_dir_path (config->state_dir, "monitor", config->cp_id) : NULL;
+
       evcp_dbus_options_clear (&ctx.dbus);
-      return evcp_program_check_config ("evcp-monitor", config, error);
+      return evcp_program_check_config ("evcp-monitor", config, error, state);
     }
   if (config == NULL)
     goto fail;

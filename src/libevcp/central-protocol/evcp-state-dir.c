@@ -50,6 +50,18 @@ evcp_state_dir_default (const gchar *program, const gchar *cp_id)
   return g_build_filename (base, name, NULL);
 }
 
+gchar *
+evcp_state_dir_path (const gchar *configured, const gchar *program, const gchar *cp_id)
+{
+  g_return_val_if_fail (program != NULL, NULL);
+
+  if (configured != NULL)
+    return g_strdup (configured);
+  if (cp_id == NULL || *cp_id == '\0')
+    return NULL;
+  return evcp_state_dir_default (program, cp_id);
+}
+
 /* The CP that a pending outbox event names: its Kafka key, else the second
  * field of its Central frame (VERB#CP-ID#…); NULL if none does. */
 static gchar *
@@ -290,7 +302,7 @@ evcp_state_dir_open (const gchar *configured, const gchar *program, const gchar 
 
   g_return_val_if_fail (program != NULL && cp_id != NULL && *cp_id != '\0', NULL);
 
-  self->path = configured != NULL ? g_strdup (configured) : evcp_state_dir_default (program, cp_id);
+  self->path = evcp_state_dir_path (configured, program, cp_id);
   if (g_mkdir_with_parents (self->path, 0700) != 0)
     {
       int saved = errno;

@@ -41,6 +41,10 @@ void          evcp_state_dir_free     (EvcpStateDir  *self);
 /* (transfer full): <default of @program>/<escaped @cp_id> */
 gchar        *evcp_state_dir_default  (const gchar   *program,
                                        const gchar   *cp_id) G_GNUC_WARN_UNUSED_RESULT;
+/* The directory evcp_state_dir_open() would use: @configured, else the
+ * default; NULL without a CP id (transfer full). */
+gchar *evcp_state_dir_path (const gchar *configured, const gchar *program,
+                            const gchar *cp_id) G_GNUC_WARN_UNUSED_RESULT;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvcpStateDir, evcp_state_dir_free)
 

@@ -8,11 +8,14 @@
 
 #include "evcp-build-config.h"
 
+#include <errno.h>
+#include <unistd.h> /* R_OK, W_OK, X_OK (MinGW-w64 has it too) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <glib/gi18n-lib.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <librdkafka/rdkafka.h>
 
@@ -139,8 +142,121 @@ evcp_program_version (const gchar *program)
                           (rdkafka_built >> 8) & 0xff);
 }
 
+/* A file the configuration names, read when the program connects (a CA, a
+ * certificate, a key): there and readable by this user, else the error names
+ * the setting. A CA may be a directory of certificates; librdkafka's
+ * ssl.ca.location also takes "probe" (the system's store). */
+static gboolean
+check_readable (const gchar *setting, const gchar *path, gboolean may_be_dir, GError **error)
+{
+  gboolean is_dir;
+
+  if (path == NULL || *path == '\0')
+    return TRUE;
+  is_dir = g_file_test (path, G_FILE_TEST_IS_DIR);
+  if (g_access (path, R_OK) != 0)
+    {
+      int saved = errno;
+
+      /* TRANSLATORS: the setting (“[ocpp] ca-file”), the file, why not */
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), _("%s: cannot read %s: %s"), setting, path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  if (is_dir && !may_be_dir)
+    {
+      /* TRANSLATORS: the setting, then the path */
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_ISDIR, _("%s: %s is a directory, not a file"), setting, path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* librdkafka's properties that name a file it reads at start or at the
+ * first connection; whether it may be a directory. */
+static const struct {
+  const gchar *property;
+  gboolean may_be_dir;
+} rdkafka_files[] = {
+  { "ssl.ca.location", TRUE },   { "ssl.crl.location", FALSE },      { "ssl.certificate.location", FALSE },
+  { "ssl.key.location", FALSE }, { "ssl.keystore.location", FALSE }, { "sasl.kerberos.keytab", FALSE },
+};
+
+static gboolean
+check_rdkafka_files (const gchar *group, GHashTable *properties, GError **error)
+{
+  if (properties == NULL)
+    return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (rdkafka_files); i++)
+    {
+      const gchar *path = g_hash_table_lookup (properties, rdkafka_files[i].property);
+      g_autofree gchar *setting = g_strdup_printf ("[%s] %s", group, rdkafka_files[i].property);
+
+      if (g_strcmp0 (rdkafka_files[i].property, "ssl.ca.location") == 0 && g_strcmp0 (path, "probe") == 0)
+        continue;
+      if (!check_readable (setting, path, rdkafka_files[i].may_be_dir, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+check_files (EvcpConfig *config, GError **error)
+{
+  return check_readable ("[ocpp] ca-file", config->ocpp_ca_file, TRUE, error) &&
+         check_readable ("[ocpp] cert-file", config->ocpp_cert_file, FALSE, error) &&
+         check_readable ("[ocpp] key-file", config->ocpp_key_file, FALSE, error) &&
+         check_rdkafka_files ("librdkafka", config->rdkafka, error) &&
+         check_rdkafka_files ("librdkafka-consumer", config->rdkafka_consumer, error) &&
+         check_rdkafka_files ("librdkafka-producer", config->rdkafka_producer, error);
+}
+
+/* The state directory: a directory if it is there; if not, the program will
+ * create it at start, under its nearest existing parent. Whether this user
+ * may write there is said, not judged: the service may run as another user
+ * (systemd's StateDirectory= makes the directory for it). */
+static gboolean
+check_state_dir (const gchar *program, const gchar *state_dir, GError **error)
+{
+  g_autofree gchar *existing = NULL;
+
+  if (state_dir == NULL)
+    return TRUE;
+  if (g_file_test (state_dir, G_FILE_TEST_EXISTS) && !g_file_test (state_dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR, _("[evcp] state-dir: %s is not a directory"), state_dir);
+      return FALSE;
+    }
+  existing = g_strdup (state_dir);
+  while (!g_file_test (existing, G_FILE_TEST_EXISTS))
+    {
+      gchar *parent = g_path_get_dirname (existing);
+
+      if (g_strcmp0 (parent, existing) == 0)
+        {
+          g_free (parent);
+          break;
+        }
+      g_free (existing);
+      existing = parent;
+    }
+  if (!g_file_test (existing, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR,
+                   _("[evcp] state-dir: %s cannot be created: %s is not a directory"), state_dir, existing);
+      return FALSE;
+    }
+  if (g_access (existing, W_OK | X_OK) != 0)
+    /* TRANSLATORS: the program, the state directory, the existing directory
+     * where it is or would be made */
+    g_printerr (_("%s: note: this user cannot write %s; the service's user must, to make or use the state "
+                   "directory %s\n"),
+                program, existing, state_dir);
+  return TRUE;
+}
+
 int
-evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error)
+evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error, const gchar *state_dir)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) files = NULL;
@@ -153,6 +269,11 @@ evcp_program_check_config (const gchar *program, EvcpConfig *config, const GErro
   if (!evcp_config_validate (config, &error) ||
       !evcp_kafka_check_properties (config->kafka_brokers, config->rdkafka, config->rdkafka_consumer,
                                     config->rdkafka_producer, &error))
+    {
+      g_printerr ("%s: %s\n", program, error->message);
+      return EXIT_FAILURE;
+    }
+  if (!check_files (config, &error) || !check_state_dir (program, state_dir, &error))
     {
       g_printerr ("%s: %s\n", program, error->message);
       return EXIT_FAILURE;
@@ -172,5 +293,8 @@ evcp_program_check_config (const gchar *program, EvcpConfig *config, const GErro
     g_print (_("%s: the configuration is valid (%s and the environment)\n"), program, files->str);
   else
     g_print (_("%s: the configuration is valid (no key file: the defaults and the environment)\n"), program);
+  if (state_dir != NULL)
+    /* TRANSLATORS: the program, then a directory */
+    g_print (_("%s: state directory %s\n"), program, state_dir);
   return EXIT_SUCCESS;
 }

@@ -42,8 +42,11 @@ int evcp_program_usage_error (const gchar *program, const gchar *message);
 gchar *evcp_program_version (const gchar *program);
 /* --check-config: the configuration loaded (or the error that stopped its
  * loading) validated as the program would at start, without starting
- * anything: settings, addresses, librdkafka's properties, and no unknown
- * group or key. Says the result; returns the exit status (0 or 1). */
-int evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error);
+ * anything: settings, addresses, librdkafka's properties, no unknown group
+ * or key, the files it names readable (CA, certificates, keys), and
+ * @state_dir (NULL: the program has none) a directory or creatable. Says
+ * the result; returns the exit status (0 or 1). */
+int evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error,
+                               const gchar *state_dir);
 
 G_END_DECLS
