@@ -229,9 +229,10 @@ main (int argc, char **argv)
     {
       g_autofree gchar *state =
           config != NULL ? evcp_state_dir_path (config->state_dir, "monitor", config->cp_id) : NULL;
+      const EvcpCheckScope scope = { .state_dir = state, .plugins = TRUE, .plugin_kind = EVCP_PLUGIN_MONITOR };
 
       evcp_dbus_options_clear (&ctx.dbus);
-      return evcp_program_check_config ("evcp-monitor", config, error, state);
+      return evcp_program_check_config ("evcp-monitor", config, error, &scope);
     }
   if (config == NULL)
     goto fail;

@@ -24,4 +24,12 @@ GStrv evcp_plugins_load (const gchar     *dir,
                          EvcpConfig      *config,
                          GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 
+/* --check-config: what evcp_plugins_load() would do with @dir, without
+ * calling any entry point (no handler is registered): each module opened,
+ * its ABI version and its entry point for @kind looked up. @loadable: the
+ * paths of the modules that would be loaded; @refused: why each other one
+ * would be refused (a module with another program's entry point only is in
+ * neither). FALSE with @error if @dir cannot be read. */
+gboolean evcp_plugins_check (const gchar *dir, EvcpPluginKind kind, GStrv *loadable, GStrv *refused, GError **error);
+
 G_END_DECLS

@@ -255,11 +255,39 @@ check_state_dir (const gchar *program, const gchar *state_dir, GError **error)
   return TRUE;
 }
 
-int
-evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error, const gchar *state_dir)
+/* The modules of the plugin directory: each must load for this program
+ * (else a start would warn and go on without it). @loadable: those that
+ * would be loaded. */
+static gboolean
+check_plugins (const gchar *program, const gchar *dir, EvcpPluginKind kind, GStrv *loadable, GError **error)
 {
+  g_auto(GStrv) refused = NULL;
+  guint n_refused;
+
+  if (dir == NULL)
+    return TRUE;
+  if (!evcp_plugins_check (dir, kind, loadable, &refused, error))
+    return FALSE;
+  n_refused = g_strv_length (refused);
+  if (n_refused == 0)
+    return TRUE;
+  for (guint i = 0; refused[i] != NULL; i++)
+    g_printerr ("%s: %s\n", program, refused[i]);
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+               g_dngettext (GETTEXT_PACKAGE, "%u plugin would be refused (said above)",
+                            "%u plugins would be refused (said above)", n_refused),
+               n_refused);
+  return FALSE;
+}
+
+int
+evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error,
+                           const EvcpCheckScope *scope)
+{
+  const gchar *state_dir = scope != NULL ? scope->state_dir : NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) files = NULL;
+  g_auto(GStrv) plugins = NULL;
 
   if (config == NULL)
     {
@@ -273,7 +301,9 @@ evcp_program_check_config (const gchar *program, EvcpConfig *config, const GErro
       g_printerr ("%s: %s\n", program, error->message);
       return EXIT_FAILURE;
     }
-  if (!check_files (config, &error) || !check_state_dir (program, state_dir, &error))
+  if (!check_files (config, &error) || !check_state_dir (program, state_dir, &error) ||
+      (scope != NULL && scope->plugins &&
+       !check_plugins (program, config->plugin_dir, scope->plugin_kind, &plugins, &error)))
     {
       g_printerr ("%s: %s\n", program, error->message);
       return EXIT_FAILURE;
@@ -296,5 +326,8 @@ evcp_program_check_config (const gchar *program, EvcpConfig *config, const GErro
   if (state_dir != NULL)
     /* TRANSLATORS: the program, then a directory */
     g_print (_("%s: state directory %s\n"), program, state_dir);
+  for (guint i = 0; plugins != NULL && plugins[i] != NULL; i++)
+    /* TRANSLATORS: the program, then a plugin's file */
+    g_print (_("%s: plugin %s\n"), program, plugins[i]);
   return EXIT_SUCCESS;
 }

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "evcp-config.h"
+#include "evcp-plugin-loader.h"
 
 G_BEGIN_DECLS
 
@@ -40,13 +41,22 @@ int evcp_program_usage_error (const gchar *program, const gchar *message);
  * json-glib and librdkafka, each at run time and as built against.
  * (transfer full) */
 gchar *evcp_program_version (const gchar *program);
+/* What --check-config checks beyond the configuration: a program's own
+ * places (evcp-central has none: NULL). */
+typedef struct {
+  const gchar *state_dir; /* NULL: none */
+  gboolean plugins;       /* the plugin directory, for plugin_kind */
+  EvcpPluginKind plugin_kind;
+} EvcpCheckScope;
+
 /* --check-config: the configuration loaded (or the error that stopped its
  * loading) validated as the program would at start, without starting
  * anything: settings, addresses, librdkafka's properties, no unknown group
- * or key, the files it names readable (CA, certificates, keys), and
- * @state_dir (NULL: the program has none) a directory or creatable. Says
- * the result; returns the exit status (0 or 1). */
+ * or key, the files it names readable (CA, certificates, keys), and in
+ * @scope (nullable) the state directory a directory or creatable, every
+ * plugin of the plugin directory loadable (its ABI; no entry point called).
+ * Says the result; returns the exit status (0 or 1). */
 int evcp_program_check_config (const gchar *program, EvcpConfig *config, const GError *load_error,
-                               const gchar *state_dir);
+                               const EvcpCheckScope *scope);
 
 G_END_DECLS
