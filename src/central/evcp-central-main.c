@@ -404,8 +404,8 @@ main (int argc, char **argv)
       if (inet == NULL)
         {
           /* TRANSLATORS: %s is what was given to --listen-address */
-          g_autofree gchar *message = g_strdup_printf (_("Invalid listen address “%s”: expected an IP address"),
-                                                       listen_address);
+          g_autofree gchar *message =
+              g_strdup_printf (_("Invalid listen address “%s”: expected an IP address"), listen_address);
 
           return evcp_program_usage_error ("evcp-central", message);
         }
