@@ -663,6 +663,72 @@ test_boot_states (Fixture *f, gconstpointer data)
   assert_all_valid (f);
 }
 
+static gboolean
+central_stop_sent (gpointer data)
+{
+  Fixture *f = data;
+  g_autofree gchar *answer = evcp_test_central_command (f->central, "stop " CP);
+
+  return g_str_has_prefix (answer, "OK");
+}
+
+/* Central's STOP and the OCPP holds each lift only their own: an accepted
+ * BootNotification does not undo Central's STOP, Central's RESUME does not
+ * undo ChangeAvailability Inoperative; the connector is Available only when
+ * none is left. */
+static void
+test_holds (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *url = ws_url (f);
+  g_autofree gchar *answer = NULL;
+  g_autoptr(JsonObject) r = NULL;
+  g_autoptr(GPtrArray) boots = NULL;
+
+  if (f->tmpdir == NULL)
+    return;
+  csms_start (f, (const gchar *[]){ "--boot", "Pending", "--interval", "1", NULL });
+  engine_start (f, url, NULL);
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  /* Central stops the CP while the boot is pending (the Engine is linked to
+   * Central once the command is taken) */
+  g_assert_true (evcp_test_wait_until (NULL, central_stop_sent, f, WAIT_MS));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine, "Central: STOP", WAIT_MS));
+  boots = csms_find (f, "call", "BootNotification");
+  csms_send (f, "{\"set\": {\"boot\": \"Accepted\", \"interval\": 60}}");
+  g_ptr_array_unref (csms_wait (f, "call", "BootNotification", boots->len + 1));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine,
+                                           "OCPP BootNotification not accepted ended; the charging point stays "
+                                           "stopped: Central STOP",
+                                           WAIT_MS));
+  wait_status (f, "Unavailable");
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-held\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+
+  /* Inoperative too, then Central's RESUME: still Unavailable */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 0, \"type\": \"Inoperative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  answer = evcp_test_central_command (f->central, "resume " CP);
+  g_assert_true (g_str_has_prefix (answer, "OK"));
+  g_assert_true (evcp_sys_engine_wait_log (f->engine,
+                                           "Central STOP ended; the charging point stays stopped: OCPP Inoperative",
+                                           WAIT_MS));
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-held\"}");
+  g_assert_cmpstr (status_of (r), ==, "Rejected");
+
+  /* the last hold lifted: Available, and a session starts */
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "ChangeAvailability", "{\"connectorId\": 1, \"type\": \"Operative\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  wait_status (f, "Available");
+  g_clear_pointer (&r, json_object_unref);
+  r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-free\"}");
+  g_assert_cmpstr (status_of (r), ==, "Accepted");
+  g_ptr_array_unref (csms_wait (f, "call", "StartTransaction", 1));
+  assert_all_valid (f);
+}
+
 /* Bad CALLs answered with the right CALLERROR, the link kept; a 1 MiB frame
  * refused by closing the link (1009), which comes back; the other Core
  * CALLs answered. */
@@ -2001,6 +2067,7 @@ main (int argc, char **argv)
   g_test_add ("/ocpp/authorize", Fixture, NULL, fixture_set_up, test_authorize, fixture_tear_down);
   g_test_add ("/ocpp/retries", Fixture, NULL, fixture_set_up, test_retries, fixture_tear_down);
   g_test_add ("/ocpp/availability", Fixture, NULL, fixture_set_up, test_availability, fixture_tear_down);
+  g_test_add ("/ocpp/holds", Fixture, NULL, fixture_set_up, test_holds, fixture_tear_down);
   g_test_add ("/ocpp/reset", Fixture, NULL, fixture_set_up, test_reset, fixture_tear_down);
   g_test_add ("/ocpp/hard-reset", Fixture, NULL, fixture_set_up, test_hard_reset, fixture_tear_down);
   g_test_add ("/ocpp/pong-timeout", Fixture, NULL, fixture_set_up, test_pong_timeout, fixture_tear_down);

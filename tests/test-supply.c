@@ -182,18 +182,55 @@ test_stop_resume_and_refusals (Fixture *f, gconstpointer data)
   request (f, 11, 600, 0);
   expect_refused (f, EVCP_REFUSED_BUSY);
 
-  evcp_supply_stop (f->supply);
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
   g_assert_cmpuint (f->tickets->len, ==, 1);
   g_assert_cmpstr (((EvcpSession *) f->tickets->pdata[0])->ended_reason, ==, EVCP_END_STOPPED);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_STOPPED);
   expect_refused (f, EVCP_REFUSED_STOPPED);
-  evcp_supply_stop (f->supply);          /* idempotent, no second ticket */
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_CENTRAL); /* idempotent, no second ticket */
   g_assert_cmpuint (f->tickets->len, ==, 1);
 
-  evcp_supply_resume (f->supply);
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_ACTIVE);
   request (f, 11, 600, 0);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_SUPPLYING);
+}
+
+/* Each holder lifts its own hold only: the CP stays STOPPED while another
+ * holds it (Central's RESUME under an OCPP Inoperative, an accepted
+ * BootNotification under Central's STOP). */
+static void
+test_holds (Fixture *f, gconstpointer data)
+{
+  request (f, 11, 600, 0);
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
+  g_assert_cmpuint (f->tickets->len, ==, 1);
+  g_assert_cmpstr (((EvcpSession *) f->tickets->pdata[0])->ended_reason, ==, EVCP_END_STOPPED);
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
+  g_assert_cmpuint (f->tickets->len, ==, 1);
+  g_assert_cmpuint (evcp_supply_get_holds (f->supply), ==, EVCP_SUPPLY_HOLD_OCPP_BOOT | EVCP_SUPPLY_HOLD_CENTRAL);
+
+  /* the boot accepted: Central's STOP still holds */
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
+  g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_STOPPED);
+  expect_refused (f, EVCP_REFUSED_STOPPED);
+  /* a release of what is not held changes nothing */
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
+  g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_STOPPED);
+
+  /* Inoperative too; then Central's RESUME: Inoperative still holds */
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
+  g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_STOPPED);
+  g_assert_cmpuint (evcp_supply_get_holds (f->supply), ==, EVCP_SUPPLY_HOLD_INOPERATIVE);
+  expect_refused (f, EVCP_REFUSED_STOPPED);
+
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
+  g_assert_cmpuint (evcp_supply_get_holds (f->supply), ==, 0);
+  g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_ACTIVE);
+  request (f, 11, 600, 0);
+  g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_SUPPLYING);
+  g_assert_cmpuint (f->tickets->len, ==, 1);
 }
 
 static void
@@ -210,12 +247,12 @@ test_fault (Fixture *f, gconstpointer data)
   g_assert_cmpstr (evcp_supply_get_fault_reason (f->supply), ==, "contactor welded");
   expect_refused (f, EVCP_REFUSED_FAULT);
   /* RESUME does not clear a fault; a stop under a fault is remembered */
-  evcp_supply_resume (f->supply);
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_FAULT);
-  evcp_supply_stop (f->supply);
+  evcp_supply_hold (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
   evcp_supply_clear_fault (f->supply);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_STOPPED);
-  evcp_supply_resume (f->supply);
+  evcp_supply_release (f->supply, EVCP_SUPPLY_HOLD_CENTRAL);
   g_assert_cmpint (evcp_supply_get_state (f->supply), ==, EVCP_CP_STATE_ACTIVE);
 
   /* bad figures are not a refusal but an invalid request */
@@ -260,6 +297,7 @@ main (int argc, char **argv)
   g_test_add ("/supply/completed", Fixture, NULL, fixture_set_up, test_completed, fixture_tear_down);
   g_test_add ("/supply/stop-resume-refusals", Fixture, NULL, fixture_set_up,
               test_stop_resume_and_refusals, fixture_tear_down);
+  g_test_add ("/supply/holds", Fixture, NULL, fixture_set_up, test_holds, fixture_tear_down);
   g_test_add ("/supply/fault", Fixture, NULL, fixture_set_up, test_fault, fixture_tear_down);
   g_test_add_func ("/supply/session-json", test_session_json);
   return g_test_run ();

@@ -701,9 +701,15 @@ on_command (EvcpCentralClient *central, GStrv fields, EvcpEngine *self)
       start_supply (self, NULL, fields[2], fields[3], "central", power, (gint64) duration, NULL);
     }
   else if (g_strcmp0 (verb, "STOP") == 0)
-    evcp_supply_stop (self->supply);
+    {
+      g_message (_("Central: STOP (no new session until RESUME)"));
+      evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_CENTRAL);
+    }
   else if (g_strcmp0 (verb, "RESUME") == 0)
-    evcp_supply_resume (self->supply);
+    {
+      g_message (_("Central: RESUME"));
+      evcp_supply_release (self->supply, EVCP_SUPPLY_HOLD_CENTRAL);
+    }
   else
     g_warning (_("Central sent %s, which this Engine does not know: ignored"), verb);
 }
@@ -873,7 +879,7 @@ evcp_engine_stop (EvcpEngine *self)
   self->started = FALSE;
   /* a supply does not outlive the Engine: its ticket goes to the outbox now */
   if (evcp_supply_get_session (self->supply) != NULL)
-    evcp_supply_stop (self->supply);
+    evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_SHUTDOWN);
   evcp_health_server_stop (self->health);
   evcp_central_client_stop (self->central);
   evcp_kafka_outbox_sender_stop (self->sender);

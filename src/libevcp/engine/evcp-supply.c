@@ -23,7 +23,7 @@ struct _EvcpSupply
   gdouble      price_eur_kwh;
   guint        interval_ms;
   EvcpCpState  state;
-  gboolean     stopped;        /* out of service by Central, also under a fault */
+  EvcpSupplyHold holds; /* out of service while any (also under a fault) */
   gchar       *fault_reason;
 
   EvcpSession *session;
@@ -183,7 +183,7 @@ idle_state (EvcpSupply *self)
 {
   if (self->fault_reason != NULL)
     return EVCP_CP_STATE_FAULT;
-  if (self->stopped)
+  if (self->holds != 0)
     return EVCP_CP_STATE_STOPPED;
   return EVCP_CP_STATE_ACTIVE;
 }
@@ -382,24 +382,64 @@ evcp_supply_end_session (EvcpSupply *self, const gchar *reason)
   return TRUE;
 }
 
+/* The holds' names, for the log: "Central STOP, OCPP Inoperative". */
+static gchar *
+holds_to_string (EvcpSupplyHold holds)
+{
+  static const struct {
+    EvcpSupplyHold hold;
+    const gchar *name;
+  } names[] = {
+    { EVCP_SUPPLY_HOLD_CENTRAL, "Central STOP" },
+    { EVCP_SUPPLY_HOLD_OCPP_BOOT, "OCPP BootNotification not accepted" },
+    { EVCP_SUPPLY_HOLD_INOPERATIVE, "OCPP Inoperative" },
+    { EVCP_SUPPLY_HOLD_SHUTDOWN, "shutdown" },
+  };
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (holds & names[i].hold)
+      g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", names[i].name);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 void
-evcp_supply_stop (EvcpSupply *self)
+evcp_supply_hold (EvcpSupply *self, EvcpSupplyHold hold)
 {
   g_return_if_fail (EVCP_IS_SUPPLY (self));
+  g_return_if_fail (hold != 0);
 
-  self->stopped = TRUE;
+  self->holds |= hold;
   end_session (self, EVCP_END_STOPPED);
   set_state (self, idle_state (self));
 }
 
 void
-evcp_supply_resume (EvcpSupply *self)
+evcp_supply_release (EvcpSupply *self, EvcpSupplyHold hold)
 {
   g_return_if_fail (EVCP_IS_SUPPLY (self));
 
-  self->stopped = FALSE;
+  if ((self->holds & hold) == 0)
+    return;
+  self->holds &= ~hold;
+  if (self->holds != 0)
+    {
+      g_autofree gchar *released = holds_to_string (hold);
+      g_autofree gchar *left = holds_to_string (self->holds);
+
+      /* TRANSLATORS: what ended, then what keeps the CP stopped */
+      g_message (_("%s ended; the charging point stays stopped: %s"), released, left);
+    }
   if (self->session == NULL)
     set_state (self, idle_state (self));
+}
+
+EvcpSupplyHold
+evcp_supply_get_holds (EvcpSupply *self)
+{
+  g_return_val_if_fail (EVCP_IS_SUPPLY (self), 0);
+
+  return self->holds;
 }
 
 void

@@ -107,10 +107,25 @@ gboolean     evcp_supply_unplug           (EvcpSupply    *self);
 /* Ends the session (FALSE if there is none) with @reason (EVCP_END_*),
  * and the CP stays in service: a remote stop (OCPP). */
 gboolean evcp_supply_end_session (EvcpSupply *self, const gchar *reason);
-/* Central's STOP: end any session (STOPPED) and go STOPPED. */
-void         evcp_supply_stop             (EvcpSupply    *self);
-/* Central's RESUME: back to ACTIVE from STOPPED (a fault stays a fault). */
-void         evcp_supply_resume           (EvcpSupply    *self);
+/* Who keeps the CP out of service (EVCP_CP_STATE_STOPPED). Each holder sets
+ * and clears its own hold; the CP is STOPPED while any is held, so one
+ * holder's release never undoes another's stop (Central's RESUME does not
+ * lift an OCPP Inoperative, an accepted BootNotification does not lift
+ * Central's STOP). */
+typedef enum {
+  EVCP_SUPPLY_HOLD_CENTRAL = 1 << 0,     /* Central's STOP, until its RESUME */
+  EVCP_SUPPLY_HOLD_OCPP_BOOT = 1 << 1,   /* until the CSMS accepts the BootNotification */
+  EVCP_SUPPLY_HOLD_INOPERATIVE = 1 << 2, /* OCPP ChangeAvailability Inoperative */
+  EVCP_SUPPLY_HOLD_SHUTDOWN = 1 << 3,    /* the Engine stops */
+} EvcpSupplyHold;
+
+/* Holds the CP out of service for @hold: ends any session (STOPPED) and goes
+ * STOPPED. Holding again what is held changes nothing. */
+void evcp_supply_hold (EvcpSupply *self, EvcpSupplyHold hold);
+/* Releases @hold: back to ACTIVE when no other hold is left (a fault stays
+ * a fault); the holds left are logged. */
+void evcp_supply_release (EvcpSupply *self, EvcpSupplyHold hold);
+EvcpSupplyHold evcp_supply_get_holds (EvcpSupply *self);
 /* A fault ends any session at once (FAULT) and refuses requests until cleared. */
 void         evcp_supply_set_fault        (EvcpSupply    *self,
                                            const gchar   *reason);

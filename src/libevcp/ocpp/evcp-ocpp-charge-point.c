@@ -772,7 +772,7 @@ apply_scheduled_cb (gpointer user_data)
     {
       self->inoperative_scheduled = FALSE;
       g_message (_("OCPP: the scheduled change to Inoperative applies now"));
-      evcp_supply_stop (self->supply);
+      evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
     }
   return G_SOURCE_REMOVE;
 }
@@ -848,8 +848,7 @@ on_accepted (EvcpOcppChargePoint *self)
   if (first)
     {
       self->held_for_boot = FALSE;
-      if (!self->inoperative)
-        evcp_supply_resume (self->supply);
+      evcp_supply_release (self->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
     }
   send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
   pump_outbox (self);
@@ -1047,8 +1046,7 @@ change_availability (EvcpOcppChargePoint *self, JsonObject *p)
   if (!inoperative)
     {
       self->inoperative_scheduled = FALSE;
-      if (!self->held_for_boot)
-        evcp_supply_resume (self->supply);
+      evcp_supply_release (self->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
       return status_result ("Accepted");
     }
   if (evcp_supply_get_session (self->supply) != NULL)
@@ -1057,23 +1055,21 @@ change_availability (EvcpOcppChargePoint *self, JsonObject *p)
       self->inoperative_scheduled = TRUE;
       return status_result ("Scheduled");
     }
-  evcp_supply_stop (self->supply);
+  evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
   return status_result ("Accepted");
 }
 
 /* As at a start: no charging until the CSMS accepts the next
- * BootNotification (unless charge-before-accepted). A supply already
- * stopped (Central, ChangeAvailability) is left as it is: not ours to
- * resume. */
+ * BootNotification (unless charge-before-accepted). A hold of its own: the
+ * accepted boot releases it and no other (Central's STOP, Inoperative). */
 static void
 hold_for_boot (EvcpOcppChargePoint *self)
 {
-  if (self->config->ocpp_charge_before_accepted || self->held_for_boot || self->inoperative ||
-      evcp_supply_get_state (self->supply) == EVCP_CP_STATE_STOPPED)
+  if (self->config->ocpp_charge_before_accepted || self->held_for_boot)
     return;
   g_message (_("OCPP: no charging until the CSMS accepts the BootNotification"));
   self->held_for_boot = TRUE;
-  evcp_supply_stop (self->supply);
+  evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
 }
 
 /* The end of a Soft Reset: the link closes and is made again (a new
@@ -1476,14 +1472,9 @@ evcp_ocpp_charge_point_start (EvcpOcppChargePoint *self)
   if (self->inoperative)
     {
       g_message (_("OCPP: the connector is Inoperative (ChangeAvailability, kept across restarts)"));
-      evcp_supply_stop (self->supply);
+      evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_INOPERATIVE);
     }
-  else if (!self->config->ocpp_charge_before_accepted)
-    {
-      g_message (_("OCPP: no charging until the CSMS accepts the BootNotification"));
-      self->held_for_boot = TRUE;
-      evcp_supply_stop (self->supply);
-    }
+  hold_for_boot (self);
   recover_transaction (self);
   if (evcp_outbox_get_length (self->outbox, EVCP_OUTBOX_KAFKA) > 0)
     g_message (_("OCPP: %u transaction messages wait for the CSMS in %s"),
