@@ -684,11 +684,16 @@ test_holds (Fixture *f, gconstpointer data)
   g_autoptr(JsonObject) r = NULL;
   g_autoptr(GPtrArray) boots = NULL;
 
+  gboolean has_bus;
+
   if (f->tmpdir == NULL)
     return;
+  has_bus = bus_start (f);
   csms_start (f, (const gchar *[]){ "--boot", "Pending", "--interval", "1", NULL });
   engine_start (f, url, NULL);
   g_assert_true (evcp_sys_engine_wait_log (f->engine, "OCPP BootNotification: Pending", WAIT_MS));
+  if (has_bus)
+    assert_ctl_shows (f, "Stopped by       ocpp-boot\n");
   /* Central stops the CP while the boot is pending (the Engine is linked to
    * Central once the command is taken) */
   g_assert_true (evcp_test_wait_until (NULL, central_stop_sent, f, WAIT_MS));
@@ -701,6 +706,8 @@ test_holds (Fixture *f, gconstpointer data)
                                            "stopped: Central STOP",
                                            WAIT_MS));
   wait_status (f, "Unavailable");
+  if (has_bus)
+    assert_ctl_shows (f, "Stopped by       central\n");
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-held\"}");
   g_assert_cmpstr (status_of (r), ==, "Rejected");
 
@@ -713,6 +720,8 @@ test_holds (Fixture *f, gconstpointer data)
   g_assert_true (evcp_sys_engine_wait_log (f->engine,
                                            "Central STOP ended; the charging point stays stopped: OCPP Inoperative",
                                            WAIT_MS));
+  if (has_bus)
+    assert_ctl_shows (f, "Stopped by       ocpp-inoperative\n");
   g_clear_pointer (&r, json_object_unref);
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-held\"}");
   g_assert_cmpstr (status_of (r), ==, "Rejected");
@@ -723,6 +732,8 @@ test_holds (Fixture *f, gconstpointer data)
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   wait_status (f, "Available");
   g_clear_pointer (&r, json_object_unref);
+  if (has_bus)
+    assert_ctl_shows (f, "State            ACTIVE\n");
   r = csms_call (f, "RemoteStartTransaction", "{\"idTag\": \"drv-free\"}");
   g_assert_cmpstr (status_of (r), ==, "Accepted");
   g_ptr_array_unref (csms_wait (f, "call", "StartTransaction", 1));

@@ -477,6 +477,7 @@ print_engine_status (Ctl *ctl, EvcpGdbusEngine1 *engine)
 {
   GVariant *session = evcp_gdbus_engine1_get_session (engine);
   const gchar *fault = evcp_gdbus_engine1_get_fault_reason (engine);
+  const gchar * const *stopped_by = evcp_gdbus_engine1_get_stopped_by (engine);
   g_autofree gchar *kafka = NULL;
   g_autofree gchar *central = NULL;
   g_autofree gchar *supply = NULL;
@@ -489,6 +490,13 @@ print_engine_status (Ctl *ctl, EvcpGdbusEngine1 *engine)
   print_row (_("State"), evcp_gdbus_engine1_get_state (engine));
   if (fault != NULL && *fault != '\0')
     print_row (_("Fault"), fault);
+  if (stopped_by != NULL && stopped_by[0] != NULL)
+    {
+      g_autofree gchar *holders = g_strjoinv (", ", (gchar **) stopped_by);
+
+      /* TRANSLATORS: who holds the charging point STOPPED ("central, ocpp-boot") */
+      print_row (_("Stopped by"), holders);
+    }
   kafka = g_strdup_printf ("%s (%s)", evcp_gdbus_engine1_get_kafka_connected (engine) ? _("connected") : _("not connected"),
                            evcp_gdbus_engine1_get_kafka_state (engine));
   print_row (_("Kafka"), kafka);

@@ -68,10 +68,18 @@ static void
 update_state (EvcpDbusEngine *self)
 {
   const gchar *reason = evcp_supply_get_fault_reason (self->supply);
+  g_auto(GStrv) stopped_by = evcp_supply_holds_to_strv (evcp_supply_get_holds (self->supply));
 
   evcp_gdbus_engine1_set_state (self->skeleton,
                                 evcp_cp_state_to_string (evcp_supply_get_state (self->supply)));
   evcp_gdbus_engine1_set_fault_reason (self->skeleton, reason != NULL ? reason : "");
+  evcp_gdbus_engine1_set_stopped_by (self->skeleton, (const gchar * const *) stopped_by);
+}
+
+static void
+on_holds_changed (EvcpSupply *supply, guint holds, gpointer user_data)
+{
+  update_state (user_data);
 }
 
 static void
@@ -474,6 +482,7 @@ evcp_dbus_engine_new (EvcpEngine *engine)
   update_central (self);
 
   g_signal_connect_object (self->supply, "state-changed", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (self->supply, "holds-changed", G_CALLBACK (on_holds_changed), self, 0);
   g_signal_connect_object (self->supply, "session-started", G_CALLBACK (on_session), self, 0);
   g_signal_connect_object (self->supply, "session-ended", G_CALLBACK (on_session), self, 0);
   g_signal_connect_object (self->kafka, "connection-state-changed", G_CALLBACK (on_kafka_state), self, 0);

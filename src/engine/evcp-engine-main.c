@@ -49,15 +49,34 @@ status_text (Context *ctx)
   if (state == EVCP_CP_STATE_FAULT)
     return g_strdup_printf ("%s: %s (%s)", cp_id, evcp_cp_state_to_string (state),
                             evcp_supply_get_fault_reason (supply));
+  if (state == EVCP_CP_STATE_STOPPED)
+    {
+      g_auto(GStrv) holders = evcp_supply_holds_to_strv (evcp_supply_get_holds (supply));
+      g_autofree gchar *by = g_strjoinv (", ", holders);
+
+      return g_strdup_printf ("%s: %s (%s)", cp_id, evcp_cp_state_to_string (state), by);
+    }
   return g_strdup_printf ("%s: %s", cp_id, evcp_cp_state_to_string (state));
+}
+
+static void
+report_status (Context *ctx)
+{
+  g_autofree gchar *status = status_text (ctx);
+
+  evcp_platform_service_status (status);
 }
 
 static void
 on_state_changed (EvcpSupply *supply, EvcpCpState old, EvcpCpState state, gpointer user_data)
 {
-  g_autofree gchar *status = status_text (user_data);
+  report_status (user_data);
+}
 
-  evcp_platform_service_status (status);
+static void
+on_holds_changed (EvcpSupply *supply, guint holds, gpointer user_data)
+{
+  report_status (user_data);
 }
 
 /* Ready once the main loop turns: the service manager starts what comes
@@ -348,6 +367,7 @@ main (int argc, char **argv)
     evcp_ocpp_charge_point_start (ocpp);
   evcp_platform_watch_operator_signals (on_fault_signal, on_clear_signal, &ctx);
   g_signal_connect (evcp_engine_get_supply (engine), "state-changed", G_CALLBACK (on_state_changed), &ctx);
+  g_signal_connect (evcp_engine_get_supply (engine), "holds-changed", G_CALLBACK (on_holds_changed), &ctx);
 #if defined(EVCP_TEST_HOOKS) && defined(G_OS_UNIX)
   g_unix_signal_add (SIGHUP, on_freeze, &ctx);
 #endif

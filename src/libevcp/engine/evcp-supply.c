@@ -46,6 +46,7 @@ enum {
   SIGNAL_SESSION_STARTED,
   SIGNAL_TELEMETRY,
   SIGNAL_SESSION_ENDED,
+  SIGNAL_HOLDS_CHANGED,
   N_SIGNALS
 };
 static guint signals[N_SIGNALS];
@@ -382,25 +383,39 @@ evcp_supply_end_session (EvcpSupply *self, const gchar *reason)
   return TRUE;
 }
 
-/* The holds' names, for the log: "Central STOP, OCPP Inoperative". */
+/* Each hold: its word (D-Bus StoppedBy, evcpctl) and its name in the log. */
+static const struct {
+  EvcpSupplyHold hold;
+  const gchar *word;
+  const gchar *name;
+} hold_names[] = {
+  { EVCP_SUPPLY_HOLD_CENTRAL, "central", "Central STOP" },
+  { EVCP_SUPPLY_HOLD_OCPP_BOOT, "ocpp-boot", "OCPP BootNotification not accepted" },
+  { EVCP_SUPPLY_HOLD_INOPERATIVE, "ocpp-inoperative", "OCPP Inoperative" },
+  { EVCP_SUPPLY_HOLD_SHUTDOWN, "shutdown", "shutdown" },
+};
+
+/* For the log: "Central STOP, OCPP Inoperative". */
 static gchar *
 holds_to_string (EvcpSupplyHold holds)
 {
-  static const struct {
-    EvcpSupplyHold hold;
-    const gchar *name;
-  } names[] = {
-    { EVCP_SUPPLY_HOLD_CENTRAL, "Central STOP" },
-    { EVCP_SUPPLY_HOLD_OCPP_BOOT, "OCPP BootNotification not accepted" },
-    { EVCP_SUPPLY_HOLD_INOPERATIVE, "OCPP Inoperative" },
-    { EVCP_SUPPLY_HOLD_SHUTDOWN, "shutdown" },
-  };
   g_autoptr(GString) text = g_string_new (NULL);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-    if (holds & names[i].hold)
-      g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", names[i].name);
+  for (gsize i = 0; i < G_N_ELEMENTS (hold_names); i++)
+    if (holds & hold_names[i].hold)
+      g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", hold_names[i].name);
   return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+gchar **
+evcp_supply_holds_to_strv (EvcpSupplyHold holds)
+{
+  g_autoptr(GStrvBuilder) words = g_strv_builder_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (hold_names); i++)
+    if (holds & hold_names[i].hold)
+      g_strv_builder_add (words, hold_names[i].word);
+  return g_strv_builder_end (words);
 }
 
 void
@@ -409,9 +424,15 @@ evcp_supply_hold (EvcpSupply *self, EvcpSupplyHold hold)
   g_return_if_fail (EVCP_IS_SUPPLY (self));
   g_return_if_fail (hold != 0);
 
+  if ((self->holds & hold) == hold)
+    {
+      end_session (self, EVCP_END_STOPPED);
+      return;
+    }
   self->holds |= hold;
   end_session (self, EVCP_END_STOPPED);
   set_state (self, idle_state (self));
+  g_signal_emit (self, signals[SIGNAL_HOLDS_CHANGED], 0, (guint) self->holds);
 }
 
 void
@@ -432,6 +453,7 @@ evcp_supply_release (EvcpSupply *self, EvcpSupplyHold hold)
     }
   if (self->session == NULL)
     set_state (self, idle_state (self));
+  g_signal_emit (self, signals[SIGNAL_HOLDS_CHANGED], 0, (guint) self->holds);
 }
 
 EvcpSupplyHold
@@ -538,6 +560,9 @@ evcp_supply_class_init (EvcpSupplyClass *klass)
     g_signal_new ("session-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                   0, NULL, NULL, NULL, G_TYPE_NONE, 1,
                   EVCP_TYPE_SESSION | G_SIGNAL_TYPE_STATIC_SCOPE);
+  /* the holds now (EvcpSupplyHold), after the state they make */
+  signals[SIGNAL_HOLDS_CHANGED] = g_signal_new ("holds-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                                NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
 }
 
 static void

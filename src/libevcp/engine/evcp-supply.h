@@ -126,6 +126,10 @@ void evcp_supply_hold (EvcpSupply *self, EvcpSupplyHold hold);
  * a fault); the holds left are logged. */
 void evcp_supply_release (EvcpSupply *self, EvcpSupplyHold hold);
 EvcpSupplyHold evcp_supply_get_holds (EvcpSupply *self);
+/* The holds' words, in a fixed order: "central", "ocpp-boot",
+ * "ocpp-inoperative", "shutdown" (transfer full). Signal "holds-changed"
+ * (guint holds) follows every change, after the state it makes. */
+gchar **evcp_supply_holds_to_strv (EvcpSupplyHold holds) G_GNUC_WARN_UNUSED_RESULT;
 /* A fault ends any session at once (FAULT) and refuses requests until cleared. */
 void         evcp_supply_set_fault        (EvcpSupply    *self,
                                            const gchar   *reason);
