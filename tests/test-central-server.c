@@ -706,10 +706,12 @@ test_command_line (Fixture *f, gconstpointer data)
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
+  /* an address that is not an IP: a usage error, before anything opens */
   run_central ((const gchar *[]) { "--port=0", "--listen-address=not-an-address", "--db=:memory:",
                                    "--no-panel", NULL }, &status, &out, &err);
-  g_assert_cmpint (status, ==, 1);
+  g_assert_cmpint (status, ==, 2);
   g_assert_nonnull (strstr (err, "not-an-address"));
+  g_assert_nonnull (strstr (err, "--help"));
   g_clear_pointer (&out, g_free);
   g_clear_pointer (&err, g_free);
 
