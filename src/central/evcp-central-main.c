@@ -397,18 +397,12 @@ main (int argc, char **argv)
                                      _("Invalid options: --port takes 0 to 65535, --ack-timeout, --max-connections, "
                                         "--max-unauthenticated, --auth-timeout and --idle-timeout a positive number, "
                                         "and --panel and --no-panel exclude each other"));
-  if (listen_address != NULL && !g_str_equal (listen_address, "localhost"))
+  if (listen_address != NULL)
     {
-      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (listen_address);
+      g_autoptr(GInetAddress) inet = evcp_central_parse_listen_address (listen_address, &error);
 
       if (inet == NULL)
-        {
-          /* TRANSLATORS: %s is what was given to --listen-address */
-          g_autofree gchar *message =
-              g_strdup_printf (_("Invalid listen address “%s”: expected an IP address"), listen_address);
-
-          return evcp_program_usage_error ("evcp-central", message);
-        }
+        return evcp_program_usage_error ("evcp-central", error->message);
     }
   if (verbose)
     evcp_log_set_level (EVCP_LOG_LEVEL_DEBUG);

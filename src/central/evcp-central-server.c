@@ -246,6 +246,23 @@ evcp_central_server_set_timing (EvcpCentralServer *self, guint ack_timeout_ms, g
     self->max_resends = max_resends;
 }
 
+GInetAddress *
+evcp_central_parse_listen_address (const gchar *address, GError **error)
+{
+  GInetAddress *inet;
+
+  g_return_val_if_fail (address != NULL, NULL);
+
+  if (g_str_equal (address, "localhost"))
+    return g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  inet = g_inet_address_new_from_string (address);
+  if (inet == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 /* TRANSLATORS: %s is what was given to --listen-address */
+                 _("Invalid listen address “%s”: expected an IP address"), address);
+  return inet;
+}
+
 gboolean
 evcp_central_server_listen (EvcpCentralServer  *self,
                             const gchar        *address,
@@ -261,17 +278,9 @@ evcp_central_server_listen (EvcpCentralServer  *self,
 
   if (address == NULL)
     address = EVCP_CENTRAL_DEFAULT_LISTEN_ADDRESS;
-  if (g_str_equal (address, "localhost"))
-    inet = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  else
-    inet = g_inet_address_new_from_string (address);
+  inet = evcp_central_parse_listen_address (address, error);
   if (inet == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   /* TRANSLATORS: %s is what was given to --listen-address */
-                   _("Invalid listen address “%s”: expected an IP address"), address);
-      return FALSE;
-    }
+    return FALSE;
   requested = g_inet_socket_address_new (inet, port);
   self->service = g_socket_service_new ();
   /* a flood of connections must not fill the queue of those not yet

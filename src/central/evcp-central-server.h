@@ -36,6 +36,9 @@ void               evcp_central_server_set_limits   (EvcpCentralServer  *self,
                                                      guint               max_unauthenticated,
                                                      guint               auth_timeout_ms,
                                                      guint               idle_timeout_ms);
+/* --listen-address: an IP address or "localhost" (127.0.0.1); NULL with
+ * @error naming @address otherwise (transfer full). */
+GInetAddress *evcp_central_parse_listen_address (const gchar *address, GError **error);
 /* @port 0: any free port; see evcp_central_server_get_port(). */
 gboolean           evcp_central_server_listen       (EvcpCentralServer  *self,
                                                      const gchar        *address,

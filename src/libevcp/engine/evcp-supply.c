@@ -424,15 +424,13 @@ evcp_supply_hold (EvcpSupply *self, EvcpSupplyHold hold)
   g_return_if_fail (EVCP_IS_SUPPLY (self));
   g_return_if_fail (hold != 0);
 
-  if ((self->holds & hold) == hold)
-    {
-      end_session (self, EVCP_END_STOPPED);
-      return;
-    }
+  EvcpSupplyHold before = self->holds;
+
   self->holds |= hold;
   end_session (self, EVCP_END_STOPPED);
   set_state (self, idle_state (self));
-  g_signal_emit (self, signals[SIGNAL_HOLDS_CHANGED], 0, (guint) self->holds);
+  if (self->holds != before)
+    g_signal_emit (self, signals[SIGNAL_HOLDS_CHANGED], 0, (guint) self->holds);
 }
 
 void

@@ -89,7 +89,6 @@ struct _EvcpOcppChargePoint {
   guint keys[N_RW_KEYS];
 
   Registration registration;
-  gboolean held_for_boot; /* stopped until the first Accepted */
   guint boot_timer;
   guint heartbeat_timer;
   guint meter_timer;
@@ -836,7 +835,8 @@ retry_boot (EvcpOcppChargePoint *self, guint interval_s)
 static void
 on_accepted (EvcpOcppChargePoint *self)
 {
-  gboolean first = self->held_for_boot;
+  /* the first Accepted since the start or a Reset lifts the boot hold */
+  gboolean first = (evcp_supply_get_holds (self->supply) & EVCP_SUPPLY_HOLD_OCPP_BOOT) != 0;
 
   self->registration = BOOT_ACCEPTED;
   evcp_ocpp_client_set_open (self->client, TRUE);
@@ -847,7 +847,6 @@ on_accepted (EvcpOcppChargePoint *self)
   g_clear_pointer (&self->last_status[1], g_free);
   if (first)
     {
-      self->held_for_boot = FALSE;
       evcp_supply_release (self->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
     }
   send_status (self, FALSE, EVCP_OCPP_CALL_NONE);
@@ -1065,10 +1064,10 @@ change_availability (EvcpOcppChargePoint *self, JsonObject *p)
 static void
 hold_for_boot (EvcpOcppChargePoint *self)
 {
-  if (self->config->ocpp_charge_before_accepted || self->held_for_boot)
+  if (self->config->ocpp_charge_before_accepted ||
+      (evcp_supply_get_holds (self->supply) & EVCP_SUPPLY_HOLD_OCPP_BOOT) != 0)
     return;
   g_message (_("OCPP: no charging until the CSMS accepts the BootNotification"));
-  self->held_for_boot = TRUE;
   evcp_supply_hold (self->supply, EVCP_SUPPLY_HOLD_OCPP_BOOT);
 }
 
